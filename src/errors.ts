@@ -1,0 +1,39 @@
+/** Exit codes (design/formats.md). Playbooks branch on these: never renumber. */
+export const Exit = {
+  OK: 0,
+  INTERNAL: 1,
+  USAGE: 2,
+  PREFLIGHT: 10,
+  PKGMGR: 20,
+  LOCKED: 30,
+  ROLLED_BACK: 40,
+  ROLLBACK_INCOMPLETE: 50,
+  BACKUP_MISSING: 60,
+  PERMISSION: 70,
+} as const;
+
+/** `audit verify` exit codes (design/formats.md). */
+export const VerifyExit = {
+  OK: 0,
+  TAMPERED: 1,
+  USAGE: 2,
+  NOT_FOUND: 3,
+  UNTRUSTED: 4,
+  LIVE_DRIFT: 5,
+  IO: 6,
+} as const;
+
+/** An expected failure with its documented exit code and a one-line message
+ * that says what failed and where. Anything else thrown is a bug (exit 1). */
+export class PkgswitchError extends Error {
+  constructor(
+    readonly exitCode: number,
+    message: string,
+    readonly opId?: string,
+  ) {
+    super(message);
+    this.name = "PkgswitchError";
+  }
+}
+
+export const usageError = (msg: string) => new PkgswitchError(Exit.USAGE, msg);
