@@ -1,0 +1,87 @@
+/** The operator's config: `<root>/etc/pkgswitch/config.jsonc` (or --config).
+ * JSONC so operators can comment it; every field optional; unknown keys and
+ * wrong types are refused with the file and the key named. */
+import { existsSync, readFileSync } from "node:fs";
+import { parse, printParseErrorCode, type ParseError } from "jsonc-parser";
+import { Exit, PkgswitchError } from "../errors.ts";
+
+export interface Config {
+  /** Audit directory (path inside the root). */
+  auditDir?: string;
+  /** State directory (path inside the root). */
+  stateDir?: string;
+  /** Applets never switched, per provider: {"coreutils": ["stty"]}. */
+  exclude: Record<string, string[]>;
+  /** Run `<applet> --version` after switching (default true). */
+  smokeTest: boolean;
+  /** How long to wait for the pkgswitch lock, ms (default 10000). */
+  lockTimeoutMs: number;
+  /** Secret key path inside the root (default /etc/pkgswitch/keys/signing.key). */
+  signingKey?: string;
+}
+
+export const DEFAULT_CONFIG: Config = { exclude: {}, smokeTest: true, lockTimeoutMs: 10_000 };
+
+const configError = (file: string, msg: string) =>
+  new PkgswitchError(Exit.USAGE, `config ${file}: ${msg}`);
+
+/** Parse config text; pure. Throws a PkgswitchError naming file and key. */
+export function parseConfig(text: string, file: string): Config {
+  const errors: ParseError[] = [];
+  const raw = parse(text, errors, { allowTrailingComma: true, disallowComments: false });
+  if (errors.length > 0) {
+    const e = errors[0]!;
+    const line = text.slice(0, e.offset).split("\n").length;
+    throw configError(file, `line ${line}: ${printParseErrorCode(e.error)}`);
+  }
+  if (raw === undefined || raw === null) return { ...DEFAULT_CONFIG };
+  if (typeof raw !== "object" || Array.isArray(raw)) throw configError(file, "top level must be an object");
+  const cfg: Config = { ...DEFAULT_CONFIG, exclude: {} };
+  for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+    switch (key) {
+      case "auditDir":
+      case "stateDir":
+      case "signingKey":
+        if (typeof value !== "string" || !value.startsWith("/"))
+          throw configError(file, `"${key}" must be an absolute path string`);
+        cfg[key] = value;
+        break;
+      case "smokeTest":
+        if (typeof value !== "boolean") throw configError(file, `"smokeTest" must be true or false`);
+        cfg.smokeTest = value;
+        break;
+      case "lockTimeoutMs":
+        if (!Number.isInteger(value) || (value as number) < 0)
+          throw configError(file, `"lockTimeoutMs" must be a non-negative integer`);
+        cfg.lockTimeoutMs = value as number;
+        break;
+      case "exclude":
+        if (typeof value !== "object" || value === null || Array.isArray(value))
+          throw configError(file, `"exclude" must map provider names to lists of applets`);
+        for (const [prov, list] of Object.entries(value as Record<string, unknown>)) {
+          if (!Array.isArray(list) || !list.every((a) => typeof a === "string"))
+            throw configError(file, `"exclude.${prov}" must be a list of applet names`);
+          cfg.exclude[prov] = list as string[];
+        }
+        break;
+      default:
+        throw configError(file, `unknown key "${key}"`);
+    }
+  }
+  return cfg;
+}
+
+/** Load the config file; a missing default file means defaults. */
+export function loadConfig(file: string, explicit: boolean): Config {
+  if (!existsSync(file)) {
+    if (explicit) throw configError(file, "no such file");
+    return { ...DEFAULT_CONFIG, exclude: {} };
+  }
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw configError(file, (e as Error).message);
+  }
+  return parseConfig(text, file);
+}

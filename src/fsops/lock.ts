@@ -1,0 +1,72 @@
+/** The pkgswitch operation lock: flock(2) on `<root>/run/lock/pkgswitch.lock`.
+ * The kernel drops it when the holder dies (even by SIGKILL), so a crashed run
+ * never leaves a stale lock. The runtime has no flock binding; bun:ffi calls
+ * libc directly (no external program). */
+import { dlopen, FFIType, read } from "bun:ffi";
+import { closeSync, mkdirSync, openSync, writeSync, ftruncateSync } from "node:fs";
+import { dirname } from "node:path";
+import { Exit, PkgswitchError } from "../errors.ts";
+
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+const EWOULDBLOCK = 11;
+
+let libc: { symbols: { flock: (fd: number, op: number) => number; __errno_location: () => number | bigint } } | null = null;
+function lib() {
+  libc ??= dlopen("libc.so.6", {
+    flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+    __errno_location: { args: [], returns: FFIType.ptr },
+  }) as unknown as typeof libc;
+  return libc!;
+}
+
+function errno(): number {
+  return read.i32(lib().symbols.__errno_location() as never, 0);
+}
+
+export interface Lock {
+  release(): void;
+}
+
+/** Take the lock, waiting up to `timeoutMs`; exit 30 when another holder keeps it. */
+export function acquireLock(path: string, timeoutMs: number): Lock {
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  } catch (e) {
+    throw new PkgswitchError(Exit.PERMISSION, `cannot create lock directory ${dirname(path)}: ${(e as Error).message}`);
+  }
+  let fd: number;
+  try {
+    fd = openSync(path, "a+", 0o600);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new PkgswitchError(code === "EACCES" || code === "EPERM" || code === "EROFS" ? Exit.PERMISSION : Exit.INTERNAL, `cannot open lock ${path}: ${(e as Error).message}`);
+  }
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (lib().symbols.flock(fd, LOCK_EX | LOCK_NB) === 0) break;
+    const err = errno();
+    if (err !== EWOULDBLOCK) {
+      closeSync(fd);
+      throw new PkgswitchError(Exit.INTERNAL, `flock ${path} failed (errno ${err})`);
+    }
+    if (Date.now() >= deadline) {
+      closeSync(fd);
+      throw new PkgswitchError(Exit.LOCKED, `another pkgswitch operation holds ${path}; waited ${timeoutMs} ms`);
+    }
+    Bun.sleepSync(50);
+  }
+  // Holder's pid, for humans; the lock itself is the flock, not this text.
+  try {
+    ftruncateSync(fd, 0);
+    writeSync(fd, `${process.pid}\n`, 0);
+  } catch {}
+  let held = true;
+  return {
+    release() {
+      if (!held) return;
+      held = false;
+      closeSync(fd); // closing the last fd drops the flock
+    },
+  };
+}

@@ -1,0 +1,4 @@
+declare module "*.jsonc" {
+  const text: string;
+  export default text;
+}

@@ -1,0 +1,66 @@
+/** The package-manager interface that the switch engine talks to. dpkg/apt
+ * implements it now; pacman and rpm backends implement the same shape. Every
+ * query is batched: the cost of a switch must not grow with one process per
+ * file. */
+import type { CommandObserver } from "./exec.ts";
+import type { ManagerKind, PackageInfo } from "./types.ts";
+
+export interface InstalledPackage {
+  name: string;
+  version: string;
+  arch: string;
+  supplier?: string;
+  homepage?: string;
+  /** Paths the package database lists for it, as recorded (may be /bin/… aliases). */
+  files: string[];
+}
+
+export interface PackageBackend {
+  readonly kind: ManagerKind;
+  readonly distro: string;
+  /** Installed packages among `names`, with their file lists (one query). */
+  installed(names: string[]): Map<string, InstalledPackage>;
+  /** Owner package of each path (one query; usrmerge aliases handled). */
+  owners(paths: string[]): Map<string, string | null>;
+  /** Source repository of each installed package's version (one query). */
+  sourceRepos(names: string[]): Map<string, string>;
+  /** Install packages inside the root; throws PkgswitchError(20) on failure. */
+  install(names: string[]): void;
+  /** Remove packages inside the root; throws PkgswitchError(20) on failure. */
+  remove(names: string[]): void;
+  /** A description of who holds the package manager's lock, or null if free. */
+  lockHolder(): string | null;
+  /** Whether `/bin` is an alias of `/usr/bin` in this root. */
+  readonly usrMerged: boolean;
+}
+
+export interface BackendOptions {
+  root: string;
+  /** Called with every command run, for the audit record. */
+  observe: CommandObserver;
+  /** No package-manager state may be written (dry run). */
+  readOnly: boolean;
+}
+
+/** Build the SBOM/provenance shape of an installed package. */
+export function toPackageInfo(
+  b: Pick<PackageBackend, "kind" | "distro">,
+  p: InstalledPackage,
+  sourceRepo: string,
+  role: PackageInfo["role"],
+  applets: string[],
+): PackageInfo {
+  const info: PackageInfo = {
+    name: p.name,
+    version: p.version,
+    arch: p.arch,
+    manager: b.kind,
+    distro: b.distro,
+    sourceRepo,
+    role,
+    applets: [...applets].sort(),
+  };
+  if (p.supplier) info.supplier = p.supplier;
+  if (p.homepage) info.homepage = p.homepage;
+  return info;
+}

@@ -1,0 +1,202 @@
+/** dpkg/apt backend. Queries go to `dpkg-query --root` (no chroot needed,
+ * batched: one process for all paths); installs run `apt-get` inside the root.
+ * Debian 12 is usrmerged but dpkg's database still records 29 coreutils files
+ * under `/bin/…`: ownership queries ask for both spellings. */
+import { existsSync, lstatSync, readFileSync } from "node:fs";
+import { hostPath } from "../config/paths.ts";
+import { Exit, PkgswitchError } from "../errors.ts";
+import type { BackendOptions, InstalledPackage, PackageBackend } from "./backend.ts";
+import { inRoot, run, type CommandResult } from "./exec.ts";
+import { lockHoldersOf } from "./locks.ts";
+
+const FIELDS = "${binary:Package}\\t${Version}\\t${Architecture}\\t${db:Status-Abbrev}\\t${Maintainer}\\t${Homepage}\\n${db-fsys:Files}";
+
+/** dpkg-query -S takes fnmatch patterns: escape the metacharacters. */
+export function escapeGlob(path: string): string {
+  return path.replace(/[\\[\]*?]/g, (c) => "\\" + c);
+}
+
+/** The other spelling of a path under usrmerge (/usr/bin/x ↔ /bin/x). */
+export function usrMergeAlias(path: string): string | null {
+  for (const d of ["/bin/", "/sbin/", "/lib/", "/lib64/"]) {
+    if (path.startsWith("/usr" + d)) return path.slice(4);
+    if (path.startsWith(d)) return "/usr" + path;
+  }
+  return null;
+}
+
+/** Parse `dpkg-query -W -f=FIELDS` output; pure. */
+export function parseInstalled(out: string): Map<string, InstalledPackage> {
+  const result = new Map<string, InstalledPackage>();
+  let cur: InstalledPackage | null = null;
+  for (const line of out.split("\n")) {
+    if (line.startsWith(" ")) {
+      const f = line.slice(1);
+      if (cur && f !== "/.") cur.files.push(f);
+      continue;
+    }
+    if (line === "") continue;
+    const [pkg, version, arch, status, maint, home] = line.split("\t");
+    cur = null;
+    // "ii " = installed; anything else (config-files, half-installed) is not.
+    if (!pkg || !status?.startsWith("ii")) continue;
+    const name = pkg.replace(/:[a-z0-9]+$/, "");
+    cur = { name, version: version!, arch: arch!, files: [] };
+    if (maint) cur.supplier = maint;
+    if (home) cur.homepage = home;
+    result.set(name, cur);
+  }
+  return result;
+}
+
+/** Parse `dpkg-query -S` output ("pkg1, pkg2: /path" lines); pure. */
+export function parseSearch(out: string): Map<string, string> {
+  const owners = new Map<string, string>();
+  for (const line of out.split("\n")) {
+    if (!line || line.startsWith("diversion by")) continue;
+    const i = line.indexOf(": /");
+    if (i < 0) continue;
+    owners.set(line.slice(i + 2), line.slice(0, i).split(", ")[0]!.replace(/:[a-z0-9]+$/, ""));
+  }
+  return owners;
+}
+
+/** Parse `apt-cache policy` into package → source of the installed version; pure.
+ * "debian bookworm/main" style for a repository, "local" when only dpkg's
+ * status file knows the version (installed from a .deb), "unknown" otherwise. */
+export function parsePolicy(out: string): Map<string, string> {
+  const repos = new Map<string, string>();
+  let pkg: string | null = null;
+  let inInstalled = false;
+  for (const line of out.split("\n")) {
+    const header = /^(\S+):$/.exec(line);
+    if (header) {
+      pkg = header[1]!.replace(/:[a-z0-9]+$/, "");
+      inInstalled = false;
+      continue;
+    }
+    if (!pkg) continue;
+    if (/^ \*\*\* /.test(line)) {
+      inInstalled = true;
+      repos.set(pkg, "local");
+      continue;
+    }
+    if (/^ {5}\S/.test(line)) inInstalled = false; // next version in the table
+    const src = /^ {8}\d+ (\S+) (\S+) (\S+) Packages$/.exec(line);
+    if (inInstalled && src && repos.get(pkg) === "local") {
+      const host = src[1]!.replace(/^[a-z+]+:\/\//, "").replace(/\/$/, "");
+      repos.set(pkg, `${host} ${src[2]}`);
+    }
+  }
+  return repos;
+}
+
+export class DpkgBackend implements PackageBackend {
+  readonly kind = "dpkg" as const;
+  readonly distro: string;
+  readonly usrMerged: boolean;
+
+  constructor(private readonly opts: BackendOptions) {
+    const root = opts.root;
+    if (!existsSync(hostPath(root, "/var/lib/dpkg/status"))) {
+      throw new PkgswitchError(Exit.PREFLIGHT, `${root} is not a dpkg system (no /var/lib/dpkg/status); only dpkg/apt roots are supported so far`);
+    }
+    this.usrMerged = lstatSync(hostPath(root, "/bin"), { throwIfNoEntry: false })?.isSymbolicLink() ?? false;
+    this.distro = readOsId(root);
+  }
+
+  private exec(argv: string[], chroot: boolean): CommandResult {
+    const full = chroot ? inRoot(this.opts.root, argv) : argv;
+    const r = run(full);
+    this.opts.observe(r);
+    return r;
+  }
+
+  private query(args: string[]): CommandResult {
+    return this.exec(["dpkg-query", `--root=${this.opts.root}`, ...args], false);
+  }
+
+  installed(names: string[]): Map<string, InstalledPackage> {
+    if (names.length === 0) return new Map();
+    // rc 1 just means some name is not installed; read what was printed.
+    const r = this.query(["-W", `-f=${FIELDS}`, ...names]);
+    if (r.rc > 1) throw this.failure("dpkg-query -W", r);
+    return parseInstalled(r.stdout);
+  }
+
+  owners(paths: string[]): Map<string, string | null> {
+    const result = new Map<string, string | null>(paths.map((p) => [p, null]));
+    if (paths.length === 0) return result;
+    const asked = new Set<string>();
+    for (const p of paths) {
+      asked.add(p);
+      const alias = usrMergeAlias(p);
+      if (alias && this.usrMerged) asked.add(alias);
+    }
+    const r = this.query(["-S", ...[...asked].map(escapeGlob)]);
+    if (r.rc > 1) throw this.failure("dpkg-query -S", r);
+    const found = parseSearch(r.stdout);
+    for (const p of paths) {
+      const alias = usrMergeAlias(p);
+      result.set(p, found.get(p) ?? (alias ? found.get(alias) ?? null : null));
+    }
+    return result;
+  }
+
+  sourceRepos(names: string[]): Map<string, string> {
+    const repos = new Map<string, string>(names.map((n) => [n, "unknown"]));
+    if (names.length === 0 || !existsSync(hostPath(this.opts.root, "/usr/bin/apt-cache"))) return repos;
+    // In a dry run apt must not rebuild its cache files inside the root.
+    const noCache = this.opts.readOnly ? ["-o", "Dir::Cache::pkgcache=", "-o", "Dir::Cache::srcpkgcache="] : [];
+    const r = this.exec(["apt-cache", ...noCache, "policy", ...names], true);
+    if (r.rc !== 0) return repos;
+    for (const [k, v] of parsePolicy(r.stdout)) repos.set(k, v);
+    return repos;
+  }
+
+  install(names: string[]): void {
+    this.apt(["install", "-y", "-q", "--no-install-recommends", ...names], "install");
+  }
+
+  remove(names: string[]): void {
+    this.apt(["remove", "-y", "-q", ...names], "remove");
+  }
+
+  private apt(args: string[], what: string): void {
+    if (this.opts.readOnly) throw new Error("internal: package change attempted in read-only mode");
+    const holder = this.lockHolder();
+    if (holder) throw new PkgswitchError(Exit.LOCKED, `dpkg lock is held (${holder}); try again when the other package operation ends`);
+    const r = this.exec(["apt-get", ...args], true);
+    if (r.rc !== 0) {
+      if (/Could not get lock|Unable to acquire the dpkg/.test(r.stderr)) {
+        throw new PkgswitchError(Exit.LOCKED, `dpkg lock is held: ${lastLine(r.stderr)}`);
+      }
+      throw new PkgswitchError(Exit.PKGMGR, `apt-get ${what} ${args.filter((a) => !a.startsWith("-")).slice(1).join(" ")} failed in ${this.opts.root} (exit ${r.rc}): ${lastLine(r.stderr || r.stdout)}`);
+    }
+  }
+
+  lockHolder(): string | null {
+    const files = ["/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/lock"].map((p) => hostPath(this.opts.root, p));
+    return lockHoldersOf(files);
+  }
+
+  private failure(what: string, r: CommandResult): PkgswitchError {
+    return new PkgswitchError(Exit.PKGMGR, `${what} failed in ${this.opts.root} (exit ${r.rc}): ${lastLine(r.stderr)}`);
+  }
+}
+
+function lastLine(s: string): string {
+  const lines = s.trim().split("\n");
+  return lines[lines.length - 1] ?? "";
+}
+
+function readOsId(root: string): string {
+  for (const p of ["/etc/os-release", "/usr/lib/os-release"]) {
+    try {
+      const m = /^ID=("?)([a-z0-9._-]+)\1$/m.exec(readFileSync(hostPath(root, p), "utf8"));
+      if (m) return m[2]!;
+    } catch {}
+  }
+  return "debian";
+}
+

@@ -1,0 +1,60 @@
+/** Running package-manager commands, inside the managed root. This is the
+ * only place pkgswitch starts other programs besides smoke tests; every run
+ * is reported to the caller (which records it as a `pkg.query` event). */
+import { hostPath } from "../config/paths.ts";
+
+export interface CommandResult {
+  argv: string[];
+  rc: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  /** Signal name when the process was killed by one. */
+  signal?: string;
+}
+
+export type CommandObserver = (r: CommandResult) => void;
+
+/** argv to run `cmd` inside `root`: directly for "/", else through chroot(8). */
+export function inRoot(root: string, argv: string[]): string[] {
+  return root === "/" ? argv : [chrootBinary(), root, ...argv];
+}
+
+/** The host's chroot(8); looked up once, never inside the managed root. */
+let chrootPath: string | undefined;
+function chrootBinary(): string {
+  chrootPath ??= ["/usr/sbin/chroot", "/sbin/chroot", "/usr/bin/chroot"].find((p) => Bun.file(p).size > 0) ?? "chroot";
+  return chrootPath;
+}
+
+const BASE_ENV = {
+  PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
+  LC_ALL: "C.UTF-8",
+  DEBIAN_FRONTEND: "noninteractive",
+};
+
+/** Run a command synchronously with a minimal, predictable environment. */
+export function run(argv: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): CommandResult {
+  const t0 = performance.now();
+  const p = Bun.spawnSync(argv, {
+    env: { ...BASE_ENV, ...opts.env },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: opts.timeoutMs,
+  });
+  const res: CommandResult = {
+    argv,
+    rc: p.exitCode ?? 128,
+    stdout: p.stdout.toString(),
+    stderr: p.stderr.toString(),
+    durationMs: Math.round(performance.now() - t0),
+  };
+  if (p.signalCode) res.signal = String(p.signalCode);
+  return res;
+}
+
+/** True when the host path exists (used to check for tools before running them). */
+export function hostHas(root: string, inRootPath: string): boolean {
+  return Bun.file(hostPath(root, inRootPath)).size > 0;
+}

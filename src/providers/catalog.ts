@@ -1,0 +1,115 @@
+/** The provider catalog: which package replaces which, and how to find the
+ * replacement's applets. Data, not code: built-in JSONC plus operator drop-ins. */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse, printParseErrorCode, type ParseError } from "jsonc-parser";
+import { Exit, PkgswitchError } from "../errors.ts";
+import type { ManagerKind } from "../pkgmgr/types.ts";
+import builtin from "./catalog.jsonc" with { type: "text" };
+
+export type AppletSource =
+  | { dir: string; prefix?: string; suffix?: string; names?: string[] }
+  | { list: string };
+
+export interface ManagerRecipe {
+  replaces: string[];
+  package: string;
+  applets: AppletSource;
+  multicall?: string;
+}
+
+export interface Provider {
+  name: string;
+  description: string;
+  recipes: Partial<Record<ManagerKind, ManagerRecipe>>;
+  setuid: string[];
+  exclude: string[];
+}
+
+export type Catalog = Map<string, Provider>;
+
+const NAME_RE = /^[a-z0-9][a-z0-9._+-]*$/;
+
+function catalogError(where: string, msg: string): PkgswitchError {
+  return new PkgswitchError(Exit.USAGE, `provider catalog ${where}: ${msg}`);
+}
+
+function asStringList(v: unknown, where: string): string[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) throw catalogError(where, "must be a list of strings");
+  return v as string[];
+}
+
+function parseRecipe(v: unknown, where: string): ManagerRecipe {
+  if (typeof v !== "object" || v === null) throw catalogError(where, "must be an object");
+  const r = v as Record<string, unknown>;
+  const replaces = asStringList(r.replaces, `${where}.replaces`);
+  if (replaces.length === 0) throw catalogError(`${where}.replaces`, "must name at least one package");
+  if (typeof r.package !== "string" || !NAME_RE.test(r.package)) throw catalogError(`${where}.package`, "must be a package name");
+  const a = r.applets as Record<string, unknown> | undefined;
+  let applets: AppletSource;
+  if (a && typeof a.list === "string" && a.list.startsWith("/")) applets = { list: a.list };
+  else if (a && typeof a.dir === "string" && a.dir.startsWith("/")) {
+    applets = { dir: a.dir };
+    if (typeof a.prefix === "string") applets.prefix = a.prefix;
+    if (typeof a.suffix === "string") applets.suffix = a.suffix;
+    if (a.names !== undefined) applets.names = asStringList(a.names, `${where}.applets.names`);
+  } else throw catalogError(`${where}.applets`, 'needs {"dir": "/abs/path"} or {"list": "/abs/binary"}');
+  const recipe: ManagerRecipe = { replaces, package: r.package, applets };
+  if (typeof r.multicall === "string") recipe.multicall = r.multicall;
+  return recipe;
+}
+
+/** Parse catalog JSONC text (a map of provider name → entry); pure. */
+export function parseCatalog(text: string, where: string): Catalog {
+  const errors: ParseError[] = [];
+  const raw = parse(text, errors, { allowTrailingComma: true });
+  if (errors.length > 0) {
+    const line = text.slice(0, errors[0]!.offset).split("\n").length;
+    throw catalogError(where, `line ${line}: ${printParseErrorCode(errors[0]!.error)}`);
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw catalogError(where, "must be an object of providers");
+  const out: Catalog = new Map();
+  for (const [name, entry] of Object.entries(raw as Record<string, unknown>)) {
+    if (!NAME_RE.test(name)) throw catalogError(where, `bad provider name "${name}"`);
+    if (typeof entry !== "object" || entry === null) throw catalogError(`${where}: ${name}`, "must be an object");
+    const e = entry as Record<string, unknown>;
+    const recipes: Provider["recipes"] = {};
+    for (const kind of ["dpkg", "pacman", "rpm"] as const) {
+      if (e[kind] !== undefined) recipes[kind] = parseRecipe(e[kind], `${where}: ${name}.${kind}`);
+    }
+    out.set(name, {
+      name,
+      description: typeof e.description === "string" ? e.description : name,
+      recipes,
+      setuid: asStringList(e.setuid, `${where}: ${name}.setuid`),
+      exclude: asStringList(e.exclude, `${where}: ${name}.exclude`),
+    });
+  }
+  return out;
+}
+
+/** The built-in catalog overlaid with `<root>/etc/pkgswitch/providers.d/*.jsonc`
+ * (sorted by file name; a later entry replaces an earlier one whole). */
+export function loadCatalog(providersDir: string): Catalog {
+  const catalog = parseCatalog(builtin, "(built-in)");
+  if (!existsSync(providersDir)) return catalog;
+  const files = readdirSync(providersDir).filter((f) => f.endsWith(".jsonc") || f.endsWith(".json")).sort();
+  for (const f of files) {
+    const path = join(providersDir, f);
+    for (const [name, p] of parseCatalog(readFileSync(path, "utf8"), path)) catalog.set(name, p);
+  }
+  return catalog;
+}
+
+/** Look up providers by name; unknown names are a usage error listing the known ones. */
+export function resolveProviders(catalog: Catalog, names: string[]): Provider[] {
+  const unknown = names.filter((n) => !catalog.has(n));
+  if (unknown.length > 0) {
+    throw new PkgswitchError(
+      Exit.USAGE,
+      `unknown provider${unknown.length > 1 ? "s" : ""} ${unknown.map((u) => `"${u}"`).join(", ")}; known: ${[...catalog.keys()].sort().join(", ")}`,
+    );
+  }
+  return [...new Set(names)].map((n) => catalog.get(n)!);
+}
