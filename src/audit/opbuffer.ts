@@ -1,0 +1,336 @@
+/** The operation buffer: the one sink through which every step of an
+ * operation reaches its audit file (startOp → record → finalize).
+ *
+ * While the operation runs, sealed events are appended to a journal
+ * (`.inprogress-<op>.jsonl`) so a SIGKILL leaves evidence behind; finalize
+ * writes the real artifacts atomically, links the operation into the ledger,
+ * rewrites the checkpoint, and drops the journal. A dry run keeps everything
+ * in memory and writes nothing. */
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, unlinkSync, writeSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { writeFileAtomic } from "../fsops/atomic.ts";
+import { Exit, PkgswitchError } from "../errors.ts";
+import { maskText } from "./mask.ts";
+import { DIGEST_KEYS, eventLine, GENESIS, MAX_LINE_BYTES, sealEvent, type AuditEvent, type EventFields } from "./event.ts";
+import { ledgerHead, ledgerLine, parseLedger, type LedgerEntry, type SignatureStatus } from "./ledger.ts";
+import { newOpId } from "./opid.ts";
+
+/** Signs finalized artifacts; provided by src/attest when a key is configured. */
+export interface Signer {
+  /** KEYID (16 uppercase hex). */
+  keyId: string;
+  /** minisign signature text for a file. */
+  signFile(bytes: Uint8Array, opId: string, fileName: string): string;
+  /** Signed checkpoint note for the ledger's Merkle tree. */
+  checkpoint(treeSize: number, rootHash: Uint8Array): string;
+}
+
+export type SigningSetup =
+  | { mode: "off" }
+  | { mode: "key"; signer: Signer }
+  | { mode: "failed"; reason: string };
+
+export interface OpStartInfo {
+  auditDir: string;
+  command: string;
+  argv: string[];
+  env: Record<string, string | undefined>;
+  root: string;
+  dryRun: boolean;
+  toolVersion: string;
+  hostId: string;
+}
+
+export type OpStatus = "ok" | "failed" | "rolled_back" | "dry_run";
+
+export interface FinalizeInput {
+  status: OpStatus;
+  exitCode: number;
+  counts?: Record<string, number>;
+  /** Serialized SBOM bytes, written as audit-<op>-sbom.json. */
+  sbom?: Uint8Array;
+  signing: SigningSetup;
+  /** Merkle root over ledger leaves (from src/audit/merkle). */
+  merkleRoot?: (leaves: Uint8Array[]) => Uint8Array;
+}
+
+export interface OpSummary {
+  opId: string;
+  status: OpStatus;
+  files: string[];
+  signature: SignatureStatus;
+  signatureError?: string;
+  ledgerSeq: number;
+}
+
+const ENV_KEEP = /^(PKGSWITCH_|LANG$|LC_ALL$|PATH$|SUDO_USER$|USER$|DEBIAN_FRONTEND$)/;
+const ENV_SECRET = /(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTH)/i;
+
+/** The environment worth recording: pkgswitch's own and locale variables, and
+ * every variable whose name says secret (so its fingerprint is on record). */
+export function recordableEnv(env: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(env).sort()) {
+    const v = env[k];
+    if (v !== undefined && (ENV_KEEP.test(k) || ENV_SECRET.test(k))) out[k] = ENV_SECRET.test(k) ? maskSecretValue(v) : v;
+  }
+  return out;
+}
+
+function maskSecretValue(v: string): string {
+  return `<redacted:sha256:${createHash("sha256").update(v).digest("hex").slice(0, 8)}>`;
+}
+
+/** Mask every free-form string in an event; digest fields pass untouched. */
+function maskFields(value: unknown, key = ""): unknown {
+  if (typeof value === "string") return DIGEST_KEYS.has(key) ? value : maskText(value);
+  if (Array.isArray(value)) return value.map((v) => maskFields(v, key));
+  if (value && typeof value === "object" && typeof value !== "bigint") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = maskFields(v, k);
+    return out;
+  }
+  return value;
+}
+
+/** Shorten the longest strings until the sealed line fits MAX_LINE_BYTES. */
+function fitFields(fields: EventFields, measure: (f: EventFields) => number): EventFields {
+  let f = fields;
+  for (let i = 0; i < 8 && measure(f) > MAX_LINE_BYTES; i++) {
+    const longest = Object.entries(f).filter(([, v]) => typeof v === "string").sort((a, b) => (b[1] as string).length - (a[1] as string).length)[0];
+    if (!longest) break;
+    const s = longest[1] as string;
+    f = { ...f, [longest[0]]: s.slice(0, Math.floor(s.length / 2)) + "…[truncated]" };
+  }
+  return f;
+}
+
+export class OpBuffer {
+  readonly opId: string;
+  readonly events: AuditEvent[] = [];
+  private prev: string;
+  private journal: string | null = null;
+  private journalFd: number | null = null;
+  private readonly t0 = performance.now();
+
+  private constructor(readonly info: OpStartInfo, opId: string, prev: string) {
+    this.opId = opId;
+    this.prev = prev;
+  }
+
+  /** Start an operation (caller holds the operation lock). Checks the audit
+   * directory is usable before anything else happens. */
+  static start(info: OpStartInfo, startFields: EventFields = {}): OpBuffer {
+    const opId = newOpId();
+    let prev = GENESIS;
+    if (!info.dryRun) {
+      prepareAuditDir(info.auditDir);
+      prev = ledgerHead(readLedger(info.auditDir));
+    }
+    const op = new OpBuffer(info, opId, prev);
+    if (!info.dryRun) op.openJournal();
+    op.record("op.start", {
+      command: info.command,
+      argv: info.argv,
+      env: recordableEnv(info.env),
+      tool_version: info.toolVersion,
+      root: info.root,
+      dry_run: info.dryRun,
+      uid: process.getuid?.() ?? -1,
+      host_id: info.hostId,
+      ...startFields,
+    });
+    return op;
+  }
+
+  private openJournal(): void {
+    this.journal = join(this.info.auditDir, `.inprogress-${this.opId}.jsonl`);
+    try {
+      this.journalFd = openSync(this.journal, "wx", 0o600);
+    } catch (e) {
+      throw auditIoError(this.info.auditDir, e);
+    }
+  }
+
+  /** Record one event; it is sealed into the chain at once. */
+  record(event: string, fields: EventFields = {}): AuditEvent {
+    const masked = maskFields(fields) as EventFields;
+    const ts = new Date().toISOString();
+    const seq = this.events.length;
+    const fitted = fitFields(masked, (f) => eventLine(sealEvent(this.opId, seq, ts, event, f, this.prev)).length);
+    const e = sealEvent(this.opId, seq, ts, event, fitted, this.prev);
+    this.events.push(e);
+    this.prev = e.hash;
+    if (this.journalFd !== null) writeSync(this.journalFd, eventLine(e));
+    return e;
+  }
+
+  /** Make the journal durable (call before changing the system). */
+  flush(): void {
+    if (this.journalFd !== null) fsyncSync(this.journalFd);
+  }
+
+  get durationMs(): number {
+    return Math.round(performance.now() - this.t0);
+  }
+
+  /** Write the operation's artifacts and link it into the ledger. */
+  finalize(input: FinalizeInput): OpSummary {
+    const dir = this.info.auditDir;
+    const sbomName = `audit-${this.opId}-sbom.json`;
+    const endFields: EventFields = { status: input.status, exit_code: input.exitCode, duration_ms: this.durationMs, counts: input.counts ?? {} };
+    if (input.sbom) endFields.sbom = { file: sbomName, sha256: createHash("sha256").update(input.sbom).digest("hex") };
+    this.record("op.end", endFields);
+    if (this.info.dryRun) return { opId: this.opId, status: input.status, files: [], signature: "unsigned", ledgerSeq: -1 };
+    return writeArtifacts(dir, this.opId, this.events, input, this.journal, () => {
+      if (this.journalFd !== null) closeSync(this.journalFd);
+      this.journalFd = null;
+    });
+  }
+}
+
+/** Artifacts, ledger line, checkpoint; then the journal goes. Ordered so a
+ * crash between steps is finished by `recoverInterrupted`. */
+function writeArtifacts(
+  dir: string,
+  opId: string,
+  events: AuditEvent[],
+  input: FinalizeInput,
+  journal: string | null,
+  closeJournal: () => void,
+): OpSummary {
+  const files: string[] = [];
+  const jsonlName = `audit-${opId}.jsonl`;
+  const jsonl = Buffer.from(events.map(eventLine).join(""));
+  if (input.sbom) {
+    writeFileAtomic(join(dir, `audit-${opId}-sbom.json`), input.sbom);
+    files.push(join(dir, `audit-${opId}-sbom.json`));
+  }
+  writeFileAtomic(join(dir, jsonlName), jsonl);
+  files.push(join(dir, jsonlName));
+
+  let signature: SignatureStatus = "unsigned";
+  let keyId: string | null = null;
+  let signatureError: string | undefined;
+  if (input.signing.mode === "key") {
+    try {
+      const sig = input.signing.signer.signFile(jsonl, opId, jsonlName);
+      writeFileAtomic(join(dir, `${jsonlName}.sig`), sig);
+      files.push(join(dir, `${jsonlName}.sig`));
+      signature = "signed";
+      keyId = input.signing.signer.keyId;
+    } catch (e) {
+      signature = "failed";
+      signatureError = (e as Error).message;
+    }
+  } else if (input.signing.mode === "failed") {
+    signature = "failed";
+    signatureError = input.signing.reason;
+  }
+
+  const ledger = readLedger(dir);
+  const entry: LedgerEntry = {
+    v: 1,
+    seq: ledger.length,
+    op: opId,
+    head: events[events.length - 1]!.hash,
+    jsonl_sha256: createHash("sha256").update(jsonl).digest("hex"),
+    signature,
+    key_id: keyId,
+    ts: new Date().toISOString(),
+  };
+  ledger.push(entry);
+  const lines = ledger.map(ledgerLine);
+  writeFileAtomic(join(dir, "ledger.jsonl"), lines.join(""));
+  files.push(join(dir, "ledger.jsonl"));
+
+  if (input.signing.mode === "key" && input.merkleRoot) {
+    try {
+      const root = input.merkleRoot(lines.map((l) => Buffer.from(l.slice(0, -1))));
+      writeFileAtomic(join(dir, "checkpoint"), input.signing.signer.checkpoint(ledger.length, root));
+      files.push(join(dir, "checkpoint"));
+    } catch (e) {
+      signatureError ??= `checkpoint: ${(e as Error).message}`;
+    }
+  }
+  closeJournal();
+  if (journal && existsSync(journal)) unlinkSync(journal);
+  const summary: OpSummary = { opId, status: input.status, files, signature, ledgerSeq: entry.seq };
+  if (signatureError) summary.signatureError = signatureError;
+  return summary;
+}
+
+function auditIoError(dir: string, e: unknown): PkgswitchError {
+  const code = (e as NodeJS.ErrnoException).code ?? "";
+  return new PkgswitchError(Exit.PERMISSION, `audit directory ${dir} is not writable (${code || (e as Error).message}); nothing was changed`);
+}
+
+/** Create the audit dir (0700) and prove it is writable before any change. */
+export function prepareAuditDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const probe = join(dir, `.probe-${process.pid}`);
+    const fd = openSync(probe, "w", 0o600);
+    closeSync(fd);
+    unlinkSync(probe);
+  } catch (e) {
+    throw auditIoError(dir, e);
+  }
+}
+
+/** Read and strictly parse the ledger (empty when absent). */
+export function readLedger(dir: string): LedgerEntry[] {
+  const path = join(dir, "ledger.jsonl");
+  if (!existsSync(path)) return [];
+  try {
+    return parseLedger(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new PkgswitchError(Exit.INTERNAL, `ledger ${path} is corrupt (${(e as Error).message}); run \`pkgswitch audit verify --all\``);
+  }
+}
+
+/** Finish operations a crash left behind (their journals), before a new one
+ * starts: the events written so far, plus an `op.end` saying it was
+ * interrupted. Caller holds the operation lock. Returns the recovered ids. */
+export function recoverInterrupted(dir: string, signing: SigningSetup, merkleRoot?: FinalizeInput["merkleRoot"]): string[] {
+  if (!existsSync(dir)) return [];
+  const recovered: string[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const m = /^\.inprogress-(.+)\.jsonl$/.exec(name);
+    if (!m) continue;
+    const path = join(dir, name);
+    const text = readFileSync(path, "utf8");
+    const events: AuditEvent[] = [];
+    for (const line of text.split("\n")) {
+      if (!line) continue;
+      try {
+        events.push(JSON.parse(line));
+      } catch {
+        break; // torn final line from the crash
+      }
+    }
+    const opId = m[1]!;
+    if (events.length === 0 || readLedger(dir).some((e) => e.op === opId)) {
+      unlinkSync(path);
+      continue;
+    }
+    const last = events[events.length - 1]!;
+    if (last.event !== "op.end") {
+      const started = Date.parse(events[0]!.ts);
+      events.push(sealEvent(opId, events.length, new Date().toISOString(), "op.end", {
+        status: "failed",
+        exit_code: Exit.INTERNAL,
+        duration_ms: Math.max(0, Date.now() - started),
+        counts: {},
+        interrupted: true,
+        note: "operation was interrupted (process killed); finalized by the next pkgswitch run",
+      }, last.hash));
+    }
+    writeArtifacts(dir, opId, events, { status: "failed", exitCode: Exit.INTERNAL, signing, merkleRoot }, path, () => {});
+    recovered.push(opId);
+  }
+  return recovered;
+}
+
+

@@ -1,0 +1,79 @@
+/** Commands about keys and attestation: keys generate/show; audit verify,
+ * checkpoint and export are added by src/verify. */
+import { chmodSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { Exit, PkgswitchError, usageError } from "../errors.ts";
+import { writeFileAtomic } from "../fsops/atomic.ts";
+import { generateSecretKey, keyIdHex, parsePublicKey } from "../attest/minisign.ts";
+import { PUBLIC_KEY_FILE, SECRET_KEY_FILE, loadSecretKey } from "../attest/signing.ts";
+import type { Command, CommandContext } from "./commands.ts";
+
+export const keyCommands: Command[] = [
+  {
+    path: ["keys", "generate"],
+    args: "[--dir DIR] [--force]",
+    summary: "create a signing key pair (minisign format)",
+    help: "Writes signing.key (0600, unencrypted) and signing.pub to DIR (default <root>/etc/pkgswitch/keys). Refuses to overwrite an existing key without --force. A key made by `minisign -G` works as well.",
+    options: { dir: { type: "string" }, force: { type: "boolean" } },
+    async run(ctx: CommandContext) {
+      if (ctx.args.length > 0) throw usageError("keys generate takes no arguments");
+      const dir = resolve((ctx.parsed.values.dir as string | undefined) ?? ctx.layout().keyDir);
+      const sk = join(dir, SECRET_KEY_FILE);
+      const pk = join(dir, PUBLIC_KEY_FILE);
+      if (existsSync(sk) && ctx.parsed.values.force !== true) throw new PkgswitchError(Exit.USAGE, `${sk} exists; use --force to replace it (old signatures still verify with the old public key)`);
+      if (ctx.globals.dryRun) {
+        ctx.out.line(`would write ${sk} and ${pk}`);
+        return Exit.OK;
+      }
+      const key = generateSecretKey();
+      try {
+        mkdirSync(dir, { recursive: true, mode: 0o700 });
+        writeFileAtomic(sk, key.secretKeyText, 0o600);
+        chmodSync(sk, 0o600);
+        writeFileAtomic(pk, key.publicKeyText, 0o644);
+      } catch (e) {
+        throw new PkgswitchError(Exit.PERMISSION, `cannot write keys to ${dir}: ${(e as Error).message}`);
+      }
+      const id = keyIdHex(key.keyId);
+      ctx.out.json({ key_id: id, secret_key: sk, public_key: pk });
+      ctx.out.line(`key ${id}\n  secret: ${sk} (0600; keep it off backups you do not trust)\n  public: ${pk}`);
+      return Exit.OK;
+    },
+  },
+  {
+    path: ["keys", "show"],
+    args: "[--pubkey FILE]",
+    summary: "print the key id and public key",
+    help: "Shows the public key that verifies this host's operations (default <root>/etc/pkgswitch/keys/signing.pub, or the one derived from --key).",
+    options: { pubkey: { type: "string", multiple: true } },
+    async run(ctx: CommandContext) {
+      const given = ctx.parsed.values.pubkey as string[] | undefined;
+      let text: string;
+      let path: string;
+      if (ctx.globals.key && !given) {
+        const s = loadSecretKey(ctx.globals.key, process.env);
+        const { formatPublicKey } = await import("../attest/minisign.ts");
+        text = formatPublicKey(s.pk, s.keyId);
+        path = ctx.globals.key;
+      } else {
+        path = given?.[0] ?? join(ctx.layout().keyDir, PUBLIC_KEY_FILE);
+        if (!existsSync(path)) throw new PkgswitchError(3, `no public key at ${path} (create one with \`pkgswitch keys generate\`)`);
+        text = readFileSync(path, "utf8");
+      }
+      let key;
+      try {
+        key = parsePublicKey(text);
+      } catch (e) {
+        throw new PkgswitchError(Exit.USAGE, `${path}: ${(e as Error).message}`);
+      }
+      const id = keyIdHex(key.keyId);
+      const line = text.trim().split("\n")[1]!;
+      ctx.out.json({ key_id: id, public_key: line, file: path });
+      ctx.out.line(`key id:     ${id}\npublic key: ${line}\nfile:       ${path}`);
+      return Exit.OK;
+    },
+  },
+];
+
+/** Filled in by src/verify (audit verify, checkpoint, export). */
+export const auditCommands: Command[] = [];

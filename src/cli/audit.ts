@@ -1,0 +1,77 @@
+/** `audit list` and `audit show`: reading the record (never writing it). */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Exit, PkgswitchError, usageError } from "../errors.ts";
+import { readLedger } from "../audit/opbuffer.ts";
+import { parseOpId } from "../audit/opid.ts";
+import type { AuditEvent } from "../audit/event.ts";
+import type { CommandContext } from "./commands.ts";
+
+/** Read an operation's events (exit 3 when it does not exist). */
+export function readOpEvents(auditDir: string, opId: string): AuditEvent[] {
+  const path = join(auditDir, `audit-${opId}.jsonl`);
+  if (!existsSync(path)) throw new PkgswitchError(3, `no operation ${opId} in ${auditDir}`);
+  return readFileSync(path, "utf8").split("\n").filter(Boolean).map((l, i) => {
+    try {
+      return JSON.parse(l) as AuditEvent;
+    } catch {
+      throw new PkgswitchError(3, `${path}: line ${i + 1} is not JSON`);
+    }
+  });
+}
+
+export async function cmdAuditList(ctx: CommandContext): Promise<number> {
+  const s = ctx.session();
+  const ledger = readLedger(s.layout.auditDir);
+  const rows = ledger.map((e) => {
+    let command = "?";
+    let status = "?";
+    try {
+      const ev = readOpEvents(s.layout.auditDir, e.op);
+      command = String(ev[0]?.command ?? "?");
+      status = String(ev[ev.length - 1]?.status ?? "?");
+    } catch {}
+    return { seq: e.seq, op: e.op, ts: e.ts, command, status, signature: e.signature, key_id: e.key_id };
+  });
+  ctx.out.json({ audit_dir: s.layout.auditDir, operations: rows });
+  if (rows.length === 0) ctx.out.line(`no operations recorded in ${s.layout.auditDir}`);
+  for (const r of rows) {
+    const st = r.status === "ok" ? ctx.out.paint("green", r.status) : r.status === "dry_run" ? r.status : ctx.out.paint("red", r.status);
+    ctx.out.line(`${r.op}  ${st.padEnd(11)}  ${r.signature.padEnd(8)}  ${r.command}`);
+  }
+  return Exit.OK;
+}
+
+export async function cmdAuditShow(ctx: CommandContext): Promise<number> {
+  if (ctx.args.length !== 1) throw usageError("audit show: give exactly one op id (see `pkgswitch audit list`)");
+  const opId = parseOpId(ctx.args[0]!);
+  const s = ctx.session();
+  const events = readOpEvents(s.layout.auditDir, opId);
+  ctx.out.json({ op: opId, events });
+  for (const e of events) ctx.out.line(describeEvent(e));
+  return Exit.OK;
+}
+
+/** One readable line per event. */
+export function describeEvent(e: AuditEvent): string {
+  const f = e as Record<string, unknown>;
+  const t = e.ts.slice(11, 23);
+  const rest = (() => {
+    switch (e.event) {
+      case "op.start": return `${f.command} (root ${f.root}${f.dry_run ? ", dry run" : ""}, pkgswitch ${f.tool_version})`;
+      case "op.end": return `status ${f.status}, exit ${f.exit_code}, ${f.duration_ms} ms ${JSON.stringify(f.counts)}`;
+      case "pkg.query": return `${(f.args as string[]).join(" ").slice(0, 120)} → rc ${f.rc} (${f.duration_ms} ms)`;
+      case "pkg.install": case "pkg.remove": return `${(f.packages as string[]).join(" ")}${f.version ? " " + f.version : ""}`;
+      case "provenance": return `${f.path} ← ${f.owner ?? "no owner"} ${f.version ?? ""} [${f.source_repo}]${f.foreign ? " FOREIGN" : ""}`;
+      case "file.backup": return `${f.path} → ${f.backup} (${f.method}) sha256 ${String(f.sha256 ?? "-").slice(0, 16)}…`;
+      case "file.switch": return `${f.path} → ${f.link_target} (before ${String(f.before_sha256 ?? "-").slice(0, 12)}…, after ${String(f.after_sha256 ?? "-").slice(0, 12)}…)`;
+      case "file.restore": return `${f.path} ${f.action}${f.reason ? ": " + f.reason : ""}${f.after_sha256 ? ` sha256 ${String(f.after_sha256).slice(0, 12)}… ${f.matches_original ? "matches original" : "DIFFERS from original"}` : ""}`;
+      case "smoke.test": return `${f.tested} tested, ${f.failed} failed`;
+      case "preflight.check": return `${f.check}${f.path ? " " + f.path : ""}${f.provider ? " " + f.provider : ""}: ${f.ok ? "ok" : "REFUSED"}${f.reason ? " — " + f.reason : ""}${f.note ? " — " + f.note : ""}`;
+      case "rollback.step": return `${f.path} ${f.action} ${f.ok ? "ok" : "FAILED " + (f.error ?? "")}`;
+      case "error": return String(f.message);
+      default: return JSON.stringify(Object.fromEntries(Object.entries(f).filter(([k]) => !["v", "op", "seq", "ts", "event", "prev", "hash"].includes(k))));
+    }
+  })();
+  return `${String(e.seq).padStart(4)} ${t} ${e.event.padEnd(16)} ${rest}`;
+}

@@ -1,0 +1,181 @@
+/** The command table: each command's usage, options and handler. Handlers
+ * return an exit code; expected failures throw PkgswitchError. */
+import type { ParseArgsConfig } from "node:util";
+import { loadConfig } from "../config/config.ts";
+import { hostPath, layoutFor, type Layout } from "../config/paths.ts";
+import { Exit, usageError } from "../errors.ts";
+import { loadCatalog, resolveProviders } from "../providers/catalog.ts";
+import { runOperation, type Session } from "../switch/session.ts";
+import { enable } from "../switch/enable.ts";
+import { disable } from "../switch/disable.ts";
+import { signingFor } from "../attest/signing.ts";
+import type { GlobalFlags, Parsed } from "./args.ts";
+import { Output } from "./output.ts";
+import { cmdList, cmdStatus } from "./info.ts";
+import { cmdAuditList, cmdAuditShow } from "./audit.ts";
+import { auditCommands, keyCommands } from "./attest.ts";
+import { cmdCompletion, cmdMan } from "./docs.ts";
+
+type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
+
+export interface Command {
+  path: string[];
+  args: string;
+  summary: string;
+  help: string;
+  options: OptionSpec;
+  run(ctx: CommandContext): Promise<number>;
+}
+
+export interface CommandContext {
+  parsed: Parsed;
+  globals: GlobalFlags;
+  args: string[];
+  out: Output;
+  argv: string[];
+  /** Layout + config; loaded lazily so `--help` never reads the root. */
+  layout(): Layout;
+  session(): Session;
+}
+
+const PROVIDER_HELP = "Providers: see `pkgswitch list` (coreutils, findutils, diffutils, sudo-rs, busybox, and any in <root>/etc/pkgswitch/providers.d/).";
+
+export const COMMANDS: Command[] = [
+  {
+    path: ["list"],
+    args: "",
+    summary: "list providers, whether their package is installed, whether they are enabled",
+    help: "Shows every provider in the catalog for this root's package manager.",
+    options: {},
+    run: cmdList,
+  },
+  {
+    path: ["status"],
+    args: "[provider…]",
+    summary: "what is switched, and drift from the recorded state",
+    help: "For each enabled provider, counts targets that are switched, drifted (no longer our link: a package upgrade or a hand edit), or missing, and whether every backup is present. Exit 0 even with drift; `relink` repairs it.",
+    options: {},
+    run: cmdStatus,
+  },
+  {
+    path: ["enable"],
+    args: "<provider…>",
+    summary: "install the replacement package and switch its commands",
+    help: `Installs the replacement with the package manager if needed, preflights every target (ownership, kind, setuid, replacement executable), backs each one up, swaps it for a symlink atomically (the path is never missing), smoke-tests the switched commands and rolls everything back on failure. ${PROVIDER_HELP}`,
+    options: {},
+    async run(ctx) {
+      if (ctx.args.length === 0) throw usageError("enable: name at least one provider (see `pkgswitch list`)");
+      const s = ctx.session();
+      const providers = resolveProviders(loadCatalog(s.layout.providersDir), ctx.args);
+      await confirm(ctx, `switch ${ctx.args.join(", ")} in ${s.layout.root}`);
+      const { outcome, summary } = await runOperation(s, `enable ${ctx.args.join(" ")}`, (c) => enable(c, providers));
+      reportSwitch(ctx.out, "enable", outcome.result, summary.opId, s.dryRun, outcome.counts);
+      return outcome.exitCode;
+    },
+  },
+  {
+    path: ["disable"],
+    args: "<provider…> | --all",
+    summary: "restore the original commands",
+    help: "Restores every target of the provider from its backup (atomically), then forgets the provider. With --remove-package the replacement package is removed afterwards.",
+    options: { all: { type: "boolean" }, "remove-package": { type: "boolean" } },
+    async run(ctx) {
+      const all = ctx.parsed.values.all === true;
+      if (all === ctx.args.length > 0) throw usageError("disable: name providers or give --all (not both)");
+      const s = ctx.session();
+      if (!all) resolveProviders(loadCatalog(s.layout.providersDir), ctx.args);
+      await confirm(ctx, `restore the originals of ${all ? "every enabled provider" : ctx.args.join(", ")} in ${s.layout.root}`);
+      const { outcome, summary } = await runOperation(s, `disable ${all ? "--all" : ctx.args.join(" ")}`, (c) =>
+        disable(c, { providers: all ? "all" : ctx.args, removePackage: ctx.parsed.values["remove-package"] === true }),
+      );
+      reportSwitch(ctx.out, "disable", outcome.result, summary.opId, s.dryRun, outcome.counts);
+      return outcome.exitCode;
+    },
+  },
+  {
+    path: ["audit", "list"],
+    args: "",
+    summary: "list recorded operations",
+    help: "One line per operation in the ledger: op id, time, command, status, signature.",
+    options: {},
+    run: cmdAuditList,
+  },
+  {
+    path: ["audit", "show"],
+    args: "<op_id>",
+    summary: "show one operation's events",
+    help: "Prints a readable summary of the operation's events; --json prints the events themselves.",
+    options: {},
+    run: cmdAuditShow,
+  },
+  ...auditCommands,
+  ...keyCommands,
+  {
+    path: ["completion"],
+    args: "<bash|zsh|fish>",
+    summary: "print a shell completion script",
+    help: "Example: pkgswitch completion bash > /etc/bash_completion.d/pkgswitch",
+    options: {},
+    run: cmdCompletion,
+  },
+  {
+    path: ["man"],
+    args: "",
+    summary: "print the man page (roff)",
+    help: "Example: pkgswitch man > /usr/local/share/man/man8/pkgswitch.8",
+    options: {},
+    run: cmdMan,
+  },
+];
+
+function reportSwitch(out: Output, verb: string, result: unknown, opId: string, dryRun: boolean, counts?: Record<string, number>): void {
+  out.json({ op: opId, dry_run: dryRun, counts: counts ?? {}, ...(result as object) });
+  const plan = (result as { plan?: Array<Record<string, unknown>> }).plan ?? [];
+  for (const p of plan) {
+    if (verb === "enable") {
+      const sw = (p.switch as string[]).length;
+      const already = (p.already as string[]).length;
+      const skip = p.skip as Array<{ target: string; reason: string }>;
+      const head = dryRun ? "would switch" : "switched";
+      out.line(`${out.paint("bold", String(p.provider))}: ${p.install ? `${dryRun ? "would install" : "installed"} ${p.package}; ` : ""}${head} ${sw} command(s)${already ? `, ${already} already switched` : ""}${skip.length ? `, ${skip.length} skipped` : ""}`);
+      if (dryRun || out.opts.verbose) for (const t of p.switch as string[]) out.line(`  ${t}`);
+      for (const s of skip) out.line(`  skip ${s.target}: ${s.reason}`);
+    } else {
+      const restore = p.restore as string[];
+      out.line(`${out.paint("bold", String(p.provider))}: ${dryRun ? "would restore" : "restored"} ${restore.length} command(s)${p.remove_package ? `; ${dryRun ? "would remove" : "removed"} ${p.remove_package}` : ""}`);
+      if (dryRun || out.opts.verbose) for (const t of restore) out.line(`  ${t}`);
+    }
+  }
+  if (plan.length === 0) out.line("nothing to do");
+  if (!dryRun) out.line(out.paint("dim", `op ${opId} — verify with: pkgswitch audit verify --op ${opId}`));
+  else out.line(out.paint("dim", "dry run: nothing was changed"));
+}
+
+/** Ask before changing the system: on a terminal a y/N prompt; elsewhere
+ * --yes is required (a script must say it means it). */
+export async function confirm(ctx: CommandContext, what: string): Promise<void> {
+  if (ctx.globals.yes || ctx.globals.dryRun) return;
+  if (!process.stdin.isTTY) throw usageError(`refusing to ${what} without --yes (stdin is not a terminal); preview with --dry-run`);
+  process.stderr.write(`${what}? [y/N] `);
+  for await (const line of console) {
+    if (/^y(es)?$/i.test(line.trim())) return;
+    break;
+  }
+  throw usageError("cancelled; nothing was changed");
+}
+
+/** Build the session (layout, config, output) for commands that need one. */
+export function makeSession(globals: GlobalFlags, out: Output, argv: string[]): Session {
+  const overrides: Partial<Layout> = {};
+  if (globals.auditDir) overrides.auditDir = globals.auditDir;
+  if (globals.stateDir) overrides.stateDir = globals.stateDir;
+  if (globals.config) overrides.configFile = globals.config;
+  let layout = layoutFor(globals.root, overrides);
+  const config = loadConfig(layout.configFile, globals.config !== undefined);
+  // Config paths are inside the root; flags win over config.
+  if (config.auditDir && !globals.auditDir) layout = { ...layout, auditDir: hostPath(layout.root, config.auditDir) };
+  if (config.stateDir && !globals.stateDir) layout = { ...layout, stateDir: hostPath(layout.root, config.stateDir) };
+  return { layout, config, out, dryRun: globals.dryRun, yes: globals.yes, argv, signing: (host) => signingFor(layout, config, process.env, host, globals.key) };
+}
+
+export { Exit };

@@ -1,0 +1,70 @@
+/** Read-only commands about providers and switches: list, status. */
+import { existsSync, lstatSync } from "node:fs";
+import { join } from "node:path";
+import { Exit } from "../errors.ts";
+import { loadCatalog, resolveProviders } from "../providers/catalog.ts";
+import { DpkgBackend } from "../pkgmgr/dpkg.ts";
+import { loadState } from "../switch/state.ts";
+import { observe } from "../switch/observe.ts";
+import type { CommandContext } from "./commands.ts";
+
+export async function cmdList(ctx: CommandContext): Promise<number> {
+  const s = ctx.session();
+  const catalog = loadCatalog(s.layout.providersDir);
+  const backend = new DpkgBackend({ root: s.layout.root, observe: () => {}, readOnly: true });
+  const state = loadState(s.layout.stateDir);
+  const pkgs = [...catalog.values()].map((p) => p.recipes[backend.kind]?.package).filter((x): x is string => !!x);
+  const installed = backend.installed(pkgs);
+  const rows = [...catalog.values()].map((p) => {
+    const recipe = p.recipes[backend.kind];
+    return {
+      provider: p.name,
+      description: p.description,
+      package: recipe?.package ?? null,
+      replaces: recipe?.replaces ?? [],
+      installed: recipe ? installed.has(recipe.package) : false,
+      version: recipe ? installed.get(recipe.package)?.version ?? null : null,
+      enabled: state.providers[p.name]?.status ?? null,
+    };
+  });
+  ctx.out.json({ manager: backend.kind, providers: rows });
+  const w = Math.max(...rows.map((r) => r.provider.length));
+  for (const r of rows) {
+    const flag = r.enabled ? ctx.out.paint("green", "enabled ") : r.installed ? "installed" : ctx.out.paint("dim", "-        ");
+    ctx.out.line(`${r.provider.padEnd(w)}  ${flag}  ${r.package ?? "(no recipe for " + backend.kind + ")"}${r.version ? " " + r.version : ""}  — ${r.description}`);
+  }
+  return Exit.OK;
+}
+
+export async function cmdStatus(ctx: CommandContext): Promise<number> {
+  const s = ctx.session();
+  const state = loadState(s.layout.stateDir);
+  const names = ctx.args.length > 0 ? resolveProviders(loadCatalog(s.layout.providersDir), ctx.args).map((p) => p.name) : Object.keys(state.providers).sort();
+  const report = names.map((name) => {
+    const p = state.providers[name];
+    if (!p) return { provider: name, enabled: false, status: null, switched: 0, drifted: [], missing_backups: [], targets: 0 };
+    const drifted: Array<{ path: string; now: string }> = [];
+    const missingBackups: string[] = [];
+    let switched = 0;
+    for (const t of p.targets) {
+      const o = observe(s.layout.root, t.path);
+      if (o.kind === "symlink" && o.linkText === t.link_target) switched++;
+      else drifted.push({ path: t.path, now: o.kind === "symlink" ? `link to ${o.linkText}` : o.kind });
+      if (!lstatSync(join(s.layout.stateDir, t.backup), { throwIfNoEntry: false })) missingBackups.push(t.path);
+    }
+    return { provider: name, enabled: true, status: p.status, package: p.package, op: p.op, targets: p.targets.length, switched, drifted, missing_backups: missingBackups };
+  });
+  ctx.out.json({ root: s.layout.root, providers: report, state_file: existsSync(join(s.layout.stateDir, "state.json")) });
+  if (report.length === 0) ctx.out.line("no provider is enabled");
+  for (const r of report) {
+    if (!r.enabled) {
+      ctx.out.line(`${r.provider}: not enabled`);
+      continue;
+    }
+    const drift = r.drifted.length ? ctx.out.paint("yellow", `, ${r.drifted.length} drifted`) : "";
+    const miss = r.missing_backups.length ? ctx.out.paint("red", `, ${r.missing_backups.length} backup(s) missing`) : "";
+    ctx.out.line(`${r.provider}: ${r.status === "pending" ? ctx.out.paint("yellow", "pending (interrupted enable; run enable again or disable)") : "enabled"} — ${r.switched}/${r.targets} switched${drift}${miss} (${r.package}, op ${r.op})`);
+    for (const d of r.drifted) ctx.out.line(`  drifted ${d.path}: now ${d.now}`);
+  }
+  return Exit.OK;
+}

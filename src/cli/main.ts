@@ -1,0 +1,100 @@
+/** argv → command → exit code. Expected failures print one line (what,
+ * where, and the op id) and exit with their documented code. */
+import { Exit, PkgswitchError, usageError } from "../errors.ts";
+import { VERSION } from "../version.ts";
+import { GLOBAL_OPTIONS, parse } from "./args.ts";
+import { COMMANDS, makeSession, type Command, type CommandContext } from "./commands.ts";
+import { Output } from "./output.ts";
+
+const ALL_OPTIONS = Object.assign({}, ...COMMANDS.map((c) => c.options));
+
+function findCommand(positionals: string[]): { cmd: Command; rest: string[] } | null {
+  let best: Command | null = null;
+  for (const c of COMMANDS) {
+    if (c.path.every((p, i) => positionals[i] === p) && (!best || c.path.length > best.path.length)) best = c;
+  }
+  return best ? { cmd: best, rest: positionals.slice(best.path.length) } : null;
+}
+
+function globalHelp(): string {
+  const w = Math.max(...COMMANDS.map((c) => c.path.join(" ").length));
+  return `pkgswitch ${VERSION} — switch command providers through the package manager, with signed audit evidence
+
+usage: pkgswitch [global options] <command> [args]
+
+commands:
+${COMMANDS.map((c) => `  ${c.path.join(" ").padEnd(w)}  ${c.summary}`).join("\n")}
+
+global options:
+  --root DIR        manage the system under DIR (default /)
+  --config FILE     config file (default <root>/etc/pkgswitch/config.jsonc)
+  --audit-dir DIR   audit directory (default <root>/var/lib/pkgswitch/audit)
+  --state-dir DIR   state directory (default <root>/var/lib/pkgswitch)
+  --key FILE        secret key that signs this operation (minisign format)
+  --dry-run         show what would be done; write nothing anywhere
+  -y, --yes         do not ask for confirmation
+  --json            machine-readable output on stdout
+  -v, --verbose     more detail          -q, --quiet   only errors
+  --no-color        no colour (also NO_COLOR)
+  -h, --help        help (also after a command)   --version
+
+exit codes: 0 ok, 1 internal error, 2 usage, 10 preflight refused, 20 package manager failed,
+30 locked, 40 rolled back, 50 rollback incomplete, 60 backup missing, 70 permission denied
+(audit verify: 0 ok, 1 tampered, 3 not found, 4 unsigned/untrusted, 5 live drift, 6 I/O)
+`;
+}
+
+function commandHelp(c: Command): string {
+  const opts = Object.entries(c.options).map(([k, v]) => `  --${k}${v.type === "string" ? " VALUE" : ""}${v.multiple ? " (repeatable)" : ""}`);
+  return `usage: pkgswitch [global options] ${c.path.join(" ")} ${c.args}\n\n${c.summary}.\n\n${c.help}\n${opts.length ? `\noptions:\n${opts.join("\n")}\n` : ""}\nSee \`pkgswitch --help\` for global options.\n`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let out = Output.detect({ json: argv.includes("--json"), quiet: false, verbose: false, noColor: argv.includes("--no-color") });
+  try {
+    const parsed = parse(argv, ALL_OPTIONS);
+    const g = parsed.globals;
+    out = Output.detect({ json: g.json, quiet: g.quiet, verbose: g.verbose, noColor: g.noColor });
+    if (g.version) {
+      process.stdout.write(g.json ? JSON.stringify({ version: VERSION }) + "\n" : `pkgswitch ${VERSION}\n`);
+      return Exit.OK;
+    }
+    const found = findCommand(parsed.positionals);
+    if (!found) {
+      if (g.help || parsed.positionals.length === 0) {
+        process.stdout.write(globalHelp());
+        return g.help ? Exit.OK : Exit.USAGE;
+      }
+      const group = COMMANDS.filter((c) => c.path[0] === parsed.positionals[0]);
+      if (group.length > 0) throw usageError(`${parsed.positionals[0]}: expected one of ${group.map((c) => c.path.slice(1).join(" ")).join(", ")}`);
+      throw usageError(`unknown command "${parsed.positionals[0]}" (see \`pkgswitch --help\`)`);
+    }
+    const { cmd, rest } = found;
+    if (g.help) {
+      process.stdout.write(commandHelp(cmd));
+      return Exit.OK;
+    }
+    for (const k of Object.keys(parsed.values)) {
+      if (!(k in GLOBAL_OPTIONS) && !(k in cmd.options)) throw usageError(`${cmd.path.join(" ")}: unknown option --${k} (see \`pkgswitch ${cmd.path.join(" ")} --help\`)`);
+    }
+    let session: ReturnType<typeof makeSession> | null = null;
+    const ctx: CommandContext = {
+      parsed,
+      globals: g,
+      args: rest,
+      out,
+      argv,
+      layout: () => (session ??= makeSession(g, out, argv)).layout,
+      session: () => (session ??= makeSession(g, out, argv)),
+    };
+    return await cmd.run(ctx);
+  } catch (e) {
+    if (e instanceof PkgswitchError) {
+      out.error(e.message + (e.opId ? ` [op ${e.opId}]` : ""));
+      if (out.opts.json) process.stdout.write(JSON.stringify({ error: e.message, exit_code: e.exitCode, op: e.opId ?? null }) + "\n");
+      return e.exitCode;
+    }
+    out.error(`internal error (a bug, please report): ${(e as Error).stack ?? e}`);
+    return Exit.INTERNAL;
+  }
+}

@@ -1,0 +1,74 @@
+/** Human and machine output. Results go to stdout (JSON with --json);
+ * messages and progress go to stderr. Colour only on a TTY, never with
+ * NO_COLOR or --no-color. */
+export interface OutputOptions {
+  json: boolean;
+  quiet: boolean;
+  verbose: boolean;
+  color: boolean;
+}
+
+const codes = { red: 31, green: 32, yellow: 33, blue: 34, dim: 2, bold: 1 } as const;
+export type Color = keyof typeof codes;
+
+export class Output {
+  private progressShown = false;
+  constructor(readonly opts: OutputOptions) {}
+
+  static detect(flags: { json: boolean; quiet: boolean; verbose: boolean; noColor: boolean }): Output {
+    const color = !flags.noColor && !("NO_COLOR" in process.env) && process.stdout.isTTY === true && !flags.json;
+    return new Output({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose, color });
+  }
+
+  paint(c: Color, s: string): string {
+    return this.opts.color ? `\x1b[${codes[c]}m${s}\x1b[0m` : s;
+  }
+
+  /** A line of the human result (suppressed with --json or -q). */
+  line(s = ""): void {
+    if (!this.opts.json && !this.opts.quiet) writeStdout(s + "\n");
+  }
+
+  /** Detail shown with -v. */
+  detail(s: string): void {
+    if (this.opts.verbose && !this.opts.json) process.stderr.write(this.paint("dim", s) + "\n");
+  }
+
+  warn(s: string): void {
+    this.clearProgress();
+    process.stderr.write(this.paint("yellow", "warning: ") + s + "\n");
+  }
+
+  error(s: string): void {
+    this.clearProgress();
+    process.stderr.write(this.paint("red", "error: ") + s + "\n");
+  }
+
+  /** The JSON result document (only with --json). */
+  json(value: unknown): void {
+    if (this.opts.json) writeStdout(JSON.stringify(value, null, 2) + "\n");
+  }
+
+  /** Progress on long work, only when stderr is a TTY. */
+  progress(label: string, done: number, total: number): void {
+    if (!process.stderr.isTTY || this.opts.json || this.opts.quiet) return;
+    process.stderr.write(`\r\x1b[K${label} ${done}/${total}`);
+    this.progressShown = true;
+    if (done >= total) this.clearProgress();
+  }
+
+  clearProgress(): void {
+    if (this.progressShown) process.stderr.write("\r\x1b[K");
+    this.progressShown = false;
+  }
+}
+
+/** stdout that tolerates a closed reader (`pkgswitch audit show X | head`). */
+export function writeStdout(s: string): void {
+  try {
+    process.stdout.write(s);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EPIPE") process.exit(0);
+    throw e;
+  }
+}

@@ -1,0 +1,93 @@
+/** Backups of targets and their restore. A backup is a hard link to the
+ * original inode when the state dir shares its filesystem (no copy, exact
+ * mode/owner/mtime), else a copy that keeps them; beside it a sidecar JSON
+ * records what the target was. Restore puts the backup under a temp name in
+ * the target's directory and renames it over the target: never missing. */
+import {
+  chmodSync, chownSync, closeSync, copyFileSync, constants, fsyncSync, linkSync, lstatSync, mkdirSync,
+  openSync, readFileSync, readlinkSync, renameSync, symlinkSync, unlinkSync, utimesSync,
+} from "node:fs";
+import { dirname } from "node:path";
+import { fsyncDir, tempBeside, writeFileAtomic } from "./atomic.ts";
+import type { OriginalFile } from "../switch/state.ts";
+
+export const SIDECAR_SUFFIX = ".pkgswitch.json";
+
+/** Make `backupPath` the same file as `targetPath` (link, else copy). The
+ * sidecar is written without fsync; the caller syncs once for the batch. */
+export function backupFile(targetPath: string, backupPath: string, original: OriginalFile): "link" | "copy" {
+  mkdirSync(dirname(backupPath), { recursive: true, mode: 0o700 });
+  const tmp = tempBeside(backupPath, "bak");
+  let how: "link" | "copy" = "link";
+  if (original.kind === "symlink") {
+    symlinkSync(original.link_target!, tmp);
+    how = "copy";
+  } else {
+    try {
+      linkSync(targetPath, tmp);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EXDEV" && (e as NodeJS.ErrnoException).code !== "EPERM") throw e;
+      copyPreserving(targetPath, tmp);
+      how = "copy";
+    }
+  }
+  renameSync(tmp, backupPath);
+  writeFileAtomic(backupPath + SIDECAR_SUFFIX, JSON.stringify(original) + "\n");
+  return how;
+}
+
+/** Copy a regular file keeping mode, owner and times; fsynced. */
+export function copyPreserving(from: string, to: string): void {
+  const st = lstatSync(from);
+  copyFileSync(from, to, constants.COPYFILE_EXCL);
+  chownSync(to, st.uid, st.gid);
+  chmodSync(to, st.mode & 0o7777); // after chown: chown clears setuid bits
+  utimesSync(to, st.atime, st.mtime);
+  const fd = openSync(to, "r");
+  fsyncSync(fd);
+  closeSync(fd);
+}
+
+export function readSidecar(backupPath: string): OriginalFile | null {
+  try {
+    return JSON.parse(readFileSync(backupPath + SIDECAR_SUFFIX, "utf8")) as OriginalFile;
+  } catch {
+    return null;
+  }
+}
+
+/** Put the backup back at `targetPath` atomically. The backup stays until
+ * the caller removes it (after the state no longer needs it). */
+export function restoreFile(backupPath: string, targetPath: string): void {
+  const tmp = tempBeside(targetPath, "restore");
+  const st = lstatSync(backupPath);
+  if (st.isSymbolicLink()) symlinkSync(readlinkSync(backupPath), tmp);
+  else {
+    try {
+      linkSync(backupPath, tmp);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EXDEV" && (e as NodeJS.ErrnoException).code !== "EPERM") throw e;
+      copyPreserving(backupPath, tmp);
+    }
+  }
+  try {
+    renameSync(tmp, targetPath);
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {}
+    throw e;
+  }
+  fsyncDir(dirname(targetPath));
+}
+
+/** Remove a backup and its sidecar (missing ones are fine). */
+export function dropBackup(backupPath: string): void {
+  for (const p of [backupPath + SIDECAR_SUFFIX, backupPath]) {
+    try {
+      unlinkSync(p);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    }
+  }
+}

@@ -1,0 +1,109 @@
+/** `disable`: put every original back (atomically, from its backup), drop
+ * the backups, forget the provider; optionally remove the replacement. */
+import { lstatSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { hostPath } from "../config/paths.ts";
+import { Exit, PkgswitchError } from "../errors.ts";
+import { dropBackup, readSidecar, restoreFile } from "../fsops/backup.ts";
+import { toPackageInfo } from "../pkgmgr/backend.ts";
+import type { PackageInfo } from "../pkgmgr/types.ts";
+import { sweepTempFiles } from "./enable.ts";
+import { observe } from "./observe.ts";
+import { loadState, saveState, type ProviderState } from "./state.ts";
+import type { OpContext, OpOutcome } from "./session.ts";
+
+export interface DisableOptions {
+  providers: string[] | "all";
+  removePackage: boolean;
+}
+
+export async function disable(ctx: OpContext, opts: DisableOptions): Promise<OpOutcome> {
+  const { op, session, backend, cache } = ctx;
+  const { root, stateDir } = session.layout;
+  const state = loadState(stateDir);
+  const names = opts.providers === "all" ? Object.keys(state.providers).sort() : opts.providers;
+  const active = names.filter((n) => state.providers[n]);
+  for (const n of names.filter((n) => !state.providers[n])) op.record("preflight.check", { check: "enabled", provider: n, ok: true, note: "not enabled; nothing to do" });
+  const entries = active.map((n) => state.providers[n]!);
+
+  // Package facts for the SBOM, before anything is removed.
+  const pkgNames = [...new Set(entries.flatMap((e) => [...e.replaces, e.package]))];
+  const installed = backend.installed(pkgNames);
+  const repos = backend.sourceRepos([...installed.keys()]);
+  const packages: PackageInfo[] = [];
+  for (const e of entries) {
+    for (const r of e.replaces) {
+      const p = installed.get(r);
+      if (p) packages.push(toPackageInfo(backend, p, repos.get(r) ?? "unknown", "replaced", e.targets.map((t) => t.applet)));
+    }
+    const p = installed.get(e.package);
+    if (p) packages.push(toPackageInfo(backend, p, repos.get(e.package) ?? "unknown", opts.removePackage ? "removed" : "replacing", e.targets.map((t) => t.applet)));
+  }
+
+  const plan = entries.map((e) => ({
+    provider: e.provider,
+    restore: e.targets.filter((t) => isOurLink(root, t.path, t.link_target)).map((t) => t.path),
+    untouched: e.targets.filter((t) => !isOurLink(root, t.path, t.link_target)).map((t) => t.path),
+    remove_package: opts.removePackage ? e.package : null,
+  }));
+  if (session.dryRun) return { status: "dry_run", exitCode: Exit.OK, packages, result: { dry_run: true, plan } };
+
+  sweepTempFiles(root, new Set(entries.flatMap((e) => e.targets.map((t) => dirname(t.path)))));
+  let restored = 0;
+  let missingBackups = 0;
+  const total = entries.reduce((s, e) => s + e.targets.length, 0);
+  let n = 0;
+  for (const e of entries) {
+    const remaining = [];
+    for (const t of e.targets) {
+      session.out.progress(`restoring ${e.provider}`, ++n, total);
+      const backup = join(stateDir, t.backup);
+      if (!isOurLink(root, t.path, t.link_target)) {
+        // Restored already (a re-run after a crash), or replaced by the package manager.
+        const now = observe(root, t.path);
+        op.record("file.restore", { path: t.path, action: "none", reason: now.kind === "missing" ? "target missing" : "target is no longer our link", observed_kind: now.kind });
+        dropBackup(backup);
+        continue;
+      }
+      if (!lstatSync(backup, { throwIfNoEntry: false })) {
+        missingBackups++;
+        remaining.push(t);
+        op.record("error", { message: `backup missing for ${t.path}: ${backup}`, path: t.path, exit_code: Exit.BACKUP_MISSING });
+        continue;
+      }
+      const side = readSidecar(backup) ?? t.original;
+      restoreFile(backup, hostPath(root, t.path));
+      const after = t.original.kind === "file" ? cache.digest(hostPath(root, t.path)) : null;
+      const st = lstatSync(hostPath(root, t.path));
+      op.record("file.restore", {
+        path: t.path, action: "restore", before_kind: "symlink", link_target: t.link_target, after_kind: side.kind,
+        before_sha256: null, after_sha256: after, expected_sha256: side.sha256,
+        mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, matches_original: after === side.sha256 || side.kind === "symlink",
+      });
+      dropBackup(backup);
+      restored++;
+    }
+    if (remaining.length > 0) state.providers[e.provider] = { ...e, targets: remaining } satisfies ProviderState;
+    else delete state.providers[e.provider];
+  }
+  saveState(stateDir, state);
+  if (missingBackups > 0) {
+    throw new PkgswitchError(Exit.BACKUP_MISSING, `${missingBackups} target(s) could not be restored: backup missing (see \`pkgswitch audit show ${op.opId}\`); reinstall the package to repair: apt-get install --reinstall ${entries.flatMap((e) => e.replaces).join(" ")}`);
+  }
+  let removed: string[] = [];
+  if (opts.removePackage) {
+    removed = entries.map((e) => e.package).filter((p) => installed.has(p));
+    if (removed.length > 0) {
+      const t0 = performance.now();
+      backend.remove(removed);
+      op.record("pkg.remove", { manager: backend.kind, packages: removed, rc: 0, duration_ms: Math.round(performance.now() - t0) });
+    }
+  }
+  return { status: "ok", exitCode: Exit.OK, packages, counts: { restored, removed: removed.length }, result: { plan, restored, removed } };
+}
+
+/** Is the target a symlink with exactly our link text? */
+export function isOurLink(root: string, path: string, linkTarget: string): boolean {
+  const o = observe(root, path);
+  return o.kind === "symlink" && o.linkText === linkTarget;
+}

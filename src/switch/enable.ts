@@ -1,0 +1,289 @@
+/** `enable`: install the replacement, then switch each target to it —
+ * preflight everything, back up, swap atomically, smoke test, and roll back
+ * in reverse on any failure (architecture.md, "The switch, step by step"). */
+import { lstatSync, readdirSync, unlinkSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { hostPath } from "../config/paths.ts";
+import { Exit, PkgswitchError } from "../errors.ts";
+import { replaceWithSymlink } from "../fsops/atomic.ts";
+import { backupFile, dropBackup, restoreFile } from "../fsops/backup.ts";
+import type { Provider, ManagerRecipe } from "../providers/catalog.ts";
+import { discoverApplets, parseAppletList, replacementCommands, type Applet } from "../providers/discover.ts";
+import { inRoot, run } from "../pkgmgr/exec.ts";
+import { toPackageInfo, type InstalledPackage } from "../pkgmgr/backend.ts";
+import type { PackageInfo } from "../pkgmgr/types.ts";
+import { describeOriginal, executableInfo, observe, resolvedDigest } from "./observe.ts";
+import { planEnable, type Action } from "./plan.ts";
+import { smokeTest } from "./smoke.ts";
+import { loadState, managerOf, saveState, type ManagedTarget, type State } from "./state.ts";
+import type { OpContext, OpOutcome } from "./session.ts";
+
+/** Where a target's backup lives: the state dir mirrors the root's tree. */
+export function backupRel(target: string): string {
+  return join("backups", target);
+}
+
+export interface ProviderPlan {
+  provider: Provider;
+  recipe: ManagerRecipe;
+  applets: Applet[];
+  actions: Action[];
+  installed: Map<string, InstalledPackage>;
+  willInstall: boolean;
+  repos: Map<string, string>;
+}
+
+function recipeFor(ctx: OpContext, p: Provider): ManagerRecipe {
+  const recipe = p.recipes[ctx.backend.kind];
+  if (!recipe) throw new PkgswitchError(Exit.PREFLIGHT, `provider "${p.name}" has no recipe for ${ctx.backend.kind} systems`);
+  return recipe;
+}
+
+/** Remove temp files a killed run left beside targets (ours only). */
+export function sweepTempFiles(root: string, dirs: Iterable<string>): number {
+  let n = 0;
+  for (const d of dirs) {
+    let names: string[];
+    try {
+      names = readdirSync(hostPath(root, d));
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      if (name.startsWith(".") && /\.pkgswitch-(link|restore|tmp|bak)-[0-9a-f]{8}$/.test(name)) {
+        unlinkSync(join(hostPath(root, d), name));
+        n++;
+      }
+    }
+  }
+  return n;
+}
+
+function listApplets(ctx: OpContext, recipe: ManagerRecipe): string[] {
+  if (!("list" in recipe.applets)) return [];
+  const r = run(inRoot(ctx.session.layout.root, [recipe.applets.list, "--list"]));
+  ctx.op.record("pkg.query", { manager: "applet-list", args: [recipe.applets.list, "--list"], rc: r.rc, duration_ms: r.durationMs });
+  if (r.rc !== 0) throw new PkgswitchError(Exit.PREFLIGHT, `${recipe.applets.list} --list failed in ${ctx.session.layout.root} (exit ${r.rc})`);
+  return parseAppletList(r.stdout);
+}
+
+/** Discover and preflight one provider. Installs the package unless dry-run. */
+async function prepare(ctx: OpContext, provider: Provider, state: State, installedByUs: string[]): Promise<ProviderPlan> {
+  const { op, backend, session } = ctx;
+  const root = session.layout.root;
+  const recipe = recipeFor(ctx, provider);
+  let installed = backend.installed([...recipe.replaces, recipe.package]);
+  const missingReplaced = recipe.replaces.filter((r) => !installed.has(r));
+  op.record("preflight.check", { check: "packages", provider: provider.name, replaced_installed: recipe.replaces.filter((r) => installed.has(r)), replaced_missing: missingReplaced, replacement_installed: installed.has(recipe.package), ok: missingReplaced.length < recipe.replaces.length });
+  if (missingReplaced.length === recipe.replaces.length) {
+    throw new PkgswitchError(Exit.PREFLIGHT, `provider "${provider.name}": none of ${recipe.replaces.join(", ")} is installed in ${root}; nothing to replace`);
+  }
+  let willInstall = false;
+  if (!installed.has(recipe.package)) {
+    if (session.dryRun) willInstall = true;
+    else {
+      const t0 = performance.now();
+      backend.install([recipe.package]);
+      installedByUs.push(recipe.package);
+      installed = backend.installed([...recipe.replaces, recipe.package]);
+      const v = installed.get(recipe.package);
+      op.record("pkg.install", { manager: backend.kind, packages: [recipe.package], version: v?.version ?? null, rc: 0, duration_ms: Math.round(performance.now() - t0) });
+      if (!v) throw new PkgswitchError(Exit.PKGMGR, `apt-get reported success but ${recipe.package} is not installed in ${root}`);
+    }
+  }
+  const replacedFiles = new Map<string, string[]>();
+  for (const r of recipe.replaces) if (installed.has(r)) replacedFiles.set(r, installed.get(r)!.files);
+  const exclude = new Set([...provider.exclude, ...(session.config.exclude[provider.name] ?? [])]);
+  const replacement = willInstall ? null : replacementCommands(recipe, installed.get(recipe.package)!.files, listApplets(ctx, recipe));
+  const applets = replacement ? discoverApplets(replacement, replacedFiles, backend.usrMerged, exclude) : [];
+  const owners = backend.owners(applets.map((a) => a.target));
+  const pkgNames = [...replacedFiles.keys(), ...(installed.has(recipe.package) ? [recipe.package] : [])];
+  const repos = backend.sourceRepos(pkgNames);
+  for (const a of applets) {
+    const owner = owners.get(a.target) ?? null;
+    const ownerPkg = owner ? installed.get(owner) : undefined;
+    const repo = owner ? repos.get(owner) ?? "unknown" : "none";
+    op.record("provenance", { path: a.target, applet: a.applet, owner, version: ownerPkg?.version ?? null, source_repo: repo, foreign: repo === "local" || repo === "unknown" || owner === null });
+  }
+  const plan = planEnable({
+    applets,
+    observe: (t) => observe(root, t),
+    owners,
+    replaces: recipe.replaces,
+    managedBy: (t) => managerOf(state, t),
+    provider: provider.name,
+    setuidRequired: new Set(provider.setuid),
+    replacementIsSetuid: (lt) => executableInfo(root, lt).setuidRoot,
+  });
+  for (const a of applets) {
+    const info = executableInfo(root, a.linkTarget);
+    if (!info.executable) plan.refusals.push({ target: a.target, reason: `replacement ${a.linkTarget} is ${info.exists ? "not executable" : "missing"}` });
+  }
+  for (const r of plan.refusals) op.record("preflight.check", { check: "target", path: r.target, ok: false, reason: r.reason });
+  op.record("preflight.check", { check: "plan", provider: provider.name, applets: applets.length, switch: plan.actions.filter((a) => a.kind === "switch").length, already: plan.actions.filter((a) => a.kind === "already").length, skip: plan.actions.filter((a) => a.kind === "skip").length, refused: plan.refusals.length, ok: plan.refusals.length === 0 });
+  if (plan.refusals.length > 0) {
+    const first = plan.refusals[0]!;
+    throw new PkgswitchError(Exit.PREFLIGHT, `preflight refused ${plan.refusals.length} target(s) of "${provider.name}"; first: ${first.target}: ${first.reason}`);
+  }
+  return { provider, recipe, applets, actions: plan.actions, installed, willInstall, repos };
+}
+
+/** Packages of a provider plan, for the SBOM. */
+function packagesOf(ctx: OpContext, p: ProviderPlan): PackageInfo[] {
+  const out: PackageInfo[] = [];
+  const switched = p.actions.filter((a) => a.kind !== "skip");
+  for (const name of p.recipe.replaces) {
+    const pkg = p.installed.get(name);
+    if (!pkg) continue;
+    const applets = switched.filter((a) => a.applet.replacedPackage === name).map((a) => a.applet.applet);
+    out.push(toPackageInfo(ctx.backend, pkg, p.repos.get(name) ?? "unknown", "replaced", applets));
+  }
+  const repl = p.installed.get(p.recipe.package);
+  if (repl) out.push(toPackageInfo(ctx.backend, repl, p.repos.get(p.recipe.package) ?? "unknown", "replacing", switched.map((a) => a.applet.applet)));
+  return out;
+}
+
+export async function enable(ctx: OpContext, providers: Provider[]): Promise<OpOutcome> {
+  const { op, session, backend, cache } = ctx;
+  const { root, stateDir } = session.layout;
+  const state = loadState(stateDir);
+  const installedByUs: string[] = [];
+  const plans: ProviderPlan[] = [];
+  try {
+    for (const p of providers) plans.push(await prepare(ctx, p, state, installedByUs));
+  } catch (e) {
+    undoInstalls(ctx, installedByUs);
+    throw e;
+  }
+  const packages = plans.flatMap((p) => packagesOf(ctx, p));
+  const toSwitch = plans.flatMap((p) => p.actions.filter((a) => a.kind === "switch").map((a) => ({ plan: p, action: a })));
+  const summary = plans.map((p) => ({
+    provider: p.provider.name,
+    package: p.recipe.package,
+    install: p.willInstall,
+    switch: p.actions.filter((a) => a.kind === "switch").map((a) => a.applet.target),
+    already: p.actions.filter((a) => a.kind === "already").map((a) => a.applet.target),
+    skip: p.actions.filter((a) => a.kind === "skip").map((a) => ({ target: a.applet.target, reason: a.reason })),
+  }));
+  if (session.dryRun) {
+    return { status: "dry_run", exitCode: Exit.OK, packages, counts: { switch: toSwitch.length }, result: { dry_run: true, plan: summary } };
+  }
+
+  // Leftovers of a killed run: temp names beside targets.
+  sweepTempFiles(root, new Set(toSwitch.map((s) => dirname(s.action.applet.target))));
+
+  // 1. Back up every target and record it as managed ("pending") before any swap.
+  const managed = new Map<string, ManagedTarget>();
+  let n = 0;
+  for (const { plan, action } of toSwitch) {
+    const a = action.applet;
+    const original = describeOriginal(root, a.target, a.replacedPackage, cache);
+    const backup = backupRel(a.target);
+    const how = backupFile(hostPath(root, a.target), join(stateDir, backup), original);
+    op.record("file.backup", { path: a.target, backup: join(stateDir, backup), method: how, kind: original.kind, mode: original.mode, uid: original.uid, gid: original.gid, sha256: original.sha256 });
+    managed.set(a.target, { applet: a.applet, path: a.target, link_target: a.linkTarget, backup, original });
+    session.out.progress(`backing up ${plan.provider.name}`, ++n, toSwitch.length);
+  }
+  for (const p of plans) {
+    const prev = state.providers[p.provider.name];
+    const targets = new Map((prev?.targets ?? []).map((t) => [t.path, t]));
+    for (const a of p.actions) {
+      const m = managed.get(a.applet.target);
+      if (m) targets.set(m.path, m);
+    }
+    state.providers[p.provider.name] = {
+      provider: p.provider.name,
+      manager: backend.kind,
+      package: p.recipe.package,
+      replaces: p.recipe.replaces,
+      status: "pending",
+      installed_by_us: (prev?.installed_by_us ?? false) || installedByUs.includes(p.recipe.package),
+      op: op.opId,
+      targets: [...targets.values()].sort((x, y) => (x.path < y.path ? -1 : 1)),
+    };
+  }
+  op.flush();
+  saveState(stateDir, state);
+
+  // 2. Swap, then smoke test; any failure rolls back what was done.
+  const swapped: ManagedTarget[] = [];
+  const afterDigests = new Map<string, string | null>();
+  try {
+    n = 0;
+    for (const { action } of toSwitch) {
+      const m = managed.get(action.applet.target)!;
+      replaceWithSymlink(hostPath(root, m.path), m.link_target);
+      swapped.push(m);
+      if (!afterDigests.has(m.link_target)) afterDigests.set(m.link_target, resolvedDigest(root, m.link_target, cache));
+      op.record("file.switch", {
+        path: m.path, applet: m.applet, before_kind: m.original.kind, after_kind: "symlink", link_target: m.link_target,
+        before_sha256: m.original.sha256, after_sha256: afterDigests.get(m.link_target) ?? null,
+        mode: m.original.mode, uid: m.original.uid, gid: m.original.gid,
+      });
+      session.out.progress("switching", ++n, toSwitch.length);
+    }
+    if (session.config.smokeTest) {
+      const targets = plans.flatMap((p) => p.actions.filter((a) => a.kind !== "skip").map((a) => a.applet.target));
+      const results = await smokeTest(root, targets);
+      const failed = results.filter((r) => !r.ok);
+      op.record("smoke.test", { tested: results.length, failed: failed.length, failures: failed.slice(0, 20).map((f) => ({ path: f.target, rc: f.rc, signal: f.signal ?? null, output: f.output })), duration_ms: Math.max(0, ...results.map((r) => r.durationMs)) });
+      if (failed.length > 0) throw new PkgswitchError(Exit.ROLLED_BACK, `smoke test failed for ${failed.length} command(s), first ${failed[0]!.target} (exit ${failed[0]!.rc ?? failed[0]!.signal}): ${failed[0]!.output}`);
+    }
+  } catch (e) {
+    rollback(ctx, state, plans, swapped, [...managed.values()], installedByUs, e as Error);
+  }
+  for (const p of plans) state.providers[p.provider.name]!.status = "switched";
+  saveState(stateDir, state);
+  return {
+    status: "ok",
+    exitCode: Exit.OK,
+    packages,
+    counts: { switched: toSwitch.length, already: plans.reduce((s, p) => s + p.actions.filter((a) => a.kind === "already").length, 0), installed: installedByUs.length },
+    result: { plan: summary },
+  };
+}
+
+function undoInstalls(ctx: OpContext, installedByUs: string[]): void {
+  if (installedByUs.length === 0) return;
+  try {
+    ctx.backend.remove(installedByUs);
+    ctx.op.record("pkg.remove", { manager: ctx.backend.kind, packages: installedByUs, reason: "undo install after failure", rc: 0 });
+  } catch (e) {
+    ctx.op.record("error", { message: `could not remove ${installedByUs.join(" ")} after failure: ${(e as Error).message}` });
+  }
+}
+
+/** Undo swaps in reverse order, drop this run's backups and state; always throws. */
+function rollback(ctx: OpContext, state: State, plans: ProviderPlan[], swapped: ManagedTarget[], backedUp: ManagedTarget[], installedByUs: string[], cause: Error): never {
+  const { op, session } = ctx;
+  const { root, stateDir } = session.layout;
+  const incomplete: string[] = [];
+  for (const m of [...swapped].reverse()) {
+    try {
+      restoreFile(join(stateDir, m.backup), hostPath(root, m.path));
+      op.record("rollback.step", { path: m.path, action: "restore", ok: true });
+    } catch (e) {
+      incomplete.push(m.path);
+      op.record("rollback.step", { path: m.path, action: "restore", ok: false, error: (e as Error).message });
+    }
+  }
+  if (incomplete.length === 0) {
+    for (const m of backedUp) dropBackup(join(stateDir, m.backup));
+    for (const p of plans) {
+      const st = state.providers[p.provider.name]!;
+      st.targets = st.targets.filter((t) => !backedUp.includes(t));
+      if (st.targets.length === 0) delete state.providers[p.provider.name];
+      else st.status = "switched";
+    }
+    saveState(stateDir, state);
+    undoInstalls(ctx, installedByUs);
+    throw new PkgswitchError(Exit.ROLLED_BACK, `${cause.message}; rolled back ${swapped.length} target(s), system is as before`);
+  }
+  throw new PkgswitchError(Exit.ROLLBACK_INCOMPLETE, `rollback incomplete: ${incomplete.length} target(s) could not be restored (first ${incomplete[0]}); backups are in ${join(stateDir, "backups")} — see docs/recovery.md, or run \`pkgswitch disable --all\``);
+}
+
+export function lstatKind(path: string): string {
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  return !st ? "missing" : st.isSymbolicLink() ? "symlink" : st.isFile() ? "file" : "other";
+}
+

@@ -1,0 +1,77 @@
+/** Reading the state of targets from the filesystem (lstat, readlink): the
+ * executor's eyes. Never follows a target link outside the root. */
+import { lstatSync, readlinkSync } from "node:fs";
+import { hostPath } from "../config/paths.ts";
+import type { HashCache } from "../hashing/cache.ts";
+import type { Observation } from "./plan.ts";
+import type { OriginalFile } from "./state.ts";
+
+export function observe(root: string, target: string): Observation {
+  const host = hostPath(root, target);
+  const st = lstatSync(host, { throwIfNoEntry: false });
+  if (!st) return { kind: "missing" };
+  const base = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+  if (st.isSymbolicLink()) return { kind: "symlink", linkText: readlinkSync(host), ...base };
+  if (st.isFile()) return { kind: "file", ...base };
+  return { kind: "other", ...base };
+}
+
+/** The identity of a target before we change it (for sidecar and audit). */
+export function describeOriginal(root: string, target: string, owner: string | null, cache: HashCache): OriginalFile {
+  const host = hostPath(root, target);
+  const st = lstatSync(host);
+  const link = st.isSymbolicLink();
+  return {
+    kind: link ? "symlink" : "file",
+    mode: st.mode & 0o7777,
+    uid: st.uid,
+    gid: st.gid,
+    size: st.size,
+    sha256: link ? null : cache.digest(host),
+    link_target: link ? readlinkSync(host) : null,
+    owner,
+  };
+}
+
+/** SHA-256 of what a link in the root resolves to (the replacement binary).
+ * Relative links resolve inside the root; absolute ones are re-rooted. */
+export function resolvedDigest(root: string, linkTarget: string, cache: HashCache): string | null {
+  let path = linkTarget;
+  for (let i = 0; i < 16; i++) {
+    const host = hostPath(root, path);
+    const st = lstatSync(host, { throwIfNoEntry: false });
+    if (!st) return null;
+    if (!st.isSymbolicLink()) return st.isFile() ? cache.digest(host) : null;
+    const next = readlinkSync(host);
+    path = next.startsWith("/") ? next : normalizeJoin(path, next);
+  }
+  return null;
+}
+
+function normalizeJoin(from: string, rel: string): string {
+  const parts = from.split("/").slice(0, -1);
+  for (const p of rel.split("/")) {
+    if (p === "..") {
+      if (parts.length > 1) parts.pop();
+    } else if (p !== "." && p !== "") parts.push(p);
+  }
+  return parts.join("/") || "/";
+}
+
+/** Is the (root-resolved) file executable, and setuid root? */
+export function executableInfo(root: string, linkTarget: string): { exists: boolean; executable: boolean; setuidRoot: boolean } {
+  let path = linkTarget;
+  for (let i = 0; i < 16; i++) {
+    const host = hostPath(root, path);
+    const st = lstatSync(host, { throwIfNoEntry: false });
+    if (!st) break;
+    if (st.isSymbolicLink()) {
+      const next = readlinkSync(host);
+      path = next.startsWith("/") ? next : normalizeJoin(path, next);
+      continue;
+    }
+    return { exists: true, executable: st.isFile() && (st.mode & 0o111) !== 0, setuidRoot: (st.mode & 0o4000) !== 0 && st.uid === 0 };
+  }
+  return { exists: false, executable: false, setuidRoot: false };
+}
+

@@ -1,0 +1,138 @@
+/** An operation's context and lifecycle: lock → recover crashed operations →
+ * start the audit buffer → run the body → finalize (always, also on failure)
+ * → release. Every command that changes the system runs through here, so
+ * each leaves exactly one audit operation. */
+import { join } from "node:path";
+import type { Config } from "../config/config.ts";
+import type { Layout } from "../config/paths.ts";
+import { hostId } from "../config/hostid.ts";
+import { Exit, PkgswitchError } from "../errors.ts";
+import { acquireLock } from "../fsops/lock.ts";
+import { HashCache } from "../hashing/cache.ts";
+import { OpBuffer, recoverInterrupted, type OpStatus, type OpSummary, type SigningSetup } from "../audit/opbuffer.ts";
+import { rootHash, leafHash } from "../audit/merkle.ts";
+import type { Output } from "../cli/output.ts";
+import type { CommandResult } from "../pkgmgr/exec.ts";
+import { DpkgBackend } from "../pkgmgr/dpkg.ts";
+import type { PackageBackend } from "../pkgmgr/backend.ts";
+import type { PackageInfo } from "../pkgmgr/types.ts";
+import { buildSbom, serializeSbom } from "../attest/sbom.ts";
+import { VERSION } from "../version.ts";
+
+export interface Session {
+  layout: Layout;
+  config: Config;
+  out: Output;
+  dryRun: boolean;
+  yes: boolean;
+  argv: string[];
+  /** Resolves how this run signs (src/attest/signing.ts), given the host id. */
+  signing: (hostId: string) => SigningSetup;
+}
+
+/** What an operation body hands back for finalize. */
+export interface OpOutcome {
+  status: OpStatus;
+  exitCode: number;
+  counts?: Record<string, number>;
+  packages?: PackageInfo[];
+  /** Result document for --json / the human summary. */
+  result?: unknown;
+}
+
+export interface OpContext {
+  session: Session;
+  op: OpBuffer;
+  backend: PackageBackend;
+  cache: HashCache;
+}
+
+export function merkleRootOf(leaves: Uint8Array[]): Uint8Array {
+  return rootHash(leaves.map(leafHash));
+}
+
+/** Open the package backend for the root (exit 10 when unsupported). */
+export function openBackend(session: Session, observe: (r: CommandResult) => void): PackageBackend {
+  return new DpkgBackend({ root: session.layout.root, observe, readOnly: session.dryRun });
+}
+
+/** Run `body` as one audited operation. Returns the exit code and summary;
+ * throws only PkgswitchErrors that happen before the operation started. */
+export async function runOperation(
+  session: Session,
+  command: string,
+  body: (ctx: OpContext) => Promise<OpOutcome>,
+): Promise<{ outcome: OpOutcome; summary: OpSummary }> {
+  const { layout, dryRun } = session;
+  const pending: CommandResult[] = [];
+  let op: OpBuffer | null = null;
+  const observe = (r: CommandResult) => {
+    if (op) recordCommand(op, r);
+    else pending.push(r);
+  };
+  const backend = openBackend(session, observe);
+  const lock = dryRun ? null : acquireLock(layout.lockFile, session.config.lockTimeoutMs);
+  let cache: HashCache | null = null;
+  try {
+    const id = hostId(layout, !dryRun);
+    const signing: SigningSetup = dryRun ? { mode: "off" } : session.signing(id);
+    if (!dryRun) {
+      for (const rid of recoverInterrupted(layout.auditDir, signing, merkleRootOf)) {
+        session.out.warn(`finalized operation ${rid}, which was interrupted (see \`pkgswitch audit show ${rid}\`)`);
+      }
+    }
+    op = OpBuffer.start({
+      auditDir: layout.auditDir,
+      command,
+      argv: session.argv,
+      env: process.env,
+      root: layout.root,
+      dryRun,
+      toolVersion: VERSION,
+      hostId: id,
+    });
+    for (const r of pending.splice(0)) recordCommand(op, r);
+    cache = HashCache.load(join(layout.stateDir, "hash-cache.json"));
+    if (cache.discarded) op.record("preflight.check", { check: "hash-cache", ok: true, note: "hash cache was corrupt and has been discarded" });
+    let outcome: OpOutcome;
+    try {
+      outcome = await body({ session, op, backend, cache });
+    } catch (e) {
+      const err = e instanceof PkgswitchError ? e : null;
+      op.record("error", { message: (e as Error).message, exit_code: err?.exitCode ?? Exit.INTERNAL, ...(err ? {} : { stack: String((e as Error).stack ?? "").slice(0, 2000) }) });
+      outcome = {
+        status: err?.exitCode === Exit.ROLLED_BACK ? "rolled_back" : "failed",
+        exitCode: err?.exitCode ?? Exit.INTERNAL,
+        result: { error: (e as Error).message },
+      };
+      finish(session, op, outcome, signing, id);
+      if (!dryRun) cache.save();
+      throw new PkgswitchError(outcome.exitCode, err ? err.message : `internal error: ${(e as Error).message} (a bug; please report)`, op.opId);
+    }
+    const summary = finish(session, op, outcome, signing, id);
+    if (!dryRun) cache.save();
+    return { outcome, summary };
+  } finally {
+    lock?.release();
+  }
+}
+
+function finish(session: Session, op: OpBuffer, outcome: OpOutcome, signing: SigningSetup, id: string): OpSummary {
+  const status = session.dryRun ? "dry_run" : outcome.status;
+  const sbom = outcome.packages && outcome.packages.length > 0
+    ? Buffer.from(serializeSbom(buildSbom({ opId: op.opId, created: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"), toolVersion: VERSION, hostId: id, packages: outcome.packages })))
+    : undefined;
+  const input = { status, exitCode: outcome.exitCode, signing, merkleRoot: merkleRootOf } as Parameters<OpBuffer["finalize"]>[0];
+  if (outcome.counts) input.counts = outcome.counts;
+  if (sbom) input.sbom = sbom;
+  const summary = op.finalize(input);
+  if (summary.signature === "failed") session.out.warn(`operation ${op.opId} was not signed: ${summary.signatureError}`);
+  return summary;
+}
+
+function recordCommand(op: OpBuffer, r: CommandResult): void {
+  const fields: Record<string, unknown> = { manager: r.argv.includes("apt-get") || r.argv.includes("apt-cache") ? "apt" : "dpkg", args: r.argv, rc: r.rc, duration_ms: r.durationMs };
+  if (r.signal) fields.signal = r.signal;
+  if (r.rc !== 0 && r.stderr) fields.stderr = r.stderr.slice(-2000);
+  op.record("pkg.query", fields);
+}

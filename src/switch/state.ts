@@ -1,0 +1,80 @@
+/** What pkgswitch manages, kept in `<state-dir>/state.json` for status,
+ * disable and relink. Written atomically; the filesystem stays the truth
+ * (a target is switched when it is our link), the state says what is ours. */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { writeFileAtomic } from "../fsops/atomic.ts";
+import { Exit, PkgswitchError } from "../errors.ts";
+
+/** A target's prior identity, as backed up (also the sidecar's content). */
+export interface OriginalFile {
+  kind: "file" | "symlink";
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  /** SHA-256 of the content (regular files). */
+  sha256: string | null;
+  /** Link text when the original was itself a symlink. */
+  link_target: string | null;
+  owner: string | null;
+}
+
+export interface ManagedTarget {
+  applet: string;
+  /** Absolute path inside the root (canonical, e.g. /usr/bin/ls). */
+  path: string;
+  /** What the link points to (inside the root). */
+  link_target: string;
+  /** Backup location inside the state dir (host path relative to stateDir). */
+  backup: string;
+  original: OriginalFile;
+}
+
+export interface ProviderState {
+  provider: string;
+  manager: string;
+  package: string;
+  replaces: string[];
+  /** "pending" while an enable is between backup and completion. */
+  status: "pending" | "switched";
+  /** Whether pkgswitch installed the package (so disable --remove-package may remove it). */
+  installed_by_us: boolean;
+  op: string;
+  targets: ManagedTarget[];
+}
+
+export interface State {
+  v: 1;
+  providers: Record<string, ProviderState>;
+}
+
+export const emptyState = (): State => ({ v: 1, providers: {} });
+
+export function statePath(stateDir: string): string {
+  return join(stateDir, "state.json");
+}
+
+export function loadState(stateDir: string): State {
+  const path = statePath(stateDir);
+  if (!existsSync(path)) return emptyState();
+  try {
+    const s = JSON.parse(readFileSync(path, "utf8")) as State;
+    if (s.v !== 1 || typeof s.providers !== "object" || s.providers === null) throw new Error("unknown state version");
+    return s;
+  } catch (e) {
+    throw new PkgswitchError(Exit.INTERNAL, `state file ${path} is unreadable (${(e as Error).message}); targets are unchanged — see docs/recovery.md`);
+  }
+}
+
+export function saveState(stateDir: string, state: State): void {
+  writeFileAtomic(statePath(stateDir), JSON.stringify(state, null, 1) + "\n");
+}
+
+/** Which provider (if any) manages a target path. */
+export function managerOf(state: State, path: string): string | null {
+  for (const [name, p] of Object.entries(state.providers)) {
+    if (p.targets.some((t) => t.path === path)) return name;
+  }
+  return null;
+}
