@@ -3,6 +3,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, symlinkSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
+import { lib } from "./libc.ts";
 
 /** fsync a directory so a rename in it is durable. */
 export function fsyncDir(dir: string): void {
@@ -19,8 +20,21 @@ export function tempBeside(path: string, tag = "tmp"): string {
   return join(dirname(path), `.${basename(path)}.pkgswitch-${tag}-${randomBytes(4).toString("hex")}`);
 }
 
-/** Write `data` to `path` atomically: temp, fsync, rename, fsync dir. */
-export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): void {
+/** Flush every pending write on the filesystem holding `path` (one syncfs
+ * instead of an fsync per file, for batches such as backups and swaps). */
+export function syncFilesystem(path: string): void {
+  const fd = openSync(path, "r");
+  try {
+    if (lib().syncfs(fd) !== 0) fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Write `data` to `path` atomically: temp, fsync, rename, fsync dir. With
+ * `durable: false` the fsyncs are left to a later `syncFilesystem` (the
+ * rename is still atomic: a crash leaves the old or the new file). */
+export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600, durable = true): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = tempBeside(path);
   const fd = openSync(tmp, "wx", mode);
@@ -28,7 +42,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
     const buf = typeof data === "string" ? Buffer.from(data) : data;
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    fsyncSync(fd);
+    if (durable) fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
     try {
@@ -38,11 +52,12 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
   }
   closeSync(fd);
   renameSync(tmp, path);
-  fsyncDir(dirname(path));
+  if (durable) fsyncDir(dirname(path));
 }
 
 /** Point `path` at `linkTarget` atomically: the path is never missing, it is
- * the old file until the rename and the new link after it. */
+ * the old file until the rename and the new link after it. The caller makes
+ * the batch durable with `syncFilesystem` / `fsyncDir`. */
 export function replaceWithSymlink(path: string, linkTarget: string): void {
   const tmp = tempBeside(path, "link");
   symlinkSync(linkTarget, tmp);
@@ -54,5 +69,4 @@ export function replaceWithSymlink(path: string, linkTarget: string): void {
     } catch {}
     throw e;
   }
-  fsyncDir(dirname(path));
 }

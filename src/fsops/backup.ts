@@ -8,7 +8,7 @@ import {
   openSync, readFileSync, readlinkSync, renameSync, symlinkSync, unlinkSync, utimesSync,
 } from "node:fs";
 import { dirname } from "node:path";
-import { fsyncDir, tempBeside, writeFileAtomic } from "./atomic.ts";
+import { tempBeside, writeFileAtomic } from "./atomic.ts";
 import type { OriginalFile } from "../switch/state.ts";
 
 export const SIDECAR_SUFFIX = ".pkgswitch.json";
@@ -32,7 +32,7 @@ export function backupFile(targetPath: string, backupPath: string, original: Ori
     }
   }
   renameSync(tmp, backupPath);
-  writeFileAtomic(backupPath + SIDECAR_SUFFIX, JSON.stringify(original) + "\n");
+  writeFileAtomic(backupPath + SIDECAR_SUFFIX, JSON.stringify(original) + "\n", 0o600, false);
   return how;
 }
 
@@ -57,7 +57,8 @@ export function readSidecar(backupPath: string): OriginalFile | null {
 }
 
 /** Put the backup back at `targetPath` atomically. The backup stays until
- * the caller removes it (after the state no longer needs it). */
+ * the caller removes it (after the state no longer needs it); the caller
+ * fsyncs the target directories once for the batch. */
 export function restoreFile(backupPath: string, targetPath: string): void {
   const tmp = tempBeside(targetPath, "restore");
   const st = lstatSync(backupPath);
@@ -78,7 +79,6 @@ export function restoreFile(backupPath: string, targetPath: string): void {
     } catch {}
     throw e;
   }
-  fsyncDir(dirname(targetPath));
 }
 
 /** Remove a backup and its sidecar (missing ones are fine). */

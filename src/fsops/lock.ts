@@ -2,27 +2,14 @@
  * The kernel drops it when the holder dies (even by SIGKILL), so a crashed run
  * never leaves a stale lock. The runtime has no flock binding; bun:ffi calls
  * libc directly (no external program). */
-import { dlopen, FFIType, read } from "bun:ffi";
 import { closeSync, mkdirSync, openSync, writeSync, ftruncateSync } from "node:fs";
 import { dirname } from "node:path";
 import { Exit, PkgswitchError } from "../errors.ts";
+import { errno, lib } from "./libc.ts";
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;
 const EWOULDBLOCK = 11;
-
-let libc: { symbols: { flock: (fd: number, op: number) => number; __errno_location: () => number | bigint } } | null = null;
-function lib() {
-  libc ??= dlopen("libc.so.6", {
-    flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-    __errno_location: { args: [], returns: FFIType.ptr },
-  }) as unknown as typeof libc;
-  return libc!;
-}
-
-function errno(): number {
-  return read.i32(lib().symbols.__errno_location() as never, 0);
-}
 
 export interface Lock {
   release(): void;
@@ -44,7 +31,7 @@ export function acquireLock(path: string, timeoutMs: number): Lock {
   }
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (lib().symbols.flock(fd, LOCK_EX | LOCK_NB) === 0) break;
+    if (lib().flock(fd, LOCK_EX | LOCK_NB) === 0) break;
     const err = errno();
     if (err !== EWOULDBLOCK) {
       closeSync(fd);

@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import { dropBackup, readSidecar, restoreFile } from "../fsops/backup.ts";
+import { fsyncDir } from "../fsops/atomic.ts";
 import { toPackageInfo } from "../pkgmgr/backend.ts";
 import type { PackageInfo } from "../pkgmgr/types.ts";
 import { sweepTempFiles } from "./enable.ts";
@@ -86,6 +87,7 @@ export async function disable(ctx: OpContext, opts: DisableOptions): Promise<OpO
     if (remaining.length > 0) state.providers[e.provider] = { ...e, targets: remaining } satisfies ProviderState;
     else delete state.providers[e.provider];
   }
+  for (const d of new Set(entries.flatMap((e) => e.targets.map((t) => dirname(t.path))))) fsyncDir(hostPath(root, d));
   saveState(stateDir, state);
   if (missingBackups > 0) {
     throw new PkgswitchError(Exit.BACKUP_MISSING, `${missingBackups} target(s) could not be restored: backup missing (see \`pkgswitch audit show ${op.opId}\`); reinstall the package to repair: apt-get install --reinstall ${entries.flatMap((e) => e.replaces).join(" ")}`);

@@ -5,7 +5,7 @@ import { lstatSync, readdirSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
-import { replaceWithSymlink } from "../fsops/atomic.ts";
+import { fsyncDir, replaceWithSymlink, syncFilesystem } from "../fsops/atomic.ts";
 import { backupFile, dropBackup, restoreFile } from "../fsops/backup.ts";
 import type { Provider, ManagerRecipe } from "../providers/catalog.ts";
 import { discoverApplets, parseAppletList, replacementCommands, type Applet } from "../providers/discover.ts";
@@ -202,6 +202,7 @@ export async function enable(ctx: OpContext, providers: Provider[]): Promise<OpO
       targets: [...targets.values()].sort((x, y) => (x.path < y.path ? -1 : 1)),
     };
   }
+  syncFilesystem(stateDir); // backups and sidecars durable before any swap
   op.flush();
   saveState(stateDir, state);
 
@@ -222,6 +223,7 @@ export async function enable(ctx: OpContext, providers: Provider[]): Promise<OpO
       });
       session.out.progress("switching", ++n, toSwitch.length);
     }
+    for (const d of new Set(swapped.map((m) => dirname(m.path)))) fsyncDir(hostPath(root, d));
     if (session.config.smokeTest) {
       const targets = plans.flatMap((p) => p.actions.filter((a) => a.kind !== "skip").map((a) => a.applet.target));
       const results = await smokeTest(root, targets);
@@ -267,6 +269,7 @@ function rollback(ctx: OpContext, state: State, plans: ProviderPlan[], swapped: 
       op.record("rollback.step", { path: m.path, action: "restore", ok: false, error: (e as Error).message });
     }
   }
+  for (const d of new Set(swapped.map((m) => dirname(m.path)))) fsyncDir(hostPath(root, d));
   if (incomplete.length === 0) {
     for (const m of backedUp) dropBackup(join(stateDir, m.backup));
     for (const p of plans) {
