@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { writeFileAtomic } from "../fsops/atomic.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
-import { maskText } from "./mask.ts";
+import { isSecretName, maskArgv, maskEnv, maskText } from "./mask.ts";
 import { DIGEST_KEYS, eventLine, GENESIS, MAX_LINE_BYTES, sealEvent, type AuditEvent, type EventFields } from "./event.ts";
 import { ledgerHead, ledgerLine, parseLedger, type LedgerEntry, type SignatureStatus } from "./ledger.ts";
 import { newOpId } from "./opid.ts";
@@ -65,21 +65,17 @@ export interface OpSummary {
 }
 
 const ENV_KEEP = /^(PKGSWITCH_|LANG$|LC_ALL$|PATH$|SUDO_USER$|USER$|DEBIAN_FRONTEND$)/;
-const ENV_SECRET = /(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTH)/i;
 
 /** The environment worth recording: pkgswitch's own and locale variables, and
- * every variable whose name says secret (so its fingerprint is on record). */
+ * every variable whose name says secret (masked, so its fingerprint is on
+ * record and its value is not). */
 export function recordableEnv(env: Record<string, string | undefined>): Record<string, string> {
-  const out: Record<string, string> = {};
+  const picked: Record<string, string> = {};
   for (const k of Object.keys(env).sort()) {
     const v = env[k];
-    if (v !== undefined && (ENV_KEEP.test(k) || ENV_SECRET.test(k))) out[k] = ENV_SECRET.test(k) ? maskSecretValue(v) : v;
+    if (v !== undefined && (ENV_KEEP.test(k) || isSecretName(k))) picked[k] = v;
   }
-  return out;
-}
-
-function maskSecretValue(v: string): string {
-  return `<redacted:sha256:${createHash("sha256").update(v).digest("hex").slice(0, 8)}>`;
+  return maskEnv(picked);
 }
 
 /** Mask every free-form string in an event; digest fields pass untouched. */
@@ -132,7 +128,7 @@ export class OpBuffer {
     if (!info.dryRun) op.openJournal();
     op.record("op.start", {
       command: info.command,
-      argv: info.argv,
+      argv: maskArgv(info.argv),
       env: recordableEnv(info.env),
       tool_version: info.toolVersion,
       root: info.root,

@@ -74,6 +74,9 @@ export async function runOperation(
   const lock = dryRun ? null : acquireLock(layout.lockFile, session.config.lockTimeoutMs);
   let cache: HashCache | null = null;
   try {
+    // While dpkg/apt runs, the files we would switch may be mid-unpack.
+    const holder = dryRun ? null : backend.lockHolder();
+    if (holder) throw new PkgswitchError(Exit.LOCKED, `the package manager's lock is held (${holder}); try again when it finishes`);
     const id = hostId(layout, !dryRun);
     const signing: SigningSetup = dryRun ? { mode: "off" } : session.signing(id);
     if (!dryRun) {
