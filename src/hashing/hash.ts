@@ -1,25 +1,31 @@
 /** Streaming SHA-256 of files and bytes: the digests recorded as
  * `before_sha256` / `after_sha256` / `sha256` (64 lowercase hex, no prefix).
  *
- * Measured on the target machine (bench/hash.ts, page cache warm): a
- * synchronous `readSync` loop into one reused 1 MiB buffer feeding
- * node:crypto reaches ~0.9x of in-memory SHA-256; `createReadStream` and
- * `Bun.file().stream()` reach ~0.4-0.6x, `Bun.file().arrayBuffer()` ~0.5-0.7x
- * (it allocates the whole file), and double-buffered async `fs.read` ties
- * with `readSync` on large files but loses ~40% on small ones (thread-pool
- * round trip per chunk). So the sync loop is the core, and the async API only
- * goes asynchronous where that costs nothing: files larger than a few chunks. */
+ * Measured here (bench/hash.ts and scratch runs, page cache warm, ratios to
+ * in-memory node:crypto SHA-256 of the same bytes):
+ * - `readSync` loop into one reused 1 MiB buffer: ~0.85-0.9x; the fastest
+ *   for small files (one or a few reads, no thread-pool hop).
+ * - double-buffered async `fs.read`, 4 MiB chunks: ~0.95x on a 256 MiB
+ *   file (the next read runs on the thread pool while this chunk hashes),
+ *   but ~0.5x on 1 MiB files (a thread-pool round trip per chunk); 1 MiB
+ *   chunks were ~0.8x, 8-16 MiB no better than 4.
+ * - `createReadStream` / `Bun.file().stream()`: ~0.3-0.5x;
+ *   `Bun.file().arrayBuffer()`: ~0.35-0.55x (allocates the whole file).
+ * So: `sha256FileSync` is the readSync loop, and `sha256File` uses it up to
+ * a few MiB and the pipelined reader above that. */
 import { createHash, type Hash } from "node:crypto";
 import { closeSync, fstatSync, openSync, read, readSync } from "node:fs";
 
-/** Read chunk size. 1 MiB amortizes the syscall and stays cache-friendly;
- * larger buffers measured no faster. */
+/** Chunk size of the synchronous reader. 1 MiB amortizes the syscall and
+ * stays cache-friendly; larger buffers measured no faster. */
 export const CHUNK_SIZE = 1 << 20;
+/** Chunk size of the pipelined async reader (see the measurements above). */
+const PIPE_CHUNK = 4 << 20;
 
 /** Files up to this size are hashed synchronously even by `sha256File`:
  * a few page-cache reads take well under a millisecond, less than the
  * thread-pool hand-off an async read would cost. */
-const SYNC_LIMIT = 4 * CHUNK_SIZE;
+const SYNC_LIMIT = PIPE_CHUNK;
 
 // One buffer for all synchronous hashing: the process is single-threaded and
 // hashing never re-enters, so reuse avoids a 1 MiB allocation per file.
@@ -67,7 +73,7 @@ function readAt(fd: number, buf: Buffer, pos: number): Promise<number> {
 /** Hash `fd` with two buffers: the next chunk is read on the thread pool
  * while the current one is being hashed, so I/O and hashing overlap. */
 async function sha256FdPipelined(fd: number): Promise<string> {
-  const bufs = [Buffer.allocUnsafe(CHUNK_SIZE), Buffer.allocUnsafe(CHUNK_SIZE)];
+  const bufs = [Buffer.allocUnsafe(PIPE_CHUNK), Buffer.allocUnsafe(PIPE_CHUNK)];
   const hash: Hash = createHash("sha256");
   let pos = 0;
   let which = 0;
@@ -79,7 +85,7 @@ async function sha256FdPipelined(fd: number): Promise<string> {
     const cur = bufs[which]!;
     which ^= 1;
     pending = readAt(fd, bufs[which]!, pos);
-    hash.update(n === CHUNK_SIZE ? cur : cur.subarray(0, n));
+    hash.update(n === PIPE_CHUNK ? cur : cur.subarray(0, n));
   }
   return hash.digest("hex");
 }
