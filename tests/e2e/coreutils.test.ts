@@ -1,0 +1,186 @@
+/** The issue's acceptance checks on a real Debian bookworm root made by
+ * debootstrap: apt installs rust-coreutils inside it, dpkg verifies it. */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fingerprint } from "../../src/audit/mask.ts";
+import { debianRoot, inRoot, removeDebianRoot } from "../helpers/debroot.ts";
+import { diffSnapshots, pkgswitch, pkgswitchJson, sha256File, snapshotTree } from "../helpers/cli.ts";
+import { PROJECT } from "../helpers/paths.ts";
+
+const UU = "/usr/lib/cargo/bin/coreutils";
+let root: string;
+
+/** GNU coreutils' commands (as dpkg lists them, /bin → /usr/bin) that the
+ * installed uutils tree also provides: what `enable` must switch. */
+function expectedTargets(r: string): string[] {
+  const list = Bun.spawnSync(["dpkg-query", `--root=${r}`, "-L", "coreutils"]).stdout.toString().split("\n");
+  const uu = new Set(readdirSync(join(r, UU)));
+  const out = new Set<string>();
+  for (const f of list) {
+    const m = /^(\/usr)?(\/s?bin)\/([^/]+)$/.exec(f);
+    if (m && uu.has(m[3]!)) out.add(`/usr${m[2]}/${m[3]}`);
+  }
+  return [...out].sort();
+}
+
+function identity(r: string, p: string) {
+  const st = lstatSync(join(r, p));
+  return { kind: st.isSymbolicLink() ? "symlink" : "file", sha: st.isFile() ? sha256File(join(r, p)) : null, mode: st.mode, uid: st.uid, gid: st.gid };
+}
+
+/** Start the lstat watcher in its own process. */
+async function startWatcher(r: string, targets: string[]) {
+  const dir = join(r, "tmp");
+  const tf = join(dir, "watch-targets");
+  const stop = join(dir, "watch-stop");
+  const res = join(dir, "watch-result");
+  writeFileSync(tf, targets.join("\n"));
+  rmSync(stop, { force: true });
+  const p = Bun.spawn([process.execPath, join(PROJECT, "tests/helpers/watcher.ts"), r, tf, stop, res]);
+  while (!existsSync(res + ".ready")) await Bun.sleep(10);
+  return async () => {
+    writeFileSync(stop, "");
+    await p.exited;
+    const out = JSON.parse(readFileSync(res, "utf8")) as { rounds: number; checks: number; missing: string[] };
+    rmSync(res + ".ready", { force: true });
+    return out;
+  };
+}
+
+beforeAll(() => {
+  root = debianRoot();
+});
+afterAll(() => removeDebianRoot(root));
+
+describe("coreutils → uutils on a debootstrap bookworm root", () => {
+  let targets: string[] = [];
+  let originals = new Map<string, ReturnType<typeof identity>>();
+
+  test("--dry-run leaves every file under the root unchanged", () => {
+    const before = snapshotTree(root);
+    const r = pkgswitchJson<{ dry_run: boolean; plan: Array<{ install: boolean }> }>(["--root", root, "enable", "coreutils", "--dry-run"]);
+    expect(r.code).toBe(0);
+    expect(r.json.plan[0]!.install).toBe(true);
+    expect(diffSnapshots(before, snapshotTree(root))).toEqual([]);
+  });
+
+  test("enable installs rust-coreutils with apt and switches every target; a watcher never sees one missing", async () => {
+    expect(inRoot(root, ["ls", "--version"]).out).toContain("GNU coreutils");
+    // The GNU targets, before: everything dpkg lists under the bin dirs.
+    const gnu = Bun.spawnSync(["dpkg-query", `--root=${root}`, "-L", "coreutils"]).stdout.toString().split("\n").filter((f) => /^(\/usr)?\/s?bin\/[^/]+$/.test(f)).map((f) => (f.startsWith("/usr") ? f : "/usr" + f));
+    for (const t of gnu) originals.set(t, identity(root, t));
+    const stop = await startWatcher(root, gnu);
+    const r = pkgswitch(["--root", root, "enable", "coreutils", "--yes"], { env: { API_TOKEN: "tok-e2e-9f8e7d", DB_PASSWORD: "hunter2-e2e" } });
+    const watched = await stop();
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(watched.missing).toEqual([]);
+    expect(watched.rounds).toBeGreaterThan(10);
+
+    targets = expectedTargets(root);
+    expect(targets.length).toBeGreaterThan(90);
+    for (const t of targets) expect(readlinkSync(join(root, t))).toBe(`${UU}/${t.split("/").pop()}`);
+    const ls = inRoot(root, ["ls", "--version"]);
+    expect(ls.code).toBe(0);
+    expect(ls.out).toMatch(/^ls 0\.0\.\d+/);
+    expect(ls.out).not.toContain("GNU");
+    const st = pkgswitchJson<{ providers: Array<{ switched: number; targets: number; drifted: unknown[] }> }>(["--root", root, "status"]);
+    expect(st.json.providers[0]).toMatchObject({ switched: targets.length, targets: targets.length, drifted: [] });
+  });
+
+  test("the audit file has before/after SHA-256 and provenance for each target, and no secret", () => {
+    const audit = join(root, "var/lib/pkgswitch/audit");
+    const ops = pkgswitchJson<{ operations: Array<{ op: string; command: string }> }>(["--root", root, "audit", "list"]).json.operations;
+    const op = ops.find((o) => o.command === "enable coreutils")!.op;
+    const events = readFileSync(join(audit, `audit-${op}.jsonl`), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    const switches = events.filter((e) => e.event === "file.switch");
+    expect(switches.map((e) => e.path).sort()).toEqual(targets);
+    const uuSha = sha256File(join(root, "usr/bin/coreutils"));
+    for (const s of switches) {
+      expect(s.before_sha256).toBe(originals.get(s.path)!.sha);
+      expect(s.after_sha256).toBe(uuSha);
+    }
+    const prov = events.filter((e) => e.event === "provenance");
+    expect(prov.length).toBe(targets.length);
+    for (const p of prov) expect(p).toMatchObject({ owner: "coreutils", version: "9.1-1", source_repo: "deb.debian.org/debian bookworm/main", foreign: false });
+    expect(events.some((e) => e.event === "pkg.install" && e.packages[0] === "rust-coreutils")).toBe(true);
+    // dpkg-query calls: O(1), not one per file.
+    const queries = events.filter((e) => e.event === "pkg.query" && e.args.includes("dpkg-query") || (e.event === "pkg.query" && String(e.args[0]).endsWith("dpkg-query")));
+    expect(queries.length).toBeLessThanOrEqual(4);
+    // Secrets from the environment: fingerprints only.
+    const all = readdirSync(audit).map((f) => readFileSync(join(audit, f), "utf8")).join("\n");
+    for (const secret of ["tok-e2e-9f8e7d", "hunter2-e2e"]) {
+      expect(all).not.toContain(secret);
+      expect(all).toContain(`<redacted:sha256:${fingerprint(secret)}>`);
+    }
+  });
+
+  test("disable restores every original exactly; dpkg --verify is clean; a watcher never sees one missing", async () => {
+    const stop = await startWatcher(root, targets);
+    const r = pkgswitch(["--root", root, "disable", "coreutils", "--yes"]);
+    const watched = await stop();
+    expect(r.code).toBe(0);
+    expect(watched.missing).toEqual([]);
+    for (const [t, id] of originals) expect(identity(root, t)).toEqual(id);
+    const v = inRoot(root, ["dpkg", "--verify", "coreutils"]);
+    expect(v).toEqual({ code: 0, out: "" });
+    expect(inRoot(root, ["ls", "--version"]).out).toContain("GNU coreutils");
+  });
+
+  /** Every target either original (same digest and mode) or switched. */
+  function assertConsistent(): { switched: number; original: number } {
+    let switched = 0;
+    let original = 0;
+    for (const t of targets) {
+      const st = lstatSync(join(root, t));
+      if (st.isSymbolicLink()) {
+        expect(readlinkSync(join(root, t))).toBe(`${UU}/${t.split("/").pop()}`);
+        switched++;
+      } else {
+        expect(identity(root, t)).toEqual(originals.get(t)!);
+        original++;
+      }
+    }
+    return { switched, original };
+  }
+
+  for (const command of ["enable", "disable"] as const) {
+    test(`SIGKILL at any moment of ${command} leaves each target original or switched; re-running finishes`, async () => {
+      // Time one clean run to spread the kill points over it.
+      if (command === "disable") expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"]).code).toBe(0);
+      const seen = new Set<string>();
+      for (const delay of [5, 40, 80, 120, 160, 200, 240, 280, 330, 380, 450, 550]) {
+        const p = Bun.spawn([join(PROJECT, "dist/pkgswitch"), "--root", root, command, "coreutils", "--yes"], { stdout: "ignore", stderr: "ignore" });
+        await Bun.sleep(delay);
+        p.kill("SIGKILL");
+        await p.exited;
+        const c = assertConsistent();
+        seen.add(c.switched === 0 ? "none" : c.original === 0 ? "all" : "partial");
+        const again = pkgswitch(["--root", root, command, "coreutils", "--yes"]);
+        expect(again.code).toBe(0);
+        const after = assertConsistent();
+        expect(command === "enable" ? after.switched : after.original).toBe(targets.length);
+        // Put it back for the next kill point.
+        expect(pkgswitch(["--root", root, command === "enable" ? "disable" : "enable", "coreutils", "--yes"]).code).toBe(0);
+      }
+      // The kills must have landed mid-switch at least once, or this proved nothing.
+      expect(seen.has("partial") || (seen.has("none") && seen.has("all"))).toBe(true);
+      for (const d of ["usr/bin", "usr/sbin"]) expect(readdirSync(join(root, d)).filter((n) => n.includes(".pkgswitch-"))).toEqual([]);
+      if (command === "disable") expect(pkgswitch(["--root", root, "disable", "coreutils", "--yes"]).code).toBe(0);
+      expect(inRoot(root, ["dpkg", "--verify", "coreutils"])).toEqual({ code: 0, out: "" });
+      // Interrupted operations were finalized and are in the record.
+      const ops = pkgswitchJson<{ operations: Array<{ status: string }> }>(["--root", root, "audit", "list"]).json.operations;
+      expect(ops.every((o) => ["ok", "failed"].includes(o.status))).toBe(true);
+    }, 240_000);
+  }
+
+  test("disable --remove-package removes rust-coreutils", () => {
+    expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"]).code).toBe(0);
+    const r = pkgswitch(["--root", root, "disable", "coreutils", "--yes", "--remove-package"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("removed rust-coreutils");
+    expect(existsSync(join(root, UU))).toBe(false);
+    expect(inRoot(root, ["dpkg", "--verify", "coreutils"])).toEqual({ code: 0, out: "" });
+  });
+});
