@@ -13,26 +13,44 @@ import type { OriginalFile } from "../switch/state.ts";
 
 export const SIDECAR_SUFFIX = ".pkgswitch.json";
 
-/** Make `backupPath` the same file as `targetPath` (link, else copy). The
- * sidecar is written without fsync; the caller syncs once for the batch. */
+/** Make `backupPath` the same file as `targetPath` and record what the
+ * target was in the sidecar (written without fsync; the caller syncs once
+ * for the batch). */
 export function backupFile(targetPath: string, backupPath: string, original: OriginalFile): "link" | "copy" {
   mkdirSync(dirname(backupPath), { recursive: true, mode: 0o700 });
-  const tmp = tempBeside(backupPath, "bak");
+  const how = placeFile(targetPath, backupPath);
+  writeFileAtomic(backupPath + SIDECAR_SUFFIX, JSON.stringify(original) + "\n", 0o600, false);
+  return how;
+}
+
+/** Put the file at `from` also at `to`, atomically (temp name beside `to`,
+ * then rename over it): a hard link to the same inode when the filesystem
+ * allows, else a copy keeping mode, owner and times; a symlink is copied as
+ * a symlink. `to` is never missing or half-written. */
+export function placeFile(from: string, to: string): "link" | "copy" {
+  const tmp = tempBeside(to, "tmp");
   let how: "link" | "copy" = "link";
-  if (original.kind === "symlink") {
-    symlinkSync(original.link_target!, tmp);
+  if (lstatSync(from).isSymbolicLink()) {
+    symlinkSync(readlinkSync(from), tmp);
     how = "copy";
   } else {
     try {
-      linkSync(targetPath, tmp);
+      linkSync(from, tmp);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EXDEV" && (e as NodeJS.ErrnoException).code !== "EPERM") throw e;
-      copyPreserving(targetPath, tmp);
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== "EXDEV" && code !== "EPERM" && code !== "EMLINK") throw e;
+      copyPreserving(from, tmp);
       how = "copy";
     }
   }
-  renameSync(tmp, backupPath);
-  writeFileAtomic(backupPath + SIDECAR_SUFFIX, JSON.stringify(original) + "\n", 0o600, false);
+  try {
+    renameSync(tmp, to);
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {}
+    throw e;
+  }
   return how;
 }
 
@@ -60,25 +78,7 @@ export function readSidecar(backupPath: string): OriginalFile | null {
  * the caller removes it (after the state no longer needs it); the caller
  * fsyncs the target directories once for the batch. */
 export function restoreFile(backupPath: string, targetPath: string): void {
-  const tmp = tempBeside(targetPath, "restore");
-  const st = lstatSync(backupPath);
-  if (st.isSymbolicLink()) symlinkSync(readlinkSync(backupPath), tmp);
-  else {
-    try {
-      linkSync(backupPath, tmp);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EXDEV" && (e as NodeJS.ErrnoException).code !== "EPERM") throw e;
-      copyPreserving(backupPath, tmp);
-    }
-  }
-  try {
-    renameSync(tmp, targetPath);
-  } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {}
-    throw e;
-  }
+  placeFile(backupPath, targetPath);
 }
 
 /** Remove a backup and its sidecar (missing ones are fine). */

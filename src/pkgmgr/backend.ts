@@ -15,6 +15,25 @@ export interface InstalledPackage {
   files: string[];
 }
 
+/** A diversion: the package manager writes `from` to `to` instead. */
+export interface Diversion {
+  from: string;
+  to: string;
+  /** Owning package, or ":" for a local diversion (dpkg's notation). */
+  by: string;
+}
+
+/** Package managers that can redirect a package's file (dpkg-divert), so an
+ * upgrade of the replaced package leaves our link alone. */
+export interface Diverter {
+  /** Current diversions, keyed by the diverted path (`from`). Reads the database only. */
+  list(): Map<string, Diversion>;
+  /** Register local diversions, without moving files (we place them first). */
+  add(entries: Array<{ from: string; to: string }>): void;
+  /** Remove diversions, without moving files. */
+  remove(paths: string[]): void;
+}
+
 export interface PackageBackend {
   readonly kind: ManagerKind;
   readonly distro: string;
@@ -32,6 +51,8 @@ export interface PackageBackend {
   lockHolder(): string | null;
   /** Whether `/bin` is an alias of `/usr/bin` in this root. */
   readonly usrMerged: boolean;
+  /** Present when the package manager supports diversions (dpkg). */
+  readonly diverter?: Diverter;
 }
 
 export interface BackendOptions {

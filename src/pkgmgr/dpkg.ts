@@ -5,7 +5,7 @@
 import { existsSync, lstatSync, readFileSync } from "node:fs";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
-import type { BackendOptions, InstalledPackage, PackageBackend } from "./backend.ts";
+import type { BackendOptions, Diversion, Diverter, InstalledPackage, PackageBackend } from "./backend.ts";
 import { inRoot, run, type CommandResult } from "./exec.ts";
 import { lockHoldersOf } from "./locks.ts";
 
@@ -91,10 +91,38 @@ export function parsePolicy(out: string): Map<string, string> {
   return repos;
 }
 
+/** Parse /var/lib/dpkg/diversions (records of three lines: from, to,
+ * package — ":" for a local diversion); pure. */
+export function parseDiversions(text: string): Map<string, Diversion> {
+  const lines = text.split("\n");
+  const out = new Map<string, Diversion>();
+  for (let i = 0; i + 2 < lines.length; i += 3) {
+    out.set(lines[i]!, { from: lines[i]!, to: lines[i + 1]!, by: lines[i + 2]! });
+  }
+  return out;
+}
+
 export class DpkgBackend implements PackageBackend {
   readonly kind = "dpkg" as const;
   readonly distro: string;
   readonly usrMerged: boolean;
+  readonly diverter: Diverter = {
+    list: () => {
+      try {
+        return parseDiversions(readFileSync(hostPath(this.opts.root, "/var/lib/dpkg/diversions"), "utf8"));
+      } catch {
+        return new Map();
+      }
+    },
+    // dpkg-divert has no batch mode; it is a small C program (~5 ms a call)
+    // and takes no dpkg lock, so it also works from apt's hooks.
+    add: (entries) => {
+      for (const e of entries) this.divertCall(["--local", "--divert", e.to, "--add", e.from]);
+    },
+    remove: (paths) => {
+      for (const p of paths) this.divertCall(["--remove", p]);
+    },
+  };
 
   constructor(private readonly opts: BackendOptions) {
     const root = opts.root;
@@ -103,6 +131,12 @@ export class DpkgBackend implements PackageBackend {
     }
     this.usrMerged = lstatSync(hostPath(root, "/bin"), { throwIfNoEntry: false })?.isSymbolicLink() ?? false;
     this.distro = readOsId(root);
+  }
+
+  private divertCall(args: string[]): void {
+    if (this.opts.readOnly) throw new Error("internal: diversion change attempted in read-only mode");
+    const r = this.exec(["dpkg-divert", `--root=${this.opts.root}`, "--no-rename", ...args], false);
+    if (r.rc !== 0) throw new PkgswitchError(Exit.PKGMGR, `dpkg-divert ${args.join(" ")} failed in ${this.opts.root} (exit ${r.rc}): ${lastLine(r.stderr || r.stdout)}`);
   }
 
   private exec(argv: string[], chroot: boolean): CommandResult {

@@ -13,6 +13,8 @@ export interface Applet {
   linkTarget: string;
   /** The replaced package that owns the target. */
   replacedPackage: string;
+  /** The path as the package database records it (/bin/ls on Debian 12). */
+  dbPath: string;
 }
 
 /** Applet name → path of the replacement command, from the package's files. */
@@ -68,7 +70,7 @@ export function discoverApplets(
       if (!linkTarget || exclude.has(applet)) continue;
       const target = canonicalBinPath(f, usrMerged);
       if (target === linkTarget || byTarget.has(target)) continue;
-      byTarget.set(target, { applet, target, linkTarget, replacedPackage: pkg });
+      byTarget.set(target, { applet, target, linkTarget, replacedPackage: pkg, dbPath: f });
     }
   }
   return [...byTarget.values()].sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : 0));

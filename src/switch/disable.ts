@@ -8,7 +8,7 @@ import { dropBackup, readSidecar, restoreFile } from "../fsops/backup.ts";
 import { fsyncDir } from "../fsops/atomic.ts";
 import { toPackageInfo } from "../pkgmgr/backend.ts";
 import type { PackageInfo } from "../pkgmgr/types.ts";
-import { sweepTempFiles } from "./enable.ts";
+import { sweepTempFiles, undivertTargets } from "./enable.ts";
 import { observe } from "./observe.ts";
 import { loadState, saveState, type ProviderState } from "./state.ts";
 import type { OpContext, OpOutcome } from "./session.ts";
@@ -55,7 +55,7 @@ export async function disable(ctx: OpContext, opts: DisableOptions): Promise<OpO
   const total = entries.reduce((s, e) => s + e.targets.length, 0);
   let n = 0;
   for (const e of entries) {
-    const remaining = [];
+    const remaining: typeof e.targets = [];
     for (const t of e.targets) {
       session.out.progress(`restoring ${e.provider}`, ++n, total);
       const backup = join(stateDir, t.backup);
@@ -66,24 +66,30 @@ export async function disable(ctx: OpContext, opts: DisableOptions): Promise<OpO
         dropBackup(backup);
         continue;
       }
-      if (!lstatSync(backup, { throwIfNoEntry: false })) {
+      // With a diversion, the package's current original is at the diverted
+      // name (an upgrade may have replaced it); else the backup is.
+      const diverted = t.diverted_to ? hostPath(root, t.diverted_to) : null;
+      const fromDiverted = diverted !== null && lstatSync(diverted, { throwIfNoEntry: false })?.isFile() === true;
+      const source = fromDiverted ? diverted! : backup;
+      if (!lstatSync(source, { throwIfNoEntry: false })) {
         missingBackups++;
         remaining.push(t);
         op.record("error", { message: `backup missing for ${t.path}: ${backup}`, path: t.path, exit_code: Exit.BACKUP_MISSING });
         continue;
       }
       const side = readSidecar(backup) ?? t.original;
-      restoreFile(backup, hostPath(root, t.path));
+      restoreFile(source, hostPath(root, t.path));
       const after = t.original.kind === "file" ? cache.digest(hostPath(root, t.path)) : null;
       const st = lstatSync(hostPath(root, t.path));
       op.record("file.restore", {
-        path: t.path, action: "restore", before_kind: "symlink", link_target: t.link_target, after_kind: side.kind,
+        path: t.path, action: "restore", source: fromDiverted ? "diverted" : "backup", before_kind: "symlink", link_target: t.link_target, after_kind: side.kind,
         before_sha256: null, after_sha256: after, expected_sha256: side.sha256,
         mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, matches_original: after === side.sha256 || side.kind === "symlink",
       });
       dropBackup(backup);
       restored++;
     }
+    undivertTargets(ctx, e.targets.filter((t) => !remaining.includes(t)), "disable");
     if (remaining.length > 0) state.providers[e.provider] = { ...e, targets: remaining } satisfies ProviderState;
     else delete state.providers[e.provider];
   }

@@ -1,12 +1,12 @@
 /** `enable`: install the replacement, then switch each target to it —
  * preflight everything, back up, swap atomically, smoke test, and roll back
  * in reverse on any failure (architecture.md, "The switch, step by step"). */
-import { lstatSync, readdirSync, unlinkSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { lstatSync, readdirSync, rmSync, unlinkSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import { fsyncDir, replaceWithSymlink, syncFilesystem } from "../fsops/atomic.ts";
-import { backupFile, dropBackup, restoreFile } from "../fsops/backup.ts";
+import { backupFile, dropBackup, placeFile, restoreFile } from "../fsops/backup.ts";
 import type { Provider, ManagerRecipe } from "../providers/catalog.ts";
 import { discoverApplets, parseAppletList, replacementCommands, type Applet } from "../providers/discover.ts";
 import { inRoot, run } from "../pkgmgr/exec.ts";
@@ -181,7 +181,8 @@ export async function enable(ctx: OpContext, providers: Provider[]): Promise<OpO
     const backup = backupRel(a.target);
     const how = backupFile(hostPath(root, a.target), join(stateDir, backup), original);
     op.record("file.backup", { path: a.target, backup: join(stateDir, backup), method: how, kind: original.kind, mode: original.mode, uid: original.uid, gid: original.gid, sha256: original.sha256 });
-    managed.set(a.target, { applet: a.applet, path: a.target, link_target: a.linkTarget, backup, original });
+    const diverted = backend.diverter ? divertedName(a.dbPath) : null;
+    managed.set(a.target, { applet: a.applet, path: a.target, link_target: a.linkTarget, backup, original, db_path: a.dbPath, diverted_to: diverted });
     session.out.progress(`backing up ${plan.provider.name}`, ++n, toSwitch.length);
   }
   for (const p of plans) {
@@ -206,10 +207,13 @@ export async function enable(ctx: OpContext, providers: Provider[]): Promise<OpO
   op.flush();
   saveState(stateDir, state);
 
-  // 2. Swap, then smoke test; any failure rolls back what was done.
+  // 2. Divert (dpkg): the original also lives at a diverted name, where
+  //    upgrades of the replaced package will write from now on. Then swap,
+  //    then smoke test; any failure rolls back what was done.
   const swapped: ManagedTarget[] = [];
   const afterDigests = new Map<string, string | null>();
   try {
+    divertTargets(ctx, [...managed.values()]);
     n = 0;
     for (const { action } of toSwitch) {
       const m = managed.get(action.applet.target)!;
@@ -255,6 +259,40 @@ function undoInstalls(ctx: OpContext, installedByUs: string[]): void {
   }
 }
 
+/** Hidden name beside the database path where dpkg writes the diverted
+ * original: `/bin/ls` → `/bin/.ls.pkgswitch-orig`. */
+export function divertedName(dbPath: string): string {
+  return `${dirname(dbPath)}/.${basename(dbPath)}.pkgswitch-orig`;
+}
+
+/** Place each original at its diverted name (hard link: same inode, so the
+ * target is never missing), then register the diversions with dpkg. */
+function divertTargets(ctx: OpContext, targets: ManagedTarget[]): void {
+  const diverter = ctx.backend.diverter;
+  const list = targets.filter((m) => m.diverted_to && m.db_path);
+  if (!diverter || list.length === 0) return;
+  const root = ctx.session.layout.root;
+  for (const m of list) placeFile(hostPath(root, m.path), hostPath(root, m.diverted_to!));
+  diverter.add(list.map((m) => ({ from: m.db_path!, to: m.diverted_to! })));
+  for (const m of list) ctx.op.record("pkg.divert", { manager: ctx.backend.kind, action: "add", path: m.db_path, diverted_to: m.diverted_to, sha256: m.original.sha256 });
+}
+
+/** Remove our diversions and the diverted copies (after the target holds
+ * the original again). */
+export function undivertTargets(ctx: OpContext, targets: ManagedTarget[], reason: string): void {
+  const diverter = ctx.backend.diverter;
+  const list = targets.filter((m) => m.diverted_to && m.db_path);
+  if (!diverter || list.length === 0) return;
+  const root = ctx.session.layout.root;
+  const registered = diverter.list();
+  const ours = list.filter((m) => registered.get(m.db_path!)?.to === m.diverted_to);
+  diverter.remove(ours.map((m) => m.db_path!));
+  for (const m of list) {
+    rmSync(hostPath(root, m.diverted_to!), { force: true });
+    ctx.op.record("pkg.divert", { manager: ctx.backend.kind, action: "remove", path: m.db_path, diverted_to: m.diverted_to, registered: ours.includes(m), reason });
+  }
+}
+
 /** Undo swaps in reverse order, drop this run's backups and state; always throws. */
 function rollback(ctx: OpContext, state: State, plans: ProviderPlan[], swapped: ManagedTarget[], backedUp: ManagedTarget[], installedByUs: string[], cause: Error): never {
   const { op, session } = ctx;
@@ -270,6 +308,13 @@ function rollback(ctx: OpContext, state: State, plans: ProviderPlan[], swapped: 
     }
   }
   for (const d of new Set(swapped.map((m) => dirname(m.path)))) fsyncDir(hostPath(root, d));
+  if (incomplete.length === 0) {
+    try {
+      undivertTargets(ctx, backedUp, "rollback");
+    } catch (e) {
+      incomplete.push(`diversions (${(e as Error).message})`);
+    }
+  }
   if (incomplete.length === 0) {
     for (const m of backedUp) dropBackup(join(stateDir, m.backup));
     for (const p of plans) {

@@ -29,6 +29,10 @@ export interface ManagedTarget {
   /** Backup location inside the state dir (host path relative to stateDir). */
   backup: string;
   original: OriginalFile;
+  /** The path as the package database records it (may be a /bin alias). */
+  db_path?: string;
+  /** Where the package manager now writes the original (dpkg diversion), or null. */
+  diverted_to?: string | null;
 }
 
 export interface ProviderState {

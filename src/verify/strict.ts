@@ -1,0 +1,320 @@
+/** Strict reading (design/formats.md "Strict reading"): every JSONL and
+ * ledger line must be exactly the JCS form of its object, so any edited byte
+ * is reported, not only bytes a hash happens to cover.
+ *
+ * The hot path of `audit verify --all` is here: per event line, one native
+ * JSON.parse, one native JSON.stringify, a key-order walk and one SHA-256.
+ * Both shortcuts below are exact, not heuristics (each falls back to the
+ * reference computation whenever its precondition does not hold):
+ *
+ * 1. Canonical check. The reference is `canonicalize(JSON.parse(line)) ===
+ *    line`. The `canonicalize` package serializes strings, numbers and
+ *    literals with JSON.stringify and orders keys by `Object.keys(o).sort()`
+ *    (UTF-16 code units); the only other difference is that it rejects lone
+ *    surrogates, which JSON.stringify escapes. JSON.stringify emits members
+ *    in `Object.keys` order. Hence: if the line has no `\ud` escape (no lone
+ *    surrogate can come from it: the text itself is valid UTF-8), and
+ *    JSON.stringify(obj) === line, and every object's `Object.keys` is
+ *    strictly ascending, then canonicalize(obj) === line. Whenever that test
+ *    fails (non-canonical line, or a false negative such as integer-like keys,
+ *    which JS orders numerically), the reference decides.
+ *
+ * 2. Chain hash. The reference is SHA-256(canonicalize(obj without hash)).
+ *    A JCS object is "{" + its members (each `"key":value`, serialized from
+ *    its key and value alone), in sorted order, joined by "," + "}".
+ *    Removing one member therefore removes exactly its text and one adjacent
+ *    comma, and changes nothing else. With the line canonical and `hash` a
+ *    plain `sha256:<hex>` string, the top-level member text is exactly
+ *    `"hash":"sha256:<hex>"`; if that text occurs exactly once in the line,
+ *    that occurrence is the top-level member (a nested object could hold the
+ *    same text, so more than one occurrence falls back to the reference).
+ */
+import { createHash } from "node:crypto";
+import { canonicalize } from "../audit/jcs.ts";
+import { MAX_LINE_BYTES } from "../audit/event.ts";
+import type { LedgerEntry } from "../audit/ledger.ts";
+import { OP_ID_RE } from "../audit/opid.ts";
+
+export const CHAIN_RE = /^sha256:[0-9a-f]{64}$/;
+export const HEX64_RE = /^[0-9a-f]{64}$/;
+export const TS_RE = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$/;
+export const KEYID_RE = /^[0-9A-F]{16}$/;
+
+const hasBunSha = typeof Bun !== "undefined" && typeof Bun.SHA256?.hash === "function";
+
+/** Hex SHA-256 of a string (UTF-8) or bytes. */
+export function sha256Hex(data: string | Uint8Array): string {
+  return hasBunSha ? (Bun.SHA256.hash(data, "hex") as string) : createHash("sha256").update(data).digest("hex");
+}
+
+/** True if every object in `v` has strictly ascending keys and every number
+ * is a safe integer (formats.md: integers only). */
+function sortedIntegral(v: unknown): boolean {
+  if (typeof v === "number") return Number.isSafeInteger(v);
+  if (v === null || typeof v !== "object") return true;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (!sortedIntegral(v[i])) return false;
+    return true;
+  }
+  const o = v as Record<string, unknown>;
+  let prev: string | null = null;
+  for (const k in o) {
+    if (prev !== null && !(prev < k)) return false;
+    prev = k;
+    if (!sortedIntegral(o[k])) return false;
+  }
+  return true;
+}
+
+/** Any non-integer number anywhere in `v`. */
+function allIntegers(v: unknown): boolean {
+  if (typeof v === "number") return Number.isSafeInteger(v);
+  if (v === null || typeof v !== "object") return true;
+  for (const x of Array.isArray(v) ? v : Object.values(v as object)) if (!allIntegers(x)) return false;
+  return true;
+}
+
+/** The fast test of (1): true means canonical (and integers only); false
+ * means "ask the reference". */
+function fastCanonical(line: string, obj: unknown): boolean {
+  return !line.includes("\\ud") && !line.includes("\\uD") && JSON.stringify(obj) === line && sortedIntegral(obj);
+}
+
+/** Is `line` exactly the JCS form of `obj` (= JSON.parse(line))? See (1). */
+export function isCanonical(line: string, obj: unknown): boolean {
+  return fastCanonical(line, obj) || isCanonicalReference(line, obj);
+}
+
+/** Canonical and integers only (events): null, or what is wrong. */
+export function eventFormProblem(line: string, obj: unknown): string | null {
+  if (fastCanonical(line, obj)) return null;
+  if (!isCanonicalReference(line, obj)) return "not in canonical (JCS) form";
+  if (!allIntegers(obj)) return "a number is not a safe integer (events hold integers only)";
+  return null;
+}
+
+/** Reference form of (1), for tests. */
+export function isCanonicalReference(line: string, obj: unknown): boolean {
+  try {
+    return canonicalize(obj) === line;
+  } catch {
+    return false;
+  }
+}
+
+/** JCS text of `obj` without its `hash` member, given the canonical `line`
+ * of `obj` (whose `hash` matches CHAIN_RE). See (2). */
+export function bodyWithoutHash(line: string, obj: Record<string, unknown>): string {
+  const member = `"hash":"${obj.hash as string}"`;
+  const at = line.indexOf(member);
+  if (at > 0 && line.indexOf(member, at + 1) === -1) {
+    const end = at + member.length;
+    if (line.charCodeAt(at - 1) === 44 /* , */) return line.slice(0, at - 1) + line.slice(end);
+    if (line.charCodeAt(end) === 44) return line.slice(0, at) + line.slice(end + 1);
+    return line.slice(0, at) + line.slice(end);
+  }
+  const { hash: _drop, ...rest } = obj;
+  return canonicalize(rest);
+}
+
+/** `sha256:` + hex SHA-256 of the JCS bytes of `obj` without `hash`. */
+export function chainHashOfLine(line: string, obj: Record<string, unknown>): string {
+  return "sha256:" + sha256Hex(bodyWithoutHash(line, obj));
+}
+
+// --- events ------------------------------------------------------------------
+
+export interface LineProblem {
+  line: number;
+  message: string;
+}
+
+/** What file.switch / file.restore / rollback.step events say about a path
+ * (for --deep). */
+export interface TouchEvent {
+  seq: number;
+  event: "file.switch" | "file.restore" | "rollback.step";
+  path: string;
+  action?: string;
+  ok?: boolean;
+  before_kind?: string | null;
+  before_sha256?: string | null;
+  after_kind?: string | null;
+  after_sha256?: string | null;
+  link_target?: string | null;
+}
+
+export interface ParsedOp {
+  events: number;
+  /** prev of seq 0 (when line 1 parsed). */
+  firstPrev: string | null;
+  /** hash of the last event, as written (when the last line parsed). */
+  lastHash: string | null;
+  /** op.end's `sbom` field, when present. */
+  sbom: { file: string; sha256: string } | null;
+  /** op.end present and well-formed. */
+  ended: boolean;
+  touched: TouchEvent[];
+  problems: LineProblem[];
+}
+
+const MAX_PROBLEMS = 50;
+
+/**
+ * Read one operation's JSONL strictly and check its internal chain. `text`
+ * is the decoded file; `ascii` says string offsets equal byte offsets.
+ * `expectedPrev` (the previous ledger head, or GENESIS) is checked by the
+ * caller against `firstPrev`, so a broken link is reported once, as a link.
+ */
+export function readOpEvents(text: string, ascii: boolean, opId: string, collectTouched: boolean): ParsedOp {
+  const out: ParsedOp = { events: 0, firstPrev: null, lastHash: null, sbom: null, ended: false, touched: [], problems: [] };
+  const problem = (line: number, message: string) => {
+    if (out.problems.length < MAX_PROBLEMS) out.problems.push({ line, message });
+  };
+  if (text.length === 0) {
+    problem(1, "file is empty (an operation has at least op.start and op.end)");
+    return out;
+  }
+  if (text.charCodeAt(text.length - 1) !== 10) problem(text.split("\n").length, "last line does not end with a newline");
+  const lines = text.split("\n");
+  if (lines[lines.length - 1] === "") lines.pop();
+  out.events = lines.length;
+  let prevHash: string | null = null;
+  let prevOk = false;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    const n = i + 1;
+    const bytes = ascii ? line.length + 1 : Buffer.byteLength(line) + 1;
+    if (bytes > MAX_LINE_BYTES) problem(n, `line is ${bytes} bytes; at most ${MAX_LINE_BYTES} are allowed`);
+    let obj: Record<string, unknown>;
+    try {
+      obj = JSON.parse(line);
+    } catch {
+      problem(n, "not JSON");
+      prevOk = false;
+      continue;
+    }
+    if (obj === null || typeof obj !== "object" || Array.isArray(obj)) {
+      problem(n, "not a JSON object");
+      prevOk = false;
+      continue;
+    }
+    const formProblem = eventFormProblem(line, obj);
+    if (formProblem) {
+      problem(n, formProblem);
+      prevOk = false;
+      continue;
+    }
+    const hash = obj.hash;
+    const prev = obj.prev;
+    let bad = false;
+    if (obj.v !== 1) (problem(n, `v is ${JSON.stringify(obj.v)}, expected 1`), (bad = true));
+    if (obj.op !== opId) (problem(n, `op is ${JSON.stringify(obj.op)}, expected ${opId} (the file name)`), (bad = true));
+    if (obj.seq !== i) (problem(n, `seq is ${JSON.stringify(obj.seq)}, expected ${i}`), (bad = true));
+    if (typeof obj.ts !== "string" || !TS_RE.test(obj.ts)) (problem(n, "ts is not an RFC 3339 UTC time with milliseconds"), (bad = true));
+    if (typeof obj.event !== "string" || obj.event === "") (problem(n, "event name missing"), (bad = true));
+    if (typeof prev !== "string" || !CHAIN_RE.test(prev)) (problem(n, "prev is not sha256:<64 hex>"), (bad = true));
+    if (typeof hash !== "string" || !CHAIN_RE.test(hash)) {
+      problem(n, "hash is not sha256:<64 hex>");
+      prevOk = false;
+      continue;
+    }
+    const computed = chainHashOfLine(line, obj);
+    if (computed !== hash) {
+      problem(n, `hash mismatch: the line says ${hash}, its content hashes to ${computed}`);
+      bad = true;
+    }
+    if (i === 0) {
+      if (typeof prev === "string") out.firstPrev = prev;
+      if (obj.event !== "op.start") problem(n, `first event is ${JSON.stringify(obj.event)}, expected op.start`);
+    } else {
+      if (obj.event === "op.start") problem(n, "op.start after the first line");
+      if (prevOk && prev !== prevHash) problem(n, `prev ${String(prev)} does not match the hash of line ${n - 1} (${prevHash})`);
+    }
+    const last = i === lines.length - 1;
+    if (last) {
+      out.lastHash = hash;
+      if (obj.event !== "op.end") problem(n, `last event is ${JSON.stringify(obj.event)}, expected op.end`);
+      else {
+        out.ended = true;
+        if (obj.sbom !== undefined) {
+          const s = obj.sbom as Record<string, unknown> | null;
+          if (s && typeof s === "object" && typeof s.file === "string" && typeof s.sha256 === "string" && HEX64_RE.test(s.sha256) && Object.keys(s).length === 2) {
+            out.sbom = { file: s.file, sha256: s.sha256 };
+          } else problem(n, "op.end sbom is not {file, sha256: <64 hex>}");
+        }
+      }
+    } else if (obj.event === "op.end") problem(n, "op.end before the last line");
+    if (collectTouched && (obj.event === "file.switch" || obj.event === "file.restore" || obj.event === "rollback.step") && typeof obj.path === "string") {
+      const t: TouchEvent = { seq: i, event: obj.event, path: obj.path };
+      for (const k of ["action", "before_kind", "before_sha256", "after_kind", "after_sha256", "link_target"] as const) {
+        if (typeof obj[k] === "string" || obj[k] === null) (t as unknown as Record<string, unknown>)[k] = obj[k];
+      }
+      if (typeof obj.ok === "boolean") t.ok = obj.ok;
+      out.touched.push(t);
+    }
+    prevHash = hash;
+    prevOk = !bad;
+  }
+  return out;
+}
+
+// --- ledger ------------------------------------------------------------------
+
+const LEDGER_KEYS = "head,jsonl_sha256,key_id,op,seq,signature,ts,v";
+
+/** One ledger line (without its "\n"), strictly: JCS form, exactly the
+ * documented fields with well-formed values, `seq` equal to its index.
+ * Returns the entry or a message. Same rules as parseLedger, plus value
+ * shapes. */
+export function parseLedgerLine(line: string, index: number): { entry: LedgerEntry } | { error: string } {
+  let obj: LedgerEntry;
+  try {
+    obj = JSON.parse(line);
+  } catch {
+    return { error: "not JSON" };
+  }
+  if (obj === null || typeof obj !== "object" || Array.isArray(obj)) return { error: "not a JSON object" };
+  if (Object.keys(obj).sort().join() !== LEDGER_KEYS) return { error: `unexpected fields (expected ${LEDGER_KEYS})` };
+  if (!isCanonical(line, obj)) return { error: "not in canonical (JCS) form" };
+  if (obj.v !== 1) return { error: `v is ${JSON.stringify(obj.v)}, expected 1` };
+  if (obj.seq !== index) return { error: `seq ${JSON.stringify(obj.seq)} where ${index} was expected` };
+  if (typeof obj.op !== "string" || !OP_ID_RE.test(obj.op)) return { error: `op ${JSON.stringify(obj.op)} is not an op id` };
+  if (typeof obj.head !== "string" || !CHAIN_RE.test(obj.head)) return { error: "head is not sha256:<64 hex>" };
+  if (typeof obj.jsonl_sha256 !== "string" || !HEX64_RE.test(obj.jsonl_sha256)) return { error: "jsonl_sha256 is not 64 hex digits" };
+  if (obj.signature !== "signed" && obj.signature !== "unsigned" && obj.signature !== "failed") return { error: `signature ${JSON.stringify(obj.signature)} is not signed|unsigned|failed` };
+  if (obj.signature === "signed" ? typeof obj.key_id !== "string" || !KEYID_RE.test(obj.key_id) : obj.key_id !== null) {
+    return { error: obj.signature === "signed" ? "key_id is not 16 uppercase hex digits" : "key_id must be null when not signed" };
+  }
+  if (typeof obj.ts !== "string" || !TS_RE.test(obj.ts)) return { error: "ts is not an RFC 3339 UTC time with milliseconds" };
+  return { entry: obj };
+}
+
+export interface LedgerLine {
+  /** 1-based line number. */
+  line: number;
+  /** The line without "\n" (leaf data). */
+  text: string;
+  entry: LedgerEntry | null;
+  error?: string;
+}
+
+/** Split ledger text into lines and parse each strictly; a trailing
+ * fragment without "\n" is reported as such (and still a leaf). */
+export function readLedgerLines(text: string): { lines: LedgerLine[]; problems: LineProblem[] } {
+  const problems: LineProblem[] = [];
+  if (text === "") return { lines: [], problems };
+  const parts = text.split("\n");
+  const complete = parts[parts.length - 1] === "";
+  if (complete) parts.pop();
+  else problems.push({ line: parts.length, message: "ledger does not end with a newline" });
+  const lines = parts.map((t, i): LedgerLine => {
+    const r = parseLedgerLine(t, i);
+    if ("error" in r) {
+      problems.push({ line: i + 1, message: r.error });
+      return { line: i + 1, text: t, entry: null, error: r.error };
+    }
+    return { line: i + 1, text: t, entry: r.entry };
+  });
+  return { lines, problems };
+}

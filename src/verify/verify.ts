@@ -1,0 +1,248 @@
+/** `audit verify`: one operation (`verifyOp`) or the whole record
+ * (`verifyAll`), optionally against an earlier checkpoint and the live files.
+ * Reads the audit directory, never writes it. Exit codes and their
+ * precedence: ./report.ts. */
+import { join } from "node:path";
+import { GENESIS } from "../audit/event.ts";
+import type { LedgerEntry } from "../audit/ledger.ts";
+import { inclusionProof, leafHash, rootHash, verifyInclusion } from "../audit/merkle.ts";
+import type { Checkpoint } from "../audit/note.ts";
+import { OP_ID_RE, parseOpId } from "../audit/opid.ts";
+import { VerifyExit } from "../errors.ts";
+import { checkCheckpoint, checkConsistency, type CheckedCheckpoint } from "./checkpoint.ts";
+import { checkLive, expectations } from "./deep.ts";
+import { decodeUtf8, listDir, readArtifact } from "./files.ts";
+import { checkOperation, jsonlName, type OpCheckOptions, type OpCheckResult, type OpTask } from "./operation.ts";
+import { Report } from "./report.ts";
+import { readLedgerLines, readOpEvents, type LedgerLine } from "./strict.ts";
+import type { TrustSet } from "./trust.ts";
+import { runParallel } from "./parallel.ts";
+
+export interface VerifyOptions {
+  auditDir: string;
+  /** Managed root (for --deep). */
+  root: string;
+  trust: TrustSet;
+  allowUnsigned?: boolean;
+  allowLegacy?: boolean;
+  deep?: boolean;
+  /** An earlier checkpoint file (--since-checkpoint). */
+  sinceCheckpoint?: string;
+  /** Worker threads for --all (default: by CPU count and log size; 1 = in-process). */
+  workers?: number;
+}
+
+export const LEDGER_FILE = "ledger.jsonl";
+export const CHECKPOINT_FILE = "checkpoint";
+
+interface LedgerState {
+  lines: LedgerLine[];
+  /** Leaf hashes of every line (parsed or not: the tree is over the bytes). */
+  leaves: Uint8Array[];
+  /** False when the ledger could not be read at all. */
+  readable: boolean;
+}
+
+function opCheckOptions(o: VerifyOptions): OpCheckOptions {
+  return { allowLegacy: o.allowLegacy ?? false, allowUnsigned: o.allowUnsigned ?? false, collectTouched: o.deep ?? false };
+}
+
+function addTrustProblems(o: VerifyOptions, report: Report): void {
+  for (const p of o.trust.problems) {
+    if (p.io) report.fail("keys", VerifyExit.IO, p.message, { file: p.file });
+    else report.warn("keys", `${p.message}; not trusted`, { file: p.file });
+  }
+}
+
+/** Read and strictly parse the ledger, reporting every bad line. */
+function readLedgerState(dir: string, report: Report): LedgerState {
+  const r = readArtifact(join(dir, LEDGER_FILE));
+  if (!r.ok) {
+    report.fail("ledger", r.exit, r.exit === VerifyExit.NOT_FOUND ? `no ${LEDGER_FILE} in ${dir}: nothing was recorded here, or it was deleted` : r.message, { file: LEDGER_FILE });
+    return { lines: [], leaves: [], readable: false };
+  }
+  const text = decodeUtf8(r.bytes);
+  if (!text) {
+    report.fail("ledger", VerifyExit.TAMPERED, "not valid UTF-8", { file: LEDGER_FILE });
+    return { lines: [], leaves: [], readable: false };
+  }
+  const { lines, problems } = readLedgerLines(text.text);
+  for (const p of problems) report.fail("ledger", VerifyExit.TAMPERED, p.message, { file: LEDGER_FILE, line: p.line });
+  const seen = new Map<string, number>();
+  for (const l of lines) {
+    if (!l.entry) continue;
+    const first = seen.get(l.entry.op);
+    if (first !== undefined) report.fail("ledger", VerifyExit.TAMPERED, `operation ${l.entry.op} listed again (first on line ${first})`, { file: LEDGER_FILE, line: l.line, op: l.entry.op });
+    else seen.set(l.entry.op, l.line);
+  }
+  report.count("ledger_lines", lines.length);
+  if (problems.length === 0) report.pass("ledger");
+  return { lines, leaves: lines.map((l) => leafHash(Buffer.from(l.text))), readable: true };
+}
+
+function taskFor(lines: LedgerLine[], i: number): OpTask {
+  const l = lines[i]!;
+  return { entry: l.entry!, ledgerLine: l.line, expectedPrev: i === 0 ? GENESIS : (lines[i - 1]!.entry?.head ?? null) };
+}
+
+/** Read and verify the current checkpoint against the ledger. With
+ * `requireCurrent`, its size must cover every signed operation and its
+ * root must be the tree's (verify --all). */
+function checkCurrentCheckpoint(dir: string, ledger: LedgerState, trust: TrustSet, report: Report, full: boolean): CheckedCheckpoint | null {
+  const entries = ledger.lines.map((l) => l.entry);
+  const r = readArtifact(join(dir, CHECKPOINT_FILE));
+  if (!r.ok) {
+    if (r.exit === VerifyExit.IO) report.fail("checkpoint", VerifyExit.IO, r.message, { file: CHECKPOINT_FILE });
+    else if (entries.some((e) => e?.signature === "signed")) report.fail("checkpoint", VerifyExit.NOT_FOUND, "checkpoint missing, though signed operations are recorded", { file: CHECKPOINT_FILE });
+    else if (entries.length > 0) report.warn("checkpoint", "no checkpoint: no operation was signed, so the ledger is not anchored by a signature", { file: CHECKPOINT_FILE });
+    return null;
+  }
+  const checked = checkCheckpoint(r.bytes, { file: CHECKPOINT_FILE }, trust, report);
+  if (!checked) return null;
+  const { cp } = checked;
+  const n = ledger.lines.length;
+  report.count("checkpoint_size", Number(cp.size));
+  // The operation that wrote the checkpoint is ledger line `size`; when it
+  // was signed, its key signed the checkpoint too.
+  const writer = cp.size >= 1n && cp.size <= BigInt(n) ? entries[Number(cp.size) - 1] : null;
+  if (writer && writer.signature === "signed" && checked.keyId !== null && checked.keyId !== writer.key_id) {
+    report.fail("checkpoint", VerifyExit.TAMPERED, `signed by key ${checked.keyId}, but the operation it closes (ledger line ${cp.size}) was signed by ${writer.key_id}`, { file: CHECKPOINT_FILE });
+  }
+  if (cp.size > BigInt(n)) {
+    report.fail("checkpoint", VerifyExit.TAMPERED, `covers ${cp.size} operations but ${LEDGER_FILE} has ${n} lines: operations were removed from the end of the ledger`, { file: LEDGER_FILE });
+    return checked;
+  }
+  if (full && cp.size < BigInt(n)) {
+    const later = entries.slice(Number(cp.size));
+    const signed = later.findIndex((e) => e?.signature === "signed");
+    if (signed >= 0) {
+      report.fail("checkpoint", VerifyExit.TAMPERED, `covers ${cp.size} of ${n} operations, but ledger line ${Number(cp.size) + signed + 1} is signed (its operation rewrote the checkpoint): the checkpoint was replaced by an older one`, { file: CHECKPOINT_FILE });
+    } else {
+      report.warn("checkpoint", `covers ${cp.size} of ${n} operations; the ${n - Number(cp.size)} newer one(s) are not signed, so no checkpoint covers them`, { file: CHECKPOINT_FILE });
+    }
+  }
+  const root = rootHash(ledger.leaves.slice(0, Number(cp.size)));
+  if (!equal(root, cp.root)) {
+    report.fail("merkle.root", VerifyExit.TAMPERED, `the first ${cp.size} lines of ${LEDGER_FILE} hash to ${b64(root)}, but the signed checkpoint says ${b64(cp.root)}: the ledger was edited, reordered or lines were deleted`, { file: LEDGER_FILE });
+  } else report.pass("merkle.root");
+  return checked;
+}
+
+function sinceCheckpoint(path: string, ledger: LedgerState, current: Checkpoint | null, trust: TrustSet, report: Report): void {
+  const r = readArtifact(path);
+  if (!r.ok) {
+    report.fail("consistency", r.exit, r.message, { file: path });
+    return;
+  }
+  const old = checkCheckpoint(r.bytes, { file: path }, trust, report, "saved-checkpoint");
+  if (!old) return;
+  checkConsistency(old.cp, { file: LEDGER_FILE }, ledger.leaves, current, report);
+}
+
+/** Verify every operation, the whole chain, the tree against the signed
+ * checkpoint; with options, consistency from a saved checkpoint and the
+ * live files. */
+export async function verifyAll(o: VerifyOptions): Promise<Report> {
+  const report = new Report();
+  const t0 = performance.now();
+  addTrustProblems(o, report);
+  const ls = listDir(o.auditDir);
+  if (!ls.ok) {
+    report.fail("audit-dir", ls.exit, ls.exit === VerifyExit.NOT_FOUND ? `no audit directory at ${o.auditDir}` : ls.message, { file: o.auditDir });
+    return report;
+  }
+  const ledger = readLedgerState(o.auditDir, report);
+  const tasks: OpTask[] = [];
+  for (let i = 0; i < ledger.lines.length; i++) if (ledger.lines[i]!.entry) tasks.push(taskFor(ledger.lines, i));
+  const t1 = performance.now();
+  const results: OpCheckResult[] = await runParallel(o.auditDir, tasks, o.trust.keys, opCheckOptions(o), report, o.workers);
+  const t2 = performance.now();
+  report.timings.operations_ms = t2 - t1;
+
+  // Artifacts the ledger does not list.
+  const listed = new Set(tasks.map((t) => t.entry.op));
+  const journals = new Set(ls.names.filter((n) => n.startsWith(".inprogress-")).map((n) => n.slice(".inprogress-".length).replace(/\.jsonl$/, "")));
+  for (const n of ls.names.sort()) {
+    const m = /^audit-(.*?)(\.jsonl|\.jsonl\.sig|-sbom\.json)$/.exec(n);
+    if (!m || listed.has(m[1]!)) continue;
+    const op = m[1]!;
+    if (journals.has(op)) report.warn("orphan", "operation not in the ledger yet: it was interrupted, and the next pkgswitch run finalizes it", { file: n, op });
+    else report.fail("orphan", VerifyExit.TAMPERED, `not listed in ${LEDGER_FILE}: its ledger line was removed (or the operation was never finalized)`, OP_ID_RE.test(op) ? { file: n, op } : { file: n });
+  }
+  for (const j of journals) if (!listed.has(j)) report.warn("journal", "an interrupted operation awaits finalizing (by the next pkgswitch run)", { file: `.inprogress-${j}.jsonl`, op: j });
+
+  const current = ledger.readable ? checkCurrentCheckpoint(o.auditDir, ledger, o.trust, report, true) : null;
+  if (o.sinceCheckpoint !== undefined) {
+    if (ledger.readable) sinceCheckpoint(o.sinceCheckpoint, ledger, current?.verified ? current.cp : null, o.trust, report);
+  }
+  if (o.deep) {
+    checkLive(o.root, expectations(results), report);
+  }
+  report.timings.total_ms = performance.now() - t0;
+  return report;
+}
+
+/** Verify one operation: its chain, its link to the previous operation,
+ * its signature, SBOM digest, ledger entry and Merkle inclusion under the
+ * signed checkpoint. `opId` must be a valid op id (else usage error). */
+export function verifyOp(opIdArg: string, o: VerifyOptions): Report {
+  const opId = parseOpId(opIdArg);
+  const report = new Report();
+  addTrustProblems(o, report);
+  const ledger = readLedgerState(o.auditDir, report);
+  const index = ledger.lines.findIndex((l) => l.entry?.op === opId);
+  if (index < 0) {
+    const file = readArtifact(join(o.auditDir, jsonlName(opId)));
+    if (file.ok && ledger.readable) report.fail("ledger", VerifyExit.TAMPERED, `operation ${opId} has an audit file but no line in ${LEDGER_FILE}`, { file: LEDGER_FILE, op: opId });
+    else if (!file.ok && file.exit === VerifyExit.IO) report.fail("artifact", VerifyExit.IO, file.message, { file: jsonlName(opId), op: opId });
+    else report.fail("op", VerifyExit.NOT_FOUND, `unknown operation ${opId} (see \`pkgswitch audit list\`)`, { op: opId });
+    return report;
+  }
+  const opts = opCheckOptions(o);
+  const result = checkOperation(o.auditDir, taskFor(ledger.lines, index), o.trust.keys, opts, report);
+
+  const current = checkCurrentCheckpoint(o.auditDir, ledger, o.trust, report, false);
+  if (current) {
+    const { cp } = current;
+    const entry = ledger.lines[index]!.entry as LedgerEntry;
+    if (BigInt(index) >= cp.size) {
+      if (entry.signature === "signed") report.fail("merkle.inclusion", VerifyExit.TAMPERED, `the signed checkpoint covers ${cp.size} operations, not this one (ledger line ${index + 1})`, { file: CHECKPOINT_FILE, op: opId });
+      else report.warn("merkle.inclusion", "no checkpoint covers this unsigned operation", { file: CHECKPOINT_FILE, op: opId });
+    } else if (cp.size <= BigInt(ledger.leaves.length)) {
+      const leaves = ledger.leaves.slice(0, Number(cp.size));
+      const proof = inclusionProof(index, leaves);
+      if (!verifyInclusion(index, cp.size, ledger.leaves[index]!, proof, cp.root)) {
+        report.fail("merkle.inclusion", VerifyExit.TAMPERED, `ledger line ${index + 1} is not included in the tree the checkpoint signs`, { file: LEDGER_FILE, line: index + 1, op: opId });
+      } else {
+        report.pass("merkle.inclusion");
+        report.count("inclusion_proofs");
+      }
+    }
+  }
+  if (o.sinceCheckpoint !== undefined && ledger.readable) sinceCheckpoint(o.sinceCheckpoint, ledger, current?.verified ? current.cp : null, o.trust, report);
+  if (o.deep) {
+    // The newest operation touching each of this op's paths decides its
+    // expected state: fold in the later operations' events too.
+    const ops: { op: string; touched: OpCheckResult["touched"] }[] = [result];
+    for (const l of ledger.lines.slice(index + 1)) {
+      if (!l.entry) continue;
+      const r = readArtifact(join(o.auditDir, jsonlName(l.entry.op)));
+      const text = r.ok ? decodeUtf8(r.bytes) : null;
+      if (text) ops.push({ op: l.entry.op, touched: readOpEvents(text.text, text.ascii, l.entry.op, true).touched });
+    }
+    checkLive(o.root, expectations(ops), report, new Set(result.touched.map((t) => t.path)));
+  }
+  return report;
+}
+
+/** Leaf hashes and parsed lines of a ledger text (for export). */
+export function ledgerLeaves(text: string): { lines: LedgerLine[]; leaves: Uint8Array[] } {
+  const { lines } = readLedgerLines(text);
+  return { lines, leaves: lines.map((l) => leafHash(Buffer.from(l.text))) };
+}
+
+const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
