@@ -15,6 +15,7 @@ import { cmdList, cmdStatus } from "./info.ts";
 import { cmdAuditList, cmdAuditShow } from "./audit.ts";
 import { auditCommands, keyCommands } from "./attest.ts";
 import { cmdCompletion, cmdMan } from "./docs.ts";
+import { lifecycleCommands } from "./lifecycle.ts";
 
 type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
 
@@ -108,6 +109,7 @@ export const COMMANDS: Command[] = [
     options: {},
     run: cmdAuditShow,
   },
+  ...lifecycleCommands,
   ...auditCommands,
   ...keyCommands,
   {

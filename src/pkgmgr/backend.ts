@@ -39,6 +39,10 @@ export interface PackageBackend {
   readonly distro: string;
   /** Installed packages among `names`, with their file lists (one query). */
   installed(names: string[]): Map<string, InstalledPackage>;
+  /** Version of every installed package (one query, no file lists). */
+  versions(): Map<string, string>;
+  /** Packages a transaction would install, upgrade or remove (simulation; changes nothing). */
+  simulate(action: "install" | "remove", names: string[]): string[];
   /** Owner package of each path (one query; usrmerge aliases handled). */
   owners(paths: string[]): Map<string, string | null>;
   /** Source repository of each installed package's version (one query). */

@@ -102,6 +102,13 @@ export function parseDiversions(text: string): Map<string, Diversion> {
   return out;
 }
 
+/** Package names from `apt-get -s` output ("Inst pkg …", "Remv pkg …"); pure. */
+export function parseSimulation(out: string): string[] {
+  const names = new Set<string>();
+  for (const m of out.matchAll(/^(?:Inst|Remv|Purg) (\S+)/gm)) names.add(m[1]!.replace(/:[a-z0-9]+$/, ""));
+  return [...names].sort();
+}
+
 export class DpkgBackend implements PackageBackend {
   readonly kind = "dpkg" as const;
   readonly distro: string;
@@ -156,6 +163,23 @@ export class DpkgBackend implements PackageBackend {
     const r = this.query(["-W", `-f=${FIELDS}`, ...names]);
     if (r.rc > 1) throw this.failure("dpkg-query -W", r);
     return parseInstalled(r.stdout);
+  }
+
+  versions(): Map<string, string> {
+    const r = this.query(["-W", "-f=${binary:Package}\\t${Version}\\t${db:Status-Abbrev}\\n"]);
+    if (r.rc > 1) throw this.failure("dpkg-query -W", r);
+    const out = new Map<string, string>();
+    for (const line of r.stdout.split("\n")) {
+      const [pkg, version, status] = line.split("\t");
+      if (pkg && status?.startsWith("ii")) out.set(pkg.replace(/:[a-z0-9]+$/, ""), version!);
+    }
+    return out;
+  }
+
+  simulate(action: "install" | "remove", names: string[]): string[] {
+    const r = this.exec(["apt-get", "-s", "-q", action, ...names], true);
+    if (r.rc !== 0) return names;
+    return parseSimulation(r.stdout);
   }
 
   owners(paths: string[]): Map<string, string | null> {

@@ -31,6 +31,9 @@ const BASE_ENV = {
   PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
   LC_ALL: "C.UTF-8",
   DEBIAN_FRONTEND: "noninteractive",
+  // Our own hooks, run by this package manager, see that a pkgswitch
+  // operation is in progress (it holds the lock and relinks itself).
+  PKGSWITCH_IN_OPERATION: "1",
 };
 
 /** Run a command synchronously with a minimal, predictable environment. */

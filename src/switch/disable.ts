@@ -10,7 +10,7 @@ import { toPackageInfo } from "../pkgmgr/backend.ts";
 import type { PackageInfo } from "../pkgmgr/types.ts";
 import { sweepTempFiles, undivertTargets } from "./enable.ts";
 import { observe } from "./observe.ts";
-import { loadState, saveState, type ProviderState } from "./state.ts";
+import { loadState, saveState, type ManagedTarget, type ProviderState } from "./state.ts";
 import type { OpContext, OpOutcome } from "./session.ts";
 
 export interface DisableOptions {
@@ -19,7 +19,7 @@ export interface DisableOptions {
 }
 
 export async function disable(ctx: OpContext, opts: DisableOptions): Promise<OpOutcome> {
-  const { op, session, backend, cache } = ctx;
+  const { op, session, backend } = ctx;
   const { root, stateDir } = session.layout;
   const state = loadState(stateDir);
   const names = opts.providers === "all" ? Object.keys(state.providers).sort() : opts.providers;
@@ -52,48 +52,13 @@ export async function disable(ctx: OpContext, opts: DisableOptions): Promise<OpO
   sweepTempFiles(root, new Set(entries.flatMap((e) => e.targets.map((t) => dirname(t.path)))));
   let restored = 0;
   let missingBackups = 0;
-  const total = entries.reduce((s, e) => s + e.targets.length, 0);
-  let n = 0;
   for (const e of entries) {
-    const remaining: typeof e.targets = [];
-    for (const t of e.targets) {
-      session.out.progress(`restoring ${e.provider}`, ++n, total);
-      const backup = join(stateDir, t.backup);
-      if (!isOurLink(root, t.path, t.link_target)) {
-        // Restored already (a re-run after a crash), or replaced by the package manager.
-        const now = observe(root, t.path);
-        op.record("file.restore", { path: t.path, action: "none", reason: now.kind === "missing" ? "target missing" : "target is no longer our link", observed_kind: now.kind });
-        dropBackup(backup);
-        continue;
-      }
-      // With a diversion, the package's current original is at the diverted
-      // name (an upgrade may have replaced it); else the backup is.
-      const diverted = t.diverted_to ? hostPath(root, t.diverted_to) : null;
-      const fromDiverted = diverted !== null && lstatSync(diverted, { throwIfNoEntry: false })?.isFile() === true;
-      const source = fromDiverted ? diverted! : backup;
-      if (!lstatSync(source, { throwIfNoEntry: false })) {
-        missingBackups++;
-        remaining.push(t);
-        op.record("error", { message: `backup missing for ${t.path}: ${backup}`, path: t.path, exit_code: Exit.BACKUP_MISSING });
-        continue;
-      }
-      const side = readSidecar(backup) ?? t.original;
-      restoreFile(source, hostPath(root, t.path));
-      const after = t.original.kind === "file" ? cache.digest(hostPath(root, t.path)) : null;
-      const st = lstatSync(hostPath(root, t.path));
-      op.record("file.restore", {
-        path: t.path, action: "restore", source: fromDiverted ? "diverted" : "backup", before_kind: "symlink", link_target: t.link_target, after_kind: side.kind,
-        before_sha256: null, after_sha256: after, expected_sha256: side.sha256,
-        mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, matches_original: after === side.sha256 || side.kind === "symlink",
-      });
-      dropBackup(backup);
-      restored++;
-    }
-    undivertTargets(ctx, e.targets.filter((t) => !remaining.includes(t)), "disable");
-    if (remaining.length > 0) state.providers[e.provider] = { ...e, targets: remaining } satisfies ProviderState;
+    const r = restoreProvider(ctx, e, "disable");
+    restored += r.restored;
+    missingBackups += r.remaining.length;
+    if (r.remaining.length > 0) state.providers[e.provider] = { ...e, targets: r.remaining } satisfies ProviderState;
     else delete state.providers[e.provider];
   }
-  for (const d of new Set(entries.flatMap((e) => e.targets.map((t) => dirname(t.path))))) fsyncDir(hostPath(root, d));
   saveState(stateDir, state);
   if (missingBackups > 0) {
     throw new PkgswitchError(Exit.BACKUP_MISSING, `${missingBackups} target(s) could not be restored: backup missing (see \`pkgswitch audit show ${op.opId}\`); reinstall the package to repair: apt-get install --reinstall ${entries.flatMap((e) => e.replaces).join(" ")}`);
@@ -108,6 +73,53 @@ export async function disable(ctx: OpContext, opts: DisableOptions): Promise<OpO
     }
   }
   return { status: "ok", exitCode: Exit.OK, packages, counts: { restored, removed: removed.length }, result: { plan, restored, removed } };
+}
+
+/** Put every original of a provider back: from the diverted name when dpkg
+ * keeps the package's current file there, else from the backup; then drop
+ * backups and diversions. Targets that are no longer our link are left as
+ * they are. Returns the targets that could not be restored (no backup). */
+export function restoreProvider(ctx: OpContext, e: ProviderState, reason: string): { restored: number; remaining: ManagedTarget[] } {
+  const { op, session, cache } = ctx;
+  const { root, stateDir } = session.layout;
+  const remaining: ManagedTarget[] = [];
+  let restored = 0;
+  let n = 0;
+  for (const t of e.targets) {
+    session.out.progress(`restoring ${e.provider}`, ++n, e.targets.length);
+    const backup = join(stateDir, t.backup);
+    if (!isOurLink(root, t.path, t.link_target)) {
+      // Restored already (a re-run after a crash), or replaced by the package manager.
+      const now = observe(root, t.path);
+      op.record("file.restore", { path: t.path, action: "none", reason: now.kind === "missing" ? "target missing" : "target is no longer our link", observed_kind: now.kind });
+      dropBackup(backup);
+      continue;
+    }
+    // With a diversion, the package's current original is at the diverted
+    // name (an upgrade may have replaced it); else the backup is.
+    const diverted = t.diverted_to ? hostPath(root, t.diverted_to) : null;
+    const fromDiverted = diverted !== null && lstatSync(diverted, { throwIfNoEntry: false })?.isFile() === true;
+    const source = fromDiverted ? diverted! : backup;
+    if (!lstatSync(source, { throwIfNoEntry: false })) {
+      remaining.push(t);
+      op.record("error", { message: `backup missing for ${t.path}: ${backup}`, path: t.path, exit_code: Exit.BACKUP_MISSING });
+      continue;
+    }
+    const side = readSidecar(backup) ?? t.original;
+    restoreFile(source, hostPath(root, t.path));
+    const after = t.original.kind === "file" ? cache.digest(hostPath(root, t.path)) : null;
+    const st = lstatSync(hostPath(root, t.path));
+    op.record("file.restore", {
+      path: t.path, action: "restore", reason, source: fromDiverted ? "diverted" : "backup", before_kind: "symlink", link_target: t.link_target, after_kind: side.kind,
+      before_sha256: null, after_sha256: after, expected_sha256: side.sha256,
+      mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, matches_original: after === side.sha256 || side.kind === "symlink",
+    });
+    dropBackup(backup);
+    restored++;
+  }
+  undivertTargets(ctx, e.targets.filter((t) => !remaining.includes(t)), reason);
+  for (const d of new Set(e.targets.map((t) => dirname(t.path)))) fsyncDir(hostPath(root, d));
+  return { restored, remaining };
 }
 
 /** Is the target a symlink with exactly our link text? */

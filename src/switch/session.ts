@@ -26,6 +26,8 @@ export interface Session {
   dryRun: boolean;
   yes: boolean;
   argv: string[];
+  /** Invoked by the package manager's hook: its lock is held by our caller. */
+  hook?: boolean;
   /** Resolves how this run signs (src/attest/signing.ts), given the host id. */
   signing: (hostId: string) => SigningSetup;
 }
@@ -75,7 +77,7 @@ export async function runOperation(
   let cache: HashCache | null = null;
   try {
     // While dpkg/apt runs, the files we would switch may be mid-unpack.
-    const holder = dryRun ? null : backend.lockHolder();
+    const holder = dryRun || session.hook ? null : backend.lockHolder();
     if (holder) throw new PkgswitchError(Exit.LOCKED, `the package manager's lock is held (${holder}); try again when it finishes`);
     const id = hostId(layout, !dryRun);
     const signing: SigningSetup = dryRun ? { mode: "off" } : session.signing(id);

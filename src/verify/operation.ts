@@ -8,7 +8,7 @@ import { GENESIS } from "../audit/event.ts";
 import type { LedgerEntry } from "../audit/ledger.ts";
 import type { PublicKey } from "../attest/minisign.ts";
 import { VerifyExit } from "../errors.ts";
-import { decodeUtf8, firstBadUtf8Line, readArtifact } from "./files.ts";
+import { decodeUtf8, firstBadUtf8Line, readArtifact, type ReadResult } from "./files.ts";
 import type { Report } from "./report.ts";
 import { checkAuditSignature } from "./signature.ts";
 import { readOpEvents, sha256Hex, type TouchEvent } from "./strict.ts";
@@ -38,16 +38,37 @@ export interface OpCheckResult {
   touched: TouchEvent[];
 }
 
-/** Check one operation; findings go to `report`. */
+/** Where an operation's artifacts come from: the audit directory, or a bundle. */
+export interface ArtifactSource {
+  read(name: string): ReadResult;
+  exists(name: string): boolean;
+  /** How the ledger is named in messages ("ledger.jsonl line 4", "the bundle's ledger line"). */
+  ledgerRef(line: number): string;
+}
+
+export function dirSource(dir: string): ArtifactSource {
+  return {
+    read: (name) => readArtifact(join(dir, name)),
+    exists: (name) => exists(join(dir, name)),
+    ledgerRef: (line) => `ledger.jsonl line ${line}`,
+  };
+}
+
+/** Check one operation in an audit directory; findings go to `report`. */
 export function checkOperation(dir: string, task: OpTask, trusted: readonly PublicKey[], opts: OpCheckOptions, report: Report): OpCheckResult {
+  return checkOperationFrom(dirSource(dir), task, trusted, opts, report);
+}
+
+/** Check one operation from any source; findings go to `report`. */
+export function checkOperationFrom(src: ArtifactSource, task: OpTask, trusted: readonly PublicKey[], opts: OpCheckOptions, report: Report): OpCheckResult {
   const { entry } = task;
   const op = entry.op;
   const name = jsonlName(op);
-  const ledgerRef = `ledger.jsonl line ${task.ledgerLine}`;
+  const ledgerRef = src.ledgerRef(task.ledgerLine);
   const result: OpCheckResult = { op, touched: [] };
   report.count("operations");
 
-  const read = readArtifact(join(dir, name));
+  const read = src.read(name);
   if (!read.ok) {
     report.fail("artifact", read.exit, read.exit === VerifyExit.NOT_FOUND ? `operation file missing (listed in ${ledgerRef})` : read.message, { file: name, op });
     return result;
@@ -72,7 +93,7 @@ export function checkOperation(dir: string, task: OpTask, trusted: readonly Publ
     if (parsed.problems.length === 0) report.pass("event.chain");
     if (task.expectedPrev !== null && parsed.firstPrev !== null) {
       if (parsed.firstPrev !== task.expectedPrev) {
-        const what = task.expectedPrev === GENESIS ? "the genesis hash (first operation)" : `the head of the previous operation (ledger.jsonl line ${task.ledgerLine - 1})`;
+        const what = task.expectedPrev === GENESIS ? "the genesis hash (first operation)" : `the head of the previous operation (${src.ledgerRef(task.ledgerLine - 1)})`;
         report.fail("op.link", VerifyExit.TAMPERED, `seq 0 prev ${parsed.firstPrev} is not ${what}, ${task.expectedPrev}: operations were deleted, reordered or replaced`, { file: name, line: 1, op });
       } else report.pass("op.link");
     }
@@ -88,7 +109,7 @@ export function checkOperation(dir: string, task: OpTask, trusted: readonly Publ
   // Signature.
   const sname = sigName(op);
   if (entry.signature === "signed") {
-    const s = readArtifact(join(dir, sname));
+    const s = src.read(sname);
     if (!s.ok) {
       report.fail("signature", s.exit, s.exit === VerifyExit.NOT_FOUND ? `signature file missing (${ledgerRef} says signed)` : s.message, { file: sname, op });
     } else {
@@ -105,14 +126,14 @@ export function checkOperation(dir: string, task: OpTask, trusted: readonly Publ
     report.count("unsigned");
     if (!opts.allowUnsigned) report.fail("signature", VerifyExit.UNTRUSTED, `operation is ${entry.signature} (${ledgerRef}); --allow-unsigned accepts it`, { file: name, op });
     else report.pass("signature.unsigned-allowed");
-    if (exists(join(dir, sname))) report.warn("signature", `a signature file exists, but ${ledgerRef} says ${entry.signature}; it was not checked`, { file: sname, op });
+    if (src.exists(sname)) report.warn("signature", `a signature file exists, but ${ledgerRef} says ${entry.signature}; it was not checked`, { file: sname, op });
   }
 
   // SBOM.
   const bname = sbomName(op);
   if (sbomRef) {
     if (sbomRef.file !== bname) report.fail("sbom", VerifyExit.TAMPERED, `op.end names SBOM ${JSON.stringify(sbomRef.file)}, expected ${bname}`, { file: name, op });
-    const b = readArtifact(join(dir, bname));
+    const b = src.read(bname);
     if (!b.ok) report.fail("sbom", b.exit, b.exit === VerifyExit.NOT_FOUND ? `SBOM missing (op.end records its digest)` : b.message, { file: bname, op });
     else {
       report.count("sboms");
@@ -124,7 +145,7 @@ export function checkOperation(dir: string, task: OpTask, trusted: readonly Publ
         else report.pass("sbom");
       }
     }
-  } else if (ended && exists(join(dir, bname))) {
+  } else if (ended && src.exists(bname)) {
     report.fail("sbom", VerifyExit.TAMPERED, "SBOM present but op.end does not record it (not covered by the signature)", { file: bname, op });
   }
   return result;

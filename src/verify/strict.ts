@@ -34,6 +34,7 @@ import { canonicalize } from "../audit/jcs.ts";
 import { MAX_LINE_BYTES } from "../audit/event.ts";
 import type { LedgerEntry } from "../audit/ledger.ts";
 import { OP_ID_RE } from "../audit/opid.ts";
+import { CONTROL_RE, scanCanonical, TopMembers } from "./scan.ts";
 
 export const CHAIN_RE = /^sha256:[0-9a-f]{64}$/;
 export const HEX64_RE = /^[0-9a-f]{64}$/;
@@ -159,6 +160,75 @@ export interface ParsedOp {
 }
 
 const MAX_PROBLEMS = 50;
+const ENVELOPE_KEYS = ["v", "op", "seq", "ts", "event", "prev", "hash"] as const;
+type Envelope = Record<(typeof ENVELOPE_KEYS)[number], unknown>;
+
+/** One line, read: its envelope, the text its hash covers, and (lazily) the object. */
+interface ReadLine {
+  env: Envelope;
+  /** JCS text of the object without `hash` (null when hash is malformed). */
+  body: string | null;
+  obj: () => Record<string, unknown>;
+}
+
+const top = new TopMembers();
+
+/** Fast path: the recognizer accepted the line (so it is canonical). */
+function readFast(text: string, start: number, end: number, nextBackslash: number): ReadLine | null {
+  if (!scanCanonical(text, start, end, top, nextBackslash)) return null;
+  const env: Envelope = { v: undefined, op: undefined, seq: undefined, ts: undefined, event: undefined, prev: undefined, hash: undefined };
+  let hashAt = -1;
+  // One pass over the members, picking out the envelope keys by length and
+  // text (keys are unescaped, so the text is the key).
+  for (let m = 0; m < top.count; m++) {
+    const ks = top.keyStart[m]!;
+    let k: keyof Envelope;
+    switch (top.keyEnd[m]! - ks) {
+      case 1: if (text.charCodeAt(ks) !== 118) continue; k = "v"; break;
+      case 2: if (text.startsWith("op", ks)) k = "op"; else if (text.startsWith("ts", ks)) k = "ts"; else continue; break;
+      case 3: if (!text.startsWith("seq", ks)) continue; k = "seq"; break;
+      case 4: if (text.startsWith("hash", ks)) (k = "hash"), (hashAt = m); else if (text.startsWith("prev", ks)) k = "prev"; else continue; break;
+      case 5: if (!text.startsWith("event", ks)) continue; k = "event"; break;
+      default: continue;
+    }
+    const vs = top.valueStart[m]!;
+    const ve = top.end[m]!;
+    const c = text.charCodeAt(vs);
+    if (c === 34 && top.escaped[m] === 0) env[k] = text.slice(vs + 1, ve - 1);
+    else if (c === 45 || (c >= 48 && c <= 57)) env[k] = Number(text.slice(vs, ve));
+    else env[k] = JSON.parse(text.slice(vs, ve));
+  }
+  let body: string | null = null;
+  if (hashAt >= 0 && typeof env.hash === "string" && top.escaped[hashAt] === 0) {
+    // Cut the member and one adjacent comma (module comment, (2)); the
+    // recognizer located it, so no uniqueness search is needed, and the
+    // member text is the key and value as they are (no escape in either).
+    const ms = top.keyStart[hashAt]! - 1;
+    const me = top.end[hashAt]!;
+    if (text.charCodeAt(ms - 1) === 44) body = text.slice(start, ms - 1) + text.slice(me, end);
+    else if (text.charCodeAt(me) === 44) body = text.slice(start, ms) + text.slice(me + 1, end);
+    else body = text.slice(start, ms) + text.slice(me, end);
+  }
+  let cached: Record<string, unknown> | null = null;
+  return { env, body, obj: () => (cached ??= JSON.parse(text.slice(start, end))) };
+}
+
+/** Reference path: JSON.parse + canonicalize. Returns a problem or the line. */
+function readSlow(line: string): ReadLine | string {
+  let obj: Record<string, unknown>;
+  try {
+    obj = JSON.parse(line);
+  } catch {
+    return "not JSON";
+  }
+  if (obj === null || typeof obj !== "object" || Array.isArray(obj)) return "not a JSON object";
+  const formProblem = eventFormProblem(line, obj);
+  if (formProblem) return formProblem;
+  const env = {} as Envelope;
+  for (const k of ENVELOPE_KEYS) env[k] = obj[k];
+  const body = typeof obj.hash === "string" && CHAIN_RE.test(obj.hash) ? bodyWithoutHash(line, obj) : null;
+  return { env, body, obj: () => obj };
+}
 
 /**
  * Read one operation's JSONL strictly and check its internal chain. `text`
@@ -175,83 +245,102 @@ export function readOpEvents(text: string, ascii: boolean, opId: string, collect
     problem(1, "file is empty (an operation has at least op.start and op.end)");
     return out;
   }
-  if (text.charCodeAt(text.length - 1) !== 10) problem(text.split("\n").length, "last line does not end with a newline");
-  const lines = text.split("\n");
-  if (lines[lines.length - 1] === "") lines.pop();
-  out.events = lines.length;
+  // Line boundaries.
+  const starts: number[] = [];
+  const ends: number[] = [];
+  for (let p = 0; p < text.length; ) {
+    const nl = text.indexOf("\n", p);
+    starts.push(p);
+    if (nl < 0) {
+      ends.push(text.length);
+      problem(starts.length, "last line does not end with a newline");
+      break;
+    }
+    ends.push(nl);
+    p = nl + 1;
+  }
+  const fastOk = !CONTROL_RE.test(text);
+  let nextBackslash = -1;
+  const count = starts.length;
+  out.events = count;
   let prevHash: string | null = null;
   let prevOk = false;
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
+  for (let i = 0; i < count; i++) {
+    const start = starts[i]!;
+    const end = ends[i]!;
     const n = i + 1;
-    const bytes = ascii ? line.length + 1 : Buffer.byteLength(line) + 1;
+    const bytes = (ascii ? end - start : Buffer.byteLength(text.slice(start, end))) + 1;
     if (bytes > MAX_LINE_BYTES) problem(n, `line is ${bytes} bytes; at most ${MAX_LINE_BYTES} are allowed`);
-    let obj: Record<string, unknown>;
-    try {
-      obj = JSON.parse(line);
-    } catch {
-      problem(n, "not JSON");
+    if (fastOk && nextBackslash < start) {
+      nextBackslash = text.indexOf("\\", start);
+      if (nextBackslash < 0) nextBackslash = Infinity;
+    }
+    let r: ReadLine | string | null = fastOk ? readFast(text, start, end, nextBackslash) : null;
+    if (r === null) r = readSlow(text.slice(start, end));
+    if (typeof r === "string") {
+      problem(n, r);
       prevOk = false;
       continue;
     }
-    if (obj === null || typeof obj !== "object" || Array.isArray(obj)) {
-      problem(n, "not a JSON object");
-      prevOk = false;
-      continue;
-    }
-    const formProblem = eventFormProblem(line, obj);
-    if (formProblem) {
-      problem(n, formProblem);
-      prevOk = false;
-      continue;
-    }
-    const hash = obj.hash;
-    const prev = obj.prev;
+    const { env } = r;
+    const hash = env.hash;
+    const prev = env.prev;
     let bad = false;
-    if (obj.v !== 1) (problem(n, `v is ${JSON.stringify(obj.v)}, expected 1`), (bad = true));
-    if (obj.op !== opId) (problem(n, `op is ${JSON.stringify(obj.op)}, expected ${opId} (the file name)`), (bad = true));
-    if (obj.seq !== i) (problem(n, `seq is ${JSON.stringify(obj.seq)}, expected ${i}`), (bad = true));
-    if (typeof obj.ts !== "string" || !TS_RE.test(obj.ts)) (problem(n, "ts is not an RFC 3339 UTC time with milliseconds"), (bad = true));
-    if (typeof obj.event !== "string" || obj.event === "") (problem(n, "event name missing"), (bad = true));
-    if (typeof prev !== "string" || !CHAIN_RE.test(prev)) (problem(n, "prev is not sha256:<64 hex>"), (bad = true));
-    if (typeof hash !== "string" || !CHAIN_RE.test(hash)) {
+    if (env.v !== 1) (problem(n, `v is ${JSON.stringify(env.v)}, expected 1`), (bad = true));
+    if (env.op !== opId) (problem(n, `op is ${JSON.stringify(env.op)}, expected ${opId} (the file name)`), (bad = true));
+    if (env.seq !== i) (problem(n, `seq is ${JSON.stringify(env.seq)}, expected ${i}`), (bad = true));
+    if (typeof env.ts !== "string" || !TS_RE.test(env.ts)) (problem(n, "ts is not an RFC 3339 UTC time with milliseconds"), (bad = true));
+    if (typeof env.event !== "string" || env.event === "") (problem(n, "event name missing"), (bad = true));
+    // A prev equal to the previous line's (checked) hash is well-formed.
+    if (!(prevOk && prev === prevHash) && (typeof prev !== "string" || !CHAIN_RE.test(prev))) (problem(n, "prev is not sha256:<64 hex>"), (bad = true));
+    if (typeof hash !== "string" || r.body === null) {
       problem(n, "hash is not sha256:<64 hex>");
       prevOk = false;
       continue;
     }
-    const computed = chainHashOfLine(line, obj);
+    // A hash equal to the computed one is well-formed; otherwise say which.
+    const computed = "sha256:" + sha256Hex(r.body);
     if (computed !== hash) {
+      if (!CHAIN_RE.test(hash)) {
+        problem(n, "hash is not sha256:<64 hex>");
+        prevOk = false;
+        continue;
+      }
       problem(n, `hash mismatch: the line says ${hash}, its content hashes to ${computed}`);
       bad = true;
     }
+    const event = env.event;
     if (i === 0) {
       if (typeof prev === "string") out.firstPrev = prev;
-      if (obj.event !== "op.start") problem(n, `first event is ${JSON.stringify(obj.event)}, expected op.start`);
+      if (event !== "op.start") problem(n, `first event is ${JSON.stringify(event)}, expected op.start`);
     } else {
-      if (obj.event === "op.start") problem(n, "op.start after the first line");
+      if (event === "op.start") problem(n, "op.start after the first line");
       if (prevOk && prev !== prevHash) problem(n, `prev ${String(prev)} does not match the hash of line ${n - 1} (${prevHash})`);
     }
-    const last = i === lines.length - 1;
-    if (last) {
+    if (i === count - 1) {
       out.lastHash = hash;
-      if (obj.event !== "op.end") problem(n, `last event is ${JSON.stringify(obj.event)}, expected op.end`);
+      if (event !== "op.end") problem(n, `last event is ${JSON.stringify(event)}, expected op.end`);
       else {
         out.ended = true;
+        const obj = r.obj();
         if (obj.sbom !== undefined) {
-          const s = obj.sbom as Record<string, unknown> | null;
-          if (s && typeof s === "object" && typeof s.file === "string" && typeof s.sha256 === "string" && HEX64_RE.test(s.sha256) && Object.keys(s).length === 2) {
-            out.sbom = { file: s.file, sha256: s.sha256 };
+          const sb = obj.sbom as Record<string, unknown> | null;
+          if (sb && typeof sb === "object" && typeof sb.file === "string" && typeof sb.sha256 === "string" && HEX64_RE.test(sb.sha256) && Object.keys(sb).length === 2) {
+            out.sbom = { file: sb.file, sha256: sb.sha256 };
           } else problem(n, "op.end sbom is not {file, sha256: <64 hex>}");
         }
       }
-    } else if (obj.event === "op.end") problem(n, "op.end before the last line");
-    if (collectTouched && (obj.event === "file.switch" || obj.event === "file.restore" || obj.event === "rollback.step") && typeof obj.path === "string") {
-      const t: TouchEvent = { seq: i, event: obj.event, path: obj.path };
-      for (const k of ["action", "before_kind", "before_sha256", "after_kind", "after_sha256", "link_target"] as const) {
-        if (typeof obj[k] === "string" || obj[k] === null) (t as unknown as Record<string, unknown>)[k] = obj[k];
+    } else if (event === "op.end") problem(n, "op.end before the last line");
+    if (collectTouched && (event === "file.switch" || event === "file.restore" || event === "rollback.step")) {
+      const obj = r.obj();
+      if (typeof obj.path === "string") {
+        const t: TouchEvent = { seq: i, event, path: obj.path };
+        for (const k of ["action", "before_kind", "before_sha256", "after_kind", "after_sha256", "link_target"] as const) {
+          if (typeof obj[k] === "string" || obj[k] === null) (t as unknown as Record<string, unknown>)[k] = obj[k];
+        }
+        if (typeof obj.ok === "boolean") t.ok = obj.ok;
+        out.touched.push(t);
       }
-      if (typeof obj.ok === "boolean") t.ok = obj.ok;
-      out.touched.push(t);
     }
     prevHash = hash;
     prevOk = !bad;

@@ -1,0 +1,72 @@
+/** `pkg install|remove`: a package-manager transaction as an attested
+ * operation — provenance and before/after SHA-256 of every file owned by
+ * the packages that changed (dependencies included), an SBOM with versions
+ * before and after, and the same relink repairs a hook would make. */
+import { lstatSync } from "node:fs";
+import { hostPath } from "../config/paths.ts";
+import { Exit } from "../errors.ts";
+import { toPackageInfo, type InstalledPackage } from "../pkgmgr/backend.ts";
+import type { PackageInfo } from "../pkgmgr/types.ts";
+import type { HashCache } from "../hashing/cache.ts";
+import { inspect, relink } from "./relink.ts";
+import { loadState } from "./state.ts";
+import type { OpContext, OpOutcome } from "./session.ts";
+
+/** Digest of every regular file a package lists (null for others). */
+function fileDigests(root: string, p: InstalledPackage | undefined, cache: HashCache): Map<string, string | null> {
+  const out = new Map<string, string | null>();
+  for (const f of p?.files ?? []) {
+    const st = lstatSync(hostPath(root, f), { throwIfNoEntry: false });
+    if (!st || st.isDirectory()) continue;
+    out.set(f, st.isFile() ? cache.digest(hostPath(root, f)) : null);
+  }
+  return out;
+}
+
+export async function pkgTransaction(ctx: OpContext, action: "install" | "remove", names: string[]): Promise<OpOutcome> {
+  const { op, backend, session, cache } = ctx;
+  const root = session.layout.root;
+  // Which packages the transaction will change (apt's simulation), so the
+  // files of upgraded dependencies are hashed before, too.
+  const expected = backend.simulate(action, names);
+  const versionsBefore = backend.versions();
+  const before = backend.installed([...new Set([...names, ...expected])].filter((n) => versionsBefore.has(n)));
+  const beforeFiles = new Map<string, Map<string, string | null>>();
+  for (const [n, p] of before) beforeFiles.set(n, fileDigests(root, p, cache));
+  if (session.dryRun) return { status: "dry_run", exitCode: Exit.OK, result: { dry_run: true, action, packages: expected } };
+
+  const t0 = performance.now();
+  if (action === "install") backend.install(names);
+  else backend.remove(names);
+  const versionsAfter = backend.versions();
+  op.record(action === "install" ? "pkg.install" : "pkg.remove", { manager: backend.kind, packages: names, rc: 0, duration_ms: Math.round(performance.now() - t0) });
+
+  // Everything whose version changed, not only what was asked for.
+  const changed = [...new Set([...versionsBefore.keys(), ...versionsAfter.keys()])].filter((n) => versionsBefore.get(n) !== versionsAfter.get(n)).sort();
+  const after = backend.installed(changed.filter((n) => versionsAfter.has(n)));
+  const repos = backend.sourceRepos(changed.filter((n) => after.has(n)));
+  const packages: PackageInfo[] = [];
+  let files = 0;
+  for (const n of changed) {
+    const b = before.get(n);
+    const a = after.get(n);
+    const role: PackageInfo["role"] = !versionsBefore.has(n) ? "installed" : !versionsAfter.has(n) ? "removed" : "upgraded";
+    const repo = a ? repos.get(n) ?? "unknown" : "unknown";
+    op.record("provenance", { package: n, version_before: versionsBefore.get(n) ?? null, version_after: versionsAfter.get(n) ?? null, source_repo: repo, foreign: a ? repo === "local" || repo === "unknown" : false, role });
+    const info = a ?? b;
+    if (info) packages.push(toPackageInfo(backend, info, repo, role, []));
+    const pre = beforeFiles.get(n) ?? new Map<string, string | null>();
+    const post = fileDigests(root, a, cache);
+    for (const path of [...new Set([...pre.keys(), ...post.keys()])].sort()) {
+      op.record("pkg.file", { package: n, path, owner: a ? n : null, version: a?.version ?? b?.version ?? null, before_sha256: pre.get(path) ?? null, after_sha256: post.get(path) ?? null });
+      files++;
+    }
+  }
+
+  // A transaction on a managed package gets the hook's repairs, in this operation.
+  const state = loadState(session.layout.stateDir);
+  const findings = inspect(root, session.layout.stateDir, state, backend.diverter?.list() ?? null);
+  let relinked: Record<string, number> = {};
+  if (findings.length > 0) relinked = (await relink(ctx, state, findings)).counts ?? {};
+  return { status: "ok", exitCode: Exit.OK, packages, counts: { packages: changed.length, files, ...relinked }, result: { action, packages: changed.map((n) => ({ name: n, before: versionsBefore.get(n) ?? null, after: versionsAfter.get(n) ?? null })), relinked } };
+}

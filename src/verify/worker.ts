@@ -1,0 +1,28 @@
+/** Worker thread for `verify --all`: checks batches of operations (read-only)
+ * and sends back its share of the report. See ./parallel.ts. */
+import { parentPort } from "node:worker_threads";
+import { checkOperations, type OpCheckOptions, type OpTask } from "./operation.ts";
+import { Report } from "./report.ts";
+import type { PublicKey } from "../attest/minisign.ts";
+
+export interface BatchRequest {
+  id: number;
+  dir: string;
+  tasks: OpTask[];
+  keys: PublicKey[];
+  opts: OpCheckOptions;
+}
+
+parentPort?.on("message", (msg: BatchRequest | "exit") => {
+  if (msg === "exit") {
+    parentPort!.close();
+    return;
+  }
+  try {
+    const report = new Report();
+    const results = checkOperations(msg.dir, msg.tasks, msg.keys, msg.opts, report);
+    parentPort!.postMessage({ id: msg.id, report: report.data(), results });
+  } catch (e) {
+    parentPort!.postMessage({ id: msg.id, error: String((e as Error).stack ?? e) });
+  }
+});
