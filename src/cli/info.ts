@@ -40,9 +40,10 @@ export async function cmdStatus(ctx: CommandContext): Promise<number> {
   const s = ctx.session();
   const state = loadState(s.layout.stateDir);
   const names = ctx.args.length > 0 ? resolveProviders(loadCatalog(s.layout.providersDir), ctx.args).map((p) => p.name) : Object.keys(state.providers).sort();
+  const diversions = new DpkgBackend({ root: s.layout.root, observe: () => {}, readOnly: true }).diverter.list();
   const report = names.map((name) => {
     const p = state.providers[name];
-    if (!p) return { provider: name, enabled: false, status: null, switched: 0, drifted: [], missing_backups: [], targets: 0 };
+    if (!p) return { provider: name, enabled: false, status: null, switched: 0, drifted: [], missing_backups: [], targets: 0, diversions: 0, diversions_missing: [] };
     const drifted: Array<{ path: string; now: string }> = [];
     const missingBackups: string[] = [];
     let switched = 0;
@@ -52,7 +53,10 @@ export async function cmdStatus(ctx: CommandContext): Promise<number> {
       else drifted.push({ path: t.path, now: o.kind === "symlink" ? `link to ${o.linkText}` : o.kind });
       if (!lstatSync(join(s.layout.stateDir, t.backup), { throwIfNoEntry: false })) missingBackups.push(t.path);
     }
-    return { provider: name, enabled: true, status: p.status, package: p.package, op: p.op, targets: p.targets.length, switched, drifted, missing_backups: missingBackups };
+    const diverted = p.targets.filter((t) => t.diverted_to && t.db_path);
+    const registered = diverted.filter((t) => diversions.get(t.db_path!)?.to === t.diverted_to);
+    const diversionsMissing = diverted.filter((t) => !registered.includes(t)).map((t) => t.db_path!);
+    return { provider: name, enabled: true, status: p.status, package: p.package, op: p.op, targets: p.targets.length, switched, drifted, missing_backups: missingBackups, diversions: registered.length, diversions_missing: diversionsMissing };
   });
   ctx.out.json({ root: s.layout.root, providers: report, state_file: existsSync(join(s.layout.stateDir, "state.json")) });
   if (report.length === 0) ctx.out.line("no provider is enabled");
@@ -63,7 +67,8 @@ export async function cmdStatus(ctx: CommandContext): Promise<number> {
     }
     const drift = r.drifted.length ? ctx.out.paint("yellow", `, ${r.drifted.length} drifted`) : "";
     const miss = r.missing_backups.length ? ctx.out.paint("red", `, ${r.missing_backups.length} backup(s) missing`) : "";
-    ctx.out.line(`${r.provider}: ${r.status === "pending" ? ctx.out.paint("yellow", "pending (interrupted enable; run enable again or disable)") : "enabled"} — ${r.switched}/${r.targets} switched${drift}${miss} (${r.package}, op ${r.op})`);
+    const div = r.diversions || r.diversions_missing.length ? `, ${r.diversions} dpkg diversion(s)${r.diversions_missing.length ? ctx.out.paint("yellow", ` (${r.diversions_missing.length} missing: run relink)`) : ""}` : "";
+    ctx.out.line(`${r.provider}: ${r.status === "pending" ? ctx.out.paint("yellow", "pending (interrupted enable; run enable again or disable)") : "enabled"} — ${r.switched}/${r.targets} switched${drift}${miss}${div} (${r.package}, op ${r.op})`);
     for (const d of r.drifted) ctx.out.line(`  drifted ${d.path}: now ${d.now}`);
   }
   return Exit.OK;

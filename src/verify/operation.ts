@@ -177,5 +177,6 @@ function exists(path: string): boolean {
 
 /** Check a batch of operations (one worker's share). */
 export function checkOperations(dir: string, tasks: readonly OpTask[], trusted: readonly PublicKey[], opts: OpCheckOptions, report: Report): OpCheckResult[] {
-  return tasks.map((t) => checkOperation(dir, t, trusted, opts, report));
+  const src = dirSource(dir);
+  return tasks.map((t) => checkOperationFrom(src, t, trusted, opts, report));
 }

@@ -1,0 +1,198 @@
+/** `audit verify`, `audit checkpoint`, `audit export`: checking the record
+ * offline. Verification failures are results, not errors: the command
+ * returns the documented verify exit code (design/formats.md) after printing
+ * the report; only usage errors (2) and export/checkpoint failures throw. */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Exit, PkgswitchError, usageError, VerifyExit } from "../errors.ts";
+import { writeFileAtomic } from "../fsops/atomic.ts";
+import { parseCheckpoint } from "../audit/note.ts";
+import { parseOpId } from "../audit/opid.ts";
+import { runOperation } from "../switch/session.ts";
+import { exportBundle, serializeBundle, verifyBundle } from "../verify/bundle.ts";
+import { readArtifact } from "../verify/files.ts";
+import { EXIT_MEANING, type Report } from "../verify/report.ts";
+import { defaultTrust, trustFromFiles, type TrustSet } from "../verify/trust.ts";
+import { CHECKPOINT_FILE, verifyAll, verifyOp } from "../verify/verify.ts";
+import type { Command, CommandContext } from "./commands.ts";
+
+const str = (ctx: CommandContext, k: string) => ctx.parsed.values[k] as string | undefined;
+const flag = (ctx: CommandContext, k: string) => ctx.parsed.values[k] === true;
+
+function trustFor(ctx: CommandContext): TrustSet {
+  const given = ctx.parsed.values.pubkey as string[] | undefined;
+  return given && given.length > 0 ? trustFromFiles(given) : defaultTrust(ctx.layout().keyDir);
+}
+
+function printReport(ctx: CommandContext, report: Report, header: Record<string, unknown>): void {
+  ctx.out.json({ ...header, ...report.toJSON() });
+  for (const l of report.human((c, s) => ctx.out.paint(c, s))) ctx.out.line(l);
+}
+
+const VERIFY_HELP = `Checks the audit record offline and exits with a code playbooks branch on:
+  0 verified · 1 tampered or invalid (hash, chain, signature, SBOM digest, Merkle) · 2 usage error
+  3 not found (unknown op id, missing artifact) · 4 unsigned, or signed by a key not trusted
+  5 artifacts verify but live files differ (--deep) · 6 I/O or permission error while reading
+When several problems are found, the code is the first of 6, 1, 3, 4, 5 that applies; the report lists them all.
+
+Modes: --op ID (one operation: chain, link to the previous operation, signature, SBOM digest, ledger entry, Merkle inclusion under the signed checkpoint); --all (default: every operation, the whole chain, no unlisted artifacts, the tree against the signed checkpoint); --bundle FILE (a bundle from \`audit export\`, on its own).
+--since-checkpoint FILE also proves the log only grew since a checkpoint saved earlier (keep one off the host: tail truncation is only caught this way). --deep compares live files with each target's recorded after-state.
+Trust: by default <root>/etc/pkgswitch/keys/signing.pub and trusted/*.pub; with --pubkey FILE (repeatable) only those keys. Unsigned operations fail (4) unless --allow-unsigned; legacy Ed signatures need --allow-legacy.
+--record logs this verification as an operation of its own (the only time verify writes to the audit directory).`;
+
+export const verifyCommands: Command[] = [
+  {
+    path: ["audit", "verify"],
+    args: "[--op ID | --all | --bundle FILE] [--since-checkpoint FILE] [--deep] [--pubkey FILE]…",
+    summary: "verify the audit record offline (signatures, chain, SBOMs, ledger, checkpoint)",
+    help: VERIFY_HELP,
+    options: {
+      op: { type: "string" },
+      all: { type: "boolean" },
+      "since-checkpoint": { type: "string" },
+      deep: { type: "boolean" },
+      "allow-unsigned": { type: "boolean" },
+      "allow-legacy": { type: "boolean" },
+      pubkey: { type: "string", multiple: true },
+      bundle: { type: "string" },
+      record: { type: "boolean" },
+    },
+    async run(ctx) {
+      if (ctx.args.length > 0) throw usageError(`audit verify takes no arguments (did you mean --op ${ctx.args[0]}?)`);
+      const op = str(ctx, "op");
+      const bundle = str(ctx, "bundle");
+      const since = str(ctx, "since-checkpoint");
+      const all = flag(ctx, "all");
+      if (op !== undefined && all) throw usageError("audit verify: give --op ID or --all, not both");
+      if (bundle !== undefined && (op !== undefined || all || since !== undefined || flag(ctx, "deep"))) {
+        throw usageError("audit verify --bundle verifies the bundle alone; it does not combine with --op, --all, --since-checkpoint or --deep");
+      }
+      if (op !== undefined) parseOpId(op);
+      if (since !== undefined && !existsSync(since)) throw usageError(`--since-checkpoint ${since}: no such file`);
+      const trust = trustFor(ctx);
+      const opts = { allowUnsigned: flag(ctx, "allow-unsigned"), allowLegacy: flag(ctx, "allow-legacy") };
+
+      let report: Report;
+      let header: Record<string, unknown>;
+      if (bundle !== undefined) {
+        let text: string;
+        try {
+          text = readFileSync(bundle, "utf8");
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code === "ENOENT") throw usageError(`--bundle ${bundle}: no such file`);
+          throw new PkgswitchError(VerifyExit.IO, `cannot read ${bundle}: ${code ?? (e as Error).message}`);
+        }
+        report = verifyBundle(text, trust, opts);
+        header = { mode: "bundle", bundle, trusted_keys: trust.keys.map((k) => k.id) };
+      } else {
+        const layout = ctx.layout();
+        const base = { auditDir: layout.auditDir, root: layout.root, trust, ...opts, deep: flag(ctx, "deep"), ...(since !== undefined ? { sinceCheckpoint: since } : {}) };
+        if (op !== undefined) {
+          report = verifyOp(op, base);
+          header = { mode: "op", op };
+        } else {
+          report = await verifyAll(base);
+          header = { mode: "all" };
+        }
+        header = { ...header, audit_dir: layout.auditDir, trusted_keys: trust.keys.map((k) => k.id) };
+      }
+      const code = report.exitCode;
+      if (flag(ctx, "record")) {
+        try {
+          await recordVerification(ctx, header, report);
+        } catch (e) {
+          // The verification stands; say so before the error line.
+          printReport(ctx, report, header);
+          throw e;
+        }
+      }
+      printReport(ctx, report, header);
+      return code;
+    },
+  },
+  {
+    path: ["audit", "checkpoint"],
+    args: "",
+    summary: "print the current signed checkpoint (keep a copy off the host)",
+    help: "Prints <audit dir>/checkpoint, the C2SP signed note over the ledger's Merkle tree. Keep copies elsewhere: `pkgswitch audit verify --since-checkpoint FILE` then proves the log only grew since. Exit 3 when there is none (no signed operation yet).",
+    options: {},
+    async run(ctx) {
+      if (ctx.args.length > 0) throw usageError("audit checkpoint takes no arguments");
+      const path = join(ctx.layout().auditDir, CHECKPOINT_FILE);
+      const r = readArtifact(path);
+      if (!r.ok) {
+        if (r.exit === VerifyExit.NOT_FOUND) throw new PkgswitchError(VerifyExit.NOT_FOUND, `no checkpoint at ${path} (it is written after each signed operation)`);
+        throw new PkgswitchError(VerifyExit.IO, r.message);
+      }
+      const text = r.bytes.toString("utf8");
+      if (ctx.globals.json) {
+        let parsed: Record<string, unknown> = {};
+        try {
+          const cp = parseCheckpoint(r.bytes);
+          parsed = { origin: cp.origin, size: Number(cp.size), root: Buffer.from(cp.root).toString("base64"), signers: cp.signatures.map((s) => s.name) };
+        } catch (e) {
+          parsed = { error: (e as Error).message };
+        }
+        ctx.out.json({ file: path, checkpoint: text, ...parsed });
+      } else process.stdout.write(text);
+      return Exit.OK;
+    },
+  },
+  {
+    path: ["audit", "export"],
+    args: "--op ID -o FILE",
+    summary: "write one operation's evidence as a portable bundle",
+    help: "Writes one JSON file with the operation's JSONL, signature, SBOM, the public key (from the trusted set, for reference), its ledger line and the one before it, their Merkle inclusion proofs and the signed checkpoint. Verify it anywhere with `pkgswitch audit verify --bundle FILE --pubkey KEY` (trust comes from --pubkey, not from the bundle). -o - writes to stdout.",
+    options: { op: { type: "string" }, output: { type: "string", short: "o" }, pubkey: { type: "string", multiple: true } },
+    async run(ctx) {
+      if (ctx.args.length > 0) throw usageError("audit export takes no arguments (use --op ID -o FILE)");
+      const op = str(ctx, "op");
+      const out = str(ctx, "output");
+      if (op === undefined || out === undefined) throw usageError("audit export: give --op ID and -o FILE");
+      const opId = parseOpId(op);
+      const bundle = exportBundle(ctx.layout().auditDir, opId, trustFor(ctx));
+      const text = serializeBundle(bundle);
+      if (out === "-") {
+        process.stdout.write(text);
+        return Exit.OK;
+      }
+      if (ctx.globals.dryRun) {
+        ctx.out.line(`would write the bundle of ${opId} to ${out}`);
+        return Exit.OK;
+      }
+      try {
+        writeFileAtomic(out, text, 0o600);
+      } catch (e) {
+        throw new PkgswitchError(Exit.PERMISSION, `cannot write ${out}: ${(e as Error).message}`);
+      }
+      ctx.out.json({ op: opId, file: out, bytes: Buffer.byteLength(text), signed: bundle.files.sig !== null, checkpoint: bundle.checkpoint !== null });
+      ctx.out.line(`wrote ${out} (operation ${opId}${bundle.files.sig ? "" : ", unsigned"}${bundle.checkpoint ? "" : ", no checkpoint"})`);
+      ctx.out.line(ctx.out.paint("dim", `verify with: pkgswitch audit verify --bundle ${out} --pubkey signing.pub`));
+      return Exit.OK;
+    },
+  },
+];
+
+/** --record: the verification becomes an operation of its own (lock,
+ * signed JSONL, ledger line, new checkpoint). Runs after the checks, so
+ * what was verified is the record as it was before this entry. */
+async function recordVerification(ctx: CommandContext, header: Record<string, unknown>, report: Report): Promise<void> {
+  const code = report.exitCode;
+  const session = ctx.session();
+  const { summary } = await runOperation(session, "audit verify", async ({ op }) => {
+    op.record("audit.verify", {
+      mode: String(header.mode),
+      ...(header.op ? { target_op: String(header.op) } : {}),
+      exit_code: code,
+      result: EXIT_MEANING[code] ?? "",
+      counts: report.counts,
+      failures: report.failures.slice(0, 20).map((f) => ({ check: f.check, exit: f.exit, file: f.file ?? null, line: f.line ?? null, op: f.op ?? null, message: f.message })),
+      failure_count: report.failures.length,
+      trusted_keys: (header.trusted_keys as string[] | undefined) ?? [],
+    });
+    return { status: code === 0 ? "ok" : "failed", exitCode: code, counts: { failures: report.failures.length } };
+  });
+  header.recorded_op = summary.opId;
+  if (!session.dryRun) ctx.out.detail(`recorded as operation ${summary.opId}`);
+}

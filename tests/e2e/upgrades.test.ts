@@ -1,0 +1,134 @@
+/** Staying switched across package transactions, on a debootstrap root:
+ * dpkg diversions, apt hooks (run by apt inside the root), relink, and
+ * attested `pkg install`. The binary is copied into the root, as an
+ * operator would install it, so apt's hooks can run it. */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { copyFileSync, existsSync, lstatSync, readFileSync, readlinkSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { debianRoot, inRoot, removeDebianRoot } from "../helpers/debroot.ts";
+import { pkgswitch, pkgswitchJson, sha256File } from "../helpers/cli.ts";
+import { BINARY } from "../helpers/paths.ts";
+
+let root: string;
+const UU = "/usr/lib/cargo/bin/coreutils";
+const ledgerLength = () => readFileSync(join(root, "var/lib/pkgswitch/audit/ledger.jsonl"), "utf8").split("\n").filter(Boolean).length;
+const ourDiversions = () => inRoot(root, ["dpkg-divert", "--list"]).out.split("\n").filter((l) => l.includes("pkgswitch"));
+type Status = { providers: Array<{ switched: number; targets: number; drifted: unknown[]; diversions: number; diversions_missing: unknown[] }> };
+
+function lastOp(): { op: string; command: string; status: string } {
+  const ops = pkgswitchJson<{ operations: Array<{ op: string; command: string; status: string }> }>(["--root", root, "audit", "list"]).json.operations;
+  return ops[ops.length - 1]!;
+}
+function events(op: string): Array<Record<string, unknown>> {
+  return readFileSync(join(root, `var/lib/pkgswitch/audit/audit-${op}.jsonl`), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+}
+/** Every coreutils command dpkg lists that uutils also provides: a link, or all GNU again. */
+function targets(): string[] {
+  const uu = existsSync(join(root, UU)) ? new Set(readdirSync(join(root, UU))) : new Set(["ls", "cat", "cp"]);
+  return Bun.spawnSync(["dpkg-query", `--root=${root}`, "-L", "coreutils"]).stdout.toString().split("\n")
+    .filter((f) => /^(\/usr)?\/s?bin\/[^/]+$/.test(f) && uu.has(f.split("/").pop()!)).map((f) => (f.startsWith("/usr") ? f : "/usr" + f));
+}
+
+beforeAll(() => {
+  root = debianRoot();
+  copyFileSync(BINARY, join(root, "usr/bin/pkgswitch"));
+  // The compiled binary needs /proc inside the root (apt runs it there).
+  expect(Bun.spawnSync(["mount", "-t", "proc", "proc", join(root, "proc")]).exitCode).toBe(0);
+  expect(pkgswitch(["--root", root, "keys", "generate"]).code).toBe(0);
+});
+afterAll(() => removeDebianRoot(root));
+
+describe("upgrades keep the switch", () => {
+  test("enable diverts every switched target; hooks install writes apt's hooks", () => {
+    expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"]).code).toBe(0);
+    const st = pkgswitchJson<Status>(["--root", root, "status"]).json.providers[0]!;
+    expect(st.diversions).toBe(st.targets);
+    expect(ourDiversions().length).toBe(st.targets);
+    // Debian 12 is usrmerged but dpkg knows /bin/ls: the diversion must be of that path.
+    expect(ourDiversions()).toContain("local diversion of /bin/ls to /bin/.ls.pkgswitch-orig");
+    const h = pkgswitch(["--root", root, "hooks", "install", "--apt"]);
+    expect(h.code).toBe(0);
+    expect(readFileSync(join(root, "etc/apt/apt.conf.d/80pkgswitch"), "utf8")).toContain('DPkg::Post-Invoke { "if [ -x /usr/bin/pkgswitch ]; then /usr/bin/pkgswitch relink --hook || true; fi"; };');
+  });
+
+  test("apt-get install --reinstall coreutils keeps uutils; status consistent; verify --all passes", () => {
+    const before = ledgerLength();
+    const r = inRoot(root, ["apt-get", "install", "--reinstall", "-y", "-q", "coreutils"]);
+    expect(r.code).toBe(0);
+    expect(inRoot(root, ["ls", "--version"]).out).toMatch(/^ls 0\.0\.\d+/);
+    const st = pkgswitchJson<Status>(["--root", root, "status"]).json.providers[0]!;
+    expect(st).toMatchObject({ drifted: [], diversions_missing: [] });
+    expect(st.switched).toBe(st.targets);
+    // The hook recorded the transaction's effect: backups refreshed from the new originals.
+    expect(ledgerLength()).toBe(before + 1);
+    const op = lastOp();
+    expect(op.command).toBe("relink --hook");
+    expect(events(op.op).filter((e) => e.event === "file.backup" && e.reason === "the package manager updated the diverted original").length).toBe(st.targets);
+    const v = pkgswitch(["--root", root, "audit", "verify", "--all"]);
+    expect(v.stdout + v.stderr).not.toContain("FAIL");
+    expect(v.code).toBe(0);
+  });
+
+  test("a no-op relink changes nothing and writes no operation", () => {
+    const before = ledgerLength();
+    const r = pkgswitch(["--root", root, "relink"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("nothing to do");
+    expect(ledgerLength()).toBe(before);
+  });
+
+  test("disable after the reinstall restores the package's current files; no diversion remains", () => {
+    expect(pkgswitch(["--root", root, "disable", "coreutils", "--yes"]).code).toBe(0);
+    expect(inRoot(root, ["dpkg", "--verify", "coreutils"])).toEqual({ code: 0, out: "" });
+    expect(ourDiversions()).toEqual([]);
+    expect(inRoot(root, ["ls", "--version"]).out).toContain("GNU coreutils");
+  });
+
+  test("apt-get remove rust-coreutils with hooks: originals restored before dpkg runs, apt succeeds", () => {
+    expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"]).code).toBe(0);
+    const r = inRoot(root, ["apt-get", "remove", "-y", "-q", "rust-coreutils"]);
+    expect(r.out).not.toContain("not found in PATH");
+    expect(r.code).toBe(0);
+    for (const t of targets()) expect(lstatSync(join(root, t)).isFile()).toBe(true);
+    expect(inRoot(root, ["dpkg", "--verify", "coreutils"])).toEqual({ code: 0, out: "" });
+    const op = lastOp();
+    expect(op.command).toBe("relink --hook --apt-pre-install");
+    expect(events(op.op).some((e) => e.event === "file.restore" && String(e.reason).includes("apt is about to remove rust-coreutils"))).toBe(true);
+  });
+
+  test("removing rust-coreutils behind pkgswitch's back, then relink: no dangling link, and the operation says why", () => {
+    expect(pkgswitch(["--root", root, "hooks", "remove"]).code).toBe(0);
+    expect(existsSync(join(root, "etc/apt/apt.conf.d/80pkgswitch"))).toBe(false);
+    expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"]).code).toBe(0);
+    const list = targets();
+    inRoot(root, ["apt-get", "remove", "-y", "-q", "rust-coreutils"]); // dpkg itself trips over the dangling rm
+    expect(existsSync(join(root, "usr/bin/coreutils"))).toBe(false);
+    expect(readlinkSync(join(root, "usr/bin/ls"))).toBe(`${UU}/ls`); // dangling now
+    const r = pkgswitch(["--root", root, "relink"]);
+    expect(r.code).toBe(0);
+    for (const t of list) expect(lstatSync(join(root, t)).isFile()).toBe(true);
+    expect(inRoot(root, ["ls", "--version"]).out).toContain("GNU coreutils");
+    const op = lastOp();
+    expect(op.command).toBe("relink");
+    expect(events(op.op).filter((e) => e.event === "file.restore" && String(e.reason).includes("rust-coreutils is no longer installed")).length).toBe(list.length);
+    expect(ourDiversions()).toEqual([]);
+    expect(pkgswitch(["--root", root, "status"]).stdout).toContain("no provider is enabled");
+  });
+
+  test("pkg install hello: a signed operation whose SBOM lists hello and whose JSONL has /usr/bin/hello's digest", () => {
+    const r = pkgswitch(["--root", root, "pkg", "install", "hello", "--yes"]);
+    expect(r.code).toBe(0);
+    const op = lastOp();
+    expect(op.command).toBe("pkg install hello");
+    const audit = join(root, "var/lib/pkgswitch/audit");
+    expect(existsSync(join(audit, `audit-${op.op}.jsonl.sig`))).toBe(true);
+    const file = events(op.op).find((e) => e.event === "pkg.file" && e.path === "/usr/bin/hello")!;
+    expect(file.after_sha256).toBe(sha256File(join(root, "usr/bin/hello")));
+    expect(file.before_sha256).toBeNull();
+    const sbom = JSON.parse(readFileSync(join(audit, `audit-${op.op}-sbom.json`), "utf8"));
+    const hello = sbom.packages.find((p: { name: string }) => p.name === "hello");
+    expect(hello.versionInfo).toBe("2.10-3");
+    const m = Bun.spawnSync(["minisign", "-Vm", join(audit, `audit-${op.op}.jsonl`), "-x", join(audit, `audit-${op.op}.jsonl.sig`), "-p", join(root, "etc/pkgswitch/keys/signing.pub")]);
+    expect(m.exitCode).toBe(0);
+  });
+});
