@@ -171,10 +171,8 @@ export function verifyBundle(text: string, trust: TrustSet, opts: { allowUnsigne
 
   // The ledger line (and the one before it, for the link).
   const parsed = parseLedgerLine(b.ledger.line, index);
-  if ("error" in parsed) {
-    report.fail("ledger", VerifyExit.TAMPERED, `ledger line: ${parsed.error}`, { ...where, op });
-    return report;
-  }
+  if (parsed.error !== undefined) report.fail("ledger", VerifyExit.TAMPERED, `ledger line: ${parsed.error}`, { ...where, op });
+  if (!parsed.entry) return report;
   const entry = parsed.entry;
   if (entry.op !== op) {
     report.fail("ledger", VerifyExit.TAMPERED, `the ledger line is for ${entry.op}, the bundle for ${op}`, { ...where, op });
@@ -184,7 +182,7 @@ export function verifyBundle(text: string, trust: TrustSet, opts: { allowUnsigne
   let prevLeaf: Uint8Array | null = null;
   if (index > 0 && b.ledger.previous_line !== null) {
     const p = parseLedgerLine(b.ledger.previous_line, index - 1);
-    if ("error" in p) report.fail("ledger", VerifyExit.TAMPERED, `previous ledger line: ${p.error}`, { ...where, op });
+    if (p.error !== undefined || !p.entry) report.fail("ledger", VerifyExit.TAMPERED, `previous ledger line: ${p.error}`, { ...where, op });
     else {
       expectedPrev = p.entry.head;
       prevLeaf = leafHash(enc.encode(b.ledger.previous_line));
@@ -215,6 +213,10 @@ export function verifyBundle(text: string, trust: TrustSet, opts: { allowUnsigne
   const checked = checkCheckpoint(b.checkpoint, { file: "bundle checkpoint", op }, trust, report);
   if (!checked) return report;
   const cp = checked.cp;
+  if (BigInt(index) >= cp.size && entry.signature !== "signed") {
+    report.warn("merkle.inclusion", `the checkpoint covers ${cp.size} operations, not this unsigned one`, { ...where, op });
+    return report;
+  }
   if (BigInt(b.inclusion_proof.tree_size) !== cp.size) {
     report.fail("merkle.inclusion", VerifyExit.TAMPERED, `proof is for tree size ${b.inclusion_proof.tree_size}, the checkpoint signs size ${cp.size}`, { ...where, op });
     return report;

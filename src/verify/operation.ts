@@ -87,7 +87,7 @@ export function checkOperationFrom(src: ArtifactSource, task: OpTask, trusted: r
   if (!decoded) {
     report.fail("event", VerifyExit.TAMPERED, "not valid UTF-8", { file: name, line: firstBadUtf8Line(bytes), op });
   } else {
-    const parsed = readOpEvents(decoded.text, decoded.ascii, op, opts.collectTouched);
+    const parsed = readOpEvents(decoded.text, decoded.ascii, op, opts.collectTouched, bytes);
     report.count("events", parsed.events);
     for (const p of parsed.problems) report.fail("event", VerifyExit.TAMPERED, p.message, { file: name, line: p.line, op });
     if (parsed.problems.length === 0) report.pass("event.chain");

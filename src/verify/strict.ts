@@ -166,8 +166,10 @@ type Envelope = Record<(typeof ENVELOPE_KEYS)[number], unknown>;
 /** One line, read: its envelope, the text its hash covers, and (lazily) the object. */
 interface ReadLine {
   env: Envelope;
-  /** JCS text of the object without `hash` (null when hash is malformed). */
+  /** JCS text of the object without `hash` (null when hash is malformed),
+   * or (fast path) the two ranges of the line text that make it up. */
   body: string | null;
+  cut: [number, number, number, number] | null;
   obj: () => Record<string, unknown>;
 }
 
@@ -198,19 +200,31 @@ function readFast(text: string, start: number, end: number, nextBackslash: numbe
     else if (c === 45 || (c >= 48 && c <= 57)) env[k] = Number(text.slice(vs, ve));
     else env[k] = JSON.parse(text.slice(vs, ve));
   }
-  let body: string | null = null;
+  let cut: [number, number, number, number] | null = null;
   if (hashAt >= 0 && typeof env.hash === "string" && top.escaped[hashAt] === 0) {
     // Cut the member and one adjacent comma (module comment, (2)); the
     // recognizer located it, so no uniqueness search is needed, and the
     // member text is the key and value as they are (no escape in either).
     const ms = top.keyStart[hashAt]! - 1;
     const me = top.end[hashAt]!;
-    if (text.charCodeAt(ms - 1) === 44) body = text.slice(start, ms - 1) + text.slice(me, end);
-    else if (text.charCodeAt(me) === 44) body = text.slice(start, ms) + text.slice(me + 1, end);
-    else body = text.slice(start, ms) + text.slice(me, end);
+    if (text.charCodeAt(ms - 1) === 44) cut = [start, ms - 1, me, end];
+    else if (text.charCodeAt(me) === 44) cut = [start, ms, me + 1, end];
+    else cut = [start, ms, me, end];
   }
   let cached: Record<string, unknown> | null = null;
-  return { env, body, obj: () => (cached ??= JSON.parse(text.slice(start, end))) };
+  return { env, body: null, cut, obj: () => (cached ??= JSON.parse(text.slice(start, end))) };
+}
+
+let scratch = Buffer.allocUnsafe(2 * MAX_LINE_BYTES);
+
+/** SHA-256 hex of bytes[a0, a1) ++ bytes[b0, b1). */
+function hashRanges(bytes: Buffer, [a0, a1, b0, b1]: [number, number, number, number]): string {
+  const n1 = a1 - a0;
+  const n = n1 + b1 - b0;
+  if (n > scratch.length) scratch = Buffer.allocUnsafe(n);
+  bytes.copy(scratch, 0, a0, a1);
+  bytes.copy(scratch, n1, b0, b1);
+  return sha256Hex(scratch.subarray(0, n));
 }
 
 /** Reference path: JSON.parse + canonicalize. Returns a problem or the line. */
@@ -227,7 +241,7 @@ function readSlow(line: string): ReadLine | string {
   const env = {} as Envelope;
   for (const k of ENVELOPE_KEYS) env[k] = obj[k];
   const body = typeof obj.hash === "string" && CHAIN_RE.test(obj.hash) ? bodyWithoutHash(line, obj) : null;
-  return { env, body, obj: () => obj };
+  return { env, body, cut: null, obj: () => obj };
 }
 
 /**
@@ -236,7 +250,10 @@ function readSlow(line: string): ReadLine | string {
  * `expectedPrev` (the previous ledger head, or GENESIS) is checked by the
  * caller against `firstPrev`, so a broken link is reported once, as a link.
  */
-export function readOpEvents(text: string, ascii: boolean, opId: string, collectTouched: boolean): ParsedOp {
+export function readOpEvents(text: string, ascii: boolean, opId: string, collectTouched: boolean, bytes?: Uint8Array): ParsedOp {
+  // With the file's bytes and an ASCII text, offsets are byte offsets: hash
+  // the two ranges straight from the bytes.
+  const raw = ascii && bytes && bytes.length === text.length ? (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) : null;
   const out: ParsedOp = { events: 0, firstPrev: null, lastHash: null, sbom: null, ended: false, touched: [], problems: [] };
   const problem = (line: number, message: string) => {
     if (out.problems.length < MAX_PROBLEMS) out.problems.push({ line, message });
@@ -293,13 +310,14 @@ export function readOpEvents(text: string, ascii: boolean, opId: string, collect
     if (typeof env.event !== "string" || env.event === "") (problem(n, "event name missing"), (bad = true));
     // A prev equal to the previous line's (checked) hash is well-formed.
     if (!(prevOk && prev === prevHash) && (typeof prev !== "string" || !CHAIN_RE.test(prev))) (problem(n, "prev is not sha256:<64 hex>"), (bad = true));
-    if (typeof hash !== "string" || r.body === null) {
+    if (typeof hash !== "string" || (r.body === null && r.cut === null)) {
       problem(n, "hash is not sha256:<64 hex>");
       prevOk = false;
       continue;
     }
     // A hash equal to the computed one is well-formed; otherwise say which.
-    const computed = "sha256:" + sha256Hex(r.body);
+    const cut = r.cut;
+    const computed = "sha256:" + (cut === null ? sha256Hex(r.body!) : raw !== null ? hashRanges(raw, cut) : sha256Hex(text.slice(cut[0], cut[1]) + text.slice(cut[2], cut[3])));
     if (computed !== hash) {
       if (!CHAIN_RE.test(hash)) {
         problem(n, "hash is not sha256:<64 hex>");
@@ -354,28 +372,31 @@ const LEDGER_KEYS = "head,jsonl_sha256,key_id,op,seq,signature,ts,v";
 
 /** One ledger line (without its "\n"), strictly: JCS form, exactly the
  * documented fields with well-formed values, `seq` equal to its index.
- * Returns the entry or a message. Same rules as parseLedger, plus value
- * shapes. */
-export function parseLedgerLine(line: string, index: number): { entry: LedgerEntry } | { error: string } {
+ * Same rules as parseLedger, plus value shapes. A line that is well-formed
+ * but at the wrong index (deleted or reordered lines) still yields its
+ * entry, with the error, so its operation can be checked too. */
+export function parseLedgerLine(line: string, index: number): { entry: LedgerEntry | null; error?: string } {
   let obj: LedgerEntry;
   try {
     obj = JSON.parse(line);
   } catch {
-    return { error: "not JSON" };
+    return { entry: null, error: "not JSON" };
   }
-  if (obj === null || typeof obj !== "object" || Array.isArray(obj)) return { error: "not a JSON object" };
-  if (Object.keys(obj).sort().join() !== LEDGER_KEYS) return { error: `unexpected fields (expected ${LEDGER_KEYS})` };
-  if (!isCanonical(line, obj)) return { error: "not in canonical (JCS) form" };
-  if (obj.v !== 1) return { error: `v is ${JSON.stringify(obj.v)}, expected 1` };
-  if (obj.seq !== index) return { error: `seq ${JSON.stringify(obj.seq)} where ${index} was expected` };
-  if (typeof obj.op !== "string" || !OP_ID_RE.test(obj.op)) return { error: `op ${JSON.stringify(obj.op)} is not an op id` };
-  if (typeof obj.head !== "string" || !CHAIN_RE.test(obj.head)) return { error: "head is not sha256:<64 hex>" };
-  if (typeof obj.jsonl_sha256 !== "string" || !HEX64_RE.test(obj.jsonl_sha256)) return { error: "jsonl_sha256 is not 64 hex digits" };
-  if (obj.signature !== "signed" && obj.signature !== "unsigned" && obj.signature !== "failed") return { error: `signature ${JSON.stringify(obj.signature)} is not signed|unsigned|failed` };
+  const bad = (error: string) => ({ entry: null, error });
+  if (obj === null || typeof obj !== "object" || Array.isArray(obj)) return bad("not a JSON object");
+  if (Object.keys(obj).sort().join() !== LEDGER_KEYS) return bad(`unexpected fields (expected ${LEDGER_KEYS})`);
+  if (!isCanonical(line, obj)) return bad("not in canonical (JCS) form");
+  if (obj.v !== 1) return bad(`v is ${JSON.stringify(obj.v)}, expected 1`);
+  if (!Number.isSafeInteger(obj.seq) || obj.seq < 0) return bad(`seq ${JSON.stringify(obj.seq)} is not an index`);
+  if (typeof obj.op !== "string" || !OP_ID_RE.test(obj.op)) return bad(`op ${JSON.stringify(obj.op)} is not an op id`);
+  if (typeof obj.head !== "string" || !CHAIN_RE.test(obj.head)) return bad("head is not sha256:<64 hex>");
+  if (typeof obj.jsonl_sha256 !== "string" || !HEX64_RE.test(obj.jsonl_sha256)) return bad("jsonl_sha256 is not 64 hex digits");
+  if (obj.signature !== "signed" && obj.signature !== "unsigned" && obj.signature !== "failed") return bad(`signature ${JSON.stringify(obj.signature)} is not signed|unsigned|failed`);
   if (obj.signature === "signed" ? typeof obj.key_id !== "string" || !KEYID_RE.test(obj.key_id) : obj.key_id !== null) {
-    return { error: obj.signature === "signed" ? "key_id is not 16 uppercase hex digits" : "key_id must be null when not signed" };
+    return bad(obj.signature === "signed" ? "key_id is not 16 uppercase hex digits" : "key_id must be null when not signed");
   }
-  if (typeof obj.ts !== "string" || !TS_RE.test(obj.ts)) return { error: "ts is not an RFC 3339 UTC time with milliseconds" };
+  if (typeof obj.ts !== "string" || !TS_RE.test(obj.ts)) return bad("ts is not an RFC 3339 UTC time with milliseconds");
+  if (obj.seq !== index) return { entry: obj, error: `seq ${obj.seq} where ${index} was expected: lines were deleted, inserted or reordered` };
   return { entry: obj };
 }
 
@@ -399,9 +420,9 @@ export function readLedgerLines(text: string): { lines: LedgerLine[]; problems: 
   else problems.push({ line: parts.length, message: "ledger does not end with a newline" });
   const lines = parts.map((t, i): LedgerLine => {
     const r = parseLedgerLine(t, i);
-    if ("error" in r) {
+    if (r.error !== undefined) {
       problems.push({ line: i + 1, message: r.error });
-      return { line: i + 1, text: t, entry: null, error: r.error };
+      return { line: i + 1, text: t, entry: r.entry, error: r.error };
     }
     return { line: i + 1, text: t, entry: r.entry };
   });

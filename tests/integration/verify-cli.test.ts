@@ -1,0 +1,161 @@
+/** `audit verify`, `audit checkpoint`, `audit export` through the real CLI
+ * entry (main), on a fake dpkg root whose audit record was written by the
+ * real writer with a key at the default path. */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { OpBuffer } from "../../src/audit/opbuffer.ts";
+import { generateSecretKey, type GeneratedKey } from "../../src/attest/minisign.ts";
+import { signerFor } from "../../src/attest/signing.ts";
+import { merkleRootOf } from "../../src/switch/session.ts";
+import { verifyCommands } from "../../src/cli/verify.ts";
+import { coreutilsRoot, removeRoot } from "../helpers/fakeroot.ts";
+
+let main: (argv: string[]) => Promise<number>;
+let root: string;
+let audit: string;
+let keyDir: string;
+let key: GeneratedKey;
+const ops: string[] = [];
+
+beforeAll(async () => {
+  // Put the verify commands in the table (once) before main computes its options.
+  const { COMMANDS } = await import("../../src/cli/commands.ts");
+  for (const c of verifyCommands) if (!COMMANDS.some((x) => x.path.join(" ") === c.path.join(" "))) COMMANDS.push(c);
+  main = (await import("../../src/cli/main.ts")).main;
+
+  root = coreutilsRoot();
+  audit = join(root, "var/lib/pkgswitch/audit");
+  keyDir = join(root, "etc/pkgswitch/keys");
+  mkdirSync(keyDir, { recursive: true });
+  key = generateSecretKey();
+  writeFileSync(join(keyDir, "signing.key"), key.secretKeyText, { mode: 0o600 });
+  chmodSync(join(keyDir, "signing.key"), 0o600);
+  writeFileSync(join(keyDir, "signing.pub"), key.publicKeyText);
+  for (let i = 0; i < 3; i++) {
+    const op = OpBuffer.start({ auditDir: audit, command: `test ${i}`, argv: ["pkgswitch", "test"], env: {}, root, dryRun: false, toolVersion: "test", hostId: "0123456789abcdef0123456789abcdef" });
+    op.record("pkg.query", { manager: "dpkg", args: ["dpkg-query", "-W"], rc: 0, duration_ms: 1 });
+    op.finalize({ status: "ok", exitCode: 0, sbom: Buffer.from(JSON.stringify({ spdxVersion: "SPDX-2.3", name: "t" }) + "\n"), signing: { mode: "key", signer: signerFor(key, "pkgswitch/0123456789abcdef0123456789abcdef") }, merkleRoot: merkleRootOf });
+    ops.push(op.opId);
+  }
+});
+afterAll(() => removeRoot(root));
+
+/** Run the CLI in-process; returns exit code and what it printed. */
+async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  const ow = process.stdout.write.bind(process.stdout);
+  const ew = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((s: string | Uint8Array) => ((stdout += String(s)), true)) as typeof process.stdout.write;
+  process.stderr.write = ((s: string | Uint8Array) => ((stderr += String(s)), true)) as typeof process.stderr.write;
+  try {
+    const code = await main(["--root", root, ...argv]);
+    return { code, stdout, stderr };
+  } finally {
+    process.stdout.write = ow;
+    process.stderr.write = ew;
+  }
+}
+
+describe("audit verify (CLI)", () => {
+  test("--all: exit 0 and a short report; --json: the structured report", async () => {
+    const h = await run("audit", "verify", "--all");
+    expect(h.code).toBe(0);
+    expect(h.stdout).toContain("audit verify: OK");
+    expect(h.stdout).toContain("3 operation(s)");
+    const j = await run("audit", "verify", "--all", "--json");
+    expect(j.code).toBe(0);
+    const doc = JSON.parse(j.stdout);
+    expect(doc.ok).toBe(true);
+    expect(doc.exit_code).toBe(0);
+    expect(doc.mode).toBe("all");
+    expect(Array.isArray(doc.checks)).toBe(true);
+  });
+  test("no mode means --all", async () => {
+    expect((await run("audit", "verify")).code).toBe(0);
+  });
+  test("--op: 0; unknown op: 3; a path: 2; --op with --all: 2", async () => {
+    expect((await run("audit", "verify", "--op", ops[1]!)).code).toBe(0);
+    expect((await run("audit", "verify", "--op", "20000101T000000Z-00000000")).code).toBe(3);
+    const p = await run("audit", "verify", "--op", "../../etc/passwd");
+    expect(p.code).toBe(2);
+    expect(p.stderr).toContain("bad op id");
+    expect((await run("audit", "verify", "--op", ops[0]!, "--all")).code).toBe(2);
+  });
+  test("tampering: exit 1, report names file, line and op", async () => {
+    const f = join(audit, `audit-${ops[1]}.jsonl`);
+    const orig = readFileSync(f);
+    writeFileSync(f, orig.toString().replace('"rc":0', '"rc":7'));
+    try {
+      const h = await run("audit", "verify", "--all");
+      expect(h.code).toBe(1);
+      expect(h.stdout).toContain(`audit-${ops[1]}.jsonl:2`);
+      expect(h.stdout).toContain(`[op ${ops[1]}]`);
+      const j = JSON.parse((await run("audit", "verify", "--op", ops[1]!, "--json")).stdout);
+      expect(j.exit_code).toBe(1);
+      expect(j.checks.some((c: { ok: boolean; file?: string; line?: number }) => !c.ok && c.file === `audit-${ops[1]}.jsonl` && c.line === 2)).toBe(true);
+    } finally {
+      writeFileSync(f, orig);
+    }
+  });
+  test("--pubkey: only the given keys are trusted (4 with another key)", async () => {
+    const other = generateSecretKey();
+    const otherPub = join(root, "other.pub");
+    writeFileSync(otherPub, other.publicKeyText);
+    expect((await run("audit", "verify", "--all", "--pubkey", otherPub)).code).toBe(4);
+    expect((await run("audit", "verify", "--all", "--pubkey", otherPub, "--pubkey", join(keyDir, "signing.pub"))).code).toBe(0);
+    expect((await run("audit", "verify", "--all", "--pubkey", join(root, "missing.pub"))).code).toBe(2);
+  });
+  test("--since-checkpoint: 0 with a saved checkpoint; 2 when the file does not exist", async () => {
+    const saved = join(root, "saved-cp");
+    const cp = await run("audit", "checkpoint");
+    expect(cp.code).toBe(0);
+    writeFileSync(saved, cp.stdout);
+    expect(cp.stdout).toBe(readFileSync(join(audit, "checkpoint"), "utf8"));
+    expect((await run("audit", "verify", "--since-checkpoint", saved)).code).toBe(0);
+    expect((await run("audit", "verify", "--since-checkpoint", join(root, "nope"))).code).toBe(2);
+  });
+  test("export → verify --bundle --pubkey roundtrip; a tampered bundle → 1", async () => {
+    const out = join(root, "bundle.json");
+    const e = await run("audit", "export", "--op", ops[2]!, "-o", out);
+    expect(e.code).toBe(0);
+    expect(existsSync(out)).toBe(true);
+    const pub = join(root, "auditor.pub");
+    copyFileSync(join(keyDir, "signing.pub"), pub);
+    expect((await run("audit", "verify", "--bundle", out, "--pubkey", pub)).code).toBe(0);
+    const b = JSON.parse(readFileSync(out, "utf8"));
+    b.files.jsonl.text = b.files.jsonl.text.replace('"rc":0', '"rc":1');
+    writeFileSync(out, JSON.stringify(b));
+    const bad = await run("audit", "verify", "--bundle", out, "--pubkey", pub);
+    expect(bad.code).toBe(1);
+    expect((await run("audit", "verify", "--bundle", out, "--all")).code).toBe(2);
+    expect((await run("audit", "export", "--op", "20000101T000000Z-00000000", "-o", out)).code).toBe(3);
+  });
+  test("--record logs the verification as an operation of its own", async () => {
+    const before = readFileSync(join(audit, "ledger.jsonl"), "utf8").trim().split("\n").length;
+    const r = await run("audit", "verify", "--all", "--record", "--json");
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(typeof doc.recorded_op).toBe("string");
+    const lines = readFileSync(join(audit, "ledger.jsonl"), "utf8").trim().split("\n");
+    expect(lines.length).toBe(before + 1);
+    expect(JSON.parse(lines[lines.length - 1]!).op).toBe(doc.recorded_op);
+    const events = readFileSync(join(audit, `audit-${doc.recorded_op}.jsonl`), "utf8");
+    expect(events).toContain('"event":"audit.verify"');
+    // The record, including the new operation, verifies.
+    expect((await run("audit", "verify", "--all")).code).toBe(0);
+  });
+  test("audit checkpoint: exit 3 when there is none", async () => {
+    const cp = join(audit, "checkpoint");
+    const orig = readFileSync(cp);
+    const { unlinkSync } = await import("node:fs");
+    unlinkSync(cp);
+    try {
+      expect((await run("audit", "checkpoint")).code).toBe(3);
+      expect((await run("audit", "verify", "--all")).code).toBe(3);
+    } finally {
+      writeFileSync(cp, orig);
+    }
+  });
+});
