@@ -90,16 +90,44 @@ function maskFields(value: unknown, key = ""): unknown {
   return value;
 }
 
-/** Shorten the longest strings until the sealed line fits MAX_LINE_BYTES. */
-function fitFields(fields: EventFields, measure: (f: EventFields) => number): EventFields {
-  let f = fields;
-  for (let i = 0; i < 8 && measure(f) > MAX_LINE_BYTES; i++) {
-    const longest = Object.entries(f).filter(([, v]) => typeof v === "string").sort((a, b) => (b[1] as string).length - (a[1] as string).length)[0];
-    if (!longest) break;
-    const s = longest[1] as string;
-    f = { ...f, [longest[0]]: s.slice(0, Math.floor(s.length / 2)) + "…[truncated]" };
+const MAX_ARRAY = 200;
+
+/** Largest string anywhere in a value: [container, key, length]. */
+function longestString(value: unknown): [Record<string, unknown> | unknown[], string | number, number] | null {
+  let best: [Record<string, unknown> | unknown[], string | number, number] | null = null;
+  const walk = (v: unknown) => {
+    if (Array.isArray(v)) v.forEach((x, i) => (typeof x === "string" ? consider(v, i, x) : walk(x)));
+    else if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) typeof x === "string" ? consider(v as Record<string, unknown>, k, x) : walk(x);
+  };
+  const consider = (c: Record<string, unknown> | unknown[], k: string | number, x: string) => {
+    if (!best || x.length > best[2]) best = [c, k, x.length];
+  };
+  walk(value);
+  return best;
+}
+
+/** Shrink free-form fields until the sealed line fits MAX_LINE_BYTES (UTF-8):
+ * long arrays are cut, then the longest string anywhere is halved, and as a
+ * last resort the fields are replaced by a note of their size. Digests,
+ * being short, survive. */
+export function fitFields(fields: EventFields, measure: (f: EventFields) => number): EventFields {
+  if (measure(fields) <= MAX_LINE_BYTES) return fields;
+  const f = structuredClone(fields) as EventFields;
+  const cut = (v: unknown): unknown => {
+    if (Array.isArray(v)) return (v.length > MAX_ARRAY ? [...v.slice(0, MAX_ARRAY), `…[${v.length - MAX_ARRAY} more truncated]`] : v).map(cut);
+    if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, cut(x)]));
+    return v;
+  };
+  let g = cut(f) as EventFields;
+  for (let i = 0; i < 64 && measure(g) > MAX_LINE_BYTES; i++) {
+    const hit = longestString(g);
+    if (!hit || hit[2] < 64) break;
+    const [container, key] = hit;
+    const str = (container as Record<string | number, string>)[key]!;
+    (container as Record<string | number, unknown>)[key] = str.slice(0, Math.floor(str.length / 2)) + "…[truncated]";
   }
-  return f;
+  if (measure(g) > MAX_LINE_BYTES) g = { truncated: true, original_bytes: measure(fields) };
+  return g;
 }
 
 export class OpBuffer {
@@ -154,7 +182,7 @@ export class OpBuffer {
     const masked = maskFields(fields) as EventFields;
     const ts = new Date().toISOString();
     const seq = this.events.length;
-    const fitted = fitFields(masked, (f) => eventLine(sealEvent(this.opId, seq, ts, event, f, this.prev)).length);
+    const fitted = fitFields(masked, (f) => Buffer.byteLength(eventLine(sealEvent(this.opId, seq, ts, event, f, this.prev))));
     const e = sealEvent(this.opId, seq, ts, event, fitted, this.prev);
     this.events.push(e);
     this.prev = e.hash;

@@ -2,7 +2,7 @@
  * JSONC so operators can comment it; every field optional; unknown keys and
  * wrong types are refused with the file and the key named. */
 import { existsSync, readFileSync } from "node:fs";
-import { parse, printParseErrorCode, type ParseError } from "jsonc-parser";
+import { parse, printParseErrorCode, stripComments, type ParseError } from "jsonc-parser";
 import { Exit, PkgswitchError } from "../errors.ts";
 
 export interface Config {
@@ -27,6 +27,8 @@ const configError = (file: string, msg: string) =>
 
 /** Parse config text; pure. Throws a PkgswitchError naming file and key. */
 export function parseConfig(text: string, file: string): Config {
+  // An empty or fully commented-out file means the defaults.
+  if (stripComments(text).trim() === "") return { ...DEFAULT_CONFIG, exclude: {} };
   const errors: ParseError[] = [];
   const raw = parse(text, errors, { allowTrailingComma: true, disallowComments: false });
   if (errors.length > 0) {
@@ -34,8 +36,10 @@ export function parseConfig(text: string, file: string): Config {
     const line = text.slice(0, e.offset).split("\n").length;
     throw configError(file, `line ${line}: ${printParseErrorCode(e.error)}`);
   }
-  if (raw === undefined || raw === null) return { ...DEFAULT_CONFIG };
+  if (raw === undefined || raw === null) return { ...DEFAULT_CONFIG, exclude: {} };
   if (typeof raw !== "object" || Array.isArray(raw)) throw configError(file, "top level must be an object");
+  // `"__proto__": {…}` sets the prototype instead of adding a key.
+  if (Object.getPrototypeOf(raw) !== Object.prototype) throw configError(file, 'unknown key "__proto__"');
   const cfg: Config = { ...DEFAULT_CONFIG, exclude: {} };
   for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
     switch (key) {

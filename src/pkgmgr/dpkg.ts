@@ -38,8 +38,9 @@ export function parseInstalled(out: string): Map<string, InstalledPackage> {
     if (line === "") continue;
     const [pkg, version, arch, status, maint, home] = line.split("\t");
     cur = null;
-    // "ii " = installed; anything else (config-files, half-installed) is not.
-    if (!pkg || !status?.startsWith("ii")) continue;
+    // Second letter "i" = installed (ii, hi on hold, ri, pi); "c"onfig-files,
+    // "h"alf-installed and the rest are not.
+    if (!pkg || status?.[1] !== "i") continue;
     const name = pkg.replace(/:[a-z0-9]+$/, "");
     cur = { name, version: version!, arch: arch!, files: [] };
     if (maint) cur.supplier = maint;
@@ -53,7 +54,8 @@ export function parseInstalled(out: string): Map<string, InstalledPackage> {
 export function parseSearch(out: string): Map<string, string> {
   const owners = new Map<string, string>();
   for (const line of out.split("\n")) {
-    if (!line || line.startsWith("diversion by")) continue;
+    // "diversion by P from: …", "local diversion from: …/to: …" name no owner.
+    if (!line || /^(local )?diversion (by|from|to)\b/.test(line)) continue;
     const i = line.indexOf(": /");
     if (i < 0) continue;
     owners.set(line.slice(i + 2), line.slice(0, i).split(", ")[0]!.replace(/:[a-z0-9]+$/, ""));
@@ -82,7 +84,8 @@ export function parsePolicy(out: string): Map<string, string> {
       continue;
     }
     if (/^ {5}\S/.test(line)) inInstalled = false; // next version in the table
-    const src = /^ {8}\d+ (\S+) (\S+) (\S+) Packages$/.exec(line);
+    // Source lines: priority printed as %4i after spaces (1001, 500, 1, -10).
+    const src = /^ {6,}-?\d+ (\S+) (\S+) (\S+) Packages$/.exec(line);
     if (inInstalled && src && repos.get(pkg) === "local") {
       const host = src[1]!.replace(/^[a-z+]+:\/\//, "").replace(/\/$/, "");
       repos.set(pkg, `${host} ${src[2]}`);
@@ -171,7 +174,7 @@ export class DpkgBackend implements PackageBackend {
     const out = new Map<string, string>();
     for (const line of r.stdout.split("\n")) {
       const [pkg, version, status] = line.split("\t");
-      if (pkg && status?.startsWith("ii")) out.set(pkg.replace(/:[a-z0-9]+$/, ""), version!);
+      if (pkg && status?.[1] === "i") out.set(pkg.replace(/:[a-z0-9]+$/, ""), version!);
     }
     return out;
   }

@@ -40,9 +40,18 @@ function asStringList(v: unknown, where: string): string[] {
   return v as string[];
 }
 
+/** Refuse keys a catalog entry does not define: a typo ("setiud") must not
+ * silently drop a requirement. */
+function onlyKeys(obj: Record<string, unknown>, allowed: string[], where: string): void {
+  if (Object.getPrototypeOf(obj) !== Object.prototype) throw catalogError(where, 'unknown key "__proto__"');
+  for (const k of Object.keys(obj)) if (!allowed.includes(k)) throw catalogError(where, `unknown key "${k}" (allowed: ${allowed.join(", ")})`);
+}
+
 function parseRecipe(v: unknown, where: string): ManagerRecipe {
   if (typeof v !== "object" || v === null) throw catalogError(where, "must be an object");
   const r = v as Record<string, unknown>;
+  onlyKeys(r, ["replaces", "package", "applets", "multicall"], where);
+  if (typeof r.applets === "object" && r.applets !== null) onlyKeys(r.applets as Record<string, unknown>, ["dir", "prefix", "suffix", "names", "list"], `${where}.applets`);
   const replaces = asStringList(r.replaces, `${where}.replaces`);
   if (replaces.length === 0) throw catalogError(`${where}.replaces`, "must name at least one package");
   if (typeof r.package !== "string" || !NAME_RE.test(r.package)) throw catalogError(`${where}.package`, "must be a package name");
@@ -74,6 +83,7 @@ export function parseCatalog(text: string, where: string): Catalog {
     if (!NAME_RE.test(name)) throw catalogError(where, `bad provider name "${name}"`);
     if (typeof entry !== "object" || entry === null) throw catalogError(`${where}: ${name}`, "must be an object");
     const e = entry as Record<string, unknown>;
+    onlyKeys(e, ["description", "dpkg", "pacman", "rpm", "setuid", "exclude"], `${where}: ${name}`);
     const recipes: Provider["recipes"] = {};
     for (const kind of ["dpkg", "pacman", "rpm"] as const) {
       if (e[kind] !== undefined) recipes[kind] = parseRecipe(e[kind], `${where}: ${name}.${kind}`);

@@ -144,7 +144,7 @@ describe("parseCatalog: bad entries", () => {
   // drop-in's typo "setiud": ["sudo"] silently drops the setuid requirement
   // that planEnable enforces; config.jsonc refuses unknown keys, the catalog
   // does not.
-  test.todo("unknown keys in an entry are refused (a typo must not drop a setuid requirement)", () => {
+  test("unknown keys in an entry are refused (a typo must not drop a setuid requirement)", () => {
     const e = thrown(() => parseCatalog(JSON.stringify({ x: { dpkg: recipe(), setiud: ["sudo"] } }), W));
     expect(e.message).toContain("setiud");
   });

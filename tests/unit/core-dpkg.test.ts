@@ -112,7 +112,7 @@ describe("parseInstalled", () => {
   // is an installed package, but only statuses starting with "ii" are kept;
   // so are "ri"/"pi" (marked for removal/purge but still installed). The
   // second letter of db:Status-Abbrev is the installed state.
-  test.todo("a held package (status 'hi ') is installed", () => {
+  test("a held package (status 'hi ') is installed", () => {
     const m = parseInstalled("coreutils\t9.1-1\tamd64\thi \tM <m@x>\t\n /bin/ls\n");
     expect(m.get("coreutils")?.files).toEqual(["/bin/ls"]);
   });
@@ -162,7 +162,7 @@ describe("parseSearch (dpkg-query -S)", () => {
   // so a diverted path that no package owns (the replaced package was
   // removed while switched) gets the owner "local diversion from", and the
   // diverted-to name gets "local diversion to".
-  test.todo("'local diversion from/to' lines are not owners", () => {
+  test("'local diversion from/to' lines are not owners", () => {
     const out = "local diversion from: /usr/bin/sudo\nlocal diversion to: /usr/bin/sudo.orig\n";
     const m = parseSearch(out);
     expect(m.has("/usr/bin/sudo")).toBe(false);
@@ -261,7 +261,7 @@ describe("parsePolicy (apt-cache policy)", () => {
   // (1001: 7 spaces), experimental/NotAutomatic (1: 10 spaces) or a negative
   // pin (-10) do not match /^ {8}\d+ /, and the package is reported "local"
   // (foreign). Verbatim apt 2.6 output with Pin-Priority 1001 / 1 / -10:
-  test.todo("source lines with priorities 1001, 1 and -10", () => {
+  test("source lines with priorities 1001, 1 and -10", () => {
     for (const prio of ["       1001", "          1", "        -10"]) {
       const out = `coreutils:
   Installed: 9.1-1

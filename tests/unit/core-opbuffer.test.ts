@@ -289,7 +289,7 @@ describe("OpBuffer: line size", () => {
   // 42309, 19818, 50281 bytes), which src/verify/strict.ts then rejects
   // ("line is N bytes; at most 16384 are allowed") — a tampering verdict for
   // an untampered file.
-  test.todo("non-ASCII text, long arrays, nested strings and multi-MB strings also fit 16 KiB", () => {
+  test("non-ASCII text, long arrays, nested strings and multi-MB strings also fit 16 KiB", () => {
     const dir = freshDir();
     const op = OpBuffer.start(info(dir));
     op.record("a", { text: "é".repeat(12_000) });
