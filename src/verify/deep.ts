@@ -51,26 +51,31 @@ export function expectations(ops: readonly { op: string; touched: readonly Touch
   return out;
 }
 
-/** Host path (string or bytes) of a recorded path inside `root`; recorded
- * non-UTF-8 paths are "b64:<base64>". */
-function hostOf(root: string, recorded: string): string | Buffer {
-  if (recorded.startsWith("b64:")) {
-    const raw = Buffer.from(recorded.slice(4), "base64");
-    return root === "/" ? raw : Buffer.concat([Buffer.from(root.replace(/\/+$/, "")), raw]);
-  }
-  return root === "/" ? posix.normalize(recorded) : posix.join(root, posix.normalize(recorded));
+/** The bytes of a recorded path: "b64:<base64>" for non-UTF-8 paths. */
+function recordedBytes(recorded: string): Buffer {
+  return recorded.startsWith("b64:") ? Buffer.from(recorded.slice(4), "base64") : Buffer.from(recorded, "utf8");
 }
 
-/** SHA-256 of what a link at `path` (inside the root) resolves to, resolving
- * every hop inside the root; null when it dangles or is not a file. */
+// Paths are handled as "byte strings" (latin1: one char per byte), so the
+// posix helpers, which only look at "/" and ".", work on any bytes.
+const bytesOf = (p: string) => Buffer.from(p, "latin1");
+
+/** Host path (bytes) of an in-root path given as a byte string. */
+function hostOf(root: string, p: string): Buffer {
+  const r = Buffer.from(root, "utf8").toString("latin1");
+  return bytesOf(r === "/" ? posix.normalize(p) : posix.join(r, posix.normalize(p)));
+}
+
+/** SHA-256 of what the link at `path` (inside the root) resolves to, every
+ * hop resolved inside the root; null when it dangles or is not a file. */
 function resolvedDigest(root: string, path: string): string | null {
   let cur = path;
   for (let i = 0; i < 40; i++) {
     const host = hostOf(root, cur);
     const st = lstatSync(host, { throwIfNoEntry: false });
     if (!st) return null;
-    if (!st.isSymbolicLink()) return st.isFile() ? sha256FileSync(host as string) : null;
-    const next = readlinkSync(host, "utf8");
+    if (!st.isSymbolicLink()) return st.isFile() ? sha256FileSync(host as unknown as string) : null;
+    const next = readlinkSync(host, "buffer").toString("latin1");
     cur = next.startsWith("/") ? next : posix.join(posix.dirname(cur), next);
   }
   return null;
@@ -84,12 +89,13 @@ export function checkLive(root: string, exp: Map<string, Expectation | null>, re
     const e = exp.get(path);
     if (!e) continue;
     report.count("deep_targets");
-    const host = hostOf(root, path);
+    const inRoot = recordedBytes(path).toString("latin1");
+    const host = hostOf(root, inRoot);
     let st;
     try {
       st = lstatSync(host, { throwIfNoEntry: false });
     } catch (err) {
-      report.fail("deep", VerifyExit.IO, `cannot examine ${String(host)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, where(e, path));
+      report.fail("deep", VerifyExit.IO, `cannot examine ${host.toString("utf8")}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, where(e, path));
       continue;
     }
     const by = `(recorded by ${e.event}, seq ${e.seq})`;
@@ -105,28 +111,28 @@ export function checkLive(root: string, exp: Map<string, Expectation | null>, re
     try {
       if (kind === "symlink") {
         if (typeof e.link === "string") {
-          const text = readlinkSync(host, "utf8");
-          if (text !== e.link) {
-            report.fail("deep", VerifyExit.LIVE_DRIFT, `links to ${JSON.stringify(text)}; expected ${JSON.stringify(e.link)} ${by}`, where(e, path));
+          const text = readlinkSync(host, "buffer");
+          if (!text.equals(recordedBytes(e.link))) {
+            report.fail("deep", VerifyExit.LIVE_DRIFT, `links to ${JSON.stringify(text.toString("utf8"))}; expected ${JSON.stringify(e.link)} ${by}`, where(e, path));
             continue;
           }
         }
         if (e.sha256) {
-          const d = resolvedDigest(root, path.startsWith("b64:") ? path : path);
+          const d = resolvedDigest(root, inRoot);
           if (d !== e.sha256) {
             report.fail("deep", VerifyExit.LIVE_DRIFT, d === null ? `link target no longer resolves to a file; expected content ${e.sha256} ${by}` : `link target content ${d} differs from ${e.sha256} ${by}`, where(e, path));
             continue;
           }
         }
       } else if (kind === "file" && e.sha256) {
-        const d = sha256FileSync(host as string);
+        const d = sha256FileSync(host as unknown as string); // node:fs takes a Buffer path too
         if (d !== e.sha256) {
           report.fail("deep", VerifyExit.LIVE_DRIFT, `content ${d} differs from ${e.sha256} ${by}`, where(e, path));
           continue;
         }
       }
     } catch (err) {
-      report.fail("deep", VerifyExit.IO, `cannot read ${String(host)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, where(e, path));
+      report.fail("deep", VerifyExit.IO, `cannot read ${host.toString("utf8")}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, where(e, path));
       continue;
     }
     report.pass("deep");

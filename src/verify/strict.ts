@@ -160,75 +160,95 @@ export interface ParsedOp {
 }
 
 const MAX_PROBLEMS = 50;
-const ENVELOPE_KEYS = ["v", "op", "seq", "ts", "event", "prev", "hash"] as const;
-type Envelope = Record<(typeof ENVELOPE_KEYS)[number], unknown>;
 
-/** One line, read: its envelope, the text its hash covers, and (lazily) the object. */
-interface ReadLine {
-  env: Envelope;
-  /** JCS text of the object without `hash` (null when hash is malformed),
-   * or (fast path) the two ranges of the line text that make it up. */
-  body: string | null;
-  cut: [number, number, number, number] | null;
-  obj: () => Record<string, unknown>;
-}
+// The line being read, as module state (the hot loop allocates nothing per
+// line on the fast path): its envelope fields, and either the text its hash
+// covers (reference path) or the two ranges of the line that make it up.
+let eV: unknown, eOp: unknown, eSeq: unknown, eTs: unknown, eEvent: unknown, ePrev: unknown, eHash: unknown;
+let cutA0 = 0, cutA1 = 0, cutB0 = 0, cutB1 = 0;
+let hasCut = false;
+let slowBody: string | null = null;
+let slowObj: Record<string, unknown> | null = null;
 
 const top = new TopMembers();
 
-/** Fast path: the recognizer accepted the line (so it is canonical). */
-function readFast(text: string, start: number, end: number, nextBackslash: number): ReadLine | null {
-  if (!scanCanonical(text, start, end, top, nextBackslash)) return null;
-  const env: Envelope = { v: undefined, op: undefined, seq: undefined, ts: undefined, event: undefined, prev: undefined, hash: undefined };
+function fieldValue(text: string, m: number): unknown {
+  const vs = top.valueStart[m]!;
+  const ve = top.end[m]!;
+  const c = text.charCodeAt(vs);
+  if (c === 34 && top.escaped[m] === 0) return text.slice(vs + 1, ve - 1);
+  if (c === 45 || (c >= 48 && c <= 57)) return Number(text.slice(vs, ve));
+  return JSON.parse(text.slice(vs, ve));
+}
+
+/** The current line's object (parsed on demand on the fast path). */
+function objOf(text: string, start: number, end: number): Record<string, unknown> {
+  return slowObj ?? (slowObj = JSON.parse(text.slice(start, end)) as Record<string, unknown>);
+}
+
+/** Fast path: true if the recognizer accepted the line (so it is
+ * canonical); the envelope and the hash cut are then in the module state. */
+function readFast(text: string, start: number, end: number, nextBackslash: number): boolean {
+  if (!scanCanonical(text, start, end, top, nextBackslash)) return false;
+  eV = eOp = eSeq = eTs = eEvent = ePrev = eHash = undefined;
+  hasCut = false;
+  slowBody = null;
+  slowObj = null;
   let hashAt = -1;
   // One pass over the members, picking out the envelope keys by length and
   // text (keys are unescaped, so the text is the key).
   for (let m = 0; m < top.count; m++) {
     const ks = top.keyStart[m]!;
-    let k: keyof Envelope;
     switch (top.keyEnd[m]! - ks) {
-      case 1: if (text.charCodeAt(ks) !== 118) continue; k = "v"; break;
-      case 2: if (text.startsWith("op", ks)) k = "op"; else if (text.startsWith("ts", ks)) k = "ts"; else continue; break;
-      case 3: if (!text.startsWith("seq", ks)) continue; k = "seq"; break;
-      case 4: if (text.startsWith("hash", ks)) (k = "hash"), (hashAt = m); else if (text.startsWith("prev", ks)) k = "prev"; else continue; break;
-      case 5: if (!text.startsWith("event", ks)) continue; k = "event"; break;
-      default: continue;
+      case 1:
+        if (text.charCodeAt(ks) === 118) eV = fieldValue(text, m);
+        break;
+      case 2:
+        if (text.startsWith("op", ks)) eOp = fieldValue(text, m);
+        else if (text.startsWith("ts", ks)) eTs = fieldValue(text, m);
+        break;
+      case 3:
+        if (text.startsWith("seq", ks)) eSeq = fieldValue(text, m);
+        break;
+      case 4:
+        if (text.startsWith("hash", ks)) (eHash = fieldValue(text, m)), (hashAt = m);
+        else if (text.startsWith("prev", ks)) ePrev = fieldValue(text, m);
+        break;
+      case 5:
+        if (text.startsWith("event", ks)) eEvent = fieldValue(text, m);
+        break;
     }
-    const vs = top.valueStart[m]!;
-    const ve = top.end[m]!;
-    const c = text.charCodeAt(vs);
-    if (c === 34 && top.escaped[m] === 0) env[k] = text.slice(vs + 1, ve - 1);
-    else if (c === 45 || (c >= 48 && c <= 57)) env[k] = Number(text.slice(vs, ve));
-    else env[k] = JSON.parse(text.slice(vs, ve));
   }
-  let cut: [number, number, number, number] | null = null;
-  if (hashAt >= 0 && typeof env.hash === "string" && top.escaped[hashAt] === 0) {
+  if (hashAt >= 0 && typeof eHash === "string" && top.escaped[hashAt] === 0) {
     // Cut the member and one adjacent comma (module comment, (2)); the
     // recognizer located it, so no uniqueness search is needed, and the
     // member text is the key and value as they are (no escape in either).
     const ms = top.keyStart[hashAt]! - 1;
     const me = top.end[hashAt]!;
-    if (text.charCodeAt(ms - 1) === 44) cut = [start, ms - 1, me, end];
-    else if (text.charCodeAt(me) === 44) cut = [start, ms, me + 1, end];
-    else cut = [start, ms, me, end];
+    hasCut = true;
+    cutA0 = start;
+    cutB1 = end;
+    if (text.charCodeAt(ms - 1) === 44) (cutA1 = ms - 1), (cutB0 = me);
+    else if (text.charCodeAt(me) === 44) (cutA1 = ms), (cutB0 = me + 1);
+    else (cutA1 = ms), (cutB0 = me);
   }
-  let cached: Record<string, unknown> | null = null;
-  return { env, body: null, cut, obj: () => (cached ??= JSON.parse(text.slice(start, end))) };
+  return true;
 }
 
 let scratch = Buffer.allocUnsafe(2 * MAX_LINE_BYTES);
 
-/** SHA-256 hex of bytes[a0, a1) ++ bytes[b0, b1). */
-function hashRanges(bytes: Buffer, [a0, a1, b0, b1]: [number, number, number, number]): string {
-  const n1 = a1 - a0;
-  const n = n1 + b1 - b0;
+/** SHA-256 hex of bytes[cutA0, cutA1) ++ bytes[cutB0, cutB1). */
+function hashCut(bytes: Buffer): string {
+  const n1 = cutA1 - cutA0;
+  const n = n1 + cutB1 - cutB0;
   if (n > scratch.length) scratch = Buffer.allocUnsafe(n);
-  bytes.copy(scratch, 0, a0, a1);
-  bytes.copy(scratch, n1, b0, b1);
+  bytes.copy(scratch, 0, cutA0, cutA1);
+  bytes.copy(scratch, n1, cutB0, cutB1);
   return sha256Hex(scratch.subarray(0, n));
 }
 
-/** Reference path: JSON.parse + canonicalize. Returns a problem or the line. */
-function readSlow(line: string): ReadLine | string {
+/** Reference path: JSON.parse + canonicalize. Returns null, or a problem. */
+function readSlow(line: string): string | null {
   let obj: Record<string, unknown>;
   try {
     obj = JSON.parse(line);
@@ -238,10 +258,17 @@ function readSlow(line: string): ReadLine | string {
   if (obj === null || typeof obj !== "object" || Array.isArray(obj)) return "not a JSON object";
   const formProblem = eventFormProblem(line, obj);
   if (formProblem) return formProblem;
-  const env = {} as Envelope;
-  for (const k of ENVELOPE_KEYS) env[k] = obj[k];
-  const body = typeof obj.hash === "string" && CHAIN_RE.test(obj.hash) ? bodyWithoutHash(line, obj) : null;
-  return { env, body, cut: null, obj: () => obj };
+  eV = obj.v;
+  eOp = obj.op;
+  eSeq = obj.seq;
+  eTs = obj.ts;
+  eEvent = obj.event;
+  ePrev = obj.prev;
+  eHash = obj.hash;
+  hasCut = false;
+  slowObj = obj;
+  slowBody = typeof obj.hash === "string" && CHAIN_RE.test(obj.hash) ? bodyWithoutHash(line, obj) : null;
+  return null;
 }
 
 /**
@@ -262,62 +289,55 @@ export function readOpEvents(text: string, ascii: boolean, opId: string, collect
     problem(1, "file is empty (an operation has at least op.start and op.end)");
     return out;
   }
-  // Line boundaries.
-  const starts: number[] = [];
-  const ends: number[] = [];
-  for (let p = 0; p < text.length; ) {
-    const nl = text.indexOf("\n", p);
-    starts.push(p);
-    if (nl < 0) {
-      ends.push(text.length);
-      problem(starts.length, "last line does not end with a newline");
-      break;
-    }
-    ends.push(nl);
-    p = nl + 1;
-  }
   const fastOk = !CONTROL_RE.test(text);
   let nextBackslash = -1;
-  const count = starts.length;
-  out.events = count;
   let prevHash: string | null = null;
   let prevOk = false;
-  for (let i = 0; i < count; i++) {
-    const start = starts[i]!;
-    const end = ends[i]!;
+  const len = text.length;
+  let i = -1;
+  for (let start = 0; start < len; ) {
+    i++;
+    let end = text.indexOf("\n", start);
+    const next = end + 1;
+    if (end < 0) {
+      end = len;
+      problem(i + 1, "last line does not end with a newline");
+    }
+    const last = end + 1 >= len;
+    const lineStart = start;
+    start = end < len ? next : len;
     const n = i + 1;
-    const bytes = (ascii ? end - start : Buffer.byteLength(text.slice(start, end))) + 1;
-    if (bytes > MAX_LINE_BYTES) problem(n, `line is ${bytes} bytes; at most ${MAX_LINE_BYTES} are allowed`);
-    if (fastOk && nextBackslash < start) {
-      nextBackslash = text.indexOf("\\", start);
+    const lineBytes = (ascii ? end - lineStart : Buffer.byteLength(text.slice(lineStart, end))) + 1;
+    if (lineBytes > MAX_LINE_BYTES) problem(n, `line is ${lineBytes} bytes; at most ${MAX_LINE_BYTES} are allowed`);
+    if (fastOk && nextBackslash < lineStart) {
+      nextBackslash = text.indexOf("\\", lineStart);
       if (nextBackslash < 0) nextBackslash = Infinity;
     }
-    let r: ReadLine | string | null = fastOk ? readFast(text, start, end, nextBackslash) : null;
-    if (r === null) r = readSlow(text.slice(start, end));
-    if (typeof r === "string") {
-      problem(n, r);
-      prevOk = false;
-      continue;
+    if (!(fastOk && readFast(text, lineStart, end, nextBackslash))) {
+      const p = readSlow(text.slice(lineStart, end));
+      if (p !== null) {
+        problem(n, p);
+        prevOk = false;
+        continue;
+      }
     }
-    const { env } = r;
-    const hash = env.hash;
-    const prev = env.prev;
+    const hash = eHash;
+    const prev = ePrev;
     let bad = false;
-    if (env.v !== 1) (problem(n, `v is ${JSON.stringify(env.v)}, expected 1`), (bad = true));
-    if (env.op !== opId) (problem(n, `op is ${JSON.stringify(env.op)}, expected ${opId} (the file name)`), (bad = true));
-    if (env.seq !== i) (problem(n, `seq is ${JSON.stringify(env.seq)}, expected ${i}`), (bad = true));
-    if (typeof env.ts !== "string" || !TS_RE.test(env.ts)) (problem(n, "ts is not an RFC 3339 UTC time with milliseconds"), (bad = true));
-    if (typeof env.event !== "string" || env.event === "") (problem(n, "event name missing"), (bad = true));
+    if (eV !== 1) (problem(n, `v is ${JSON.stringify(eV)}, expected 1`), (bad = true));
+    if (eOp !== opId) (problem(n, `op is ${JSON.stringify(eOp)}, expected ${opId} (the file name)`), (bad = true));
+    if (eSeq !== i) (problem(n, `seq is ${JSON.stringify(eSeq)}, expected ${i}`), (bad = true));
+    if (typeof eTs !== "string" || !TS_RE.test(eTs)) (problem(n, "ts is not an RFC 3339 UTC time with milliseconds"), (bad = true));
+    if (typeof eEvent !== "string" || eEvent === "") (problem(n, "event name missing"), (bad = true));
     // A prev equal to the previous line's (checked) hash is well-formed.
     if (!(prevOk && prev === prevHash) && (typeof prev !== "string" || !CHAIN_RE.test(prev))) (problem(n, "prev is not sha256:<64 hex>"), (bad = true));
-    if (typeof hash !== "string" || (r.body === null && r.cut === null)) {
+    if (typeof hash !== "string" || (slowBody === null && !hasCut)) {
       problem(n, "hash is not sha256:<64 hex>");
       prevOk = false;
       continue;
     }
     // A hash equal to the computed one is well-formed; otherwise say which.
-    const cut = r.cut;
-    const computed = "sha256:" + (cut === null ? sha256Hex(r.body!) : raw !== null ? hashRanges(raw, cut) : sha256Hex(text.slice(cut[0], cut[1]) + text.slice(cut[2], cut[3])));
+    const computed = "sha256:" + (!hasCut ? sha256Hex(slowBody!) : raw !== null ? hashCut(raw) : sha256Hex(text.slice(cutA0, cutA1) + text.slice(cutB0, cutB1)));
     if (computed !== hash) {
       if (!CHAIN_RE.test(hash)) {
         problem(n, "hash is not sha256:<64 hex>");
@@ -327,7 +347,7 @@ export function readOpEvents(text: string, ascii: boolean, opId: string, collect
       problem(n, `hash mismatch: the line says ${hash}, its content hashes to ${computed}`);
       bad = true;
     }
-    const event = env.event;
+    const event = eEvent;
     if (i === 0) {
       if (typeof prev === "string") out.firstPrev = prev;
       if (event !== "op.start") problem(n, `first event is ${JSON.stringify(event)}, expected op.start`);
@@ -335,12 +355,12 @@ export function readOpEvents(text: string, ascii: boolean, opId: string, collect
       if (event === "op.start") problem(n, "op.start after the first line");
       if (prevOk && prev !== prevHash) problem(n, `prev ${String(prev)} does not match the hash of line ${n - 1} (${prevHash})`);
     }
-    if (i === count - 1) {
+    if (last) {
       out.lastHash = hash;
       if (event !== "op.end") problem(n, `last event is ${JSON.stringify(event)}, expected op.end`);
       else {
         out.ended = true;
-        const obj = r.obj();
+        const obj = objOf(text, lineStart, end);
         if (obj.sbom !== undefined) {
           const sb = obj.sbom as Record<string, unknown> | null;
           if (sb && typeof sb === "object" && typeof sb.file === "string" && typeof sb.sha256 === "string" && HEX64_RE.test(sb.sha256) && Object.keys(sb).length === 2) {
@@ -350,7 +370,7 @@ export function readOpEvents(text: string, ascii: boolean, opId: string, collect
       }
     } else if (event === "op.end") problem(n, "op.end before the last line");
     if (collectTouched && (event === "file.switch" || event === "file.restore" || event === "rollback.step")) {
-      const obj = r.obj();
+      const obj = objOf(text, lineStart, end);
       if (typeof obj.path === "string") {
         const t: TouchEvent = { seq: i, event, path: obj.path };
         for (const k of ["action", "before_kind", "before_sha256", "after_kind", "after_sha256", "link_target"] as const) {
@@ -363,6 +383,7 @@ export function readOpEvents(text: string, ascii: boolean, opId: string, collect
     prevHash = hash;
     prevOk = !bad;
   }
+  out.events = i + 1;
   return out;
 }
 
