@@ -1,6 +1,8 @@
-/** `audit verify`, `audit checkpoint`, `audit export` through the real CLI
- * entry (main), on a fake dpkg root whose audit record was written by the
- * real writer with a key at the default path. */
+/** `audit verify`, `audit checkpoint`, `audit export` through the CLI layer
+ * (argument parsing, CommandContext, session, error → exit code as main
+ * does it), on a fake dpkg root whose audit record was written by the real
+ * writer with a key at the default path. The command table is not touched
+ * (test files share modules), so this runs the commands the way main does. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -9,21 +11,48 @@ import { generateSecretKey, type GeneratedKey } from "../../src/attest/minisign.
 import { signerFor } from "../../src/attest/signing.ts";
 import { merkleRootOf } from "../../src/switch/session.ts";
 import { verifyCommands } from "../../src/cli/verify.ts";
+import { parse } from "../../src/cli/args.ts";
+import { makeSession } from "../../src/cli/commands.ts";
+import { Output } from "../../src/cli/output.ts";
+import { PkgswitchError } from "../../src/errors.ts";
 import { coreutilsRoot, removeRoot } from "../helpers/fakeroot.ts";
 
-let main: (argv: string[]) => Promise<number>;
+/** What main does for one of these commands: parse, build the context, run,
+ * map a PkgswitchError to its exit code (and one error line). */
+async function main(argv: string[]): Promise<number> {
+  const options = Object.assign({}, ...verifyCommands.map((c) => c.options));
+  let out = Output.detect({ json: argv.includes("--json"), quiet: false, verbose: false, noColor: true });
+  try {
+    const parsed = parse(argv, options);
+    const cmd = verifyCommands.find((c) => c.path.every((p, i) => parsed.positionals[i] === p))!;
+    const g = parsed.globals;
+    out = Output.detect({ json: g.json, quiet: g.quiet, verbose: g.verbose, noColor: true });
+    for (const k of Object.keys(parsed.values)) if (!(k in cmd.options) && !["root", "json", "audit-dir"].includes(k)) throw new PkgswitchError(2, `unknown option --${k}`);
+    let session: ReturnType<typeof makeSession> | null = null;
+    return await cmd.run({
+      parsed,
+      globals: g,
+      args: parsed.positionals.slice(cmd.path.length),
+      out,
+      argv,
+      layout: () => (session ??= makeSession(g, out, argv)).layout,
+      session: () => (session ??= makeSession(g, out, argv)),
+    });
+  } catch (e) {
+    if (e instanceof PkgswitchError) {
+      out.error(e.message);
+      return e.exitCode;
+    }
+    throw e;
+  }
+}
 let root: string;
 let audit: string;
 let keyDir: string;
 let key: GeneratedKey;
 const ops: string[] = [];
 
-beforeAll(async () => {
-  // Put the verify commands in the table (once) before main computes its options.
-  const { COMMANDS } = await import("../../src/cli/commands.ts");
-  for (const c of verifyCommands) if (!COMMANDS.some((x) => x.path.join(" ") === c.path.join(" "))) COMMANDS.push(c);
-  main = (await import("../../src/cli/main.ts")).main;
-
+beforeAll(() => {
   root = coreutilsRoot();
   audit = join(root, "var/lib/pkgswitch/audit");
   keyDir = join(root, "etc/pkgswitch/keys");

@@ -645,6 +645,17 @@ describe("verifyMinisign agrees with verifySignature", () => {
       }
     });
   }
+  test("200 random single-byte changes of the signature file", () => {
+    let seed = 99;
+    const rnd = (n: number) => ((seed = (seed * 48271) % 2147483647), seed % n);
+    for (let k = 0; k < 200; k++) {
+      const b = Buffer.from(sig);
+      const at = rnd(b.length);
+      b[at] = b[at]! ^ (1 + rnd(255));
+      const text = b.toString("latin1");
+      for (const opts of [{}, { allowLegacy: true }]) expect(verifyMinisign(file, text, [pk], opts)).toEqual(verifySignature(file, text, [pk], opts));
+    }
+  });
   test("signify regress: good verifies, forgery fails, only with allowLegacy", () => {
     expect(verifyMinisign(signify("orders.txt"), signify("orders.txt.sig").toString(), [regress], { allowLegacy: true }).ok).toBe(true);
     expect(verifyMinisign(signify("orders.txt"), signify("orders.txt.sig").toString(), [regress]).ok).toBe(false);
