@@ -5,7 +5,7 @@ import { Exit } from "../errors.ts";
 import { loadCatalog, resolveProviders } from "../providers/catalog.ts";
 import { DpkgBackend } from "../pkgmgr/dpkg.ts";
 import { loadState } from "../switch/state.ts";
-import { observe } from "../switch/observe.ts";
+import { executableInfo, observe } from "../switch/observe.ts";
 import type { CommandContext } from "./commands.ts";
 
 export async function cmdList(ctx: CommandContext): Promise<number> {
@@ -43,20 +43,26 @@ export async function cmdStatus(ctx: CommandContext): Promise<number> {
   const diversions = new DpkgBackend({ root: s.layout.root, observe: () => {}, readOnly: true }).diverter.list();
   const report = names.map((name) => {
     const p = state.providers[name];
-    if (!p) return { provider: name, enabled: false, status: null, switched: 0, drifted: [], missing_backups: [], targets: 0, diversions: 0, diversions_missing: [] };
+    if (!p) return { provider: name, enabled: false, status: null, switched: 0, broken: [], restored: [], drifted: [], missing_backups: [], targets: 0, diversions: 0, diversions_missing: [] };
     const drifted: Array<{ path: string; now: string }> = [];
     const missingBackups: string[] = [];
+    const broken: string[] = [];
+    const restored: string[] = [];
     let switched = 0;
     for (const t of p.targets) {
       const o = observe(s.layout.root, t.path);
-      if (o.kind === "symlink" && o.linkText === t.link_target) switched++;
+      const hasBackup = lstatSync(join(s.layout.stateDir, t.backup), { throwIfNoEntry: false }) !== undefined;
+      if (o.kind === "symlink" && o.linkText === t.link_target) {
+        if (executableInfo(s.layout.root, t.link_target).exists) switched++;
+        else broken.push(t.path); // the link dangles: the replacement is gone
+        if (!hasBackup) missingBackups.push(t.path);
+      } else if (!hasBackup && o.kind === "file") restored.push(t.path); // an interrupted disable got this far
       else drifted.push({ path: t.path, now: o.kind === "symlink" ? `link to ${o.linkText}` : o.kind });
-      if (!lstatSync(join(s.layout.stateDir, t.backup), { throwIfNoEntry: false })) missingBackups.push(t.path);
     }
     const diverted = p.targets.filter((t) => t.diverted_to && t.db_path);
     const registered = diverted.filter((t) => diversions.get(t.db_path!)?.to === t.diverted_to);
     const diversionsMissing = diverted.filter((t) => !registered.includes(t)).map((t) => t.db_path!);
-    return { provider: name, enabled: true, status: p.status, package: p.package, op: p.op, targets: p.targets.length, switched, drifted, missing_backups: missingBackups, diversions: registered.length, diversions_missing: diversionsMissing };
+    return { provider: name, enabled: true, status: p.status, package: p.package, op: p.op, targets: p.targets.length, switched, broken, restored, drifted, missing_backups: missingBackups, diversions: registered.length, diversions_missing: diversionsMissing };
   });
   ctx.out.json({ root: s.layout.root, providers: report, state_file: existsSync(join(s.layout.stateDir, "state.json")) });
   if (report.length === 0) ctx.out.line("no provider is enabled");
@@ -65,7 +71,9 @@ export async function cmdStatus(ctx: CommandContext): Promise<number> {
       ctx.out.line(`${r.provider}: not enabled`);
       continue;
     }
-    const drift = r.drifted.length ? ctx.out.paint("yellow", `, ${r.drifted.length} drifted`) : "";
+    const drift = (r.drifted.length ? ctx.out.paint("yellow", `, ${r.drifted.length} drifted`) : "")
+      + (r.broken.length ? ctx.out.paint("red", `, ${r.broken.length} broken (replacement missing: run relink)`) : "")
+      + (r.restored.length ? ctx.out.paint("yellow", `, ${r.restored.length} already restored (interrupted disable: run disable again)`) : "");
     const miss = r.missing_backups.length ? ctx.out.paint("red", `, ${r.missing_backups.length} backup(s) missing`) : "";
     const div = r.diversions || r.diversions_missing.length ? `, ${r.diversions} dpkg diversion(s)${r.diversions_missing.length ? ctx.out.paint("yellow", ` (${r.diversions_missing.length} missing: run relink)`) : ""}` : "";
     ctx.out.line(`${r.provider}: ${r.status === "pending" ? ctx.out.paint("yellow", "pending (interrupted enable; run enable again or disable)") : "enabled"} — ${r.switched}/${r.targets} switched${drift}${miss}${div} (${r.package}, op ${r.op})`);

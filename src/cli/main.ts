@@ -50,6 +50,10 @@ function commandHelp(c: Command): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // A reader that goes away (`pkgswitch audit show X | head`) is not an error.
+  process.stdout.on?.("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(0);
+  });
   let out = Output.detect({ json: argv.includes("--json"), quiet: false, verbose: false, noColor: argv.includes("--no-color") });
   try {
     const parsed = parse(argv, ALL_OPTIONS);

@@ -28,9 +28,14 @@ export function backupFile(targetPath: string, backupPath: string, original: Ori
  * allows, else a copy keeping mode, owner and times; a symlink is copied as
  * a symlink. `to` is never missing or half-written. */
 export function placeFile(from: string, to: string): "link" | "copy" {
+  // Already the same inode (a re-run): rename(2) between two links of one
+  // file succeeds doing nothing and would leave the temp name behind.
+  const a = lstatSync(from);
+  const b = lstatSync(to, { throwIfNoEntry: false });
+  if (b && !a.isSymbolicLink() && a.ino === b.ino && a.dev === b.dev) return "link";
   const tmp = tempBeside(to, "tmp");
   let how: "link" | "copy" = "link";
-  if (lstatSync(from).isSymbolicLink()) {
+  if (a.isSymbolicLink()) {
     symlinkSync(readlinkSync(from), tmp);
     how = "copy";
   } else {

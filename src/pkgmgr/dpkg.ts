@@ -143,6 +143,12 @@ export class DpkgBackend implements PackageBackend {
     this.distro = readOsId(root);
   }
 
+  /** In a dry run apt must write nothing inside the root: no rebuilt cache
+   * files, no planner log (/var/log/apt/eipp.log.xz). */
+  private noCache(): string[] {
+    return this.opts.readOnly ? ["-o", "Dir::Cache::pkgcache=", "-o", "Dir::Cache::srcpkgcache=", "-o", "Dir::Log::Planner="] : [];
+  }
+
   private divertCall(args: string[]): void {
     if (this.opts.readOnly) throw new Error("internal: diversion change attempted in read-only mode");
     const r = this.exec(["dpkg-divert", `--root=${this.opts.root}`, "--no-rename", ...args], false);
@@ -180,8 +186,8 @@ export class DpkgBackend implements PackageBackend {
   }
 
   simulate(action: "install" | "remove", names: string[]): string[] {
-    const r = this.exec(["apt-get", "-s", "-q", action, ...names], true);
-    if (r.rc !== 0) return names;
+    const r = this.exec(["apt-get", ...this.noCache(), "-s", "-q", action, ...names], true);
+    if (r.rc !== 0) throw new PkgswitchError(Exit.PKGMGR, `apt-get ${action} ${names.join(" ")} would fail in ${this.opts.root} (exit ${r.rc}): ${lastLine(r.stderr || r.stdout)}`);
     return parseSimulation(r.stdout);
   }
 
@@ -207,9 +213,7 @@ export class DpkgBackend implements PackageBackend {
   sourceRepos(names: string[]): Map<string, string> {
     const repos = new Map<string, string>(names.map((n) => [n, "unknown"]));
     if (names.length === 0 || !existsSync(hostPath(this.opts.root, "/usr/bin/apt-cache"))) return repos;
-    // In a dry run apt must not rebuild its cache files inside the root.
-    const noCache = this.opts.readOnly ? ["-o", "Dir::Cache::pkgcache=", "-o", "Dir::Cache::srcpkgcache="] : [];
-    const r = this.exec(["apt-cache", ...noCache, "policy", ...names], true);
+    const r = this.exec(["apt-cache", ...this.noCache(), "policy", ...names], true);
     if (r.rc !== 0) return repos;
     for (const [k, v] of parsePolicy(r.stdout)) repos.set(k, v);
     return repos;

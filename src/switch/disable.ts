@@ -8,7 +8,7 @@ import { dropBackup, readSidecar, restoreFile } from "../fsops/backup.ts";
 import { fsyncDir } from "../fsops/atomic.ts";
 import { toPackageInfo } from "../pkgmgr/backend.ts";
 import type { PackageInfo } from "../pkgmgr/types.ts";
-import { sweepTempFiles, undivertTargets } from "./enable.ts";
+import { sweepTempFiles, undivertTargets, workDirs } from "./enable.ts";
 import { observe } from "./observe.ts";
 import { loadState, saveState, type ManagedTarget, type ProviderState } from "./state.ts";
 import type { OpContext, OpOutcome } from "./session.ts";
@@ -49,7 +49,7 @@ export async function disable(ctx: OpContext, opts: DisableOptions): Promise<OpO
   }));
   if (session.dryRun) return { status: "dry_run", exitCode: Exit.OK, packages, result: { dry_run: true, plan } };
 
-  sweepTempFiles(root, new Set(entries.flatMap((e) => e.targets.map((t) => dirname(t.path)))));
+  sweepTempFiles(workDirs(root, stateDir, entries.flatMap((e) => e.targets.map((t) => t.path))));
   let restored = 0;
   let missingBackups = 0;
   for (const e of entries) {

@@ -39,24 +39,35 @@ function recipeFor(ctx: OpContext, p: Provider): ManagerRecipe {
   return recipe;
 }
 
-/** Remove temp files a killed run left beside targets (ours only). */
-export function sweepTempFiles(root: string, dirs: Iterable<string>): number {
+/** Remove temp files a killed run left beside targets and backups (ours
+ * only: `.NAME.pkgswitch-{link,tmp,…}-XXXXXXXX`). `dirs` are host paths. */
+export function sweepTempFiles(dirs: Iterable<string>): number {
   let n = 0;
   for (const d of dirs) {
     let names: string[];
     try {
-      names = readdirSync(hostPath(root, d));
+      names = readdirSync(d);
     } catch {
       continue;
     }
     for (const name of names) {
       if (name.startsWith(".") && /\.pkgswitch-(link|restore|tmp|bak)-[0-9a-f]{8}$/.test(name)) {
-        unlinkSync(join(hostPath(root, d), name));
+        unlinkSync(join(d, name));
         n++;
       }
     }
   }
   return n;
+}
+
+/** The host directories of targets and of their backups. */
+export function workDirs(root: string, stateDir: string, targets: Iterable<string>): Set<string> {
+  const dirs = new Set<string>();
+  for (const t of targets) {
+    dirs.add(hostPath(root, dirname(t)));
+    dirs.add(join(stateDir, dirname(backupRel(t))));
+  }
+  return dirs;
 }
 
 function listApplets(ctx: OpContext, recipe: ManagerRecipe): string[] {
@@ -80,7 +91,11 @@ async function prepare(ctx: OpContext, provider: Provider, state: State, install
   }
   let willInstall = false;
   if (!installed.has(recipe.package)) {
-    if (session.dryRun) willInstall = true;
+    if (session.dryRun) {
+      // Changes nothing, but tells now if the install would fail (exit 20).
+      backend.simulate("install", [recipe.package]);
+      willInstall = true;
+    }
     else {
       const t0 = performance.now();
       backend.install([recipe.package]);
@@ -170,7 +185,7 @@ export async function enable(ctx: OpContext, providers: Provider[]): Promise<OpO
   }
 
   // Leftovers of a killed run: temp names beside targets.
-  sweepTempFiles(root, new Set(toSwitch.map((s) => dirname(s.action.applet.target))));
+  sweepTempFiles(workDirs(root, stateDir, toSwitch.map((s) => s.action.applet.target)));
 
   // 1. Back up every target and record it as managed ("pending") before any swap.
   const managed = new Map<string, ManagedTarget>();
@@ -211,7 +226,6 @@ export async function enable(ctx: OpContext, providers: Provider[]): Promise<OpO
   //    upgrades of the replaced package will write from now on. Then swap,
   //    then smoke test; any failure rolls back what was done.
   const swapped: ManagedTarget[] = [];
-  const afterDigests = new Map<string, string | null>();
   try {
     divertTargets(ctx, [...managed.values()]);
     n = 0;
@@ -219,10 +233,10 @@ export async function enable(ctx: OpContext, providers: Provider[]): Promise<OpO
       const m = managed.get(action.applet.target)!;
       replaceWithSymlink(hostPath(root, m.path), m.link_target);
       swapped.push(m);
-      if (!afterDigests.has(m.link_target)) afterDigests.set(m.link_target, resolvedDigest(root, m.link_target, cache));
+
       op.record("file.switch", {
         path: m.path, applet: m.applet, before_kind: m.original.kind, after_kind: "symlink", link_target: m.link_target,
-        before_sha256: m.original.sha256, after_sha256: afterDigests.get(m.link_target) ?? null,
+        before_sha256: m.original.sha256, after_sha256: resolvedDigest(root, m.link_target, cache),
         mode: m.original.mode, uid: m.original.uid, gid: m.original.gid,
       });
       session.out.progress("switching", ++n, toSwitch.length);
@@ -233,7 +247,7 @@ export async function enable(ctx: OpContext, providers: Provider[]): Promise<OpO
       const results = await smokeTest(root, targets);
       const failed = results.filter((r) => !r.ok);
       op.record("smoke.test", { tested: results.length, failed: failed.length, failures: failed.slice(0, 20).map((f) => ({ path: f.target, rc: f.rc, signal: f.signal ?? null, output: f.output })), duration_ms: Math.max(0, ...results.map((r) => r.durationMs)) });
-      if (failed.length > 0) throw new PkgswitchError(Exit.ROLLED_BACK, `smoke test failed for ${failed.length} command(s), first ${failed[0]!.target} (exit ${failed[0]!.rc ?? failed[0]!.signal}): ${failed[0]!.output}`);
+      if (failed.length > 0) throw new PkgswitchError(Exit.ROLLED_BACK, `smoke test failed for ${failed.length} command(s), first ${failed[0]!.target} (${failed[0]!.signal ? `killed by ${failed[0]!.signal}` : failed[0]!.rc === null ? "did not run" : `exit ${failed[0]!.rc}`}): ${failed[0]!.output}`);
     }
   } catch (e) {
     rollback(ctx, state, plans, swapped, [...managed.values()], installedByUs, e as Error);

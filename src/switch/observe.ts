@@ -33,19 +33,34 @@ export function describeOriginal(root: string, target: string, owner: string | n
   };
 }
 
-/** SHA-256 of what a link in the root resolves to (the replacement binary).
- * Relative links resolve inside the root; absolute ones are re-rooted. */
-export function resolvedDigest(root: string, linkTarget: string, cache: HashCache): string | null {
-  let path = linkTarget;
+/** Host path of the file a path in the root finally resolves to (relative
+ * links resolve inside the root; absolute ones are re-rooted), or null. */
+export function resolveInRoot(root: string, inRoot: string): string | null {
+  let path = inRoot;
   for (let i = 0; i < 16; i++) {
     const host = hostPath(root, path);
     const st = lstatSync(host, { throwIfNoEntry: false });
     if (!st) return null;
-    if (!st.isSymbolicLink()) return st.isFile() ? cache.digest(host) : null;
+    if (!st.isSymbolicLink()) return host;
     const next = readlinkSync(host);
     path = next.startsWith("/") ? next : normalizeJoin(path, next);
   }
   return null;
+}
+
+/** Digests of resolved files within this run: 103 applet links resolve to
+ * one 23 MB multicall binary, too fresh (racy) for the persistent cache. */
+const runDigests = new Map<string, string>();
+
+/** SHA-256 of what a link in the root resolves to (the replacement binary). */
+export function resolvedDigest(root: string, linkTarget: string, cache: HashCache): string | null {
+  const host = resolveInRoot(root, linkTarget);
+  const st = host ? lstatSync(host, { throwIfNoEntry: false, bigint: true }) : undefined;
+  if (!host || !st?.isFile()) return null;
+  const key = `${host}\0${st.ino}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}`;
+  let d = runDigests.get(key);
+  if (!d) runDigests.set(key, (d = cache.digest(host)));
+  return d;
 }
 
 function normalizeJoin(from: string, rel: string): string {
@@ -60,18 +75,8 @@ function normalizeJoin(from: string, rel: string): string {
 
 /** Is the (root-resolved) file executable, and setuid root? */
 export function executableInfo(root: string, linkTarget: string): { exists: boolean; executable: boolean; setuidRoot: boolean } {
-  let path = linkTarget;
-  for (let i = 0; i < 16; i++) {
-    const host = hostPath(root, path);
-    const st = lstatSync(host, { throwIfNoEntry: false });
-    if (!st) break;
-    if (st.isSymbolicLink()) {
-      const next = readlinkSync(host);
-      path = next.startsWith("/") ? next : normalizeJoin(path, next);
-      continue;
-    }
-    return { exists: true, executable: st.isFile() && (st.mode & 0o111) !== 0, setuidRoot: (st.mode & 0o4000) !== 0 && st.uid === 0 };
-  }
-  return { exists: false, executable: false, setuidRoot: false };
+  const host = resolveInRoot(root, linkTarget);
+  const st = host ? lstatSync(host, { throwIfNoEntry: false }) : undefined;
+  if (!st) return { exists: false, executable: false, setuidRoot: false };
+  return { exists: true, executable: st.isFile() && (st.mode & 0o111) !== 0, setuidRoot: (st.mode & 0o4000) !== 0 && st.uid === 0 };
 }
-

@@ -35,7 +35,7 @@ export function inspect(root: string, stateDir: string, state: State, diversions
   for (const p of Object.values(state.providers)) {
     const gone = p.targets.find((t) => !executableInfo(root, t.link_target).exists);
     if (gone) {
-      findings.push({ provider: p.provider, path: gone.link_target, problem: "replacement-gone", detail: `${gone.link_target} is gone: ${p.package} is no longer installed` });
+      findings.push({ provider: p.provider, path: gone.link_target, problem: "replacement-gone", detail: `${gone.link_target} is gone: ${p.package} was removed (or its files deleted)` });
       continue;
     }
     for (const t of p.targets) {

@@ -1,6 +1,8 @@
 /** Smoke test: run each switched command with --version inside the root.
  * Pass = it executed and exited normally (exit code aside: uutils 0.0.17's
- * `true --version` exits 1). Fail = exec error (126/127), a signal, or a hang. */
+ * `true --version` exits 1), or it kept printing until we stopped reading
+ * (busybox `yes --version` prints "--version" forever). Fail = exec error
+ * (126/127), a crash signal, or a hang. Only the first bytes are kept. */
 import { inRoot } from "../pkgmgr/exec.ts";
 
 export interface SmokeResult {
@@ -28,11 +30,16 @@ export async function smokeTest(root: string, targets: string[], concurrency = 8
           env: { PATH: "/usr/bin:/bin", LC_ALL: "C" },
           timeout: timeoutMs,
         });
-        const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
+        let capped = false;
+        const head = (stream: ReadableStream<Uint8Array>) => readHead(stream, OUTPUT_CAP, () => {
+          capped = true;
+          p.kill("SIGKILL");
+        });
+        const [out, err] = await Promise.all([head(p.stdout), head(p.stderr)]);
         const rc = await p.exited;
-        const signal = p.signalCode ?? undefined;
-        const ok = !signal && rc !== 126 && rc !== 127;
-        const r: SmokeResult = { target, ok, rc, output: (out || err).split("\n")[0]!.slice(0, 200), durationMs: Math.round(performance.now() - t0) };
+        const signal = capped ? undefined : p.signalCode ?? undefined;
+        const ok = capped || (!signal && rc !== 126 && rc !== 127);
+        const r: SmokeResult = { target, ok, rc: capped ? null : rc, output: (out || err).split("\n")[0]!.slice(0, 200), durationMs: Math.round(performance.now() - t0) };
         if (signal) r.signal = String(signal);
         results[i] = r;
       } catch (e) {
@@ -42,4 +49,25 @@ export async function smokeTest(root: string, targets: string[], concurrency = 8
   }
   await Promise.all(Array.from({ length: Math.min(concurrency, targets.length) }, worker));
   return results;
+}
+
+const OUTPUT_CAP = 4096;
+
+/** Read up to `cap` bytes of a stream, then call `onCap` and stop reading. */
+async function readHead(stream: ReadableStream<Uint8Array>, cap: number, onCap: () => void): Promise<string> {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    n += value.length;
+    if (n >= cap) {
+      onCap();
+      await reader.cancel().catch(() => {});
+      break;
+    }
+  }
+  return Buffer.concat(chunks).toString("utf8", 0, Math.min(n, cap));
 }

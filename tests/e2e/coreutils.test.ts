@@ -145,34 +145,57 @@ describe("coreutils → uutils on a debootstrap bookworm root", () => {
     return { switched, original };
   }
 
+  /** When the swaps (enable) or restores (disable) of a clean run happen,
+   * in ms after spawning, read from its own audit events. */
+  function swapWindow(command: "enable" | "disable"): [number, number] {
+    const t0 = Date.now();
+    const r = pkgswitchJson<{ op: string }>(["--root", root, command, "coreutils", "--yes"]);
+    expect(r.code).toBe(0);
+    const evs = readFileSync(join(root, `var/lib/pkgswitch/audit/audit-${r.json.op}.jsonl`), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    const ts = evs.filter((e) => e.event === (command === "enable" ? "file.switch" : "file.restore")).map((e) => Date.parse(e.ts) - t0);
+    return [Math.min(...ts), Math.max(...ts)];
+  }
+
   for (const command of ["enable", "disable"] as const) {
     test(`SIGKILL at any moment of ${command} leaves each target original or switched; re-running finishes`, async () => {
-      // Time one clean run to spread the kill points over it.
+      const undo = command === "enable" ? "disable" : "enable";
       if (command === "disable") expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"]).code).toBe(0);
+      const [from, to] = swapWindow(command);
+      expect(pkgswitch(["--root", root, undo, "coreutils", "--yes"]).code).toBe(0);
+      // Kill points across the whole run, then inside the swap window until a
+      // kill has landed mid-swap (some targets switched, some not).
+      const points = [5, 50, Math.max(1, from - 100), from / 2, to + 20, to + 150];
       const seen = new Set<string>();
-      for (const delay of [5, 40, 80, 120, 160, 200, 240, 280, 330, 380, 450, 550]) {
+      let interrupted = 0;
+      for (let i = 0; i < points.length || (!seen.has("partial") && i < 40); i++) {
+        const delay = i < points.length ? points[i]! : from - 10 + Math.random() * (to - from + 20);
         const p = Bun.spawn([join(PROJECT, "dist/pkgswitch"), "--root", root, command, "coreutils", "--yes"], { stdout: "ignore", stderr: "ignore" });
-        await Bun.sleep(delay);
+        await Bun.sleep(Math.max(0, delay));
         p.kill("SIGKILL");
         await p.exited;
         const c = assertConsistent();
         seen.add(c.switched === 0 ? "none" : c.original === 0 ? "all" : "partial");
         const again = pkgswitch(["--root", root, command, "coreutils", "--yes"]);
         expect(again.code).toBe(0);
+        if (again.stderr.includes("which was interrupted")) interrupted++;
         const after = assertConsistent();
         expect(command === "enable" ? after.switched : after.original).toBe(targets.length);
-        // Put it back for the next kill point.
-        expect(pkgswitch(["--root", root, command === "enable" ? "disable" : "enable", "coreutils", "--yes"]).code).toBe(0);
+        expect(pkgswitch(["--root", root, undo, "coreutils", "--yes"]).code).toBe(0);
       }
-      // The kills must have landed mid-switch at least once, or this proved nothing.
-      expect(seen.has("partial") || (seen.has("none") && seen.has("all"))).toBe(true);
-      for (const d of ["usr/bin", "usr/sbin"]) expect(readdirSync(join(root, d)).filter((n) => n.includes(".pkgswitch-"))).toEqual([]);
+      // The kills landed mid-operation, and at least once mid-swap, or this proved nothing.
+      expect(seen.has("partial")).toBe(true);
+      expect(interrupted).toBeGreaterThanOrEqual(3);
       if (command === "disable") expect(pkgswitch(["--root", root, "disable", "coreutils", "--yes"]).code).toBe(0);
+      // Disabled again: no temp file, diverted copy or diversion of ours is left.
+      for (const d of ["usr/bin", "usr/sbin", "var/lib/pkgswitch/backups/usr/bin"]) {
+        if (existsSync(join(root, d))) expect(readdirSync(join(root, d)).filter((n) => n.includes(".pkgswitch-"))).toEqual([]);
+      }
+      expect(inRoot(root, ["dpkg-divert", "--list"]).out).not.toContain("pkgswitch");
       expect(inRoot(root, ["dpkg", "--verify", "coreutils"])).toEqual({ code: 0, out: "" });
       // Interrupted operations were finalized and are in the record.
       const ops = pkgswitchJson<{ operations: Array<{ status: string }> }>(["--root", root, "audit", "list"]).json.operations;
       expect(ops.every((o) => ["ok", "failed"].includes(o.status))).toBe(true);
-    }, 240_000);
+    }, 280_000);
   }
 
   test("disable --remove-package removes rust-coreutils", () => {

@@ -110,7 +110,7 @@ describe("upgrades keep the switch", () => {
     expect(inRoot(root, ["ls", "--version"]).out).toContain("GNU coreutils");
     const op = lastOp();
     expect(op.command).toBe("relink");
-    expect(events(op.op).filter((e) => e.event === "file.restore" && String(e.reason).includes("rust-coreutils is no longer installed")).length).toBe(list.length);
+    expect(events(op.op).filter((e) => e.event === "file.restore" && String(e.reason).includes("rust-coreutils was removed")).length).toBe(list.length);
     expect(ourDiversions()).toEqual([]);
     expect(pkgswitch(["--root", root, "status"]).stdout).toContain("no provider is enabled");
   });
