@@ -1,5 +1,5 @@
-/** Commands about keys and attestation: keys generate/show; audit verify,
- * checkpoint and export are added by src/verify. */
+/** Commands about keys: keys generate/show (audit verify, checkpoint and
+ * export live in ./verify.ts). */
 import { chmodSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Exit, PkgswitchError, usageError } from "../errors.ts";
@@ -74,6 +74,3 @@ export const keyCommands: Command[] = [
     },
   },
 ];
-
-/** Filled in by src/verify (audit verify, checkpoint, export). */
-export const auditCommands: Command[] = [];

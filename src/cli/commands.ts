@@ -13,7 +13,8 @@ import type { GlobalFlags, Parsed } from "./args.ts";
 import { Output } from "./output.ts";
 import { cmdList, cmdStatus } from "./info.ts";
 import { cmdAuditList, cmdAuditShow } from "./audit.ts";
-import { auditCommands, keyCommands } from "./attest.ts";
+import { keyCommands } from "./attest.ts";
+import { verifyCommands } from "./verify.ts";
 import { cmdCompletion, cmdMan } from "./docs.ts";
 import { lifecycleCommands } from "./lifecycle.ts";
 
@@ -110,7 +111,7 @@ export const COMMANDS: Command[] = [
     run: cmdAuditShow,
   },
   ...lifecycleCommands,
-  ...auditCommands,
+  ...verifyCommands,
   ...keyCommands,
   {
     path: ["completion"],
