@@ -3,9 +3,10 @@
  * cross-operation links are checked from the ledger's heads).
  *
  * Workers are an optimization only: if they cannot start (e.g. a compiled
- * binary built without src/verify/worker.ts as an extra entry point), the
- * same checks run in-process. Results are merged in ledger order, so the
- * report is the same either way. */
+ * binary built without src/verify/worker.ts as an extra entry point:
+ * `bun build --compile main.ts src/verify/worker.ts …`), the same checks run
+ * in-process. Results are merged in ledger order, so the report is the same
+ * either way. */
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import type { PublicKey } from "../attest/minisign.ts";
@@ -43,6 +44,12 @@ export async function runParallel(dir: string, tasks: OpTask[], keys: readonly P
   return viaWorkers.results.flat();
 }
 
+/** Where the worker script is: beside this file when running from source;
+ * in a compiled binary, embedded under its project-relative path. */
+function workerScript(): string | URL {
+  return import.meta.url.includes("/$bunfs/") ? "./src/verify/worker.ts" : new URL("./worker.ts", import.meta.url);
+}
+
 function inWorkers(dir: string, tasks: OpTask[], keys: PublicKey[], opts: OpCheckOptions, n: number): Promise<{ reports: ReportData[]; results: OpCheckResult[][] }> {
   const batches: OpTask[][] = [];
   for (let i = 0; i < tasks.length; i += BATCH) batches.push(tasks.slice(i, i + BATCH));
@@ -68,7 +75,7 @@ function inWorkers(dir: string, tasks: OpTask[], keys: PublicKey[], opts: OpChec
     for (let i = 0; i < Math.min(n, batches.length); i++) {
       let w: Worker;
       try {
-        w = new Worker(new URL("./worker.ts", import.meta.url));
+        w = new Worker(workerScript());
       } catch (e) {
         finish(e as Error);
         return;
