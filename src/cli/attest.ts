@@ -7,8 +7,56 @@ import { writeFileAtomic } from "../fsops/atomic.ts";
 import { generateSecretKey, keyIdHex, parsePublicKey } from "../attest/minisign.ts";
 import { PUBLIC_KEY_FILE, SECRET_KEY_FILE, loadSecretKey } from "../attest/signing.ts";
 import type { Command, CommandContext } from "./commands.ts";
+import { runOperation } from "../switch/session.ts";
+
+/** `keys rotate`: the new key is announced in an operation signed by the
+ * old one (so a verifier holding only the old key can follow the chain of
+ * trust); the old public key moves to trusted/ so old operations still
+ * verify; the old secret key is removed. */
+async function cmdKeysRotate(ctx: CommandContext): Promise<number> {
+  if (ctx.args.length > 0) throw usageError("keys rotate takes no arguments");
+  const s = ctx.session();
+  const dir = s.layout.keyDir;
+  const sk = join(dir, SECRET_KEY_FILE);
+  const pk = join(dir, PUBLIC_KEY_FILE);
+  if (!existsSync(sk)) throw new PkgswitchError(3, `no signing key at ${sk} to rotate (create one with \`pkgswitch keys generate\`)`);
+  const old = loadSecretKey(sk, process.env); // refuses bad permissions, wrong passphrase
+  const oldId = keyIdHex(old.keyId);
+  const next = generateSecretKey();
+  const nextId = keyIdHex(next.keyId);
+  if (s.dryRun) {
+    ctx.out.line(`would replace key ${oldId} by a new key, announced in an operation signed by ${oldId}`);
+    return Exit.OK;
+  }
+  // The announcing operation is signed with the old key (the default lookup finds it).
+  const { summary } = await runOperation(s, "keys rotate", async ({ op }) => {
+    op.record("key.rotate", { old_key_id: oldId, new_key_id: nextId, new_public_key: next.publicKeyText.trim().split("\n")[1]!, trusted_old_key: join(dir, "trusted", `${oldId}.pub`) });
+    return { status: "ok", exitCode: Exit.OK, counts: { rotated: 1 } };
+  });
+  if (summary.signature !== "signed") throw new PkgswitchError(Exit.INTERNAL, `the rotation operation ${summary.opId} could not be signed with the old key; keys left unchanged`, summary.opId);
+  try {
+    mkdirSync(join(dir, "trusted"), { recursive: true, mode: 0o755 });
+    writeFileAtomic(join(dir, "trusted", `${oldId}.pub`), readFileSync(pk, "utf8"), 0o644);
+    writeFileAtomic(sk, next.secretKeyText, 0o600);
+    chmodSync(sk, 0o600);
+    writeFileAtomic(pk, next.publicKeyText, 0o644);
+  } catch (e) {
+    throw new PkgswitchError(Exit.PERMISSION, `cannot write keys to ${dir}: ${(e as Error).message}`, summary.opId);
+  }
+  ctx.out.json({ old_key_id: oldId, new_key_id: nextId, op: summary.opId });
+  ctx.out.line(`key ${oldId} → ${nextId}; announced in op ${summary.opId} (signed by ${oldId}); old public key kept in ${join(dir, "trusted", `${oldId}.pub`)}`);
+  return Exit.OK;
+}
 
 export const keyCommands: Command[] = [
+  {
+    path: ["keys", "rotate"],
+    args: "",
+    summary: "replace the signing key, announced by an operation the old key signs",
+    help: "Generates a new key pair, records a key.rotate operation (new key id and public key) signed by the current key, moves the old public key to trusted/<KEYID>.pub so earlier operations keep verifying, and replaces signing.key and signing.pub. Give auditors the new signing.pub; one who holds only the old key can verify the announcement.",
+    options: {},
+    run: cmdKeysRotate,
+  },
   {
     path: ["keys", "generate"],
     args: "[--dir DIR] [--force]",
