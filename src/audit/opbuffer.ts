@@ -205,6 +205,9 @@ export class OpBuffer {
     const sbomName = `audit-${this.opId}-sbom.json`;
     const endFields: EventFields = { status: input.status, exit_code: input.exitCode, duration_ms: this.durationMs, counts: input.counts ?? {} };
     if (input.sbom) endFields.sbom = { file: sbomName, sha256: createHash("sha256").update(input.sbom).digest("hex") };
+    // The SBOM is on disk before the journal names it in op.end, so a crash
+    // in between never leaves a recovered operation pointing at nothing.
+    if (input.sbom && !this.info.dryRun) writeFileAtomic(join(dir, sbomName), input.sbom);
     this.record("op.end", endFields);
     if (this.info.dryRun) return { opId: this.opId, status: input.status, files: [], signature: "unsigned", ledgerSeq: -1 };
     return writeArtifacts(dir, this.opId, this.events, input, this.journal, () => {
@@ -227,10 +230,7 @@ function writeArtifacts(
   const files: string[] = [];
   const jsonlName = `audit-${opId}.jsonl`;
   const jsonl = Buffer.from(events.map(eventLine).join(""));
-  if (input.sbom) {
-    writeFileAtomic(join(dir, `audit-${opId}-sbom.json`), input.sbom);
-    files.push(join(dir, `audit-${opId}-sbom.json`));
-  }
+  if (input.sbom) files.push(join(dir, `audit-${opId}-sbom.json`)); // written by finalize
   writeFileAtomic(join(dir, jsonlName), jsonl);
   files.push(join(dir, jsonlName));
 
@@ -354,7 +354,22 @@ export function recoverInterrupted(dir: string, signing: SigningSetup, merkleRoo
     writeArtifacts(dir, opId, events, { status: "failed", exitCode: Exit.INTERNAL, signing, merkleRoot }, path, () => {});
     recovered.push(opId);
   }
+  catchUpCheckpoint(dir, signing, merkleRoot);
   return recovered;
+}
+
+/** A crash between the ledger write and the checkpoint write leaves the
+ * checkpoint one operation behind: re-sign it over the whole ledger. */
+function catchUpCheckpoint(dir: string, signing: SigningSetup, merkleRoot?: FinalizeInput["merkleRoot"]): void {
+  if (signing.mode !== "key" || !merkleRoot) return;
+  const path = join(dir, "checkpoint");
+  const ledgerPath = join(dir, "ledger.jsonl");
+  if (!existsSync(ledgerPath)) return;
+  const lines = readFileSync(ledgerPath, "utf8").split("\n").filter(Boolean);
+  const size = existsSync(path) ? Number(readFileSync(path, "utf8").split("\n")[1]) : 0;
+  if (size === lines.length) return;
+  const root = merkleRoot(lines.map((l) => Buffer.from(l)));
+  writeFileAtomic(path, signing.signer.checkpoint(lines.length, root));
 }
 
 

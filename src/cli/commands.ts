@@ -140,7 +140,8 @@ function reportSwitch(out: Output, verb: string, result: unknown, opId: string, 
       const already = (p.already as string[]).length;
       const skip = p.skip as Array<{ target: string; reason: string }>;
       const head = dryRun ? "would switch" : "switched";
-      out.line(`${out.paint("bold", String(p.provider))}: ${p.install ? `${dryRun ? "would install" : "installed"} ${p.package}; ` : ""}${head} ${sw} command(s)${already ? `, ${already} already switched` : ""}${skip.length ? `, ${skip.length} skipped` : ""}`);
+      const what = p.install && dryRun ? `then switch the commands it provides among ${p.candidates} candidates (the exact list is known once it is installed)` : `${head} ${sw} command(s)`;
+      out.line(`${out.paint("bold", String(p.provider))}: ${p.install ? `${dryRun ? "would install" : "installed"} ${p.package}; ` : ""}${what}${already ? `, ${already} already switched` : ""}${skip.length ? `, ${skip.length} skipped` : ""}`);
       if (dryRun || out.opts.verbose) for (const t of p.switch as string[]) out.line(`  ${t}`);
       for (const s of skip) out.line(`  skip ${s.target}: ${s.reason}`);
     } else {

@@ -111,6 +111,7 @@ export function restoreProvider(ctx: OpContext, e: ProviderState, reason: string
     const st = lstatSync(hostPath(root, t.path));
     op.record("file.restore", {
       path: t.path, action: "restore", reason, source: fromDiverted ? "diverted" : "backup", before_kind: "symlink", link_target: t.link_target, after_kind: side.kind,
+      after_link_target: side.kind === "symlink" ? side.link_target : null,
       before_sha256: null, after_sha256: after, expected_sha256: side.sha256,
       mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, matches_original: after === side.sha256 || side.kind === "symlink",
     });

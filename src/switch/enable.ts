@@ -176,6 +176,9 @@ export async function enable(ctx: OpContext, providers: Provider[]): Promise<OpO
     provider: p.provider.name,
     package: p.recipe.package,
     install: p.willInstall,
+    // Before the install the replacement's command list is unknown: these are
+    // the replaced packages' commands it may take over.
+    candidates: p.willInstall ? [...p.installed.values()].filter((i) => p.recipe.replaces.includes(i.name)).flatMap((i) => i.files.filter((f) => /^\/(usr\/)?s?bin\/[^/]+$/.test(f))).length : undefined,
     switch: p.actions.filter((a) => a.kind === "switch").map((a) => a.applet.target),
     already: p.actions.filter((a) => a.kind === "already").map((a) => a.applet.target),
     skip: p.actions.filter((a) => a.kind === "skip").map((a) => ({ target: a.applet.target, reason: a.reason })),
