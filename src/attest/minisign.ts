@@ -29,6 +29,7 @@
 import { blake2b } from "@noble/hashes/blake2.js";
 import { scrypt } from "@noble/hashes/scrypt.js";
 import { randomBytes } from "node:crypto";
+import { blake2b512 } from "./blake2.ts";
 import { publicKeyFromSeed, sign, verifyStrict } from "./ed25519.ts";
 
 /** A malformed key or signature file, or a key that cannot be unlocked. */
@@ -323,7 +324,7 @@ export function signPrehashed(
   checkLen(secret.keyId, 8, "key id");
   checkCommentText(opts.untrustedComment, "untrusted comment", UNTRUSTED_LINE_MAX, UNTRUSTED_PREFIX);
   checkCommentText(opts.trustedComment, "trusted comment", TRUSTED_LINE_MAX, TRUSTED_PREFIX);
-  const signature = sign(blake2b(fileBytes, { dkLen: 64 }), secret.seed);
+  const signature = sign(blake2b512(fileBytes), secret.seed);
   const globalSignature = sign(concat(signature, enc.encode(opts.trustedComment)), secret.seed);
   return (
     `${UNTRUSTED_PREFIX}${opts.untrustedComment}\n` +
@@ -448,7 +449,7 @@ export function verifySignature(
   const candidates = trustedKeys.filter((k) => equalBytes(k.keyId, sig.keyId));
   if (candidates.length === 0) return { ok: false, reason: "untrusted key", ...base };
 
-  const message = sig.algorithm === SIGALG_HASHED ? blake2b(fileBytes, { dkLen: 64 }) : fileBytes;
+  const message = sig.algorithm === SIGALG_HASHED ? blake2b512(fileBytes) : fileBytes;
   const signer = candidates.find((k) => verifyStrict(sig.signature, message, k.pk));
   if (!signer) return { ok: false, reason: "bad signature", ...base };
 

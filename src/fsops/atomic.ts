@@ -61,6 +61,11 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
 export function replaceWithSymlink(path: string, linkTarget: string): void {
   const tmp = tempBeside(path, "link");
   symlinkSync(linkTarget, tmp);
+  renameOver(tmp, path);
+}
+
+/** rename(2) a prepared temp file over `path`; on failure remove the temp. */
+export function renameOver(tmp: string, path: string): void {
   try {
     renameSync(tmp, path);
   } catch (e) {

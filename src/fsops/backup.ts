@@ -5,10 +5,10 @@
  * the target's directory and renames it over the target: never missing. */
 import {
   chmodSync, chownSync, closeSync, copyFileSync, constants, fsyncSync, linkSync, lstatSync, mkdirSync,
-  openSync, readFileSync, readlinkSync, renameSync, symlinkSync, unlinkSync, utimesSync,
+  openSync, readFileSync, readlinkSync, symlinkSync, unlinkSync, utimesSync,
 } from "node:fs";
 import { dirname } from "node:path";
-import { tempBeside, writeFileAtomic } from "./atomic.ts";
+import { renameOver, tempBeside, writeFileAtomic } from "./atomic.ts";
 import type { OriginalFile } from "../switch/state.ts";
 
 export const SIDECAR_SUFFIX = ".pkgswitch.json";
@@ -48,14 +48,7 @@ export function placeFile(from: string, to: string): "link" | "copy" {
       how = "copy";
     }
   }
-  try {
-    renameSync(tmp, to);
-  } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {}
-    throw e;
-  }
+  renameOver(tmp, to);
   return how;
 }
 

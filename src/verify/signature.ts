@@ -1,82 +1,10 @@
-/** Signature checks for audit files: minisign verification plus the strict
- * form pkgswitch writes (untrusted comment `pkgswitch signature <op_id>`,
- * trusted comment `timestamp:<unix>\tfile:<basename>\thashed\top:<op_id>`,
- * key id as in the ledger).
- *
- * `verifyMinisign` is `verifySignature` (src/attest/minisign.ts) with the
- * BLAKE2b-512 prehash computed by node:crypto instead of @noble/hashes (about
- * 30x faster over a 35 KB audit file, which is what `verify --all` over
- * thousands of operations spends its time on). Same parser, same key
- * selection, same strict Ed25519 verification; tests/unit/verify.test.ts
- * checks that it returns what `verifySignature` returns. */
-import { createHash } from "node:crypto";
-import { blake2b } from "@noble/hashes/blake2.js";
-import { verifyStrict } from "../attest/ed25519.ts";
-import { keyIdHex, parseSignature, type ParsedSignature, type PublicKey, type VerifyResult } from "../attest/minisign.ts";
+/** Signature checks for audit files: minisign verification (src/attest/
+ * minisign.ts, strict Ed25519, native BLAKE2b prehash) plus the strict form
+ * pkgswitch writes (untrusted comment `pkgswitch signature <op_id>`, trusted
+ * comment `timestamp:<unix>\tfile:<basename>\thashed\top:<op_id>`, key id
+ * as in the ledger). */
+import { verifySignature, type PublicKey } from "../attest/minisign.ts";
 import { VerifyExit } from "../errors.ts";
-
-const enc = new TextEncoder();
-
-let nativeBlake: boolean | null = null;
-/** BLAKE2b-512 of `bytes` (native when the runtime has it). */
-export function blake2b512(bytes: Uint8Array): Uint8Array {
-  if (nativeBlake === null) {
-    try {
-      nativeBlake = createHash("blake2b512").update("abc").digest("hex") === Buffer.from(blake2b(enc.encode("abc"), { dkLen: 64 })).toString("hex");
-    } catch {
-      nativeBlake = false;
-    }
-  }
-  return nativeBlake ? new Uint8Array(createHash("blake2b512").update(bytes).digest()) : blake2b(bytes, { dkLen: 64 });
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
-  return d === 0;
-}
-
-/** Same contract and results as minisign.ts `verifySignature`. */
-export function verifyMinisign(
-  fileBytes: Uint8Array,
-  sigText: string,
-  trustedKeys: readonly PublicKey[],
-  opts: { allowLegacy?: boolean; lenient?: boolean } = {},
-): VerifyResult {
-  const allowLegacy = opts.allowLegacy ?? false;
-  const malformed = (e: unknown): VerifyResult => ({ ok: false, reason: "malformed", detail: (e as Error).message });
-  let sig: ParsedSignature;
-  try {
-    sig = parseSignature(sigText, { lenient: true });
-  } catch (e) {
-    return malformed(e);
-  }
-  const keyId = keyIdHex(sig.keyId);
-  const legacy = sig.algorithm === "Ed" || sig.trustedComment === undefined;
-  const base = { keyId, trustedComment: sig.trustedComment, legacy };
-  if (legacy && !allowLegacy) return { ok: false, reason: "legacy not allowed", ...base };
-  if (!(opts.lenient || allowLegacy)) {
-    try {
-      parseSignature(sigText);
-    } catch (e) {
-      return malformed(e);
-    }
-  }
-  const candidates = trustedKeys.filter((k) => equalBytes(k.keyId, sig.keyId));
-  if (candidates.length === 0) return { ok: false, reason: "untrusted key", ...base };
-  const message = sig.algorithm === "ED" ? blake2b512(fileBytes) : fileBytes;
-  const signer = candidates.find((k) => verifyStrict(sig.signature, message, k.pk));
-  if (!signer) return { ok: false, reason: "bad signature", ...base };
-  if (sig.trustedComment !== undefined) {
-    const tc = enc.encode(sig.trustedComment);
-    const signed = new Uint8Array(64 + tc.length);
-    signed.set(sig.signature, 0);
-    signed.set(tc, 64);
-    if (!verifyStrict(sig.globalSignature!, signed, signer.pk)) return { ok: false, reason: "bad trusted comment signature", ...base };
-  }
-  return { ok: true, ...base };
-}
 
 export interface SigFinding {
   exit: number;
@@ -107,7 +35,7 @@ export function checkAuditSignature(
   opts: { allowLegacy: boolean; expectKeyId: string | null },
 ): { findings: SigFinding[]; keyId?: string } {
   const findings: SigFinding[] = [];
-  const r = verifyMinisign(fileBytes, sigText, trusted, { allowLegacy: opts.allowLegacy });
+  const r = verifySignature(fileBytes, sigText, trusted, { allowLegacy: opts.allowLegacy });
   if (r.reason === "malformed") return { findings: [{ exit: VerifyExit.TAMPERED, message: `not a valid signature file: ${r.detail}` }] };
   // Form checks (the signature file is parsed by now).
   const untrusted = sigText.slice(0, sigText.indexOf("\n"));
