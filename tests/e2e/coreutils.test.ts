@@ -1,12 +1,18 @@
 /** The issue's acceptance checks on a real Debian bookworm root made by
  * debootstrap: apt installs rust-coreutils inside it, dpkg verifies it. */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fingerprint } from "../../src/audit/mask.ts";
 import { debianRoot, inRoot, removeDebianRoot } from "../helpers/debroot.ts";
 import { diffSnapshots, pkgswitch, pkgswitchJson, sha256File, snapshotTree } from "../helpers/cli.ts";
-import { PROJECT } from "../helpers/paths.ts";
+import { PROJECT, VECTORS } from "../helpers/paths.ts";
+import { createHash } from "node:crypto";
+import Ajv from "ajv";
+import addFormats from "ajv-formats";
+
+// Real roots, apt and dpkg: seconds per test, more on a loaded machine.
+setDefaultTimeout(300_000);
 
 const UU = "/usr/lib/cargo/bin/coreutils";
 let root: string;
@@ -108,6 +114,19 @@ describe("coreutils → uutils on a debootstrap bookworm root", () => {
     // dpkg-query calls: O(1), not one per file.
     const queries = events.filter((e) => e.event === "pkg.query" && e.args.includes("dpkg-query") || (e.event === "pkg.query" && String(e.args[0]).endsWith("dpkg-query")));
     expect(queries.length).toBeLessThanOrEqual(4);
+    // The SBOM the signature covers (via op.end) is valid SPDX 2.3 and describes both packages.
+    const end = events[events.length - 1];
+    const sbomText = readFileSync(join(audit, end.sbom.file));
+    expect(createHash("sha256").update(sbomText).digest("hex")).toBe(end.sbom.sha256);
+    const sbom = JSON.parse(sbomText.toString());
+    const ajv = new Ajv({ allErrors: true });
+    addFormats(ajv);
+    const valid = ajv.validate(JSON.parse(readFileSync(join(VECTORS, "spdx-2.3/spdx-schema.json"), "utf8")), sbom);
+    expect(ajv.errors ?? []).toEqual([]);
+    expect(valid).toBe(true);
+    expect(sbom.documentNamespace).toMatch(/^https:\/\//);
+    expect(sbom.packages.map((p: { name: string; versionInfo: string }) => `${p.name} ${p.versionInfo}`).sort()).toEqual(["coreutils 9.1-1", "rust-coreutils 0.0.17-2"]);
+    for (const p of sbom.packages) expect(sbom.relationships).toContainEqual(expect.objectContaining({ spdxElementId: "SPDXRef-DOCUMENT", relationshipType: "DESCRIBES", relatedSpdxElement: p.SPDXID }));
     // Secrets from the environment: fingerprints only.
     const all = readdirSync(audit).map((f) => readFileSync(join(audit, f), "utf8")).join("\n");
     for (const secret of ["tok-e2e-9f8e7d", "hunter2-e2e"]) {
@@ -162,15 +181,20 @@ describe("coreutils → uutils on a debootstrap bookworm root", () => {
       if (command === "disable") expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"]).code).toBe(0);
       const [from, to] = swapWindow(command);
       expect(pkgswitch(["--root", root, undo, "coreutils", "--yes"]).code).toBe(0);
-      // Kill points across the whole run, then inside the swap window until a
-      // kill has landed mid-swap (some targets switched, some not).
-      const points = [5, 50, Math.max(1, from - 100), from / 2, to + 20, to + 150];
+      // Kill points across the whole run (timed from a clean run's events),
+      // plus kills fired the instant the first target changes: the swap phase
+      // lasts only ~20 ms, so timing alone rarely lands inside it.
+      const points: Array<number | "first-swap"> = [5, 50, Math.max(1, from - 100), from / 2, to + 20, to + 150, "first-swap", "first-swap", "first-swap"];
+      const first = join(root, targets[0]!);
       const seen = new Set<string>();
       let interrupted = 0;
-      for (let i = 0; i < points.length || (!seen.has("partial") && i < 40); i++) {
-        const delay = i < points.length ? points[i]! : from - 10 + Math.random() * (to - from + 20);
+      for (const point of points) {
         const p = Bun.spawn([join(PROJECT, "dist/pkgswitch"), "--root", root, command, "coreutils", "--yes"], { stdout: "ignore", stderr: "ignore" });
-        await Bun.sleep(Math.max(0, delay));
+        if (point === "first-swap") {
+          const deadline = Date.now() + 20_000;
+          const wantLink = command === "enable";
+          while (Date.now() < deadline && lstatSync(first).isSymbolicLink() !== wantLink) {}
+        } else await Bun.sleep(point);
         p.kill("SIGKILL");
         await p.exited;
         const c = assertConsistent();

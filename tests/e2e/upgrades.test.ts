@@ -2,12 +2,15 @@
  * dpkg diversions, apt hooks (run by apt inside the root), relink, and
  * attested `pkg install`. The binary is copied into the root, as an
  * operator would install it, so apt's hooks can run it. */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { copyFileSync, existsSync, lstatSync, readFileSync, readlinkSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { debianRoot, inRoot, removeDebianRoot } from "../helpers/debroot.ts";
 import { pkgswitch, pkgswitchJson, sha256File } from "../helpers/cli.ts";
 import { BINARY } from "../helpers/paths.ts";
+
+// Real roots, apt and dpkg: seconds per test, more on a loaded machine.
+setDefaultTimeout(300_000);
 
 let root: string;
 const UU = "/usr/lib/cargo/bin/coreutils";

@@ -1,10 +1,13 @@
 /** The switch engine on temp roots with a real dpkg database (dpkg-query
  * --root reads it) and the compiled binary, as an operator runs it. */
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { coreutilsRoot, makeFakeRoot, removeRoot } from "../helpers/fakeroot.ts";
 import { diffSnapshots, pkgswitch, pkgswitchJson, sha256File, snapshotTree } from "../helpers/cli.ts";
+
+// Real roots, apt and dpkg: seconds per test, more on a loaded machine.
+setDefaultTimeout(300_000);
 
 const roots: string[] = [];
 const newRoot = (...a: Parameters<typeof coreutilsRoot>) => {

@@ -3,7 +3,7 @@
  * does it), on a fake dpkg root whose audit record was written by the real
  * writer with a key at the default path. The command table is not touched
  * (test files share modules), so this runs the commands the way main does. */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { OpBuffer } from "../../src/audit/opbuffer.ts";
@@ -16,6 +16,9 @@ import { makeSession } from "../../src/cli/commands.ts";
 import { Output } from "../../src/cli/output.ts";
 import { PkgswitchError } from "../../src/errors.ts";
 import { coreutilsRoot, removeRoot } from "../helpers/fakeroot.ts";
+
+// Real roots, apt and dpkg: seconds per test, more on a loaded machine.
+setDefaultTimeout(300_000);
 
 /** What main does for one of these commands: parse, build the context, run,
  * map a PkgswitchError to its exit code (and one error line). */
