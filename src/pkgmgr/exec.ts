@@ -1,7 +1,6 @@
 /** Running package-manager commands, inside the managed root. This is the
  * only place pkgswitch starts other programs besides smoke tests; every run
  * is reported to the caller (which records it as a `pkg.query` event). */
-import { hostPath } from "../config/paths.ts";
 
 export interface CommandResult {
   argv: string[];
@@ -55,9 +54,4 @@ export function run(argv: string[], opts: { env?: Record<string, string>; timeou
   };
   if (p.signalCode) res.signal = String(p.signalCode);
   return res;
-}
-
-/** True when the host path exists (used to check for tools before running them). */
-export function hostHas(root: string, inRootPath: string): boolean {
-  return Bun.file(hostPath(root, inRootPath)).size > 0;
 }

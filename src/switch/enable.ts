@@ -1,7 +1,7 @@
 /** `enable`: install the replacement, then switch each target to it —
  * preflight everything, back up, swap atomically, smoke test, and roll back
  * in reverse on any failure (architecture.md, "The switch, step by step"). */
-import { lstatSync, readdirSync, rmSync, unlinkSync } from "node:fs";
+import { readdirSync, rmSync, unlinkSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
@@ -347,8 +347,4 @@ function rollback(ctx: OpContext, state: State, plans: ProviderPlan[], swapped: 
   throw new PkgswitchError(Exit.ROLLBACK_INCOMPLETE, `rollback incomplete: ${incomplete.length} target(s) could not be restored (first ${incomplete[0]}); backups are in ${join(stateDir, "backups")} — see docs/recovery.md, or run \`pkgswitch disable --all\``);
 }
 
-export function lstatKind(path: string): string {
-  const st = lstatSync(path, { throwIfNoEntry: false });
-  return !st ? "missing" : st.isSymbolicLink() ? "symlink" : st.isFile() ? "file" : "other";
-}
 
