@@ -270,12 +270,19 @@ function writeArtifacts(
   files.push(join(dir, "ledger.jsonl"));
 
   if (input.signing.mode === "key" && input.merkleRoot) {
-    try {
-      const root = input.merkleRoot(lines.map((l) => Buffer.from(l.slice(0, -1))));
-      writeFileAtomic(join(dir, "checkpoint"), input.signing.signer.checkpoint(ledger.length, root));
-      files.push(join(dir, "checkpoint"));
-    } catch (e) {
-      signatureError ??= `checkpoint: ${(e as Error).message}`;
+    const leaves = lines.map((l) => Buffer.from(l.slice(0, -1)));
+    const mismatch = checkpointMismatch(dir, leaves.slice(0, -1), input.merkleRoot);
+    if (mismatch) {
+      // Re-signing over a ledger that lost or changed lines would launder the
+      // tampering; leave the old checkpoint for `audit verify` to report.
+      signatureError ??= `checkpoint not updated: ${mismatch} — run \`pkgswitch audit verify --all\``;
+    } else {
+      try {
+        writeFileAtomic(join(dir, "checkpoint"), input.signing.signer.checkpoint(ledger.length, input.merkleRoot(leaves)));
+        files.push(join(dir, "checkpoint"));
+      } catch (e) {
+        signatureError ??= `checkpoint: ${(e as Error).message}`;
+      }
     }
   }
   closeJournal();
@@ -358,18 +365,32 @@ export function recoverInterrupted(dir: string, signing: SigningSetup, merkleRoo
   return recovered;
 }
 
+/** Why the current checkpoint does not cover a prefix of `leaves` (the
+ * ledger as it is now), or null when it does (or there is none yet). The
+ * checkpoint's signature is `audit verify`'s business; this only refuses to
+ * extend a tree whose signed past no longer matches the ledger. */
+export function checkpointMismatch(dir: string, leaves: Uint8Array[], merkleRoot: NonNullable<FinalizeInput["merkleRoot"]>): string | null {
+  const path = join(dir, "checkpoint");
+  if (!existsSync(path)) return null;
+  const [, sizeLine, rootLine] = readFileSync(path, "utf8").split("\n");
+  const size = Number(sizeLine);
+  if (!Number.isSafeInteger(size) || size < 0) return "the checkpoint does not parse";
+  if (size > leaves.length) return `the checkpoint covers ${size} operations but the ledger has ${leaves.length}`;
+  if (Buffer.from(merkleRoot(leaves.slice(0, size))).toString("base64") !== rootLine) return `the ledger's first ${size} lines no longer match the checkpoint's root`;
+  return null;
+}
+
 /** A crash between the ledger write and the checkpoint write leaves the
- * checkpoint one operation behind: re-sign it over the whole ledger. */
+ * checkpoint behind: re-sign it over the whole ledger, if what it signed is
+ * still the ledger's prefix. */
 function catchUpCheckpoint(dir: string, signing: SigningSetup, merkleRoot?: FinalizeInput["merkleRoot"]): void {
   if (signing.mode !== "key" || !merkleRoot) return;
-  const path = join(dir, "checkpoint");
   const ledgerPath = join(dir, "ledger.jsonl");
   if (!existsSync(ledgerPath)) return;
-  const lines = readFileSync(ledgerPath, "utf8").split("\n").filter(Boolean);
-  const size = existsSync(path) ? Number(readFileSync(path, "utf8").split("\n")[1]) : 0;
-  if (size === lines.length) return;
-  const root = merkleRoot(lines.map((l) => Buffer.from(l)));
-  writeFileAtomic(path, signing.signer.checkpoint(lines.length, root));
+  const leaves = readFileSync(ledgerPath, "utf8").split("\n").filter(Boolean).map((l) => Buffer.from(l));
+  const size = existsSync(join(dir, "checkpoint")) ? Number(readFileSync(join(dir, "checkpoint"), "utf8").split("\n")[1]) : 0;
+  if (size === leaves.length || checkpointMismatch(dir, leaves, merkleRoot)) return;
+  writeFileAtomic(join(dir, "checkpoint"), signing.signer.checkpoint(leaves.length, merkleRoot(leaves)));
 }
 
 

@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { Exit, PkgswitchError, usageError } from "../errors.ts";
 import { writeFileAtomic } from "../fsops/atomic.ts";
 import { generateSecretKey, keyIdHex, parsePublicKey } from "../attest/minisign.ts";
-import { PUBLIC_KEY_FILE, SECRET_KEY_FILE, loadSecretKey } from "../attest/signing.ts";
+import { PUBLIC_KEY_FILE, SECRET_KEY_FILE, loadSecretKey, signerFor } from "../attest/signing.ts";
 import type { Command, CommandContext } from "./commands.ts";
 import { runOperation } from "../switch/session.ts";
 
@@ -28,7 +28,8 @@ async function cmdKeysRotate(ctx: CommandContext): Promise<number> {
     ctx.out.line(`would replace key ${oldId} by a new key, announced in an operation signed by ${oldId}`);
     return Exit.OK;
   }
-  // The announcing operation is signed with the old key (the default lookup finds it).
+  // The announcing operation is signed with exactly the key being rotated.
+  s.signing = (host) => ({ mode: "key", signer: signerFor(old, `pkgswitch/${host}`) });
   const { summary } = await runOperation(s, "keys rotate", async ({ op }) => {
     op.record("key.rotate", { old_key_id: oldId, new_key_id: nextId, new_public_key: next.publicKeyText.trim().split("\n")[1]!, trusted_old_key: join(dir, "trusted", `${oldId}.pub`) });
     return { status: "ok", exitCode: Exit.OK, counts: { rotated: 1 } };
@@ -61,7 +62,7 @@ export const keyCommands: Command[] = [
     path: ["keys", "generate"],
     args: "[--dir DIR] [--force]",
     summary: "create a signing key pair (minisign format)",
-    help: "Writes signing.key (0600, unencrypted) and signing.pub to DIR (default <root>/etc/pkgswitch/keys). Refuses to overwrite an existing key without --force. A key made by `minisign -G` works as well.",
+    help: "Writes signing.key (0600, unencrypted) and signing.pub to DIR (default <root>/etc/pkgswitch/keys). Refuses to overwrite an existing key without --force; with --force the old public key moves to trusted/<KEYID>.pub so what it signed still verifies (prefer `keys rotate`, which also records the change). A key made by `minisign -G` works as well.",
     options: { dir: { type: "string" }, force: { type: "boolean" } },
     async run(ctx: CommandContext) {
       if (ctx.args.length > 0) throw usageError("keys generate takes no arguments");
@@ -76,6 +77,12 @@ export const keyCommands: Command[] = [
       const key = generateSecretKey();
       try {
         mkdirSync(dir, { recursive: true, mode: 0o700 });
+        // A replaced key stays trusted for what it already signed.
+        if (existsSync(pk)) {
+          const oldId = keyIdHex(parsePublicKey(readFileSync(pk, "utf8")).keyId);
+          mkdirSync(join(dir, "trusted"), { recursive: true, mode: 0o755 });
+          writeFileAtomic(join(dir, "trusted", `${oldId}.pub`), readFileSync(pk, "utf8"), 0o644);
+        }
         writeFileAtomic(sk, key.secretKeyText, 0o600);
         chmodSync(sk, 0o600);
         writeFileAtomic(pk, key.publicKeyText, 0o644);

@@ -62,12 +62,16 @@ export function describeEvent(e: AuditEvent): string {
       case "op.end": return `status ${f.status}, exit ${f.exit_code}, ${f.duration_ms} ms ${JSON.stringify(f.counts)}`;
       case "pkg.query": return `${(f.args as string[]).join(" ").slice(0, 120)} → rc ${f.rc} (${f.duration_ms} ms)`;
       case "pkg.install": case "pkg.remove": return `${(f.packages as string[]).join(" ")}${f.version ? " " + f.version : ""}`;
-      case "provenance": return `${f.path} ← ${f.owner ?? "no owner"} ${f.version ?? ""} [${f.source_repo}]${f.foreign ? " FOREIGN" : ""}`;
-      case "file.backup": return `${f.path} → ${f.backup} (${f.method}) sha256 ${String(f.sha256 ?? "-").slice(0, 16)}…`;
+      case "provenance": return f.package
+        ? `${f.package} ${f.version_before ?? "(none)"} → ${f.version_after ?? "(removed)"} [${f.source_repo}]${f.foreign ? " FOREIGN" : ""}`
+        : `${f.path} ← ${f.owner ?? "no owner"} ${f.version ?? ""} [${f.source_repo}]${f.foreign ? " FOREIGN" : ""}`;
+      case "file.backup": return `${f.path} → ${f.backup} (${f.method ?? f.reason}) sha256 ${String(f.sha256 ?? "-").slice(0, 16)}…`;
+      case "pkg.file": return `${f.package} ${f.path} ${String(f.before_sha256 ?? "-").slice(0, 12)}… → ${String(f.after_sha256 ?? "-").slice(0, 12)}…`;
+      case "pkg.divert": return `${f.action} ${f.path} → ${f.diverted_to}${f.reason ? ` (${f.reason})` : ""}`;
       case "file.switch": return `${f.path} → ${f.link_target} (before ${String(f.before_sha256 ?? "-").slice(0, 12)}…, after ${String(f.after_sha256 ?? "-").slice(0, 12)}…)`;
       case "file.restore": return `${f.path} ${f.action}${f.reason ? ": " + f.reason : ""}${f.after_sha256 ? ` sha256 ${String(f.after_sha256).slice(0, 12)}… ${f.matches_original ? "matches original" : "DIFFERS from original"}` : ""}`;
       case "smoke.test": return `${f.tested} tested, ${f.failed} failed`;
-      case "preflight.check": return `${f.check}${f.path ? " " + f.path : ""}${f.provider ? " " + f.provider : ""}: ${f.ok ? "ok" : "REFUSED"}${f.reason ? " — " + f.reason : ""}${f.note ? " — " + f.note : ""}`;
+      case "preflight.check": return `${f.check}${f.path ? " " + f.path : ""}${f.provider ? " " + f.provider : ""}: ${f.ok ? "ok" : f.problem ? `needs repair (${f.problem})` : "REFUSED"}${f.reason ? " — " + f.reason : ""}${f.note ? " — " + f.note : ""}`;
       case "rollback.step": return `${f.path} ${f.action} ${f.ok ? "ok" : "FAILED " + (f.error ?? "")}`;
       case "error": return String(f.message);
       default: return JSON.stringify(Object.fromEntries(Object.entries(f).filter(([k]) => !["v", "op", "seq", "ts", "event", "prev", "hash"].includes(k))));

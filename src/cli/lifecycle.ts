@@ -26,6 +26,7 @@ async function cmdRelink(ctx: CommandContext): Promise<number> {
     const state = loadState(s.layout.stateDir);
     if (Object.keys(state.providers).length === 0) {
       ctx.out.json({ findings: [], changed: false });
+      if (!hook) ctx.out.line("no provider is enabled; nothing to relink");
       return Exit.OK;
     }
     const backend = new DpkgBackend({ root: s.layout.root, observe: () => {}, readOnly: true });
@@ -82,6 +83,12 @@ function hookFiles(ctx: CommandContext): Array<{ path: string; content: string; 
 async function cmdHooksInstall(ctx: CommandContext): Promise<number> {
   const files = hookFiles(ctx);
   const s = ctx.session();
+  for (const f of files) {
+    const host = hostPath(s.layout.root, f.path);
+    if (existsSync(host) && !readFileSync(host, "utf8").includes(MARKER)) {
+      throw new PkgswitchError(Exit.PREFLIGHT, `${f.path} exists and was not written by pkgswitch; move it aside first (nothing was changed)`);
+    }
+  }
   const binary = (ctx.parsed.values.binary as string | undefined) ?? "/usr/bin/pkgswitch";
   if (!existsSync(hostPath(s.layout.root, binary))) ctx.out.warn(`${binary} does not exist in ${s.layout.root}; the hook skips itself until it does`);
   const { summary } = await runOperation(s, "hooks install", async ({ op }) => {
@@ -136,8 +143,9 @@ function pkgCommand(action: "install" | "remove"): Command {
       await confirm(ctx, `${action} ${ctx.args.join(" ")} in ${s.layout.root}`);
       const { outcome, summary } = await runOperation(s, `pkg ${action} ${ctx.args.join(" ")}`, (c) => pkgTransaction(c, action, ctx.args));
       ctx.out.json({ op: summary.opId, ...(outcome.result as object), counts: outcome.counts });
-      const r = outcome.result as { packages: Array<{ name: string; before: string | null; after: string | null }> };
-      for (const p of r.packages) ctx.out.line(`${p.name}: ${p.before ?? "(none)"} → ${p.after ?? "(removed)"}`);
+      const r = outcome.result as { packages: Array<{ name: string; before: string | null; after: string | null }>; restore_first?: string[] };
+      for (const p of r.packages) ctx.out.line(`${s.dryRun ? "would change " : ""}${p.name}: ${p.before ?? "(none)"} → ${p.after ?? "(removed)"}`);
+      for (const prov of r.restore_first ?? []) ctx.out.line(`would first restore the originals of ${prov} (its package is removed)`);
       if (!s.dryRun) ctx.out.line(ctx.out.paint("dim", `op ${summary.opId} — verify with: pkgswitch audit verify --op ${summary.opId}`));
       return outcome.exitCode;
     },

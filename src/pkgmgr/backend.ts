@@ -42,7 +42,7 @@ export interface PackageBackend {
   /** Version of every installed package (one query, no file lists). */
   versions(): Map<string, string>;
   /** Packages a transaction would install, upgrade or remove (simulation; changes nothing). */
-  simulate(action: "install" | "remove", names: string[]): string[];
+  simulate(action: "install" | "remove", names: string[]): { changed: string[]; removed: string[] };
   /** Owner package of each path (one query; usrmerge aliases handled). */
   owners(paths: string[]): Map<string, string | null>;
   /** Source repository of each installed package's version (one query). */

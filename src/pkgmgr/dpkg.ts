@@ -105,11 +105,17 @@ export function parseDiversions(text: string): Map<string, Diversion> {
   return out;
 }
 
-/** Package names from `apt-get -s` output ("Inst pkg …", "Remv pkg …"); pure. */
-export function parseSimulation(out: string): string[] {
-  const names = new Set<string>();
-  for (const m of out.matchAll(/^(?:Inst|Remv|Purg) (\S+)/gm)) names.add(m[1]!.replace(/:[a-z0-9]+$/, ""));
-  return [...names].sort();
+/** Packages from `apt-get -s` output ("Inst pkg …", "Remv pkg …"): all
+ * that change, and those removed; pure. */
+export function parseSimulation(out: string): { changed: string[]; removed: string[] } {
+  const changed = new Set<string>();
+  const removed = new Set<string>();
+  for (const m of out.matchAll(/^(Inst|Remv|Purg) (\S+)/gm)) {
+    const name = m[2]!.replace(/:[a-z0-9]+$/, "");
+    changed.add(name);
+    if (m[1] !== "Inst") removed.add(name);
+  }
+  return { changed: [...changed].sort(), removed: [...removed].sort() };
 }
 
 export class DpkgBackend implements PackageBackend {
@@ -185,7 +191,7 @@ export class DpkgBackend implements PackageBackend {
     return out;
   }
 
-  simulate(action: "install" | "remove", names: string[]): string[] {
+  simulate(action: "install" | "remove", names: string[]): { changed: string[]; removed: string[] } {
     const r = this.exec(["apt-get", ...this.noCache(), "-s", "-q", action, ...names], true);
     if (r.rc !== 0) throw new PkgswitchError(Exit.PKGMGR, `apt-get ${action} ${names.join(" ")} would fail in ${this.opts.root} (exit ${r.rc}): ${lastLine(r.stderr || r.stdout)}`);
     return parseSimulation(r.stdout);

@@ -175,7 +175,7 @@ export async function enable(ctx: OpContext, providers: Provider[]): Promise<OpO
   const summary = plans.map((p) => ({
     provider: p.provider.name,
     package: p.recipe.package,
-    install: p.willInstall,
+    install: p.willInstall || installedByUs.includes(p.recipe.package),
     // Before the install the replacement's command list is unknown: these are
     // the replaced packages' commands it may take over.
     candidates: p.willInstall ? [...p.installed.values()].filter((i) => p.recipe.replaces.includes(i.name)).flatMap((i) => i.files.filter((f) => /^\/(usr\/)?s?bin\/[^/]+$/.test(f))).length : undefined,

@@ -132,6 +132,7 @@ function finish(session: Session, op: OpBuffer, outcome: OpOutcome, signing: Sig
   if (sbom) input.sbom = sbom;
   const summary = op.finalize(input);
   if (summary.signature === "failed") session.out.warn(`operation ${op.opId} was not signed: ${summary.signatureError}`);
+  else if (summary.signatureError) session.out.warn(`operation ${op.opId}: ${summary.signatureError}`);
   return summary;
 }
 

@@ -9,7 +9,8 @@ import { toPackageInfo, type InstalledPackage } from "../pkgmgr/backend.ts";
 import type { PackageInfo } from "../pkgmgr/types.ts";
 import type { HashCache } from "../hashing/cache.ts";
 import { inspect, relink } from "./relink.ts";
-import { loadState } from "./state.ts";
+import { restoreProvider } from "./disable.ts";
+import { loadState, saveState } from "./state.ts";
 import type { OpContext, OpOutcome } from "./session.ts";
 
 /** Digest of every regular file a package lists (null for others). */
@@ -28,12 +29,25 @@ export async function pkgTransaction(ctx: OpContext, action: "install" | "remove
   const root = session.layout.root;
   // Which packages the transaction will change (apt's simulation), so the
   // files of upgraded dependencies are hashed before, too.
-  const expected = backend.simulate(action, names);
+  const sim = backend.simulate(action, names);
   const versionsBefore = backend.versions();
-  const before = backend.installed([...new Set([...names, ...expected])].filter((n) => versionsBefore.has(n)));
+  const before = backend.installed([...new Set([...names, ...sim.changed])].filter((n) => versionsBefore.has(n)));
   const beforeFiles = new Map<string, Map<string, string | null>>();
   for (const [n, p] of before) beforeFiles.set(n, fileDigests(root, p, cache));
-  if (session.dryRun) return { status: "dry_run", exitCode: Exit.OK, result: { dry_run: true, action, packages: expected } };
+  const state = loadState(session.layout.stateDir);
+  const losing = Object.values(state.providers).filter((p) => sim.removed.includes(p.package));
+  if (session.dryRun) {
+    const packages = sim.changed.map((n) => ({ name: n, before: versionsBefore.get(n) ?? null, after: sim.removed.includes(n) ? null : "(new version)" }));
+    return { status: "dry_run", exitCode: Exit.OK, result: { dry_run: true, action, packages, restore_first: losing.map((p) => p.provider) } };
+  }
+  // A provider whose replacement this transaction removes gets its originals
+  // back first: dpkg itself needs rm, cp, … while it works.
+  for (const p of losing) {
+    const r = restoreProvider(ctx, p, `${p.package} is about to be removed by pkg ${action}`);
+    if (r.remaining.length > 0) state.providers[p.provider] = { ...p, targets: r.remaining };
+    else delete state.providers[p.provider];
+  }
+  if (losing.length > 0) saveState(session.layout.stateDir, state);
 
   const t0 = performance.now();
   if (action === "install") backend.install(names);
@@ -64,9 +78,9 @@ export async function pkgTransaction(ctx: OpContext, action: "install" | "remove
   }
 
   // A transaction on a managed package gets the hook's repairs, in this operation.
-  const state = loadState(session.layout.stateDir);
-  const findings = inspect(root, session.layout.stateDir, state, backend.diverter?.list() ?? null);
+  const now = loadState(session.layout.stateDir);
+  const findings = inspect(root, session.layout.stateDir, now, backend.diverter?.list() ?? null);
   let relinked: Record<string, number> = {};
-  if (findings.length > 0) relinked = (await relink(ctx, state, findings)).counts ?? {};
+  if (findings.length > 0) relinked = (await relink(ctx, now, findings)).counts ?? {};
   return { status: "ok", exitCode: Exit.OK, packages, counts: { packages: changed.length, files, ...relinked }, result: { action, packages: changed.map((n) => ({ name: n, before: versionsBefore.get(n) ?? null, after: versionsAfter.get(n) ?? null })), relinked } };
 }

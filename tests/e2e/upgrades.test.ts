@@ -118,6 +118,20 @@ describe("upgrades keep the switch", () => {
     expect(pkgswitch(["--root", root, "status"]).stdout).toContain("no provider is enabled");
   });
 
+  test("pkg remove of an enabled provider's package restores the originals first; dpkg never breaks", () => {
+    expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"]).code).toBe(0);
+    const list = targets();
+    const r = pkgswitch(["--root", root, "pkg", "remove", "rust-coreutils", "--yes"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    for (const t of list) expect(lstatSync(join(root, t)).isFile()).toBe(true);
+    expect(inRoot(root, ["dpkg", "--verify", "coreutils"])).toEqual({ code: 0, out: "" });
+    expect(existsSync(join(root, UU))).toBe(false);
+    const op = lastOp();
+    expect(op.command).toBe("pkg remove rust-coreutils");
+    expect(events(op.op).filter((e) => e.event === "file.restore" && String(e.reason).includes("about to be removed by pkg remove")).length).toBe(list.length);
+  });
+
   test("pkg install hello: a signed operation whose SBOM lists hello and whose JSONL has /usr/bin/hello's digest", () => {
     const r = pkgswitch(["--root", root, "pkg", "install", "hello", "--yes"]);
     expect(r.code).toBe(0);

@@ -109,3 +109,33 @@ describe("signing keys", () => {
     expect(pkgswitch(["--root", root, "audit", "verify", "--all", "--pubkey", oldPub]).code).toBe(4);
   });
 });
+
+describe("the checkpoint is never re-signed over a tampered ledger", () => {
+  test("deleting the newest operation stays detected after later operations", () => {
+    const root = newRoot();
+    expect(pkgswitch(["--root", root, "keys", "generate"]).code).toBe(0);
+    expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"]).code).toBe(0);
+    expect(pkgswitch(["--root", root, "disable", "coreutils", "--yes"]).code).toBe(0);
+    // Remove the newest operation and its ledger line, as an intruder would.
+    const lines = readFileSync(join(audit(root), "ledger.jsonl"), "utf8").trim().split("\n");
+    const newest = JSON.parse(lines.pop()!).op;
+    for (const f of [`audit-${newest}.jsonl`, `audit-${newest}.jsonl.sig`, `audit-${newest}-sbom.json`]) rmSync(join(audit(root), f), { force: true });
+    require("node:fs").writeFileSync(join(audit(root), "ledger.jsonl"), lines.join("\n") + "\n");
+    expect(pkgswitch(["--root", root, "audit", "verify", "--all"]).code).toBe(1);
+    // The next operation must not launder it by signing a fresh checkpoint.
+    const next = pkgswitch(["--root", root, "enable", "coreutils", "--yes"]);
+    expect(next.code).toBe(0);
+    expect(next.stderr).toContain("checkpoint not updated: the checkpoint covers 2 operations but the ledger has 1");
+    expect(pkgswitch(["--root", root, "audit", "verify", "--all"]).code).toBe(1);
+  });
+
+  test("keys generate --force keeps the old public key trusted", () => {
+    const root = newRoot();
+    const first = pkgswitchJson<{ key_id: string }>(["--root", root, "keys", "generate"]).json.key_id;
+    expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"]).code).toBe(0);
+    expect(pkgswitch(["--root", root, "keys", "generate", "--force"]).code).toBe(0);
+    expect(existsSync(join(root, "etc/pkgswitch/keys/trusted", `${first}.pub`))).toBe(true);
+    expect(pkgswitch(["--root", root, "disable", "coreutils", "--yes"]).code).toBe(0);
+    expect(pkgswitch(["--root", root, "audit", "verify", "--all"]).code).toBe(0);
+  });
+});

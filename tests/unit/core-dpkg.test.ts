@@ -327,12 +327,12 @@ Conf sudo-rs (0.2.2-1 Debian:12.5/stable [amd64])
 Purg oldconf [1.0]
 Conf onlyconfigured (1.0 Debian:12.5/stable [amd64])
 `;
-    expect(parseSimulation(out)).toEqual(["libonig5", "oldconf", "rust-coreutils", "sudo", "sudo-rs"]);
+    expect(parseSimulation(out)).toEqual({ changed: ["libonig5", "oldconf", "rust-coreutils", "sudo", "sudo-rs"], removed: ["oldconf", "sudo"] });
   });
 
   test("lines that merely mention Inst are not actions", () => {
-    expect(parseSimulation("  Inst foo (indented)\nXInst bar\nInstall baz\n")).toEqual([]);
-    expect(parseSimulation("")).toEqual([]);
+    expect(parseSimulation("  Inst foo (indented)\nXInst bar\nInstall baz\n")).toEqual({ changed: [], removed: [] });
+    expect(parseSimulation("")).toEqual({ changed: [], removed: [] });
   });
 });
 
