@@ -75,6 +75,15 @@ describe("signing keys", () => {
     expect(minisignVerify(root, ok.json.op, pk)).toBe(0);
   }, 60_000);
 
+  test("a missing --key → 2 naming the file, nothing changed", () => {
+    const root = newRoot();
+    const r = pkgswitch(["--root", root, "--key", join(tmp, "nope.key"), "enable", "coreutils", "--yes"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(`error: signing key ${join(tmp, "nope.key")} does not exist (create one with \`pkgswitch keys generate\`)`);
+    expect(existsSync(join(audit(root), "ledger.jsonl"))).toBe(false);
+    expect(require("node:fs").lstatSync(join(root, "usr/bin/ls")).isFile()).toBe(true);
+  });
+
   test("a group-readable key: --key refuses (70); the default path degrades to signature \"failed\"", () => {
     const root = newRoot();
     expect(pkgswitch(["--root", root, "keys", "generate"]).code).toBe(0);
