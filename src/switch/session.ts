@@ -74,7 +74,6 @@ export async function runOperation(
   };
   const backend = openBackend(session, observe);
   const lock = dryRun ? null : acquireLock(layout.lockFile, session.config.lockTimeoutMs);
-  let cache: HashCache | null = null;
   try {
     // While dpkg/apt runs, the files we would switch may be mid-unpack.
     const holder = dryRun || session.hook ? null : backend.lockHolder();
@@ -97,7 +96,7 @@ export async function runOperation(
       hostId: id,
     });
     for (const r of pending.splice(0)) recordCommand(op, r);
-    cache = HashCache.load(join(layout.stateDir, "hash-cache.json"));
+    const cache = HashCache.load(join(layout.stateDir, "hash-cache.json"));
     if (cache.discarded) op.record("preflight.check", { check: "hash-cache", ok: true, note: "hash cache was corrupt and has been discarded" });
     let outcome: OpOutcome;
     try {
