@@ -59,7 +59,8 @@ export async function cmdStatus(ctx: CommandContext): Promise<number> {
       } else if (!hasBackup && o.kind === "file") restored.push(t.path); // an interrupted disable got this far
       else drifted.push({ path: t.path, now: o.kind === "symlink" ? `link to ${o.linkText}` : o.kind });
     }
-    const diverted = p.targets.filter((t) => t.diverted_to && t.db_path);
+    // Diversions matter for targets that are our links; restored ones have none.
+    const diverted = p.targets.filter((t) => t.diverted_to && t.db_path && !restored.includes(t.path) && !drifted.some((d) => d.path === t.path));
     const registered = diverted.filter((t) => diversions.get(t.db_path!)?.to === t.diverted_to);
     const diversionsMissing = diverted.filter((t) => !registered.includes(t)).map((t) => t.db_path!);
     return { provider: name, enabled: true, status: p.status, package: p.package, op: p.op, targets: p.targets.length, switched, broken, restored, drifted, missing_backups: missingBackups, diversions: registered.length, diversions_missing: diversionsMissing };
@@ -76,7 +77,8 @@ export async function cmdStatus(ctx: CommandContext): Promise<number> {
       + (r.restored.length ? ctx.out.paint("yellow", `, ${r.restored.length} already restored (interrupted disable: run disable again)`) : "");
     const miss = r.missing_backups.length ? ctx.out.paint("red", `, ${r.missing_backups.length} backup(s) missing`) : "";
     const div = r.diversions || r.diversions_missing.length ? `, ${r.diversions} dpkg diversion(s)${r.diversions_missing.length ? ctx.out.paint("yellow", ` (${r.diversions_missing.length} missing: run relink)`) : ""}` : "";
-    ctx.out.line(`${r.provider}: ${r.status === "pending" ? ctx.out.paint("yellow", "pending (interrupted enable; run enable again or disable)") : "enabled"} — ${r.switched}/${r.targets} switched${drift}${miss}${div} (${r.package}, op ${r.op})`);
+    const state = r.status === "pending" ? ctx.out.paint("yellow", "interrupted enable (run enable again, or disable)") : r.status === "disabling" ? ctx.out.paint("yellow", "interrupted disable (run disable again)") : "enabled";
+    ctx.out.line(`${r.provider}: ${state} — ${r.switched}/${r.targets} switched${drift}${miss}${div} (${r.package}, op ${r.op})`);
     for (const d of r.drifted) ctx.out.line(`  drifted ${d.path}: now ${d.now}`);
   }
   return Exit.OK;

@@ -50,6 +50,10 @@ export async function disable(ctx: OpContext, opts: DisableOptions): Promise<OpO
   if (session.dryRun) return { status: "dry_run", exitCode: Exit.OK, packages, result: { dry_run: true, plan } };
 
   sweepTempFiles(workDirs(root, stateDir, entries.flatMap((e) => e.targets.map((t) => t.path))));
+  // Mark the providers first: a relink (a hook) must not re-switch what an
+  // interrupted disable already restored.
+  for (const e of entries) e.status = "disabling";
+  if (entries.length > 0) saveState(stateDir, state);
   let restored = 0;
   let missingBackups = 0;
   for (const e of entries) {

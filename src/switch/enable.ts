@@ -250,7 +250,7 @@ export async function enable(ctx: OpContext, providers: Provider[]): Promise<OpO
       const results = await smokeTest(root, targets);
       const failed = results.filter((r) => !r.ok);
       op.record("smoke.test", { tested: results.length, failed: failed.length, failures: failed.slice(0, 20).map((f) => ({ path: f.target, rc: f.rc, signal: f.signal ?? null, output: f.output })), duration_ms: Math.max(0, ...results.map((r) => r.durationMs)) });
-      if (failed.length > 0) throw new PkgswitchError(Exit.ROLLED_BACK, `smoke test failed for ${failed.length} command(s), first ${failed[0]!.target} (${failed[0]!.signal ? `killed by ${failed[0]!.signal}` : failed[0]!.rc === null ? "did not run" : `exit ${failed[0]!.rc}`}): ${failed[0]!.output}`);
+      if (failed.length > 0) throw new PkgswitchError(Exit.ROLLED_BACK, `smoke test failed for ${failed.length} command(s), first ${failed[0]!.target} (${failed[0]!.signal ? `killed by ${failed[0]!.signal}` : failed[0]!.rc === null ? "did not run" : `exit ${failed[0]!.rc}`})${failed[0]!.output ? `: ${failed[0]!.output}` : ""}`);
     }
   } catch (e) {
     rollback(ctx, state, plans, swapped, [...managed.values()], installedByUs, e as Error);

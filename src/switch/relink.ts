@@ -33,6 +33,7 @@ export interface Finding {
 export function inspect(root: string, stateDir: string, state: State, diversions: Map<string, Diversion> | null): Finding[] {
   const findings: Finding[] = [];
   for (const p of Object.values(state.providers)) {
+    if (p.status !== "switched") continue; // an interrupted enable/disable: re-run that command
     const gone = p.targets.find((t) => !executableInfo(root, t.link_target).exists);
     if (gone) {
       findings.push({ provider: p.provider, path: gone.link_target, problem: "replacement-gone", detail: `${gone.link_target} is gone: ${p.package} was removed (or its files deleted)` });

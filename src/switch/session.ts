@@ -111,7 +111,8 @@ export async function runOperation(
       };
       finish(session, op, outcome, signing, id);
       if (!dryRun) cache.save();
-      throw new PkgswitchError(outcome.exitCode, err ? err.message : `internal error: ${(e as Error).message} (a bug; please report)`, op.opId);
+      // A dry run keeps no record, so there is no op id to point at.
+      throw new PkgswitchError(outcome.exitCode, err ? err.message : `internal error: ${(e as Error).message} (a bug; please report)`, dryRun ? undefined : op.opId);
     }
     const summary = finish(session, op, outcome, signing, id);
     if (!dryRun) cache.save();

@@ -40,8 +40,10 @@ export interface ProviderState {
   manager: string;
   package: string;
   replaces: string[];
-  /** "pending" while an enable is between backup and completion. */
-  status: "pending" | "switched";
+  /** "pending" while an enable is between backup and completion;
+   * "disabling" once a disable has started restoring. relink repairs only
+   * "switched" providers: an interrupted command is finished by re-running it. */
+  status: "pending" | "switched" | "disabling";
   /** Whether pkgswitch installed the package (so disable --remove-package may remove it). */
   installed_by_us: boolean;
   op: string;

@@ -42,8 +42,11 @@ export async function pkgTransaction(ctx: OpContext, action: "install" | "remove
   }
   // A provider whose replacement this transaction removes gets its originals
   // back first: dpkg itself needs rm, cp, … while it works.
+  const reposBefore = backend.sourceRepos([...before.keys()]);
+  let restoredFirst = 0;
   for (const p of losing) {
     const r = restoreProvider(ctx, p, `${p.package} is about to be removed by pkg ${action}`);
+    restoredFirst += r.restored;
     if (r.remaining.length > 0) state.providers[p.provider] = { ...p, targets: r.remaining };
     else delete state.providers[p.provider];
   }
@@ -65,7 +68,7 @@ export async function pkgTransaction(ctx: OpContext, action: "install" | "remove
     const b = before.get(n);
     const a = after.get(n);
     const role: PackageInfo["role"] = !versionsBefore.has(n) ? "installed" : !versionsAfter.has(n) ? "removed" : "upgraded";
-    const repo = a ? repos.get(n) ?? "unknown" : "unknown";
+    const repo = a ? repos.get(n) ?? "unknown" : reposBefore.get(n) ?? "unknown";
     op.record("provenance", { package: n, version_before: versionsBefore.get(n) ?? null, version_after: versionsAfter.get(n) ?? null, source_repo: repo, foreign: a ? repo === "local" || repo === "unknown" : false, role });
     const info = a ?? b;
     if (info) packages.push(toPackageInfo(backend, info, repo, role, []));
@@ -82,5 +85,5 @@ export async function pkgTransaction(ctx: OpContext, action: "install" | "remove
   const findings = inspect(root, session.layout.stateDir, now, backend.diverter?.list() ?? null);
   let relinked: Record<string, number> = {};
   if (findings.length > 0) relinked = (await relink(ctx, now, findings)).counts ?? {};
-  return { status: "ok", exitCode: Exit.OK, packages, counts: { packages: changed.length, files, ...relinked }, result: { action, packages: changed.map((n) => ({ name: n, before: versionsBefore.get(n) ?? null, after: versionsAfter.get(n) ?? null })), relinked } };
+  return { status: "ok", exitCode: Exit.OK, packages, counts: { packages: changed.length, files, restored_first: restoredFirst, ...relinked }, result: { action, packages: changed.map((n) => ({ name: n, before: versionsBefore.get(n) ?? null, after: versionsAfter.get(n) ?? null })), relinked } };
 }

@@ -116,7 +116,7 @@ function checkCurrentCheckpoint(dir: string, ledger: LedgerState, trust: TrustSe
     const later = entries.slice(Number(cp.size));
     const signed = later.findIndex((e) => e?.signature === "signed");
     if (signed >= 0) {
-      report.fail("checkpoint", VerifyExit.TAMPERED, `covers ${cp.size} of ${n} operations, but ledger line ${Number(cp.size) + signed + 1} is signed (its operation rewrote the checkpoint): the checkpoint was replaced by an older one`, { file: CHECKPOINT_FILE });
+      report.fail("checkpoint", VerifyExit.TAMPERED, `covers ${cp.size} of ${n} operations, but ledger line ${Number(cp.size) + signed + 1} is signed, so its operation should have extended the checkpoint: either the checkpoint was replaced by an older one, or the ledger lost or changed lines before it (pkgswitch then refuses to re-sign; see the operation's "checkpoint not updated" warning)`, { file: CHECKPOINT_FILE });
     } else {
       report.warn("checkpoint", `covers ${cp.size} of ${n} operations; the ${n - Number(cp.size)} newer one(s) are not signed, so no checkpoint covers them`, { file: CHECKPOINT_FILE });
     }
