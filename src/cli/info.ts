@@ -74,7 +74,7 @@ export async function cmdStatus(ctx: CommandContext): Promise<number> {
     }
     const drift = (r.drifted.length ? ctx.out.paint("yellow", `, ${r.drifted.length} drifted`) : "")
       + (r.broken.length ? ctx.out.paint("red", `, ${r.broken.length} broken (replacement missing: run relink)`) : "")
-      + (r.restored.length ? ctx.out.paint("yellow", `, ${r.restored.length} already restored (interrupted disable: run disable again)`) : "");
+      + (r.restored.length ? ctx.out.paint("yellow", `, ${r.restored.length} already restored${r.status === "disabling" ? "" : " (interrupted disable: run disable again)"}`) : "");
     const miss = r.missing_backups.length ? ctx.out.paint("red", `, ${r.missing_backups.length} backup(s) missing`) : "";
     const div = r.diversions || r.diversions_missing.length ? `, ${r.diversions} dpkg diversion(s)${r.diversions_missing.length ? ctx.out.paint("yellow", ` (${r.diversions_missing.length} missing: run relink)`) : ""}` : "";
     const state = r.status === "pending" ? ctx.out.paint("yellow", "interrupted enable (run enable again, or disable)") : r.status === "disabling" ? ctx.out.paint("yellow", "interrupted disable (run disable again)") : "enabled";

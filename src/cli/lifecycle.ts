@@ -30,13 +30,17 @@ async function cmdRelink(ctx: CommandContext): Promise<number> {
       return Exit.OK;
     }
     const backend = new DpkgBackend({ root: s.layout.root, observe: () => {}, readOnly: true });
+    for (const p of Object.values(state.providers).filter((p) => p.status !== "switched")) {
+      const cmd = p.status === "pending" ? "enable" : "disable";
+      ctx.out.warn(`${p.provider}: an interrupted ${cmd} is unfinished; relink leaves it alone — run \`pkgswitch ${cmd} ${p.provider}\` again`);
+    }
     const removing = ctx.parsed.values["apt-pre-install"] === true ? removalsFromAptV2(aptList) : [];
     const findings = ctx.parsed.values["apt-pre-install"] === true
       ? Object.values(state.providers).filter((p) => removing.includes(p.package)).map((p) => ({ provider: p.provider, path: p.package, problem: "replacement-gone" as const, detail: `apt is about to remove ${p.package}` }))
       : inspect(s.layout.root, s.layout.stateDir, state, backend.diverter.list());
     if (findings.length === 0) {
       ctx.out.json({ findings: [], changed: false });
-      if (!hook) ctx.out.line("every switch is in place; nothing to do");
+      if (!hook) ctx.out.line(Object.values(state.providers).every((p) => p.status === "switched") ? "every switch is in place; nothing to do" : "nothing else to do");
       return Exit.OK;
     }
     if (hook) ctx.out.line(`pkgswitch: ${findings.length} switch problem(s) to repair, first: ${findings[0]!.provider}: ${findings[0]!.detail}`);

@@ -60,7 +60,8 @@ export async function disable(ctx: OpContext, opts: DisableOptions): Promise<OpO
     const r = restoreProvider(ctx, e, "disable");
     restored += r.restored;
     missingBackups += r.remaining.length;
-    if (r.remaining.length > 0) state.providers[e.provider] = { ...e, targets: r.remaining } satisfies ProviderState;
+    // What could not be restored (no backup) is still switched, not "disabling".
+    if (r.remaining.length > 0) state.providers[e.provider] = { ...e, status: "switched", targets: r.remaining } satisfies ProviderState;
     else delete state.providers[e.provider];
   }
   saveState(stateDir, state);

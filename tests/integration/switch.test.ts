@@ -242,3 +242,28 @@ describe("bad input: one line, the documented exit code, nothing changed", () =>
     expect(lstatSync(join(root, "usr/bin/find")).isFile()).toBe(true);
   });
 });
+
+describe("relink and interrupted commands", () => {
+  test("relink does not re-switch what an interrupted disable restored; it says to re-run disable", () => {
+    const root = newRoot();
+    expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"]).code).toBe(0);
+    // The state an interrupted disable leaves: provider marked, one target restored.
+    const statePath = join(root, "var/lib/pkgswitch/state.json");
+    const state = JSON.parse(readFileSync(statePath, "utf8"));
+    state.providers.coreutils.status = "disabling";
+    writeFileSync(statePath, JSON.stringify(state));
+    const tmp = join(root, "usr/bin/.ls.restore");
+    require("node:fs").linkSync(join(root, "var/lib/pkgswitch/backups/usr/bin/ls"), tmp);
+    require("node:fs").renameSync(tmp, join(root, "usr/bin/ls"));
+    const ledger = () => readFileSync(join(root, "var/lib/pkgswitch/audit/ledger.jsonl"), "utf8");
+    const before = ledger();
+    const r = pkgswitch(["--root", root, "relink"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("coreutils: an interrupted disable is unfinished; relink leaves it alone — run `pkgswitch disable coreutils` again");
+    expect(lstatSync(join(root, "usr/bin/ls")).isFile()).toBe(true);
+    expect(ledger()).toBe(before);
+    expect(pkgswitch(["--root", root, "status"]).stdout).toContain("interrupted disable (run disable again)");
+    expect(pkgswitch(["--root", root, "disable", "coreutils", "--yes"]).code).toBe(0);
+    for (const t of TARGETS) expect(lstatSync(join(root, t)).isFile()).toBe(true);
+  });
+});
