@@ -4,10 +4,30 @@ import { chmodSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Exit, PkgswitchError, usageError } from "../errors.ts";
 import { writeFileAtomic } from "../fsops/atomic.ts";
-import { generateSecretKey, keyIdHex, parsePublicKey } from "../attest/minisign.ts";
+import { formatPublicKey, generateSecretKey, keyIdHex, parsePublicKey, type GeneratedKey } from "../attest/minisign.ts";
 import { PUBLIC_KEY_FILE, SECRET_KEY_FILE, loadSecretKey, signerFor } from "../attest/signing.ts";
 import type { Command, CommandContext } from "./commands.ts";
 import { runOperation } from "../switch/session.ts";
+
+/** Write a key pair into `dir` (secret 0600). A public key already there
+ * moves to trusted/<KEYID>.pub: it stays trusted for what it signed. */
+function installKeyPair(dir: string, key: GeneratedKey, opId?: string): void {
+  const sk = join(dir, SECRET_KEY_FILE);
+  const pk = join(dir, PUBLIC_KEY_FILE);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (existsSync(pk)) {
+      const old = readFileSync(pk, "utf8");
+      mkdirSync(join(dir, "trusted"), { recursive: true, mode: 0o755 });
+      writeFileAtomic(join(dir, "trusted", `${keyIdHex(parsePublicKey(old).keyId)}.pub`), old, 0o644);
+    }
+    writeFileAtomic(sk, key.secretKeyText, 0o600);
+    chmodSync(sk, 0o600); // whatever the umask
+    writeFileAtomic(pk, key.publicKeyText, 0o644);
+  } catch (e) {
+    throw new PkgswitchError(Exit.PERMISSION, `cannot write keys to ${dir}: ${(e as Error).message}`, opId);
+  }
+}
 
 /** `keys rotate`: the new key is announced in an operation signed by the
  * old one (so a verifier holding only the old key can follow the chain of
@@ -18,7 +38,6 @@ async function cmdKeysRotate(ctx: CommandContext): Promise<number> {
   const s = ctx.session();
   const dir = s.layout.keyDir;
   const sk = join(dir, SECRET_KEY_FILE);
-  const pk = join(dir, PUBLIC_KEY_FILE);
   if (!existsSync(sk)) throw new PkgswitchError(3, `no signing key at ${sk} to rotate (create one with \`pkgswitch keys generate\`)`);
   const old = loadSecretKey(sk, process.env); // refuses bad permissions, wrong passphrase
   const oldId = keyIdHex(old.keyId);
@@ -35,15 +54,15 @@ async function cmdKeysRotate(ctx: CommandContext): Promise<number> {
     return { status: "ok", exitCode: Exit.OK, counts: { rotated: 1 } };
   });
   if (summary.signature !== "signed") throw new PkgswitchError(Exit.INTERNAL, `the rotation operation ${summary.opId} could not be signed with the old key; keys left unchanged`, summary.opId);
+  // The old key stays trusted for what it signed (from the secret key itself,
+  // whatever signing.pub says).
   try {
     mkdirSync(join(dir, "trusted"), { recursive: true, mode: 0o755 });
-    writeFileAtomic(join(dir, "trusted", `${oldId}.pub`), readFileSync(pk, "utf8"), 0o644);
-    writeFileAtomic(sk, next.secretKeyText, 0o600);
-    chmodSync(sk, 0o600);
-    writeFileAtomic(pk, next.publicKeyText, 0o644);
+    writeFileAtomic(join(dir, "trusted", `${oldId}.pub`), formatPublicKey(old.pk, old.keyId), 0o644);
   } catch (e) {
     throw new PkgswitchError(Exit.PERMISSION, `cannot write keys to ${dir}: ${(e as Error).message}`, summary.opId);
   }
+  installKeyPair(dir, next, summary.opId);
   ctx.out.json({ old_key_id: oldId, new_key_id: nextId, op: summary.opId });
   ctx.out.line(`key ${oldId} → ${nextId}; announced in op ${summary.opId} (signed by ${oldId}); old public key kept in ${join(dir, "trusted", `${oldId}.pub`)}`);
   return Exit.OK;
@@ -75,20 +94,7 @@ export const keyCommands: Command[] = [
         return Exit.OK;
       }
       const key = generateSecretKey();
-      try {
-        mkdirSync(dir, { recursive: true, mode: 0o700 });
-        // A replaced key stays trusted for what it already signed.
-        if (existsSync(pk)) {
-          const oldId = keyIdHex(parsePublicKey(readFileSync(pk, "utf8")).keyId);
-          mkdirSync(join(dir, "trusted"), { recursive: true, mode: 0o755 });
-          writeFileAtomic(join(dir, "trusted", `${oldId}.pub`), readFileSync(pk, "utf8"), 0o644);
-        }
-        writeFileAtomic(sk, key.secretKeyText, 0o600);
-        chmodSync(sk, 0o600);
-        writeFileAtomic(pk, key.publicKeyText, 0o644);
-      } catch (e) {
-        throw new PkgswitchError(Exit.PERMISSION, `cannot write keys to ${dir}: ${(e as Error).message}`);
-      }
+      installKeyPair(dir, key);
       const id = keyIdHex(key.keyId);
       ctx.out.json({ key_id: id, secret_key: sk, public_key: pk });
       ctx.out.line(`key ${id}\n  secret: ${sk} (0600; keep it off backups you do not trust)\n  public: ${pk}`);
@@ -107,7 +113,6 @@ export const keyCommands: Command[] = [
       let path: string;
       if (ctx.globals.key && !given) {
         const s = loadSecretKey(ctx.globals.key, process.env);
-        const { formatPublicKey } = await import("../attest/minisign.ts");
         text = formatPublicKey(s.pk, s.keyId);
         path = ctx.globals.key;
       } else {
