@@ -1,12 +1,11 @@
 /** `enable`: install the replacement, then switch each target to it —
  * preflight everything, back up, swap atomically, smoke test, and roll back
  * in reverse on any failure (architecture.md, "The switch, step by step"). */
-import { readdirSync, rmSync, unlinkSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import { fsyncDir, replaceWithSymlink, syncFilesystem } from "../fsops/atomic.ts";
-import { backupFile, dropBackup, placeFile, restoreFile } from "../fsops/backup.ts";
+import { backupFile, dropBackup, restoreFile } from "../fsops/backup.ts";
 import type { Provider, ManagerRecipe } from "../providers/catalog.ts";
 import { discoverApplets, parseAppletList, replacementCommands, type Applet } from "../providers/discover.ts";
 import { inRoot, run } from "../pkgmgr/exec.ts";
@@ -17,11 +16,8 @@ import { planEnable, type Action } from "./plan.ts";
 import { smokeTest } from "./smoke.ts";
 import { loadState, managerOf, saveState, type ManagedTarget, type State } from "./state.ts";
 import type { OpContext, OpOutcome } from "./session.ts";
-
-/** Where a target's backup lives: the state dir mirrors the root's tree. */
-export function backupRel(target: string): string {
-  return join("backups", target);
-}
+import { divertedName, divertTargets, undivertTargets } from "./divert.ts";
+import { backupRel, sweepTempFiles, workDirs } from "./sweep.ts";
 
 export interface ProviderPlan {
   provider: Provider;
@@ -39,36 +35,6 @@ function recipeFor(ctx: OpContext, p: Provider): ManagerRecipe {
   return recipe;
 }
 
-/** Remove temp files a killed run left beside targets and backups (ours
- * only: `.NAME.pkgswitch-{link,tmp,…}-XXXXXXXX`). `dirs` are host paths. */
-export function sweepTempFiles(dirs: Iterable<string>): number {
-  let n = 0;
-  for (const d of dirs) {
-    let names: string[];
-    try {
-      names = readdirSync(d);
-    } catch {
-      continue;
-    }
-    for (const name of names) {
-      if (name.startsWith(".") && /\.pkgswitch-(link|restore|tmp|bak)-[0-9a-f]{8}$/.test(name)) {
-        unlinkSync(join(d, name));
-        n++;
-      }
-    }
-  }
-  return n;
-}
-
-/** The host directories of targets and of their backups. */
-export function workDirs(root: string, stateDir: string, targets: Iterable<string>): Set<string> {
-  const dirs = new Set<string>();
-  for (const t of targets) {
-    dirs.add(hostPath(root, dirname(t)));
-    dirs.add(join(stateDir, dirname(backupRel(t))));
-  }
-  return dirs;
-}
 
 function listApplets(ctx: OpContext, recipe: ManagerRecipe): string[] {
   if (!("list" in recipe.applets)) return [];
@@ -276,39 +242,6 @@ function undoInstalls(ctx: OpContext, installedByUs: string[]): void {
   }
 }
 
-/** Hidden name beside the database path where dpkg writes the diverted
- * original: `/bin/ls` → `/bin/.ls.pkgswitch-orig`. */
-export function divertedName(dbPath: string): string {
-  return `${dirname(dbPath)}/.${basename(dbPath)}.pkgswitch-orig`;
-}
-
-/** Place each original at its diverted name (hard link: same inode, so the
- * target is never missing), then register the diversions with dpkg. */
-function divertTargets(ctx: OpContext, targets: ManagedTarget[]): void {
-  const diverter = ctx.backend.diverter;
-  const list = targets.filter((m) => m.diverted_to && m.db_path);
-  if (!diverter || list.length === 0) return;
-  const root = ctx.session.layout.root;
-  for (const m of list) placeFile(hostPath(root, m.path), hostPath(root, m.diverted_to!));
-  diverter.add(list.map((m) => ({ from: m.db_path!, to: m.diverted_to! })));
-  for (const m of list) ctx.op.record("pkg.divert", { manager: ctx.backend.kind, action: "add", path: m.db_path, diverted_to: m.diverted_to, sha256: m.original.sha256 });
-}
-
-/** Remove our diversions and the diverted copies (after the target holds
- * the original again). */
-export function undivertTargets(ctx: OpContext, targets: ManagedTarget[], reason: string): void {
-  const diverter = ctx.backend.diverter;
-  const list = targets.filter((m) => m.diverted_to && m.db_path);
-  if (!diverter || list.length === 0) return;
-  const root = ctx.session.layout.root;
-  const registered = diverter.list();
-  const ours = list.filter((m) => registered.get(m.db_path!)?.to === m.diverted_to);
-  diverter.remove(ours.map((m) => m.db_path!));
-  for (const m of list) {
-    rmSync(hostPath(root, m.diverted_to!), { force: true });
-    ctx.op.record("pkg.divert", { manager: ctx.backend.kind, action: "remove", path: m.db_path, diverted_to: m.diverted_to, registered: ours.includes(m), reason });
-  }
-}
 
 /** Undo swaps in reverse order, drop this run's backups and state; always throws. */
 function rollback(ctx: OpContext, state: State, plans: ProviderPlan[], swapped: ManagedTarget[], backedUp: ManagedTarget[], installedByUs: string[], cause: Error): never {
@@ -346,5 +279,6 @@ function rollback(ctx: OpContext, state: State, plans: ProviderPlan[], swapped: 
   }
   throw new PkgswitchError(Exit.ROLLBACK_INCOMPLETE, `rollback incomplete: ${incomplete.length} target(s) could not be restored (first ${incomplete[0]}); backups are in ${join(stateDir, "backups")} — see docs/recovery.md, or run \`pkgswitch disable --all\``);
 }
+
 
 

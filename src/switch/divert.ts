@@ -1,0 +1,42 @@
+/** dpkg diversions of switched targets: upgrades of the replaced package
+ * write the original to a hidden name beside it, leaving our link alone. */
+import { rmSync } from "node:fs";
+import { basename, dirname } from "node:path";
+import { hostPath } from "../config/paths.ts";
+import { placeFile } from "../fsops/backup.ts";
+import type { ManagedTarget } from "./state.ts";
+import type { OpContext } from "./session.ts";
+
+/** Hidden name beside the database path where dpkg writes the diverted
+ * original: `/bin/ls` → `/bin/.ls.pkgswitch-orig`. */
+export function divertedName(dbPath: string): string {
+  return `${dirname(dbPath)}/.${basename(dbPath)}.pkgswitch-orig`;
+}
+
+/** Place each original at its diverted name (hard link: same inode, so the
+ * target is never missing), then register the diversions with dpkg. */
+export function divertTargets(ctx: OpContext, targets: ManagedTarget[]): void {
+  const diverter = ctx.backend.diverter;
+  const list = targets.filter((m) => m.diverted_to && m.db_path);
+  if (!diverter || list.length === 0) return;
+  const root = ctx.session.layout.root;
+  for (const m of list) placeFile(hostPath(root, m.path), hostPath(root, m.diverted_to!));
+  diverter.add(list.map((m) => ({ from: m.db_path!, to: m.diverted_to! })));
+  for (const m of list) ctx.op.record("pkg.divert", { manager: ctx.backend.kind, action: "add", path: m.db_path, diverted_to: m.diverted_to, sha256: m.original.sha256 });
+}
+
+/** Remove our diversions and the diverted copies (after the target holds
+ * the original again). */
+export function undivertTargets(ctx: OpContext, targets: ManagedTarget[], reason: string): void {
+  const diverter = ctx.backend.diverter;
+  const list = targets.filter((m) => m.diverted_to && m.db_path);
+  if (!diverter || list.length === 0) return;
+  const root = ctx.session.layout.root;
+  const registered = diverter.list();
+  const ours = list.filter((m) => registered.get(m.db_path!)?.to === m.diverted_to);
+  diverter.remove(ours.map((m) => m.db_path!));
+  for (const m of list) {
+    rmSync(hostPath(root, m.diverted_to!), { force: true });
+    ctx.op.record("pkg.divert", { manager: ctx.backend.kind, action: "remove", path: m.db_path, diverted_to: m.diverted_to, registered: ours.includes(m), reason });
+  }
+}
