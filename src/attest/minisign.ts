@@ -29,6 +29,7 @@
 import { blake2b } from "@noble/hashes/blake2.js";
 import { scrypt } from "@noble/hashes/scrypt.js";
 import { randomBytes } from "node:crypto";
+import { b64, decodeBase64 } from "./base64.ts";
 import { blake2b512 } from "./blake2.ts";
 import { publicKeyFromSeed, sign, verifyStrict } from "./ed25519.ts";
 
@@ -78,19 +79,12 @@ const ENCRYPTED_BYTES = 104; // key_id 8, sk 64, checksum 32
 
 // --- helpers -----------------------------------------------------------------
 
-/** Standard padded base64 with zero trailing bits only (as libsodium's
- * sodium_base642bin, which minisign uses, insists), so every blob has exactly
- * one text form. */
+/** Canonical base64 only (./base64.ts): every blob has exactly one text form. */
 function decodeBase64Strict(s: string, what: string): Uint8Array {
-  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(s)) {
-    throw new MinisignError(`${what}: not base64`);
-  }
-  const bytes = Buffer.from(s, "base64");
-  if (bytes.toString("base64") !== s) throw new MinisignError(`${what}: non-canonical base64`);
-  return new Uint8Array(bytes);
+  const r = decodeBase64(s);
+  if (typeof r === "string") throw new MinisignError(`${what}: ${r}`);
+  return r;
 }
-
-const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
 const ascii = (b: Uint8Array) => String.fromCharCode(...b);
 
 function concat(...parts: Uint8Array[]): Uint8Array {

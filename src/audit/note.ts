@@ -17,6 +17,7 @@
  * to parse or fails to verify.
  */
 import { createHash } from "node:crypto";
+import { b64, decodeBase64 } from "../attest/base64.ts";
 import { sign, verifyStrict } from "../attest/ed25519.ts";
 
 /** A malformed note or checkpoint. */
@@ -58,15 +59,10 @@ const enc = new TextEncoder();
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 function decodeBase64Strict(s: string, what: string): Uint8Array {
-  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(s)) {
-    throw new NoteError(`${what}: not base64`);
-  }
-  const bytes = Buffer.from(s, "base64");
-  if (bytes.toString("base64") !== s) throw new NoteError(`${what}: non-canonical base64`);
-  return new Uint8Array(bytes);
+  const r = decodeBase64(s);
+  if (typeof r === "string") throw new NoteError(`${what}: ${r}`);
+  return r;
 }
-
-const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
 
 /** Key names: non-empty, no Unicode white space, no "+" (the separator in
  * verifier key strings). */

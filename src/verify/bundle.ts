@@ -21,6 +21,7 @@
  * previous ledger line and its proof let the verifier check the operation's
  * link to the one before it. */
 import { join } from "node:path";
+import { b64, decodeBase64Canonical } from "../attest/base64.ts";
 import { GENESIS } from "../audit/event.ts";
 import { inclusionProof, leafHash, verifyInclusion } from "../audit/merkle.ts";
 import { OP_ID_RE, parseOpId } from "../audit/opid.ts";
@@ -53,7 +54,6 @@ export interface Bundle {
   checkpoint: string | null;
 }
 
-const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
 
 function fail(code: number, msg: string): never {
   throw new PkgswitchError(code, msg);
@@ -127,10 +127,9 @@ function decodeProof(hashes: unknown): Uint8Array[] | null {
   if (!Array.isArray(hashes)) return null;
   const out: Uint8Array[] = [];
   for (const h of hashes) {
-    if (typeof h !== "string" || !/^[A-Za-z0-9+/]{43}=$/.test(h)) return null;
-    const b = Buffer.from(h, "base64");
-    if (b.length !== 32 || b.toString("base64") !== h) return null;
-    out.push(new Uint8Array(b));
+    const b = typeof h === "string" ? decodeBase64Canonical(h) : null;
+    if (!b || b.length !== 32) return null;
+    out.push(b);
   }
   return out;
 }

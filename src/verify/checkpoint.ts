@@ -1,6 +1,7 @@
 /** Checkpoint checks: strict C2SP parse, pkgswitch's origin and key name,
  * signature by a trusted key; Merkle consistency between two checkpoints. */
 import { consistencyProof, rootHash, verifyConsistency } from "../audit/merkle.ts";
+import { b64 } from "../attest/base64.ts";
 import { NoteError, parseCheckpoint, verifyNote, type Checkpoint } from "../audit/note.ts";
 import { VerifyExit } from "../errors.ts";
 import type { Report, Where } from "./report.ts";
@@ -69,7 +70,6 @@ export function checkCheckpoint(
   return { cp, keyId, verified: wellFormed, wellFormed };
 }
 
-const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);

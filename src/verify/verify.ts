@@ -3,6 +3,7 @@
  * Reads the audit directory, never writes it. Exit codes and their
  * precedence: ./report.ts. */
 import { join } from "node:path";
+import { b64 } from "../attest/base64.ts";
 import { GENESIS } from "../audit/event.ts";
 import type { LedgerEntry } from "../audit/ledger.ts";
 import { inclusionProof, leafHash, rootHash, verifyInclusion } from "../audit/merkle.ts";
@@ -241,7 +242,6 @@ export function ledgerLeaves(text: string): { lines: LedgerLine[]; leaves: Uint8
   return { lines, leaves: lines.map((l) => leafHash(Buffer.from(l.text))) };
 }
 
-const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
