@@ -20,39 +20,13 @@
  * or the root is left in the wrong state). The temp root is always removed.
  *
  * Run: npx bun bench/enable.ts [--runs N] [--binary PATH]   (as root) */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { arg, binary, median, sh, table, tempDebianRoot, timed } from "./lib.ts";
 
-const PROJECT = resolve(import.meta.dir, "..");
-const arg = (name: string, dflt: string) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
-};
 const RUNS = Math.max(1, Number(arg("--runs", "5")));
-const BINARY = resolve(arg("--binary", join(PROJECT, "dist/pkgswitch")));
 const TARGET_S = 1.5;
-const ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", NO_COLOR: "1", LC_ALL: "C" };
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const ms = (x: number) => `${x.toFixed(0)} ms`;
-
-function sh(argv: string[], what: string): string {
-  const p = Bun.spawnSync(argv, { env: ENV, stdin: "ignore" });
-  if (p.exitCode !== 0) throw new Error(`${what} failed (exit ${p.exitCode}): ${p.stderr.toString().trim().split("\n").pop()}`);
-  return p.stdout.toString();
-}
-
-/** Wall time of one spawned command, ms. */
-function timed(argv: string[]): { ms: number; code: number; stdout: string; stderr: string } {
-  const t0 = performance.now();
-  const p = Bun.spawnSync(argv, { env: ENV, stdin: "ignore" });
-  const t = performance.now() - t0;
-  return { ms: t, code: p.exitCode ?? -1, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
-}
 
 interface AuditEvent {
   event: string;
@@ -155,12 +129,6 @@ function checkStatus(root: string, expectEnabled: boolean): void {
   } else if (cu) throw new Error(`after disable, coreutils is still in the state: ${JSON.stringify(cu)}`);
 }
 
-function table(rows: string[][]): string {
-  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join("  ");
-  return [line(rows[0]!), w.map((n) => "-".repeat(n)).join("  "), ...rows.slice(1).map(line)].join("\n");
-}
-
 function summarize(runs: OpRun[]): { med: number; min: number } {
   const t = runs.map((r) => r.ms);
   return { med: median(t), min: Math.min(...t) };
@@ -176,35 +144,18 @@ if (process.getuid?.() !== 0) {
   console.error("bench/enable.ts: needs root (chroot, apt-get inside the temp root)");
   process.exit(2);
 }
-if (!existsSync(BINARY)) {
-  console.error(`bench/enable.ts: ${BINARY} is missing: run \`npm run -s build\``);
-  process.exit(2);
-}
-const cache = sh(["bash", join(PROJECT, "scripts/make-root.sh")], "scripts/make-root.sh").trim();
-const root = mkdtempSync("/tmp/pkgswitch-bench-enable-");
+const BINARY = binary("bench/enable.ts");
+const tmp = tempDebianRoot("enable");
+const root = tmp.root;
 const noSmoke = `${root}.nosmoke.jsonc`; // a --config file on the host, outside the root
-let cleaned = false;
 const cleanup = () => {
-  if (cleaned) return;
-  cleaned = true;
-  // Only ever our mkdtemp directory; unmount /proc in case someone mounted it.
-  if (root.startsWith("/tmp/pkgswitch-bench-enable-")) {
-    Bun.spawnSync(["umount", join(root, "proc")], { stderr: "ignore" });
-    rmSync(root, { recursive: true, force: true });
-    rmSync(noSmoke, { force: true });
-  }
+  tmp.cleanup();
+  rmSync(noSmoke, { force: true });
 };
-for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-  process.on(sig, () => {
-    cleanup();
-    process.exit(130);
-  });
-}
 
 let failed = false;
 try {
   const version = sh([BINARY, "--version"], "pkgswitch --version").trim();
-  sh(["cp", "-a", `${cache}/.`, root], `cp -a ${cache}`);
   const tInst = performance.now(); // run 1 follows this immediately (see the note printed below)
   sh(["chroot", root, "apt-get", "install", "-y", "-q", "--no-install-recommends", "rust-coreutils"], "apt-get install rust-coreutils");
   const installMs = performance.now() - tInst;

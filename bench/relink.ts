@@ -6,27 +6,22 @@
  * baselines `/bin/true` and `pkgswitch --version` spawned the same way, and
  * checks that no operation was written. Prints figures; never fails on timing.
  * Run (as root): npx bun bench/relink.ts [--runs N] */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { arg, binary, median, tempDebianRoot, timed } from "./lib.ts";
 
-const PROJECT = resolve(import.meta.dir, "..");
-const BINARY = join(PROJECT, "dist/pkgswitch");
-const i = process.argv.indexOf("--runs");
-const RUNS = i >= 0 ? Number(process.argv[i + 1]) : 30;
-const ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", NO_COLOR: "1" };
+const BINARY = binary("bench/relink.ts");
+const RUNS = Number(arg("--runs", "30"));
 
+/** Wall time of a command that must succeed, ms. */
 function spawnMs(argv: string[]): number {
-  const t0 = performance.now();
-  const p = Bun.spawnSync(argv, { env: ENV, stdin: "ignore" });
-  if (p.exitCode !== 0) throw new Error(`${argv.join(" ")} exited ${p.exitCode}: ${p.stderr}`);
-  return performance.now() - t0;
+  const r = timed(argv);
+  if (r.code !== 0) throw new Error(`${argv.join(" ")} exited ${r.code}: ${r.stderr}`);
+  return r.ms;
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
-const cache = Bun.spawnSync(["bash", join(PROJECT, "scripts/make-root.sh")]).stdout.toString().trim();
-const root = mkdtempSync("/tmp/pkgswitch-bench-relink-");
+const { root, cleanup } = tempDebianRoot("relink");
 try {
-  Bun.spawnSync(["cp", "-a", `${cache}/.`, root]);
   spawnMs([BINARY, "--root", root, "enable", "coreutils", "--yes", "-q"]);
   const ledger = () => readFileSync(join(root, "var/lib/pkgswitch/audit/ledger.jsonl"), "utf8").split("\n").filter(Boolean).length;
   const before = ledger();
@@ -50,5 +45,5 @@ try {
   console.log(`target: median ≤ 150 ms → ${m.toFixed(1)} ms (${m <= 150 ? "met" : "NOT met"})`);
   console.log(`operations written by ${RUNS + 1} no-op relinks: ${ledger() - before} (must be 0)`);
 } finally {
-  rmSync(root, { recursive: true, force: true });
+  cleanup();
 }

@@ -1,0 +1,77 @@
+/** What the benchmarks share: argument parsing, timing a spawned command,
+ * medians, tables, and a temp copy of the cached Debian root that is always
+ * removed (on exit, error or Ctrl-C). Benchmarks print; they never fail on
+ * timing. */
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+export const PROJECT = resolve(import.meta.dir, "..");
+export const ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", NO_COLOR: "1", LC_ALL: "C" };
+
+/** `--name VALUE` from argv, else `dflt`. */
+export function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(name);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Wall time of one spawned command (ms), with its exit code and output. */
+export function timed(argv: string[]): { ms: number; code: number; stdout: string; stderr: string } {
+  const t0 = performance.now();
+  const p = Bun.spawnSync(argv, { env: ENV, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const ms = performance.now() - t0;
+  return { ms, code: p.exitCode ?? -1, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
+}
+
+/** Run a command that must succeed; its stdout. */
+export function sh(argv: string[], what: string): string {
+  const r = timed(argv);
+  if (r.code !== 0) throw new Error(`${what} failed (exit ${r.code}): ${r.stderr.trim().split("\n").pop()}`);
+  return r.stdout;
+}
+
+/** A text table: first column left-aligned, the rest right-aligned. */
+export function table(rows: string[][]): string {
+  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join("  ");
+  return [line(rows[0]!), w.map((n) => "-".repeat(n)).join("  "), ...rows.slice(1).map(line)].join("\n");
+}
+
+/** The compiled binary (--binary PATH, default dist/pkgswitch); exits 2 when missing. */
+export function binary(bench: string): string {
+  const b = resolve(arg("--binary", join(PROJECT, "dist/pkgswitch")));
+  if (!existsSync(b)) {
+    console.error(`${bench}: ${b} is missing: run \`npm run -s build\``);
+    process.exit(2);
+  }
+  return b;
+}
+
+/** A fresh copy of the cached Debian root under /tmp/pkgswitch-bench-NAME-*,
+ * removed by `cleanup()` and on SIGINT/SIGTERM/SIGHUP (unmounting /proc
+ * first, in case someone mounted it). */
+export function tempDebianRoot(name: string): { root: string; cleanup: () => void } {
+  const cache = sh(["bash", join(PROJECT, "scripts/make-root.sh")], "scripts/make-root.sh").trim();
+  const prefix = `/tmp/pkgswitch-bench-${name}-`;
+  const root = mkdtempSync(prefix);
+  let cleaned = false;
+  const cleanup = () => {
+    if (cleaned || !root.startsWith(prefix)) return;
+    cleaned = true;
+    Bun.spawnSync(["umount", join(root, "proc")], { stderr: "ignore" });
+    rmSync(root, { recursive: true, force: true });
+  };
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.on(sig, () => {
+      cleanup();
+      process.exit(130);
+    });
+  }
+  sh(["cp", "-a", `${cache}/.`, root], `cp -a ${cache}`);
+  return { root, cleanup };
+}
