@@ -133,6 +133,8 @@ export function fitFields(fields: EventFields, measure: (f: EventFields) => numb
 export class OpBuffer {
   readonly opId: string;
   readonly events: AuditEvent[] = [];
+  /** The JSONL lines of `events`, as sealed (canonicalized once). */
+  private readonly lines: string[] = [];
   private prev: string;
   private journal: string | null = null;
   private journalFd: number | null = null;
@@ -182,11 +184,18 @@ export class OpBuffer {
     const masked = maskFields(fields) as EventFields;
     const ts = new Date().toISOString();
     const seq = this.events.length;
-    const fitted = fitFields(masked, (f) => Buffer.byteLength(eventLine(sealEvent(this.opId, seq, ts, event, f, this.prev))));
-    const e = sealEvent(this.opId, seq, ts, event, fitted, this.prev);
+    const seal = (f: EventFields) => sealEvent(this.opId, seq, ts, event, f, this.prev);
+    // Seal once; only an over-long line pays for shrinking and resealing.
+    let e = seal(masked);
+    let line = eventLine(e);
+    if (Buffer.byteLength(line) > MAX_LINE_BYTES) {
+      e = seal(fitFields(masked, (f) => Buffer.byteLength(eventLine(seal(f)))));
+      line = eventLine(e);
+    }
     this.events.push(e);
+    this.lines.push(line);
     this.prev = e.hash;
-    if (this.journalFd !== null) writeSync(this.journalFd, eventLine(e));
+    if (this.journalFd !== null) writeSync(this.journalFd, line);
     return e;
   }
 
@@ -210,7 +219,7 @@ export class OpBuffer {
     if (input.sbom && !this.info.dryRun) writeFileAtomic(join(dir, sbomName), input.sbom);
     this.record("op.end", endFields);
     if (this.info.dryRun) return { opId: this.opId, status: input.status, files: [], signature: "unsigned", ledgerSeq: -1 };
-    return writeArtifacts(dir, this.opId, this.events, input, this.journal, () => {
+    return writeArtifacts(dir, this.opId, this.lines, this.prev, input, this.journal, () => {
       if (this.journalFd !== null) closeSync(this.journalFd);
       this.journalFd = null;
     });
@@ -222,14 +231,16 @@ export class OpBuffer {
 function writeArtifacts(
   dir: string,
   opId: string,
-  events: AuditEvent[],
+  /** The operation's JSONL lines, and the hash of its last event. */
+  lines: string[],
+  head: string,
   input: FinalizeInput,
   journal: string | null,
   closeJournal: () => void,
 ): OpSummary {
   const files: string[] = [];
   const jsonlName = `audit-${opId}.jsonl`;
-  const jsonl = Buffer.from(events.map(eventLine).join(""));
+  const jsonl = Buffer.from(lines.join(""));
   if (input.sbom) files.push(join(dir, `audit-${opId}-sbom.json`)); // written by finalize
   writeFileAtomic(join(dir, jsonlName), jsonl);
   files.push(join(dir, jsonlName));
@@ -258,19 +269,19 @@ function writeArtifacts(
     v: 1,
     seq: ledger.length,
     op: opId,
-    head: events[events.length - 1]!.hash,
+    head,
     jsonl_sha256: createHash("sha256").update(jsonl).digest("hex"),
     signature,
     key_id: keyId,
     ts: new Date().toISOString(),
   };
   ledger.push(entry);
-  const lines = ledger.map(ledgerLine);
-  writeFileAtomic(join(dir, "ledger.jsonl"), lines.join(""));
+  const ledgerLines = ledger.map(ledgerLine);
+  writeFileAtomic(join(dir, "ledger.jsonl"), ledgerLines.join(""));
   files.push(join(dir, "ledger.jsonl"));
 
   if (input.signing.mode === "key" && input.merkleRoot) {
-    const leaves = lines.map((l) => Buffer.from(l.slice(0, -1)));
+    const leaves = ledgerLines.map((l) => Buffer.from(l.slice(0, -1)));
     const mismatch = checkpointMismatch(dir, leaves.slice(0, -1), input.merkleRoot);
     if (mismatch) {
       // Re-signing over a ledger that lost or changed lines would launder the
@@ -358,7 +369,7 @@ export function recoverInterrupted(dir: string, signing: SigningSetup, merkleRoo
         note: "operation was interrupted (process killed); finalized by the next pkgswitch run",
       }, last.hash));
     }
-    writeArtifacts(dir, opId, events, { status: "failed", exitCode: Exit.INTERNAL, signing, merkleRoot }, path, () => {});
+    writeArtifacts(dir, opId, events.map(eventLine), events[events.length - 1]!.hash, { status: "failed", exitCode: Exit.INTERNAL, signing, merkleRoot }, path, () => {});
     recovered.push(opId);
   }
   catchUpCheckpoint(dir, signing, merkleRoot);
