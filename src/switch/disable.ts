@@ -42,12 +42,15 @@ export async function disable(ctx: OpContext, opts: DisableOptions): Promise<OpO
     if (p) packages.push(toPackageInfo(backend, p, repos.get(e.package) ?? "unknown", opts.removePackage ? "removed" : "replacing", e.targets.map((t) => t.applet)));
   }
 
-  const plan = entries.map((e) => ({
-    provider: e.provider,
-    restore: e.targets.filter((t) => isOurLink(root, t.path, t.link_target)).map((t) => t.path),
-    untouched: e.targets.filter((t) => !isOurLink(root, t.path, t.link_target)).map((t) => t.path),
-    remove_package: opts.removePackage ? e.package : null,
-  }));
+  const plan = entries.map((e) => {
+    const ours = new Set(e.targets.filter((t) => isOurLink(root, t.path, t.link_target)).map((t) => t.path));
+    return {
+      provider: e.provider,
+      restore: [...ours],
+      untouched: e.targets.map((t) => t.path).filter((p) => !ours.has(p)),
+      remove_package: opts.removePackage ? e.package : null,
+    };
+  });
   if (session.dryRun) return { status: "dry_run", exitCode: Exit.OK, packages, result: { dry_run: true, plan } };
 
   sweepTempFiles(workDirs(root, stateDir, entries.flatMap((e) => e.targets.map((t) => t.path))));

@@ -2,7 +2,7 @@
  * preflight everything, back up, swap atomically, smoke test, and roll back
  * in reverse on any failure (architecture.md, "The switch, step by step"). */
 import { dirname, join } from "node:path";
-import { hostPath } from "../config/paths.ts";
+import { BIN_DIRS, hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import { fsyncDir, replaceWithSymlink, syncFilesystem } from "../fsops/atomic.ts";
 import { backupFile, dropBackup, restoreFile } from "../fsops/backup.ts";
@@ -144,7 +144,7 @@ export async function enable(ctx: OpContext, providers: Provider[]): Promise<OpO
     install: p.willInstall || installedByUs.includes(p.recipe.package),
     // Before the install the replacement's command list is unknown: these are
     // the replaced packages' commands it may take over.
-    candidates: p.willInstall ? [...p.installed.values()].filter((i) => p.recipe.replaces.includes(i.name)).flatMap((i) => i.files.filter((f) => /^\/(usr\/)?s?bin\/[^/]+$/.test(f))).length : undefined,
+    candidates: p.willInstall ? [...p.installed.values()].filter((i) => p.recipe.replaces.includes(i.name)).flatMap((i) => i.files.filter((f) => (BIN_DIRS as readonly string[]).includes(dirname(f)))).length : undefined,
     switch: p.actions.filter((a) => a.kind === "switch").map((a) => a.applet.target),
     already: p.actions.filter((a) => a.kind === "already").map((a) => a.applet.target),
     skip: p.actions.filter((a) => a.kind === "skip").map((a) => ({ target: a.applet.target, reason: a.reason })),
