@@ -3,7 +3,7 @@ import { existsSync, lstatSync } from "node:fs";
 import { join } from "node:path";
 import { Exit } from "../errors.ts";
 import { loadCatalog, resolveProviders } from "../providers/catalog.ts";
-import { DpkgBackend } from "../pkgmgr/dpkg.ts";
+import { openBackend } from "../pkgmgr/factory.ts";
 import { loadState } from "../switch/state.ts";
 import { executableInfo, observe } from "../switch/observe.ts";
 import type { CommandContext } from "./commands.ts";
@@ -11,7 +11,7 @@ import type { CommandContext } from "./commands.ts";
 export async function cmdList(ctx: CommandContext): Promise<number> {
   const s = ctx.session();
   const catalog = loadCatalog(s.layout.providersDir);
-  const backend = new DpkgBackend({ root: s.layout.root, observe: () => {}, readOnly: true });
+  const backend = openBackend({ root: s.layout.root, observe: () => {}, readOnly: true });
   const state = loadState(s.layout.stateDir);
   const pkgs = [...catalog.values()].map((p) => p.recipes[backend.kind]?.package).filter((x): x is string => !!x);
   const installed = backend.installed(pkgs);
@@ -40,7 +40,7 @@ export async function cmdStatus(ctx: CommandContext): Promise<number> {
   const s = ctx.session();
   const state = loadState(s.layout.stateDir);
   const names = ctx.args.length > 0 ? resolveProviders(loadCatalog(s.layout.providersDir), ctx.args).map((p) => p.name) : Object.keys(state.providers).sort();
-  const diversions = new DpkgBackend({ root: s.layout.root, observe: () => {}, readOnly: true }).diverter.list();
+  const diversions = openBackend({ root: s.layout.root, observe: () => {}, readOnly: true }).diverter?.list() ?? new Map();
   const report = names.map((name) => {
     const p = state.providers[name];
     if (!p) return { provider: name, enabled: false, status: null, switched: 0, broken: [], restored: [], drifted: [], missing_backups: [], targets: 0, diversions: 0, diversions_missing: [] };

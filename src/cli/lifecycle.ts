@@ -6,7 +6,7 @@ import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError, usageError } from "../errors.ts";
 import { writeFileAtomic } from "../fsops/atomic.ts";
 import { loadCatalog } from "../providers/catalog.ts";
-import { DpkgBackend } from "../pkgmgr/dpkg.ts";
+import { openBackend } from "../pkgmgr/factory.ts";
 import { APT_HOOK_PATH, APT_PRE_INSTALL_PATH, MARKER, PACMAN_HOOK_PATH, aptHook, aptPreInstallScript, pacmanHook, removalsFromAptV2 } from "../hooks/files.ts";
 import { runOperation } from "../switch/session.ts";
 import { inspect, relink } from "../switch/relink.ts";
@@ -29,7 +29,7 @@ async function cmdRelink(ctx: CommandContext): Promise<number> {
       if (!hook) ctx.out.line("no provider is enabled; nothing to relink");
       return Exit.OK;
     }
-    const backend = new DpkgBackend({ root: s.layout.root, observe: () => {}, readOnly: true });
+    const backend = openBackend({ root: s.layout.root, observe: () => {}, readOnly: true });
     for (const p of Object.values(state.providers).filter((p) => p.status !== "switched")) {
       const cmd = p.status === "pending" ? "enable" : "disable";
       ctx.out.warn(`${p.provider}: an interrupted ${cmd} is unfinished; relink leaves it alone — run \`pkgswitch ${cmd} ${p.provider}\` again`);
@@ -37,7 +37,7 @@ async function cmdRelink(ctx: CommandContext): Promise<number> {
     const removing = ctx.parsed.values["apt-pre-install"] === true ? removalsFromAptV2(aptList) : [];
     const findings = ctx.parsed.values["apt-pre-install"] === true
       ? Object.values(state.providers).filter((p) => removing.includes(p.package)).map((p) => ({ provider: p.provider, path: p.package, problem: "replacement-gone" as const, detail: `apt is about to remove ${p.package}` }))
-      : inspect(s.layout.root, s.layout.stateDir, state, backend.diverter.list());
+      : inspect(s.layout.root, s.layout.stateDir, state, backend.diverter?.list() ?? null);
     if (findings.length === 0) {
       ctx.out.json({ findings: [], changed: false });
       if (!hook) ctx.out.line(Object.values(state.providers).every((p) => p.status === "switched") ? "every switch is in place; nothing to do" : "nothing else to do");

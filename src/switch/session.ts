@@ -13,7 +13,7 @@ import { OpBuffer, recoverInterrupted, type OpStatus, type OpSummary, type Signi
 import { rootHash, leafHash } from "../audit/merkle.ts";
 import type { Output } from "../cli/output.ts";
 import type { CommandResult } from "../pkgmgr/exec.ts";
-import { DpkgBackend } from "../pkgmgr/dpkg.ts";
+import { openBackend as openPackageBackend } from "../pkgmgr/factory.ts";
 import type { PackageBackend } from "../pkgmgr/backend.ts";
 import type { PackageInfo } from "../pkgmgr/types.ts";
 import { buildSbom, serializeSbom } from "../attest/sbom.ts";
@@ -55,7 +55,7 @@ export function merkleRootOf(leaves: Uint8Array[]): Uint8Array {
 
 /** Open the package backend for the root (exit 10 when unsupported). */
 export function openBackend(session: Session, observe: (r: CommandResult) => void): PackageBackend {
-  return new DpkgBackend({ root: session.layout.root, observe, readOnly: session.dryRun });
+  return openPackageBackend({ root: session.layout.root, observe, readOnly: session.dryRun });
 }
 
 /** Run `body` as one audited operation. Returns the exit code and summary;

@@ -1,0 +1,42 @@
+/** The one place that chooses a package-manager backend. It looks at what the
+ * root holds (a dpkg status file, a pacman local database, an rpm database),
+ * never at the host, and returns the backend for it. A new backend is one
+ * more entry in DETECTORS and one more constructor in OPENERS. */
+import { existsSync } from "node:fs";
+import { hostPath } from "../config/paths.ts";
+import { Exit, PkgswitchError } from "../errors.ts";
+import type { BackendOptions, PackageBackend } from "./backend.ts";
+import { DpkgBackend } from "./dpkg.ts";
+import type { ManagerKind } from "./types.ts";
+
+/** What each package manager leaves in a root, in the order they are tried. */
+export const DETECTORS: ReadonlyArray<{ kind: ManagerKind; marks: readonly string[] }> = [
+  { kind: "dpkg", marks: ["/var/lib/dpkg/status"] },
+  { kind: "pacman", marks: ["/var/lib/pacman/local"] },
+  { kind: "rpm", marks: ["/usr/lib/sysimage/rpm", "/var/lib/rpm"] },
+];
+
+const OPENERS: Partial<Record<ManagerKind, (opts: BackendOptions) => PackageBackend>> = {
+  dpkg: (opts) => new DpkgBackend(opts),
+};
+
+/** The package manager whose database the root holds, or null. Pure but for lstat. */
+export function detectManager(root: string): ManagerKind | null {
+  for (const d of DETECTORS) {
+    if (d.marks.some((m) => existsSync(hostPath(root, m)))) return d.kind;
+  }
+  return null;
+}
+
+/** Open the backend for the root's package manager; exit 10 naming what was
+ * looked for when the root has none we support. */
+export function openBackend(opts: BackendOptions): PackageBackend {
+  const kind = detectManager(opts.root);
+  const open = kind ? OPENERS[kind] : undefined;
+  if (!kind) {
+    const looked = DETECTORS.flatMap((d) => d.marks).join(", ");
+    throw new PkgswitchError(Exit.PREFLIGHT, `${opts.root} has no package database pkgswitch knows (looked for ${looked})`);
+  }
+  if (!open) throw new PkgswitchError(Exit.PREFLIGHT, `${opts.root} is a ${kind} system, and this build has no ${kind} backend`);
+  return open(opts);
+}
