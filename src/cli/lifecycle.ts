@@ -7,7 +7,7 @@ import { Exit, PkgswitchError, usageError } from "../errors.ts";
 import { writeFileAtomic } from "../fsops/atomic.ts";
 import { loadCatalog } from "../providers/catalog.ts";
 import { openBackend } from "../pkgmgr/factory.ts";
-import { APT_HOOK_PATH, APT_PRE_INSTALL_PATH, MARKER, PACMAN_HOOK_PATH, aptHook, aptPreInstallScript, pacmanHook, removalsFromAptV2 } from "../hooks/files.ts";
+import { APT_HOOK_PATH, APT_PRE_INSTALL_PATH, MARKER, PACMAN_HOOK_PATH, PACMAN_PRE_REMOVE_HOOK_PATH, aptHook, aptPreInstallScript, packageNamesFromLines, pacmanHook, pacmanPreRemoveHook, removalsFromAptV2 } from "../hooks/files.ts";
 import { runOperation } from "../switch/session.ts";
 import { inspect, relink } from "../switch/relink.ts";
 import { loadState } from "../switch/state.ts";
@@ -17,8 +17,12 @@ import type { Command, CommandContext } from "./commands.ts";
 async function cmdRelink(ctx: CommandContext): Promise<number> {
   const hook = ctx.parsed.values.hook === true;
   if (ctx.args.length > 0) throw usageError("relink takes no arguments");
-  // apt's package list must be read whole, whatever happens next.
-  const aptList = ctx.parsed.values["apt-pre-install"] === true ? await Bun.stdin.text() : "";
+  // The package manager's list of packages it is about to remove (apt's
+  // Pre-Install-Pkgs protocol, or one name a line from a pacman
+  // NeedsTargets hook) must be read whole, whatever happens next.
+  const preInstall = ctx.parsed.values["apt-pre-install"] === true;
+  const preRemove = preInstall || ctx.parsed.values.removing === true;
+  const input = preRemove ? await Bun.stdin.text() : "";
   if (hook && process.env.PKGSWITCH_IN_OPERATION) return Exit.OK; // our own apt run: the outer operation relinks
   try {
     const s = ctx.session();
@@ -34,9 +38,9 @@ async function cmdRelink(ctx: CommandContext): Promise<number> {
       const cmd = p.status === "pending" ? "enable" : "disable";
       ctx.out.warn(`${p.provider}: an interrupted ${cmd} is unfinished; relink leaves it alone — run \`pkgswitch ${cmd} ${p.provider}\` again`);
     }
-    const removing = ctx.parsed.values["apt-pre-install"] === true ? removalsFromAptV2(aptList) : [];
-    const findings = ctx.parsed.values["apt-pre-install"] === true
-      ? Object.values(state.providers).filter((p) => removing.includes(p.package)).map((p) => ({ provider: p.provider, path: p.package, problem: "replacement-gone" as const, detail: `apt is about to remove ${p.package}` }))
+    const removing = preInstall ? removalsFromAptV2(input) : packageNamesFromLines(input);
+    const findings = preRemove
+      ? Object.values(state.providers).filter((p) => p.status === "switched" && removing.includes(p.package)).map((p) => ({ provider: p.provider, path: p.package, problem: "replacement-gone" as const, detail: `the package manager is about to remove ${p.package}` }))
       : inspect(s.layout.root, s.layout.stateDir, state, backend.diverter?.list() ?? null);
     if (findings.length === 0) {
       ctx.out.json({ findings: [], changed: false });
@@ -49,11 +53,11 @@ async function cmdRelink(ctx: CommandContext): Promise<number> {
       ctx.out.json({ findings, changed: false, dry_run: true });
       return Exit.OK;
     }
-    const preInstall = ctx.parsed.values["apt-pre-install"] === true;
-    const { outcome, summary } = await runOperation(s, preInstall ? "relink --hook --apt-pre-install" : hook ? "relink --hook" : "relink", async (c) => {
+    const label = preInstall ? "relink --hook --apt-pre-install" : preRemove ? "relink --hook --removing" : hook ? "relink --hook" : "relink";
+    const { outcome, summary } = await runOperation(s, label, async (c) => {
       // Look again under the lock: another run may have repaired it meanwhile.
       const fresh = loadState(s.layout.stateDir);
-      return relink(c, fresh, preInstall ? findings : inspect(s.layout.root, s.layout.stateDir, fresh, c.backend.diverter?.list() ?? null));
+      return relink(c, fresh, preRemove ? findings : inspect(s.layout.root, s.layout.stateDir, fresh, c.backend.diverter?.list() ?? null));
     });
     ctx.out.json({ op: summary.opId, changed: true, ...(outcome.result as object) });
     ctx.out.line(`relinked: ${JSON.stringify(outcome.counts)} (op ${summary.opId})`);
@@ -72,14 +76,18 @@ function hookFiles(ctx: CommandContext): Array<{ path: string; content: string; 
   const binary = (v.binary as string | undefined) ?? "/usr/bin/pkgswitch";
   if (!binary.startsWith("/")) throw usageError("--binary must be an absolute path inside the root");
   const s = ctx.session();
-  const wantApt = v.apt === true || (v.pacman !== true && existsSync(hostPath(s.layout.root, "/etc/apt")));
-  const wantPacman = v.pacman === true;
-  if (!wantApt && !wantPacman) throw usageError("hooks install: give --apt or --pacman (no /etc/apt in this root)");
+  const chosen = v.apt === true || v.pacman === true;
+  const wantApt = v.apt === true || (!chosen && existsSync(hostPath(s.layout.root, "/etc/apt")));
+  const wantPacman = v.pacman === true || (!chosen && existsSync(hostPath(s.layout.root, "/etc/pacman.conf")));
+  if (!wantApt && !wantPacman) throw usageError("hooks install: give --apt or --pacman (no /etc/apt or /etc/pacman.conf in this root)");
   const files: Array<{ path: string; content: string; mode?: number }> = [];
   if (wantApt) files.push({ path: APT_HOOK_PATH, content: aptHook(binary) }, { path: APT_PRE_INSTALL_PATH, content: aptPreInstallScript(binary), mode: 0o755 });
   if (wantPacman) {
-    const pkgs = [...loadCatalog(s.layout.providersDir).values()].flatMap((p) => (p.recipes.pacman ? [...p.recipes.pacman.replaces, p.recipes.pacman.package] : []));
-    files.push({ path: PACMAN_HOOK_PATH, content: pacmanHook(binary, pkgs) });
+    const recipes = [...loadCatalog(s.layout.providersDir).values()].flatMap((p) => (p.recipes.pacman ? [p.recipes.pacman] : []));
+    files.push(
+      { path: PACMAN_HOOK_PATH, content: pacmanHook(binary, recipes.flatMap((r) => [...r.replaces, r.package])) },
+      { path: PACMAN_PRE_REMOVE_HOOK_PATH, content: pacmanPreRemoveHook(binary, recipes.map((r) => r.package)) },
+    );
   }
   return files;
 }
@@ -112,7 +120,7 @@ async function cmdHooksInstall(ctx: CommandContext): Promise<number> {
 
 async function cmdHooksRemove(ctx: CommandContext): Promise<number> {
   const s = ctx.session();
-  const present = [APT_HOOK_PATH, APT_PRE_INSTALL_PATH, PACMAN_HOOK_PATH].filter((p) => existsSync(hostPath(s.layout.root, p)));
+  const present = [APT_HOOK_PATH, APT_PRE_INSTALL_PATH, PACMAN_HOOK_PATH, PACMAN_PRE_REMOVE_HOOK_PATH].filter((p) => existsSync(hostPath(s.layout.root, p)));
   const ours = present.filter((p) => readFileSync(hostPath(s.layout.root, p), "utf8").includes(MARKER));
   for (const p of present.filter((p) => !ours.includes(p))) ctx.out.warn(`${p} was not written by pkgswitch; left alone`);
   if (ours.length === 0) {
@@ -137,7 +145,7 @@ function pkgCommand(action: "install" | "remove"): Command {
     path: ["pkg", action],
     args: "<package…>",
     summary: `${action} packages as an attested operation`,
-    help: `Runs apt-get ${action} inside the root and records provenance and before/after SHA-256 of every file of every package whose version changed (dependencies included), an SBOM with versions before and after, and any relink repairs the transaction made necessary.`,
+    help: `Runs the root's package manager (apt-get ${action}, pacman ${action === "install" ? "-S" : "-R"}) inside the root and records provenance and before/after SHA-256 of every file of every package whose version changed (dependencies included), an SBOM with versions before and after, and any relink repairs the transaction made necessary.`,
     options: {},
     async run(ctx) {
       if (ctx.args.length === 0) throw usageError(`pkg ${action}: name at least one package`);
@@ -161,15 +169,15 @@ export const lifecycleCommands: Command[] = [
     path: ["relink"],
     args: "[--hook]",
     summary: "re-apply switches after package upgrades (idempotent)",
-    help: "Checks every managed target without starting any process: re-applies links an upgrade overwrote, refreshes backups of originals dpkg updated at their diverted names, re-registers missing diversions, and restores the originals of a provider whose package was removed. Writes an operation only when it changed something. --apt-pre-install (apt's DPkg::Pre-Install-Pkgs hook) reads apt's package list on stdin and restores the originals of a provider whose package apt is about to remove. --hook (used by the package-manager hooks) never fails: errors are printed and the exit code is 0.",
-    options: { hook: { type: "boolean" }, "apt-pre-install": { type: "boolean" } },
+    help: "Checks every managed target without starting any process: re-applies links an upgrade overwrote, refreshes backups of originals dpkg updated at their diverted names, re-registers missing diversions, and restores the originals of a provider whose package was removed. Writes an operation only when it changed something. --apt-pre-install (apt's DPkg::Pre-Install-Pkgs hook) reads apt's package list on stdin and restores the originals of a provider whose package apt is about to remove; --removing (pacman's PreTransaction hook) does the same from package names on stdin, one a line. --hook (used by the package-manager hooks) never fails: errors are printed and the exit code is 0.",
+    options: { hook: { type: "boolean" }, "apt-pre-install": { type: "boolean" }, removing: { type: "boolean" } },
     run: cmdRelink,
   },
   {
     path: ["hooks", "install"],
     args: "[--apt|--pacman] [--binary PATH]",
     summary: "install package-manager hooks that run `relink --hook`",
-    help: `apt: ${APT_HOOK_PATH} (DPkg::Pre-Install-Pkgs via ${APT_PRE_INSTALL_PATH}, and DPkg::Post-Invoke). pacman: ${PACMAN_HOOK_PATH} (PostTransaction on the providers' packages). --binary is the path of pkgswitch inside the root (default /usr/bin/pkgswitch).`,
+    help: `apt: ${APT_HOOK_PATH} (DPkg::Pre-Install-Pkgs via ${APT_PRE_INSTALL_PATH}, and DPkg::Post-Invoke). pacman: ${PACMAN_HOOK_PATH} (PostTransaction on the providers' packages) and ${PACMAN_PRE_REMOVE_HOOK_PATH} (PreTransaction on removal of a replacement). Without --apt/--pacman, the root's package manager decides. --binary is the path of pkgswitch inside the root (default /usr/bin/pkgswitch).`,
     options: { apt: { type: "boolean" }, pacman: { type: "boolean" }, binary: { type: "string" } },
     run: cmdHooksInstall,
   },

@@ -37,23 +37,62 @@ exit 0
 `;
 }
 
-/** pacman: a PostTransaction hook on the packages providers involve. */
+/** pacman (alpm hooks, alpm-hooks(5)). pacman runs Exec without a shell and
+ * reports a missing program as a failed hook, so each hook goes through
+ * sh and skips itself when the binary is absent; neither sets AbortOnFail,
+ * so a hook never fails pacman's transaction.
+ *  - PostTransaction, on Install/Upgrade/Remove of every replaced and
+ *    replacement package: relink (re-apply links an upgrade overwrote, with
+ *    the upgraded file as the new backup — what dpkg's diversion does on
+ *    Debian; restore the originals of a removed provider).
+ *  - PreTransaction, on Remove of a replacement package: restore that
+ *    provider's originals while its commands still exist (pacman itself
+ *    needs none of them, but the links must never dangle). */
 export const PACMAN_HOOK_PATH = "/etc/pacman.d/hooks/90-pkgswitch.hook";
+export const PACMAN_PRE_REMOVE_HOOK_PATH = "/etc/pacman.d/hooks/10-pkgswitch-pre-remove.hook";
+
+function pacmanExec(binary: string, args: string): string {
+  return `Exec = /usr/bin/sh -c 'if [ -x ${binary} ]; then ${binary} ${args} || true; else while read -r _; do :; done; fi; exit 0'`;
+}
+
+function targetLines(packages: string[]): string {
+  return [...new Set(packages)].sort().map((p) => `Target = ${p}`).join("\n");
+}
+
 export function pacmanHook(binary: string, packages: string[]): string {
-  const targets = [...new Set(packages)].sort().map((p) => `Target = ${p}`).join("\n");
   return `# ${MARKER} (written by \`pkgswitch hooks install --pacman\`; remove with \`pkgswitch hooks remove\`).
 [Trigger]
 Operation = Install
 Operation = Upgrade
 Operation = Remove
 Type = Package
-${targets}
+${targetLines(packages)}
 
 [Action]
 Description = Re-applying pkgswitch command switches...
 When = PostTransaction
-Exec = ${binary} relink --hook
+${pacmanExec(binary, "relink --hook")}
 `;
+}
+
+export function pacmanPreRemoveHook(binary: string, replacements: string[]): string {
+  return `# ${MARKER} (written by \`pkgswitch hooks install --pacman\`; remove with \`pkgswitch hooks remove\`).
+[Trigger]
+Operation = Remove
+Type = Package
+${targetLines(replacements)}
+
+[Action]
+Description = Restoring the originals of switched commands before their provider is removed...
+When = PreTransaction
+${pacmanExec(binary, "relink --hook --removing")}
+NeedsTargets
+`;
+}
+
+/** Package names, one a line (what pacman writes to a NeedsTargets hook). Pure. */
+export function packageNamesFromLines(input: string): string[] {
+  return [...new Set(input.split("\n").map((l) => l.trim()).filter((l) => /^[A-Za-z0-9@._+-]+$/.test(l)))].sort();
 }
 
 /** Packages an apt transaction will remove, from the Pre-Install-Pkgs

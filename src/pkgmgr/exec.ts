@@ -55,3 +55,13 @@ export function run(argv: string[], opts: { env?: Record<string, string>; timeou
   if (p.signalCode) res.signal = String(p.signalCode);
   return res;
 }
+
+/** The manager name a command's audit record carries: "apt" for apt-get and
+ * apt-cache, "dpkg" for dpkg's tools, else the program's own name (pacman). */
+export function managerOfCommand(argv: string[]): string {
+  if (argv.includes("apt-get") || argv.includes("apt-cache")) return "apt";
+  if (argv.some((a) => a.startsWith("dpkg"))) return "dpkg";
+  if (argv.includes("pacman")) return "pacman";
+  const prog = argv[0] ?? "";
+  return prog.slice(prog.lastIndexOf("/") + 1);
+}

@@ -12,7 +12,7 @@ import { HashCache } from "../hashing/cache.ts";
 import { OpBuffer, recoverInterrupted, type OpStatus, type OpSummary, type SigningSetup } from "../audit/opbuffer.ts";
 import { rootHash, leafHash } from "../audit/merkle.ts";
 import type { Output } from "../cli/output.ts";
-import type { CommandResult } from "../pkgmgr/exec.ts";
+import { managerOfCommand, type CommandResult } from "../pkgmgr/exec.ts";
 import { openBackend as openPackageBackend } from "../pkgmgr/factory.ts";
 import type { PackageBackend } from "../pkgmgr/backend.ts";
 import type { PackageInfo } from "../pkgmgr/types.ts";
@@ -137,7 +137,7 @@ function finish(session: Session, op: OpBuffer, outcome: OpOutcome, signing: Sig
 }
 
 function recordCommand(op: OpBuffer, r: CommandResult): void {
-  const fields: Record<string, unknown> = { manager: r.argv.includes("apt-get") || r.argv.includes("apt-cache") ? "apt" : "dpkg", args: r.argv, rc: r.rc, duration_ms: r.durationMs };
+  const fields: Record<string, unknown> = { manager: managerOfCommand(r.argv), args: r.argv, rc: r.rc, duration_ms: r.durationMs };
   if (r.signal) fields.signal = r.signal;
   if (r.rc !== 0 && r.stderr) fields.stderr = r.stderr.slice(-2000);
   op.record("pkg.query", fields);

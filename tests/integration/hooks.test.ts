@@ -25,10 +25,13 @@ describe("hooks install / remove", () => {
     expect(readFileSync(join(root, "var/lib/pkgswitch/audit/ledger.jsonl"), "utf8")).toContain('"op"');
   });
 
-  test("--pacman writes a PostTransaction hook on the catalog's pacman packages", () => {
+  test("--pacman writes a PostTransaction hook on the catalog's pacman packages and a PreTransaction one on removals", () => {
     expect(pkgswitch(["--root", root, "hooks", "install", "--pacman"]).code).toBe(0);
     const hook = readFileSync(join(root, "etc/pacman.d/hooks/90-pkgswitch.hook"), "utf8");
-    for (const l of ["Operation = Upgrade", "Target = uutils-coreutils", "Target = coreutils", "When = PostTransaction", "Exec = /usr/bin/pkgswitch relink --hook"]) expect(hook).toContain(l);
+    for (const l of ["Operation = Upgrade", "Target = uutils-coreutils", "Target = coreutils", "When = PostTransaction", "/usr/bin/pkgswitch relink --hook"]) expect(hook).toContain(l);
+    const pre = readFileSync(join(root, "etc/pacman.d/hooks/10-pkgswitch-pre-remove.hook"), "utf8");
+    for (const l of ["Operation = Remove", "Target = uutils-coreutils", "When = PreTransaction", "relink --hook --removing", "NeedsTargets"]) expect(pre).toContain(l);
+    expect(pre).not.toContain("Target = coreutils\n");
   });
 
   test("a same-named file pkgswitch did not write is refused, and kept by remove", () => {

@@ -12,7 +12,10 @@ import {
   aptPreInstallScript,
   MARKER,
   PACMAN_HOOK_PATH,
+  PACMAN_PRE_REMOVE_HOOK_PATH,
+  packageNamesFromLines,
   pacmanHook,
+  pacmanPreRemoveHook,
   removalsFromAptV2,
 } from "../../src/hooks/files.ts";
 
@@ -135,16 +138,46 @@ describe("pacmanHook", () => {
     expect(h).toContain("[Trigger]\nOperation = Install\nOperation = Upgrade\nOperation = Remove\nType = Package\n");
     expect(h).toContain("[Action]\n");
     expect(h).toContain("When = PostTransaction\n");
-    expect(h).toContain("Exec = /usr/bin/pkgswitch relink --hook\n");
+    expect(h).toContain("Exec = /usr/bin/sh -c 'if [ -x /usr/bin/pkgswitch ]; then /usr/bin/pkgswitch relink --hook || true;");
     // Trigger before Action, targets inside Trigger
     expect(h.indexOf("[Trigger]")).toBeLessThan(h.indexOf("Target = busybox"));
     expect(h.indexOf("Target = uutils-coreutils")).toBeLessThan(h.indexOf("[Action]"));
     expect(PACMAN_HOOK_PATH).toBe("/etc/pacman.d/hooks/90-pkgswitch.hook");
   });
 
-  test("every line is a comment, a section, blank, or 'Key = value'", () => {
-    for (const line of pacmanHook("/usr/bin/pkgswitch", ["a", "b"]).split("\n")) {
-      expect(line === "" || line.startsWith("#") || /^\[[A-Za-z]+\]$/.test(line) || /^[A-Za-z]+ = \S.*$/.test(line)).toBe(true);
+  test("every line is a comment, a section, blank, 'Key = value' or a bare flag", () => {
+    for (const line of [...pacmanHook("/usr/bin/pkgswitch", ["a", "b"]).split("\n"), ...pacmanPreRemoveHook("/usr/bin/pkgswitch", ["a"]).split("\n")]) {
+      expect(line === "" || line.startsWith("#") || /^\[[A-Za-z]+\]$/.test(line) || /^[A-Za-z]+ = \S.*$/.test(line) || line === "NeedsTargets").toBe(true);
     }
+  });
+
+  test("pre-remove hook: Remove of the replacements only, PreTransaction, targets on stdin, never AbortOnFail", () => {
+    const h = pacmanPreRemoveHook("/usr/bin/pkgswitch", ["uutils-coreutils", "sudo-rs"]);
+    expect(h).toContain(MARKER);
+    expect(h).toContain("[Trigger]\nOperation = Remove\nType = Package\nTarget = sudo-rs\nTarget = uutils-coreutils\n");
+    expect(h).toContain("When = PreTransaction\n");
+    expect(h).toContain("relink --hook --removing");
+    expect(h).toContain("NeedsTargets\n");
+    expect(h).not.toContain("AbortOnFail");
+    expect(PACMAN_PRE_REMOVE_HOOK_PATH).toBe("/etc/pacman.d/hooks/10-pkgswitch-pre-remove.hook");
+  });
+
+  // The Exec line's shell command, run by sh as pacman would (argv split on
+  // the single quotes): exits 0 whatever pkgswitch does, and drains stdin
+  // when the binary is absent.
+  const shellOf = (hook: string) => /^Exec = \/usr\/bin\/sh -c '(.*)'$/m.exec(hook)![1]!;
+  test.each([
+    ["binary absent", join(tmp, "absent"), 0],
+    ["binary fails", "/bin/false", 0],
+  ])("Exec command exits 0 (%s)", (_label, binary, code) => {
+    const r = Bun.spawnSync(["sh", "-c", shellOf(pacmanPreRemoveHook(binary as string, ["x"]))], { stdin: Buffer.from("uutils-coreutils\n") });
+    expect(r.exitCode).toBe(code as number);
+  });
+});
+
+describe("packageNamesFromLines", () => {
+  test("one name a line, trimmed, unique, sorted; junk lines dropped", () => {
+    expect(packageNamesFromLines("uutils-coreutils\nsudo-rs\n\n uutils-coreutils \nnot a name\n../x\n")).toEqual(["sudo-rs", "uutils-coreutils"]);
+    expect(packageNamesFromLines("")).toEqual([]);
   });
 });
