@@ -73,11 +73,16 @@ export async function runOperation(
     else pending.push(r);
   };
   const backend = openBackend(session, observe);
-  const lock = dryRun ? null : acquireLock(layout.lockFile, session.config.lockTimeoutMs);
-  try {
-    // While dpkg/apt runs, the files we would switch may be mid-unpack.
+  // While the package manager runs, the files we would switch may be
+  // mid-unpack. Asked before our own lock too, so a refusal creates nothing.
+  const refuseIfBusy = () => {
     const holder = dryRun || session.hook ? null : backend.lockHolder();
     if (holder) throw new PkgswitchError(Exit.LOCKED, `the package manager's lock is held (${holder}); try again when it finishes`);
+  };
+  refuseIfBusy();
+  const lock = dryRun ? null : acquireLock(layout.lockFile, session.config.lockTimeoutMs);
+  try {
+    refuseIfBusy();
     const id = hostId(layout, !dryRun);
     const signing: SigningSetup = dryRun ? { mode: "off" } : session.signing(id);
     if (!dryRun) {

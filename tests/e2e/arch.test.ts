@@ -1,0 +1,282 @@
+/** Arch Linux, as a new user would meet it: a usr-merged root with a real
+ * pacman database (scripts/make-arch-root.sh: makepkg-built packages of real
+ * binaries, a [core] repository inside the root). pacman installs
+ * uutils-coreutils inside it, `pacman -Qkk` checks the restore, the alpm
+ * hooks run the copy of pkgswitch inside the root. */
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
+import { copyFileSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import Ajv from "ajv";
+import addFormats from "ajv-formats";
+import { archRoot, pacman, removeArchRoot } from "../helpers/archroot.ts";
+import { inRoot } from "../helpers/debroot.ts";
+import { diffSnapshots, pkgswitch, pkgswitchJson, sha256File, snapshotTree } from "../helpers/cli.ts";
+import { BINARY, PROJECT, VECTORS } from "../helpers/paths.ts";
+import { startWatcher } from "../helpers/watch.ts";
+
+setDefaultTimeout(300_000);
+
+let root: string;
+const NEWER = "/srv/pkgs/coreutils-9.1-2-x86_64.pkg.tar.zst";
+type Ev = Record<string, any>;
+
+function identity(p: string) {
+  const st = lstatSync(join(root, p));
+  return { kind: st.isSymbolicLink() ? "symlink" : "file", sha: st.isFile() ? sha256File(join(root, p)) : null, mode: st.mode, uid: st.uid, gid: st.gid };
+}
+/** coreutils' commands (pacman's file list) that uutils-coreutils provides as uu-<cmd>. */
+function expectedTargets(): string[] {
+  const files = (pkg: string) => pacman(root, ["-Qlq", pkg]).out.split("\n").filter((f) => /^\/usr\/bin\/[^/]+$/.test(f));
+  const uu = new Set(files("uutils-coreutils").map((f) => f.slice("/usr/bin/uu-".length)));
+  return files("coreutils").filter((f) => uu.has(f.slice("/usr/bin/".length))).sort();
+}
+const gnuCommands = () => pacman(root, ["-Qlq", "coreutils"]).out.split("\n").filter((f) => /^\/usr\/bin\/[^/]+$/.test(f));
+function ops(): Array<{ op: string; command: string; status: string }> {
+  return pkgswitchJson<{ operations: Array<{ op: string; command: string; status: string }> }>(["--root", root, "audit", "list"]).json.operations;
+}
+function events(op: string): Ev[] {
+  return readFileSync(join(root, `var/lib/pkgswitch/audit/audit-${op}.jsonl`), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+}
+const altered = (pkg: string) => /(\d+) total files, (\d+) altered files/.exec(pacman(root, ["-Qkk", pkg]).out);
+
+beforeAll(() => {
+  root = archRoot();
+  copyFileSync(BINARY, join(root, "usr/bin/pkgswitch"));
+  // The compiled binary needs /proc inside the root (pacman's hooks run it there).
+  expect(Bun.spawnSync(["mount", "-t", "proc", "proc", join(root, "proc")]).exitCode).toBe(0);
+  expect(pkgswitch(["--root", root, "keys", "generate"]).code).toBe(0);
+});
+afterAll(() => removeArchRoot(root));
+
+describe("coreutils → uutils-coreutils on an Arch root (pacman)", () => {
+  let targets: string[] = [];
+  const originals = new Map<string, ReturnType<typeof identity>>();
+  let enableOp = "";
+
+  test("--dry-run leaves every file under the root unchanged", () => {
+    const before = snapshotTree(root, (rel) => rel === "proc");
+    const r = pkgswitchJson<{ plan: Array<{ install: boolean; package: string }> }>(["--root", root, "enable", "coreutils", "--dry-run"]);
+    expect(r.code).toBe(0);
+    expect(r.json.plan[0]).toMatchObject({ install: true, package: "uutils-coreutils" });
+    expect(diffSnapshots(before, snapshotTree(root, (rel) => rel === "proc"))).toEqual([]);
+  });
+
+  test("db.lck present → exit 30, nothing changed", () => {
+    writeFileSync(join(root, "var/lib/pacman/db.lck"), "");
+    try {
+      const before = snapshotTree(root, (rel) => rel === "proc");
+      const r = pkgswitch(["--root", root, "enable", "coreutils", "--yes"]);
+      expect(r.code).toBe(30);
+      expect(r.stderr).toContain("/var/lib/pacman/db.lck");
+      expect(r.stderr.trim().split("\n").length).toBe(1);
+      expect(diffSnapshots(before, snapshotTree(root, (rel) => rel === "proc"))).toEqual([]);
+    } finally {
+      rmSync(join(root, "var/lib/pacman/db.lck"));
+    }
+  });
+
+  test("enable installs uutils-coreutils with pacman and links every command it provides; a watcher never sees one missing", async () => {
+    expect(inRoot(root, ["ls", "--version"]).out).toContain("GNU coreutils");
+    for (const t of gnuCommands()) originals.set(t, identity(t));
+    const stop = await startWatcher(root, [...originals.keys()]);
+    const r = pkgswitchJson<{ op: string }>(["--root", root, "enable", "coreutils", "--yes"]);
+    const watched = await stop();
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    enableOp = r.json.op;
+    expect(watched.missing).toEqual([]);
+    expect(watched.rounds).toBeGreaterThan(10);
+    expect(pacman(root, ["-Q", "uutils-coreutils"]).out).toBe("uutils-coreutils 0.0.17-1\n");
+    targets = expectedTargets();
+    expect(targets.length).toBeGreaterThan(90);
+    for (const t of targets) expect(readlinkSync(join(root, t))).toBe(`/usr/bin/uu-${t.split("/").pop()}`);
+    // Nothing unprefixed came with uutils: each link is ours, and only GNU names are linked.
+    expect(readdirSync(join(root, "usr/bin")).filter((n) => lstatSync(join(root, "usr/bin", n)).isSymbolicLink() && !n.startsWith("uu-") && !["sh"].includes(n)).sort()).toEqual(targets.map((t) => t.split("/").pop()!).sort());
+    const ls = inRoot(root, ["ls", "--version"]);
+    expect(ls.code).toBe(0);
+    expect(ls.out).toMatch(/^ls 0\.0\.17/);
+    const st = pkgswitchJson<{ providers: Array<{ switched: number; targets: number; drifted: unknown[] }> }>(["--root", root, "status"]);
+    expect(st.json.providers[0]).toMatchObject({ switched: targets.length, targets: targets.length, drifted: [] });
+  });
+
+  test("the record: provenance from pacman, at most 3 ownership calls, SBOM with pkg:alpm purls (SPDX schema), verify 0, minisign verifies", () => {
+    const evs = events(enableOp);
+    const switches = evs.filter((e) => e.event === "file.switch");
+    expect(switches.map((e) => e.path).sort()).toEqual(targets);
+    const uuSha = sha256File(join(root, "usr/bin/uu-coreutils"));
+    for (const s of switches) {
+      expect(s.before_sha256).toBe(originals.get(s.path)!.sha);
+      expect(s.after_sha256).toBe(uuSha);
+    }
+    for (const p of evs.filter((e) => e.event === "provenance")) expect(p).toMatchObject({ owner: "coreutils", version: "9.1-1", source_repo: "core", foreign: false });
+    expect(evs.some((e) => e.event === "pkg.install" && e.manager === "pacman" && e.packages[0] === "uutils-coreutils" && e.version === "0.0.17-1")).toBe(true);
+    const queries = evs.filter((e) => e.event === "pkg.query" && e.manager === "pacman");
+    const ownership = queries.filter((e) => e.args.includes("-Qo"));
+    expect(ownership.length).toBeGreaterThanOrEqual(1);
+    expect(ownership.length).toBeLessThanOrEqual(3);
+    expect(queries.length).toBeLessThanOrEqual(8);
+
+    const audit = join(root, "var/lib/pkgswitch/audit");
+    const end = evs[evs.length - 1]!;
+    const sbomText = readFileSync(join(audit, end.sbom.file));
+    expect(createHash("sha256").update(sbomText).digest("hex")).toBe(end.sbom.sha256);
+    const sbom = JSON.parse(sbomText.toString());
+    const ajv = new Ajv({ allErrors: true });
+    addFormats(ajv);
+    const valid = ajv.validate(JSON.parse(readFileSync(join(VECTORS, "spdx-2.3/spdx-schema.json"), "utf8")), sbom);
+    expect(ajv.errors ?? []).toEqual([]);
+    expect(valid).toBe(true);
+    const purls = sbom.packages.flatMap((p: { externalRefs: Array<{ referenceLocator: string }> }) => p.externalRefs.map((r) => r.referenceLocator)).sort();
+    expect(purls).toEqual(["pkg:alpm/arch/coreutils@9.1-1?arch=x86_64", "pkg:alpm/arch/uutils-coreutils@0.0.17-1?arch=x86_64"]);
+
+    expect(pkgswitch(["--root", root, "audit", "verify", "--all"]).code).toBe(0);
+    const m = Bun.spawnSync(["minisign", "-Vm", join(audit, `audit-${enableOp}.jsonl`), "-x", join(audit, `audit-${enableOp}.jsonl.sig`), "-p", join(root, "etc/pkgswitch/keys/signing.pub")]);
+    expect(m.stderr.toString()).toBe("");
+    expect(m.exitCode).toBe(0);
+  });
+
+  test("disable restores SHA-256, mode, uid, gid of every file; pacman -Qkk coreutils: 0 altered; a watcher never sees one missing", async () => {
+    const stop = await startWatcher(root, targets);
+    const r = pkgswitch(["--root", root, "disable", "coreutils", "--yes"]);
+    const watched = await stop();
+    expect(r.code).toBe(0);
+    expect(watched.missing).toEqual([]);
+    for (const [t, id] of originals) expect(identity(t)).toEqual(id);
+    const q = altered("coreutils")!;
+    expect(Number(q[1])).toBeGreaterThan(100);
+    expect(q[2]).toBe("0");
+    expect(inRoot(root, ["ls", "--version"]).out).toContain("GNU coreutils");
+  });
+
+  /** Every target either original (same digest and mode) or switched. */
+  function consistent(): { switched: number; original: number } {
+    let switched = 0;
+    let original = 0;
+    for (const t of targets) {
+      if (lstatSync(join(root, t)).isSymbolicLink()) {
+        expect(readlinkSync(join(root, t))).toBe(`/usr/bin/uu-${t.split("/").pop()}`);
+        switched++;
+      } else {
+        expect(identity(t)).toEqual(originals.get(t)!);
+        original++;
+      }
+    }
+    return { switched, original };
+  }
+
+  for (const command of ["enable", "disable"] as const) {
+    test(`SIGKILL during ${command} leaves each target original or switched; re-running finishes`, async () => {
+      const undo = command === "enable" ? "disable" : "enable";
+      if (command === "disable") expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"]).code).toBe(0);
+      const first = join(root, targets[0]!);
+      const seen = new Set<string>();
+      let interrupted = 0;
+      // Kills at fixed delays, and the instant the first target changes (the
+      // swap phase lasts milliseconds: timing alone rarely lands inside it).
+      for (const point of [30, 150, "first-swap", "first-swap", "first-swap"] as const) {
+        const p = Bun.spawn([join(PROJECT, "dist/pkgswitch"), "--root", root, command, "coreutils", "--yes"], { stdout: "ignore", stderr: "ignore" });
+        if (point === "first-swap") {
+          const deadline = Date.now() + 20_000;
+          while (Date.now() < deadline && lstatSync(first).isSymbolicLink() !== (command === "enable")) {}
+        } else await Bun.sleep(point);
+        p.kill("SIGKILL");
+        await p.exited;
+        const c = consistent();
+        seen.add(c.switched === 0 ? "none" : c.original === 0 ? "all" : "partial");
+        const again = pkgswitch(["--root", root, command, "coreutils", "--yes"]);
+        expect(again.code).toBe(0);
+        if (again.stderr.includes("which was interrupted")) interrupted++;
+        const after = consistent();
+        expect(command === "enable" ? after.switched : after.original).toBe(targets.length);
+        expect(pkgswitch(["--root", root, undo, "coreutils", "--yes"]).code).toBe(0);
+      }
+      expect(seen.has("partial")).toBe(true);
+      expect(interrupted).toBeGreaterThanOrEqual(2);
+      if (command === "disable") expect(pkgswitch(["--root", root, "disable", "coreutils", "--yes"]).code).toBe(0);
+      expect(readdirSync(join(root, "usr/bin")).filter((n) => n.includes(".pkgswitch-"))).toEqual([]);
+      expect(altered("coreutils")![2]).toBe("0");
+      expect(ops().every((o) => ["ok", "failed"].includes(o.status))).toBe(true);
+    }, 280_000);
+  }
+});
+
+describe("staying switched across pacman transactions (alpm hooks)", () => {
+  let before91: Map<string, string>;
+
+  test("hooks install --pacman writes both hooks into the root's hook dir", () => {
+    const r = pkgswitch(["--root", root, "hooks", "install"]);
+    expect(r.code).toBe(0);
+    expect(existsSync(join(root, "etc/pacman.d/hooks/90-pkgswitch.hook"))).toBe(true);
+    expect(existsSync(join(root, "etc/pacman.d/hooks/10-pkgswitch-pre-remove.hook"))).toBe(true);
+    expect(existsSync(join(root, "etc/apt"))).toBe(false);
+    expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"]).code).toBe(0);
+    before91 = new Map(expectedTargets().map((t) => [t, sha256File(join(root, "var/lib/pkgswitch/backups", t))]));
+  });
+
+  test("pacman -U of a newer coreutils keeps uutils in place and records a relink that refreshed every backup", () => {
+    const n = ops().length;
+    const r = pacman(root, ["-U", "--noconfirm", NEWER]);
+    expect(r.out).not.toMatch(/error|failed/i);
+    expect(r.code).toBe(0);
+    expect(pacman(root, ["-Q", "coreutils"]).out).toBe("coreutils 9.1-2\n");
+    expect(inRoot(root, ["ls", "--version"]).out).toMatch(/^ls 0\.0\.17/);
+    const after = ops();
+    expect(after.length).toBe(n + 1);
+    const op = after[after.length - 1]!;
+    expect(op).toMatchObject({ command: "relink --hook", status: "ok" });
+    const evs = events(op.op);
+    const refreshed = evs.filter((e) => e.event === "file.backup" && e.reason === "target was overwritten");
+    expect(refreshed.length).toBe(before91.size);
+    for (const e of refreshed) expect(e.sha256).not.toBe(before91.get(e.path));
+    expect(evs.filter((e) => e.event === "file.switch").length).toBe(before91.size);
+    for (const t of before91.keys()) expect(readlinkSync(join(root, t))).toBe(`/usr/bin/uu-${t.split("/").pop()}`);
+    expect(pkgswitch(["--root", root, "audit", "verify", "--all"]).code).toBe(0);
+  });
+
+  test("disable afterwards restores the new version's files: pacman -Qkk coreutils 0 altered", () => {
+    expect(pkgswitch(["--root", root, "disable", "coreutils", "--yes"]).code).toBe(0);
+    expect(altered("coreutils")![2]).toBe("0");
+    expect(readFileSync(join(root, "usr/bin/ls")).toString("latin1")).toContain("pkgswitch fixture coreutils 9.1-2");
+  });
+
+  test("pacman -R uutils-coreutils exits 0 and leaves no dangling link: the pre-remove hook restored the originals first", () => {
+    expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"]).code).toBe(0);
+    const list = expectedTargets();
+    const r = pacman(root, ["-R", "--noconfirm", "uutils-coreutils"]);
+    expect(r.code).toBe(0);
+    for (const t of list) expect(lstatSync(join(root, t)).isFile()).toBe(true);
+    expect(altered("coreutils")![2]).toBe("0");
+    const pre = ops().find((o) => o.command === "relink --hook --removing")!;
+    expect(pre.status).toBe("ok");
+    expect(events(pre.op).filter((e) => e.event === "file.restore" && e.action === "restore" && String(e.reason).includes("about to remove uutils-coreutils")).length).toBe(list.length);
+    expect(pkgswitch(["--root", root, "status"]).stdout).toContain("no provider is enabled");
+  });
+
+  test("pkg install and pkg remove run pacman as attested operations", () => {
+    const r = pkgswitchJson<{ op: string }>(["--root", root, "pkg", "install", "uutils-coreutils", "--yes"]);
+    expect(r.code).toBe(0);
+    const evs = events(r.json.op);
+    expect(evs.some((e) => e.event === "pkg.install" && e.manager === "pacman")).toBe(true);
+    expect(evs.find((e) => e.event === "provenance" && e.package === "uutils-coreutils")).toMatchObject({ version_after: "0.0.17-1", source_repo: "core", role: "installed" });
+    const file = evs.find((e) => e.event === "pkg.file" && e.path === "/usr/bin/uu-coreutils")!;
+    expect(file.after_sha256).toBe(sha256File(join(root, "usr/bin/uu-coreutils")));
+    const sbom = JSON.parse(readFileSync(join(root, "var/lib/pkgswitch/audit", evs[evs.length - 1]!.sbom.file), "utf8"));
+    expect(sbom.packages[0].externalRefs[0].referenceLocator).toBe("pkg:alpm/arch/uutils-coreutils@0.0.17-1?arch=x86_64");
+
+    expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"]).code).toBe(0);
+    const rm = pkgswitchJson<{ op: string }>(["--root", root, "pkg", "remove", "uutils-coreutils", "--yes"]);
+    expect(rm.code).toBe(0);
+    expect(existsSync(join(root, "usr/bin/uu-coreutils"))).toBe(false);
+    expect(lstatSync(join(root, "usr/bin/ls")).isFile()).toBe(true);
+    expect(altered("coreutils")![2]).toBe("0");
+    const rmEvs = events(rm.json.op);
+    expect(rmEvs.find((e) => e.event === "provenance" && e.package === "uutils-coreutils")).toMatchObject({ version_before: "0.0.17-1", version_after: null, role: "removed" });
+    expect(pkgswitch(["--root", root, "audit", "verify", "--all"]).code).toBe(0);
+  });
+
+  test("hooks remove takes both hook files out", () => {
+    expect(pkgswitch(["--root", root, "hooks", "remove"]).code).toBe(0);
+    expect(readdirSync(join(root, "etc/pacman.d/hooks"))).toEqual([]);
+  });
+});
