@@ -54,7 +54,7 @@ describe("the built-in catalog", () => {
     const s = builtin.get("sudo-rs")!;
     expect(s.setuid).toEqual(["sudo", "su"]);
     expect(s.recipes.dpkg!.applets).toEqual({ dir: "/usr/lib/cargo/bin", names: ["sudo", "su", "visudo"] });
-    expect(s.recipes.pacman!.applets).toEqual({ dir: "/usr/bin", suffix: "-rs", names: ["sudo-rs", "su-rs", "visudo-rs"] });
+    expect(s.recipes.pacman!.applets).toEqual({ dir: "/usr/bin", suffix: "-rs", names: ["sudo-rs", "su-rs", "visudo-rs", "sudoedit-rs"] });
     const b = builtin.get("busybox")!;
     expect(b.recipes.dpkg!.applets).toEqual({ list: "/usr/bin/busybox" });
     expect(b.recipes.dpkg!.replaces).toContain("grep");
