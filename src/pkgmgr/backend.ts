@@ -47,7 +47,8 @@ export interface PackageBackend {
   owners(paths: string[]): Map<string, string | null>;
   /** Source repository of each installed package's version (one query). */
   sourceRepos(names: string[]): Map<string, string>;
-  /** Install packages inside the root; throws PkgswitchError(20) on failure. */
+  /** Install packages inside the root — names, or absolute paths of package
+   * files inside the root; throws PkgswitchError(20) on failure. */
   install(names: string[]): void;
   /** Remove packages inside the root; throws PkgswitchError(20) on failure. */
   remove(names: string[]): void;

@@ -148,11 +148,24 @@ export class PacmanBackend implements PackageBackend {
   }
 
   simulate(action: "install" | "remove", names: string[]): { changed: string[]; removed: string[] } {
-    const args = action === "install" ? ["-S", "--needed"] : ["-R"];
-    const r = this.pacman([...args, "--print", "--print-format", "%n %v", "--", ...names]);
-    if (r.rc !== 0) throw new PkgswitchError(Exit.PKGMGR, `pacman ${args[0]} ${names.join(" ")} would fail in ${this.opts.root} (exit ${r.rc}): ${lastLine(r.stderr || r.stdout)}`);
-    const changed = [...parseNameVersion(r.stdout).keys()].sort();
-    return { changed, removed: action === "remove" ? changed : [] };
+    const changed = new Set<string>();
+    for (const [op, list] of this.split(action, names)) {
+      const args = op === "-S" ? ["-S", "--needed"] : [op];
+      const r = this.pacman([...args, "--print", "--print-format", "%n %v", "--", ...list]);
+      if (r.rc !== 0) throw new PkgswitchError(Exit.PKGMGR, `pacman ${op} ${list.join(" ")} would fail in ${this.opts.root} (exit ${r.rc}): ${lastLine(r.stderr || r.stdout)}`);
+      for (const n of parseNameVersion(r.stdout).keys()) changed.add(n);
+    }
+    const sorted = [...changed].sort();
+    return { changed: sorted, removed: action === "remove" ? sorted : [] };
+  }
+
+  /** pacman's operation per argument: a package file inside the root (an
+   * absolute path) is installed with -U, a name with -S; removal is -R. */
+  private split(action: "install" | "remove", names: string[]): Array<["-S" | "-U" | "-R", string[]]> {
+    if (action === "remove") return [["-R", names]];
+    const files = names.filter((n) => n.startsWith("/"));
+    const repo = names.filter((n) => !n.startsWith("/"));
+    return [...(files.length ? [["-U", files] as ["-U", string[]]] : []), ...(repo.length ? [["-S", repo] as ["-S", string[]]] : [])];
   }
 
   owners(paths: string[]): Map<string, string | null> {
@@ -174,7 +187,9 @@ export class PacmanBackend implements PackageBackend {
   }
 
   install(names: string[]): void {
-    this.transaction(["-S", "--needed", "--noconfirm", "--noprogressbar", "--", ...names], `-S ${names.join(" ")}`);
+    for (const [op, list] of this.split("install", names)) {
+      this.transaction([op, ...(op === "-S" ? ["--needed"] : []), "--noconfirm", "--noprogressbar", "--", ...list], `${op} ${list.join(" ")}`);
+    }
   }
 
   remove(names: string[]): void {

@@ -253,7 +253,7 @@ describe("staying switched across pacman transactions (alpm hooks)", () => {
     expect(pkgswitch(["--root", root, "status"]).stdout).toContain("no provider is enabled");
   });
 
-  test("pkg install and pkg remove run pacman as attested operations", () => {
+  test("pkg install (a name, or a package file: -U) and pkg remove run pacman as attested operations", () => {
     const r = pkgswitchJson<{ op: string }>(["--root", root, "pkg", "install", "uutils-coreutils", "--yes"]);
     expect(r.code).toBe(0);
     const evs = events(r.json.op);
@@ -272,6 +272,17 @@ describe("staying switched across pacman transactions (alpm hooks)", () => {
     expect(altered("coreutils")![2]).toBe("0");
     const rmEvs = events(rm.json.op);
     expect(rmEvs.find((e) => e.event === "provenance" && e.package === "uutils-coreutils")).toMatchObject({ version_before: "0.0.17-1", version_after: null, role: "removed" });
+
+    // A package file inside the root: pacman -U.
+    const file = "/var/cache/pacman/pkg/uutils-coreutils-0.0.17-1-x86_64.pkg.tar.zst";
+    expect(existsSync(join(root, file))).toBe(true);
+    const u = pkgswitchJson<{ op: string }>(["--root", root, "pkg", "install", file, "--yes"]);
+    expect(u.code).toBe(0);
+    const uEvs = events(u.json.op);
+    expect(uEvs.some((e) => e.event === "pkg.query" && e.args.includes("-U") && e.args.includes(file) && e.rc === 0)).toBe(true);
+    expect(uEvs.find((e) => e.event === "provenance" && e.package === "uutils-coreutils")).toMatchObject({ version_after: "0.0.17-1", role: "installed" });
+    expect(existsSync(join(root, "usr/bin/uu-coreutils"))).toBe(true);
+    expect(pkgswitch(["--root", root, "pkg", "install", "/srv/../etc/passwd", "--yes"]).code).toBe(2);
     expect(pkgswitch(["--root", root, "audit", "verify", "--all"]).code).toBe(0);
   });
 
