@@ -274,12 +274,12 @@ describe("staying switched across pacman transactions (alpm hooks)", () => {
     expect(rmEvs.find((e) => e.event === "provenance" && e.package === "uutils-coreutils")).toMatchObject({ version_before: "0.0.17-1", version_after: null, role: "removed" });
 
     // A package file inside the root: pacman -U.
-    const file = "/var/cache/pacman/pkg/uutils-coreutils-0.0.17-1-x86_64.pkg.tar.zst";
-    expect(existsSync(join(root, file))).toBe(true);
-    const u = pkgswitchJson<{ op: string }>(["--root", root, "pkg", "install", file, "--yes"]);
+    const pkgFile = "/var/cache/pacman/pkg/uutils-coreutils-0.0.17-1-x86_64.pkg.tar.zst";
+    expect(existsSync(join(root, pkgFile))).toBe(true);
+    const u = pkgswitchJson<{ op: string }>(["--root", root, "pkg", "install", pkgFile, "--yes"]);
     expect(u.code).toBe(0);
     const uEvs = events(u.json.op);
-    expect(uEvs.some((e) => e.event === "pkg.query" && e.args.includes("-U") && e.args.includes(file) && e.rc === 0)).toBe(true);
+    expect(uEvs.some((e) => e.event === "pkg.query" && e.args.includes("-U") && e.args.includes(pkgFile) && e.rc === 0)).toBe(true);
     expect(uEvs.find((e) => e.event === "provenance" && e.package === "uutils-coreutils")).toMatchObject({ version_after: "0.0.17-1", role: "installed" });
     expect(existsSync(join(root, "usr/bin/uu-coreutils"))).toBe(true);
     expect(pkgswitch(["--root", root, "pkg", "install", "/srv/../etc/passwd", "--yes"]).code).toBe(2);
