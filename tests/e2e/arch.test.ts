@@ -10,10 +10,10 @@ import { join } from "node:path";
 import Ajv from "ajv";
 import addFormats from "ajv-formats";
 import { archRoot, pacman, removeArchRoot } from "../helpers/archroot.ts";
-import { inRoot } from "../helpers/debroot.ts";
+import { inRoot, startWatcher } from "../helpers/debroot.ts";
 import { diffSnapshots, pkgswitch, pkgswitchJson, sha256File, snapshotTree } from "../helpers/cli.ts";
-import { BINARY, PROJECT, VECTORS } from "../helpers/paths.ts";
-import { startWatcher } from "../helpers/watch.ts";
+import { BINARY, VECTORS } from "../helpers/paths.ts";
+import { killDuring } from "../helpers/crash.ts";
 
 setDefaultTimeout(300_000);
 
@@ -167,30 +167,10 @@ describe("coreutils → uutils-coreutils on an Arch root (pacman)", () => {
 
   for (const command of ["enable", "disable"] as const) {
     test(`SIGKILL during ${command} leaves each target original or switched; re-running finishes`, async () => {
-      const undo = command === "enable" ? "disable" : "enable";
       if (command === "disable") expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"]).code).toBe(0);
-      const first = join(root, targets[0]!);
-      const seen = new Set<string>();
-      let interrupted = 0;
       // Kills at fixed delays, and the instant the first target changes (the
       // swap phase lasts milliseconds: timing alone rarely lands inside it).
-      for (const point of [30, 150, "first-swap", "first-swap", "first-swap"] as const) {
-        const p = Bun.spawn([join(PROJECT, "dist/pkgswitch"), "--root", root, command, "coreutils", "--yes"], { stdout: "ignore", stderr: "ignore" });
-        if (point === "first-swap") {
-          const deadline = Date.now() + 20_000;
-          while (Date.now() < deadline && lstatSync(first).isSymbolicLink() !== (command === "enable")) {}
-        } else await Bun.sleep(point);
-        p.kill("SIGKILL");
-        await p.exited;
-        const c = consistent();
-        seen.add(c.switched === 0 ? "none" : c.original === 0 ? "all" : "partial");
-        const again = pkgswitch(["--root", root, command, "coreutils", "--yes"]);
-        expect(again.code).toBe(0);
-        if (again.stderr.includes("which was interrupted")) interrupted++;
-        const after = consistent();
-        expect(command === "enable" ? after.switched : after.original).toBe(targets.length);
-        expect(pkgswitch(["--root", root, undo, "coreutils", "--yes"]).code).toBe(0);
-      }
+      const { seen, interrupted } = await killDuring({ root, command, provider: "coreutils", points: [30, 150, "first-swap", "first-swap", "first-swap"], first: join(root, targets[0]!), total: targets.length, consistent });
       expect(seen.has("partial")).toBe(true);
       expect(interrupted).toBeGreaterThanOrEqual(2);
       if (command === "disable") expect(pkgswitch(["--root", root, "disable", "coreutils", "--yes"]).code).toBe(0);

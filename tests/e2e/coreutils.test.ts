@@ -4,10 +4,10 @@ import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { fingerprint } from "../../src/audit/mask.ts";
-import { debianRoot, inRoot, removeDebianRoot } from "../helpers/debroot.ts";
+import { debianRoot, inRoot, removeDebianRoot, startWatcher } from "../helpers/debroot.ts";
 import { diffSnapshots, pkgswitch, pkgswitchJson, sha256File, snapshotTree } from "../helpers/cli.ts";
-import { PROJECT, VECTORS } from "../helpers/paths.ts";
-import { startWatcher } from "../helpers/watch.ts";
+import { VECTORS } from "../helpers/paths.ts";
+import { killDuring, type KillPoint } from "../helpers/crash.ts";
 import { createHash } from "node:crypto";
 import Ajv from "ajv";
 import addFormats from "ajv-formats";
@@ -166,28 +166,8 @@ describe("coreutils → uutils on a debootstrap bookworm root", () => {
       // Kill points across the whole run (timed from a clean run's events),
       // plus kills fired the instant the first target changes: the swap phase
       // lasts only ~20 ms, so timing alone rarely lands inside it.
-      const points: Array<number | "first-swap"> = [5, 50, Math.max(1, from - 100), from / 2, to + 20, to + 150, "first-swap", "first-swap", "first-swap"];
-      const first = join(root, targets[0]!);
-      const seen = new Set<string>();
-      let interrupted = 0;
-      for (const point of points) {
-        const p = Bun.spawn([join(PROJECT, "dist/pkgswitch"), "--root", root, command, "coreutils", "--yes"], { stdout: "ignore", stderr: "ignore" });
-        if (point === "first-swap") {
-          const deadline = Date.now() + 20_000;
-          const wantLink = command === "enable";
-          while (Date.now() < deadline && lstatSync(first).isSymbolicLink() !== wantLink) {}
-        } else await Bun.sleep(point);
-        p.kill("SIGKILL");
-        await p.exited;
-        const c = assertConsistent();
-        seen.add(c.switched === 0 ? "none" : c.original === 0 ? "all" : "partial");
-        const again = pkgswitch(["--root", root, command, "coreutils", "--yes"]);
-        expect(again.code).toBe(0);
-        if (again.stderr.includes("which was interrupted")) interrupted++;
-        const after = assertConsistent();
-        expect(command === "enable" ? after.switched : after.original).toBe(targets.length);
-        expect(pkgswitch(["--root", root, undo, "coreutils", "--yes"]).code).toBe(0);
-      }
+      const points: KillPoint[] = [5, 50, Math.max(1, from - 100), from / 2, to + 20, to + 150, "first-swap", "first-swap", "first-swap"];
+      const { seen, interrupted } = await killDuring({ root, command, provider: "coreutils", points, first: join(root, targets[0]!), total: targets.length, consistent: assertConsistent });
       // The kills landed mid-operation, and at least once mid-swap, or this proved nothing.
       expect(seen.has("partial")).toBe(true);
       expect(interrupted).toBeGreaterThanOrEqual(3);
