@@ -40,7 +40,7 @@ async function cmdRelink(ctx: CommandContext): Promise<number> {
     }
     const removing = preInstall ? removalsFromAptV2(input) : packageNamesFromLines(input);
     const findings = preRemove
-      ? Object.values(state.providers).filter((p) => p.status === "switched" && removing.includes(p.package)).map((p) => ({ provider: p.provider, path: p.package, problem: "replacement-gone" as const, detail: `the package manager is about to remove ${p.package}` }))
+      ? Object.values(state.providers).filter((p) => p.status === "switched" && removing.includes(p.package)).map((p) => ({ provider: p.provider, path: p.package, problem: "replacement-gone" as const, detail: `${preInstall ? "apt" : backend.kind} is about to remove ${p.package}` }))
       : inspect(s.layout.root, s.layout.stateDir, state, backend.diverter?.list() ?? null);
     if (findings.length === 0) {
       ctx.out.json({ findings: [], changed: false });
