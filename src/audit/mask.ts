@@ -10,11 +10,11 @@
  * Bias: when unsure, mask. A masked ordinary word costs an auditor a little
  * context; a leaked password in a signed, append-only audit trail cannot be
  * taken back. */
-import { sha256Bytes } from "../hashing/hash.ts";
+import { sha256Hex } from "../sys/index.ts";
 
 /** First 8 hex digits of SHA-256 of the secret's UTF-8 bytes. */
 export function fingerprint(secret: string): string {
-  return sha256Bytes(secret).slice(0, 8);
+  return sha256Hex(secret).slice(0, 8);
 }
 
 /** The text that replaces `secret` in recorded output. */
