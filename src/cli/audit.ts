@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Exit, PkgswitchError, usageError } from "../errors.ts";
 import { present } from "../config/access.ts";
-import { readLedger } from "../audit/opbuffer.ts";
+import { readLedger } from "../audit/store.ts";
 import { parseOpId } from "../audit/opid.ts";
 import type { AuditEvent } from "../audit/event.ts";
 import type { CommandContext } from "./commands.ts";

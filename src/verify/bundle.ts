@@ -21,7 +21,7 @@
  * previous ledger line and its proof let the verifier check the operation's
  * link to the one before it. */
 import { join } from "node:path";
-import { b64, decodeBase64Canonical } from "../attest/base64.ts";
+import { b64, decodeBase64Canonical } from "../encoding/base64.ts";
 import { GENESIS } from "../audit/event.ts";
 import { inclusionProof, leafHash, verifyInclusion } from "../audit/merkle.ts";
 import { OP_ID_RE, parseOpId } from "../audit/opid.ts";

@@ -3,7 +3,7 @@
  * Reads the audit directory, never writes it. Exit codes and their
  * precedence: ./report.ts. */
 import { join } from "node:path";
-import { b64 } from "../attest/base64.ts";
+import { b64 } from "../encoding/base64.ts";
 import { GENESIS } from "../audit/event.ts";
 import type { LedgerEntry } from "../audit/ledger.ts";
 import { inclusionProof, leafHash, rootHash, verifyInclusion } from "../audit/merkle.ts";
