@@ -14,7 +14,6 @@ export function journalOp(name: string): string | null {
   const m = /^\.inprogress-(.+)\.jsonl$/.exec(name);
   return m ? m[1]! : null;
 }
-export const JOURNAL_PREFIX = ".inprogress-";
 /** One line per operation, hash-linked. */
 export const LEDGER_FILE = "ledger.jsonl";
 /** Signed Merkle checkpoint over the ledger's lines. */
