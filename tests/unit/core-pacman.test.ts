@@ -8,6 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseNameVersion, parseOwners, parseQueryInfoList, parseSyncInfo, pacmanSpelling, sourceRepoOf } from "../../src/pkgmgr/pacman.ts";
 import { PROJECT } from "../helpers/paths.ts";
+import { loadCatalog } from "../../src/providers/catalog.ts";
+import { discoverApplets, replacementCommands } from "../../src/providers/discover.ts";
 
 const fixture = (name: string) => readFileSync(join(PROJECT, "tests/fixtures/pacman", name), "utf8");
 
@@ -98,5 +100,26 @@ describe("pacmanSpelling: the path -Qo prints for a path asked", () => {
     ["/nonexistent/dir/x", "/nonexistent/dir/x"],
   ])("%s → %s", (asked, printed) => {
     expect(pacmanSpelling(root, asked)).toBe(printed);
+  });
+});
+
+describe("Arch's uutils-coreutils layout through the catalog's pacman recipe", () => {
+  const pkgs = parseQueryInfoList(fixture("Qil-coreutils-uutils.txt"));
+  const recipe = loadCatalog("/nonexistent").get("coreutils")!.recipes.pacman!;
+  const commands = replacementCommands(recipe, pkgs.get("uutils-coreutils")!.files);
+  test("uu-<cmd> → <cmd>, from the package's own file list; the multicall binary is not a command", () => {
+    expect(commands.get("ls")).toBe("/usr/bin/uu-ls");
+    expect(commands.get("[")).toBe("/usr/bin/uu-[");
+    expect(commands.has("uu-ls")).toBe(false);
+    expect(commands.get("coreutils")).toBe("/usr/bin/uu-coreutils"); // named like no GNU command: never a target
+    expect(recipe.multicall).toBe("/usr/bin/uu-coreutils");
+  });
+  test("intersected with coreutils' files: 103 targets, each linked to its uu- name", () => {
+    const applets = discoverApplets(commands, new Map([["coreutils", pkgs.get("coreutils")!.files]]), true, new Set());
+    expect(applets.length).toBe(103);
+    for (const a of applets) expect(a).toEqual({ applet: a.applet, target: `/usr/bin/${a.applet}`, linkTarget: `/usr/bin/uu-${a.applet}`, replacedPackage: "coreutils", dbPath: `/usr/bin/${a.applet}` });
+    // GNU commands uutils 0.0.17 lacks stay GNU.
+    const gnuOnly = pkgs.get("coreutils")!.files.map((f) => f.slice("/usr/bin/".length)).filter((c) => !commands.has(c));
+    expect(gnuOnly.sort()).toEqual(["basenc", "stty"]);
   });
 });
