@@ -34,12 +34,12 @@ function positiveInt(ctx: CommandContext, k: string): number | undefined {
 
 /** Push with a deadline: past it, the connection is dropped (the server
  * rolls back the open batch) and the push fails with exit 6. */
-async function pushWithin(url: string, where: string, ctx: CommandContext, timeoutMs: number | undefined): Promise<PushResult> {
+async function pushWithin(url: string, where: string, ctx: CommandContext, timeoutMs: number | undefined, batchOps?: number): Promise<PushResult> {
   const layout = ctx.layout();
   const db: Db = openDb(url, where, timeoutMs !== undefined ? { connectTimeoutS: Math.max(timeoutMs / 1000, 0.1) } : {});
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    const work = push(db, layout);
+    const work = push(db, layout, batchOps !== undefined ? { batchOps } : {});
     if (timeoutMs === undefined) return await work;
     work.catch(() => {});
     const deadline = new Promise<never>((_, reject) => {
@@ -96,16 +96,16 @@ export const fleetCommands: Command[] = [
   },
   {
     path: ["audit", "push"],
-    args: "[--db URL] [--timeout MS]",
+    args: "[--db URL] [--timeout MS] [--batch N]",
     summary: "send this host's audit record to the fleet database (append-only)",
-    help: `Sends, in ledger order and in batches, the operations the fleet database does not hold yet, then the signed checkpoint with an RFC 9162 consistency proof from the last one it holds. Idempotent; a push killed at any point is finished by the next. If this host's history is not an extension of what the fleet holds (rewritten or truncated), nothing is sent, an alarm row naming the host and the first differing seq is recorded, and the exit code is 1. Nothing in the audit directory changes. --db defaults to "fleetDb" in the config; the password comes from PGPASSWORD or a pgpass file. --timeout gives up after MS milliseconds (exit 6).
+    help: `Sends, in ledger order and in batches, the operations the fleet database does not hold yet, then the signed checkpoint with an RFC 9162 consistency proof from the last one it holds. Idempotent; a push killed at any point is finished by the next. If this host's history is not an extension of what the fleet holds (rewritten or truncated), nothing is sent, an alarm row naming the host and the first differing seq is recorded, and the exit code is 1. Nothing in the audit directory changes. --db defaults to "fleetDb" in the config; the password comes from PGPASSWORD or a pgpass file. --timeout gives up after MS milliseconds (exit 6). --batch sets the operations per round trip (default 500; a batch is also cut at 16 MiB).
 Exit codes: 0 pushed or nothing to push · 1 refused: history rewritten (alarm recorded) · 2 usage · 3 nothing recorded here, or no fleet schema · 6 database unreachable, login refused or I/O error.`,
-    options: { ...DB_OPTION, timeout: { type: "string" } },
+    options: { ...DB_OPTION, timeout: { type: "string" }, batch: { type: "string" } },
     async run(ctx) {
       noArgs(ctx, "audit push");
       const { url, where } = dbUrl(ctx);
       try {
-        reportPush(ctx, await pushWithin(url, where, ctx, positiveInt(ctx, "timeout")));
+        reportPush(ctx, await pushWithin(url, where, ctx, positiveInt(ctx, "timeout"), positiveInt(ctx, "batch")));
         return 0;
       } catch (e) {
         if (e instanceof PushRefused) ctx.out.json({ refused: true, alarm: e.alarm });

@@ -61,10 +61,10 @@ async function heldState(sql: Sql, host: string): Promise<HeldState & { keys: Se
   const [c] = await sql<{ n: string; max: string | null }[]>`SELECT count(*)::text AS n, max(seq)::text AS max FROM pkgswitch.operations WHERE host_id = ${host}`;
   const count = Number(c!.n);
   if (c!.max !== null && Number(c!.max) !== count - 1) throw new PkgswitchError(VerifyExit.TAMPERED, `the fleet holds ${count} operations of host ${host} but their seqs run to ${c!.max}: run \`pkgswitch fleet verify --host ${host}\``);
-  const cps = await sql<{ size: string; root: Buffer }[]>`SELECT size::text, root FROM pkgswitch.checkpoints WHERE host_id = ${host} ORDER BY size DESC, received_at DESC LIMIT 1`;
+  const cps = await sql<{ size: string; root: Buffer }[]>`SELECT size::text, root FROM pkgswitch.checkpoints c WHERE host_id = ${host} ORDER BY c.size DESC, c.received_at DESC LIMIT 1`;
   const checkpoint = cps[0] ? { size: Number(cps[0].size), root: new Uint8Array(cps[0].root) } : null;
   const tail = new Map<number, string>();
-  for (const r of await sql<{ seq: string; ledger_line: string }[]>`SELECT seq::text, ledger_line FROM pkgswitch.operations WHERE host_id = ${host} AND seq >= ${checkpoint?.size ?? 0} ORDER BY seq`) tail.set(Number(r.seq), r.ledger_line);
+  for (const r of await sql<{ seq: string; ledger_line: string }[]>`SELECT seq::text, ledger_line FROM pkgswitch.operations o WHERE host_id = ${host} AND seq >= ${checkpoint?.size ?? 0} ORDER BY o.seq`) tail.set(Number(r.seq), r.ledger_line);
   const keys = new Set((await sql<{ key_id: string }[]>`SELECT key_id FROM pkgswitch.host_keys WHERE host_id = ${host}`).map((r) => r.key_id));
   return { count, checkpoint, tail, keys };
 }
@@ -79,7 +79,7 @@ async function recordAlarm(sql: Sql, local: LocalRecord, held: HeldState, kind: 
   const [row] = await sql<{ id: string }[]>`INSERT INTO pkgswitch.alarms
       (host_id, kind, first_bad_seq, held_size, held_root, pushed_size, pushed_root, pushed_note, proof, message)
     VALUES (${host}, ${kind}, ${firstBad}, ${held.checkpoint?.size ?? null}, ${held.checkpoint ? Buffer.from(held.checkpoint.root) : null},
-      ${cp ? Number(cp.cp.size) : local.lines.length}, ${cp ? Buffer.from(cp.cp.root) : null}, ${cp?.text ?? null}, ${proof.map((p) => Buffer.from(p))}::bytea[], ${message})
+      ${cp ? Number(cp.cp.size) : local.lines.length}, ${cp ? Buffer.from(cp.cp.root) : null}, ${cp?.text ?? null}, ${Buffer.concat(proof)}, ${message})
     RETURNING id::text`;
   return { id: Number(row!.id), host, kind, first_bad_seq: firstBad, message };
 }
@@ -169,14 +169,14 @@ export async function push(db: Db, layout: Layout, o: PushOptions = {}): Promise
     if (Number(have!.n) > 0) result.checkpoint = "held";
     else {
       const from = verdict.proofFrom > 0 && verdict.proofTo === Number(cp.size) ? verdict.proofFrom : null;
-      const proof = from !== null ? verdict.proof.map((p) => Buffer.from(p)) : null;
+      const proof = from !== null ? Buffer.concat(verdict.proof) : null;
       const inserted = await sql`INSERT INTO pkgswitch.checkpoints (host_id, size, root, note, note_sha256, proof_from, proof)
-        VALUES (${host}, ${Number(cp.size)}, ${Buffer.from(cp.root)}, ${text}, ${noteHash}, ${from}, ${proof}::bytea[]) ON CONFLICT DO NOTHING`;
+        VALUES (${host}, ${Number(cp.size)}, ${Buffer.from(cp.root)}, ${text}, ${noteHash}, ${from}, ${proof}) ON CONFLICT DO NOTHING`;
       if (inserted.count === 0) {
         // Either a concurrent push stored it, or the database's guard refused it (and recorded an alarm).
         const [again] = await sql<{ n: string }[]>`SELECT count(*)::text AS n FROM pkgswitch.checkpoints WHERE host_id = ${host} AND note_sha256 = ${noteHash}`;
         if (Number(again!.n) === 0) {
-          const [a] = await sql<{ id: string; message: string }[]>`SELECT id::text, message FROM pkgswitch.alarms WHERE host_id = ${host} ORDER BY id DESC LIMIT 1`;
+          const [a] = await sql<{ id: string; message: string }[]>`SELECT a.id::text, a.message FROM pkgswitch.alarms a WHERE a.host_id = ${host} ORDER BY a.id DESC LIMIT 1`;
           throw new PushRefused({ id: Number(a?.id ?? 0), host, kind: "checkpoint-mismatch", first_bad_seq: Number(cp.size) - 1, message: a?.message ?? "the database refused the checkpoint" });
         }
         result.checkpoint = "held";

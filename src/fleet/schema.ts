@@ -77,7 +77,8 @@ CREATE TABLE pkgswitch.checkpoints (
   note         text NOT NULL,
   note_sha256  bytea NOT NULL,
   proof_from   bigint,
-  proof        bytea[],
+  -- The proof's hashes, 32 bytes each, concatenated in order.
+  proof        bytea CHECK (length(proof) % 32 = 0),
   received_at  timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (host_id, note_sha256)
 );
@@ -95,7 +96,7 @@ CREATE TABLE pkgswitch.alarms (
   pushed_size     bigint,
   pushed_root     bytea,
   pushed_note     text,
-  proof           bytea[],
+  proof           bytea CHECK (length(proof) % 32 = 0),
   message         text NOT NULL,
   created_at      timestamptz NOT NULL DEFAULT now()
 );
@@ -120,23 +121,20 @@ $f$;
 -- Merkle root of the ledger lines this database already holds for the host
 -- (which no one can change). A checkpoint that does not match is not
 -- stored: it is recorded as an alarm instead, whatever client sent it.
-CREATE FUNCTION pkgswitch.merkle_root(h text, n bigint) RETURNS bytea LANGUAGE plpgsql STABLE AS $f$
+CREATE FUNCTION pkgswitch.merkle_root_of(leaves bytea[]) RETURNS bytea LANGUAGE plpgsql IMMUTABLE AS $f$
 DECLARE
-  level bytea[];
+  level bytea[] := leaves;
   next bytea[];
   i int;
 BEGIN
-  SELECT array_agg(sha256('\\x00'::bytea || convert_to(ledger_line, 'UTF8')) ORDER BY seq) INTO level
-    FROM pkgswitch.operations WHERE host_id = h AND seq < n;
-  IF level IS NULL THEN RETURN sha256(''::bytea); END IF;
-  IF array_length(level, 1) <> n THEN RETURN NULL; END IF;
+  IF level IS NULL OR cardinality(level) = 0 THEN RETURN sha256(''::bytea); END IF;
   -- Pairing left to right and carrying an odd last node up unchanged builds
   -- the same tree as RFC 9162's split at the largest power of two.
-  WHILE array_length(level, 1) > 1 LOOP
+  WHILE cardinality(level) > 1 LOOP
     next := '{}';
     i := 1;
-    WHILE i <= array_length(level, 1) LOOP
-      IF i = array_length(level, 1) THEN next := next || level[i];
+    WHILE i <= cardinality(level) LOOP
+      IF i = cardinality(level) THEN next := next || level[i];
       ELSE next := next || sha256('\\x01'::bytea || level[i] || level[i + 1]);
       END IF;
       i := i + 2;
@@ -144,6 +142,18 @@ BEGIN
     level := next;
   END LOOP;
   RETURN level[1];
+END
+$f$;
+
+-- The root over the host's first n held ledger lines; NULL if the fleet does not hold them all.
+CREATE FUNCTION pkgswitch.merkle_root(h text, n bigint) RETURNS bytea LANGUAGE plpgsql STABLE AS $f$
+DECLARE
+  leaves bytea[];
+BEGIN
+  SELECT array_agg(sha256('\\x00'::bytea || convert_to(ledger_line, 'UTF8')) ORDER BY seq) INTO leaves
+    FROM pkgswitch.operations WHERE host_id = h AND seq < n;
+  IF coalesce(cardinality(leaves), 0) <> n THEN RETURN NULL; END IF;
+  RETURN pkgswitch.merkle_root_of(leaves);
 END
 $f$;
 
@@ -168,8 +178,8 @@ CREATE TRIGGER checkpoint_guard BEFORE INSERT ON pkgswitch.checkpoints FOR EACH 
 
 function appendOnlyTriggers(): string {
   return EVIDENCE_TABLES.map(
-    (t) => `CREATE TRIGGER ${t}_append_only BEFORE UPDATE OR DELETE ON pkgswitch.${t} FOR EACH ROW EXECUTE FUNCTION pkgswitch.append_only();
-CREATE TRIGGER ${t}_no_truncate BEFORE TRUNCATE ON pkgswitch.${t} FOR EACH STATEMENT EXECUTE FUNCTION pkgswitch.append_only();`,
+    // Statement-level: refused even when no row matches.
+    (t) => `CREATE TRIGGER ${t}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON pkgswitch.${t} FOR EACH STATEMENT EXECUTE FUNCTION pkgswitch.append_only();`,
   ).join("\n");
 }
 

@@ -71,12 +71,19 @@ function trustedKeys(host: string, rows: KeyRow[], report: Report): (TrustedKey 
   return out;
 }
 
+/** Stored proofs are their 32-byte hashes concatenated. */
+function splitHashes(b: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let i = 0; i + 32 <= b.length; i += 32) out.push(b.slice(i, i + 32));
+  return out;
+}
+
 const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : v === null || v === undefined ? null : String(v));
 
 async function verifyHost(db: Db, host: string, o: FleetVerifyOptions): Promise<Report> {
   const sql = db.sql;
   const report = new Report();
-  const keys = trustedKeys(host, await sql<KeyRow[]>`SELECT key_id, public_key, from_seq::text, announced_by FROM pkgswitch.host_keys WHERE host_id = ${host} ORDER BY from_seq, key_id`, report);
+  const keys = trustedKeys(host, await sql<KeyRow[]>`SELECT key_id, public_key, from_seq::text, announced_by FROM pkgswitch.host_keys k WHERE host_id = ${host} ORDER BY k.from_seq, k.key_id`, report);
   const trustAt = (seq: number): TrustedKey[] => keys.filter((k) => k.from <= seq);
   const where = (seq: number, op?: string) => ({ file: `fleet:${host}`, line: seq, ...(op ? { op } : {}) });
   const leaves: Uint8Array[] = [];
@@ -84,7 +91,7 @@ async function verifyHost(db: Db, host: string, o: FleetVerifyOptions): Promise<
   let prevHead: string | null = GENESIS;
   let expect = 0;
 
-  for await (const rows of sql<OpRow[]>`SELECT seq::text, op, ledger_line, jsonl, sig, sbom, command, status, exit_code, op_ts FROM pkgswitch.operations WHERE host_id = ${host} ORDER BY seq`.cursor(o.batch ?? 200)) {
+  for await (const rows of sql<OpRow[]>`SELECT seq::text, op, ledger_line, jsonl, sig, sbom, command, status, exit_code, op_ts FROM pkgswitch.operations o WHERE host_id = ${host} ORDER BY o.seq`.cursor(o.batch ?? 200)) {
     for (const r of rows) {
       const seq = Number(r.seq);
       if (seq !== expect) {
@@ -133,7 +140,7 @@ async function verifyHost(db: Db, host: string, o: FleetVerifyOptions): Promise<
   // Every checkpoint, in order of size.
   const trust: TrustSet = { keys, source: `the keys the fleet holds for ${host}`, problems: [] };
   let prev: { size: number; root: Uint8Array } | null = null;
-  const cps = await sql<{ size: string; root: Buffer; note: string; proof_from: string | null; proof: Buffer[] | null }[]>`SELECT size::text, root, note, proof_from::text, proof FROM pkgswitch.checkpoints WHERE host_id = ${host} ORDER BY size, received_at`;
+  const cps = await sql<{ size: string; root: Buffer; note: string; proof_from: string | null; proof: Buffer | null }[]>`SELECT size::text, root, note, proof_from::text, proof FROM pkgswitch.checkpoints c WHERE host_id = ${host} ORDER BY c.size, c.received_at`;
   const rootsBySize = new Map<number, Uint8Array>();
   for (const c of cps) {
     const size = Number(c.size);
@@ -167,11 +174,12 @@ async function verifyHost(db: Db, host: string, o: FleetVerifyOptions): Promise<
       const from = Number(c.proof_from);
       const fromRoot = rootsBySize.get(from);
       if (!fromRoot) report.fail("consistency", VerifyExit.TAMPERED, `its stored proof starts from a checkpoint of size ${from} the fleet does not hold`, w);
-      else if (!verifyConsistency(from, size, fromRoot, cp.root, c.proof.map((p) => new Uint8Array(p)))) report.fail("consistency", VerifyExit.TAMPERED, `the consistency proof stored with it (from size ${from}) does not verify`, w);
+      else if (!verifyConsistency(from, size, fromRoot, cp.root, splitHashes(c.proof))) report.fail("consistency", VerifyExit.TAMPERED, `the consistency proof stored with it (from size ${from}) does not verify`, w);
       else report.pass("consistency.stored-proof");
     }
     prev = { size, root: cp.root };
   }
+  if (prev) report.count("checkpoint_size", prev.size);
   const covered = prev?.size ?? 0;
   if (covered < leaves.length) report.warn("checkpoint", `${leaves.length - covered} operation(s) after the last checkpoint (size ${covered}) are not covered by one yet`, { file: `fleet:${host}` });
 
