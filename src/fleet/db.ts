@@ -8,6 +8,7 @@
  * login or the role lacks a privilege → 6 (I/O or permission), the schema is
  * missing or older than this pkgswitch → 3 (not found). */
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import postgres from "postgres";
 import { PkgswitchError, VerifyExit } from "../errors.ts";
 import { findPassword, parseDbUrl, type ConnTarget } from "./conn.ts";
@@ -45,7 +46,8 @@ function tlsOptions(t: ConnTarget, env: NodeJS.ProcessEnv): postgres.Options<Rec
           throw new PkgswitchError(VerifyExit.IO, `PGSSLROOTCERT ${caFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
         }
       }
-      return { rejectUnauthorized: true, servername: t.host, ...(ca ? { ca } : {}) };
+      // TLS refuses an IP address as SNI name; the certificate's IP SAN is still checked.
+      return { rejectUnauthorized: true, ...(isIP(t.host) ? {} : { servername: t.host }), ...(ca ? { ca } : {}) };
     }
   }
 }
