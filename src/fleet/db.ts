@@ -7,7 +7,9 @@
  * (docs/exit-codes.md, "fleet"): the database cannot be reached, refuses the
  * login or the role lacks a privilege → 6 (I/O or permission), the schema is
  * missing or older than this pkgswitch → 3 (not found). */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { isIP } from "node:net";
 import postgres from "postgres";
 import { PkgswitchError, VerifyExit } from "../errors.ts";
@@ -36,8 +38,10 @@ function tlsOptions(t: ConnTarget, env: NodeJS.ProcessEnv): postgres.Options<Rec
     case "require":
       return t.ssl;
     case "verify-full": {
-      // libpq's PGSSLROOTCERT names the CA that signed the server's cert.
-      const caFile = env.PGSSLROOTCERT;
+      // As libpq: PGSSLROOTCERT names the CA that signed the server's cert,
+      // else ~/.postgresql/root.crt if present, else the system's CAs.
+      const home = join(env.HOME ?? homedir(), ".postgresql", "root.crt");
+      const caFile = env.PGSSLROOTCERT ?? (existsSync(home) ? home : undefined);
       let ca: string | undefined;
       if (caFile) {
         try {
