@@ -8,7 +8,7 @@ import { migrate } from "../fleet/init.ts";
 import { push, PushRefused, type PushResult } from "../fleet/push.ts";
 import { fleetStatus } from "../fleet/status.ts";
 import { EXIT_MEANING, fleetExit, fleetVerify } from "../fleet/verify.ts";
-import type { Command, CommandContext } from "./commands.ts";
+import type { Command, CommandContext } from "./command.ts";
 
 const DB_OPTION = { db: { type: "string" } } as const;
 const DEFAULT_HOOK_TIMEOUT_MS = 3000;
@@ -62,11 +62,12 @@ function reportPush(ctx: CommandContext, r: PushResult): void {
 }
 
 /** After `relink --hook`: push, bounded by fleetPushTimeoutMs, never failing
- * the package transaction (an unreachable database only prints a line). */
-export function withHookPush(run: (ctx: CommandContext) => Promise<number>): (ctx: CommandContext) => Promise<number> {
+ * the package transaction (an unreachable database only prints a line).
+ * `wanted` says whether this hook run should push at all. */
+export function withHookPush(run: (ctx: CommandContext) => Promise<number>, wanted: (ctx: CommandContext) => boolean): (ctx: CommandContext) => Promise<number> {
   return async (ctx) => {
     const code = await run(ctx);
-    if (ctx.parsed.values.hook !== true || ctx.parsed.values["apt-pre-install"] === true || process.env.PKGSWITCH_IN_OPERATION) return code;
+    if (ctx.parsed.values.hook !== true || !wanted(ctx) || process.env.PKGSWITCH_IN_OPERATION) return code;
     try {
       const cfg = ctx.session().config;
       if (cfg.fleetDb === undefined) return code;

@@ -2,7 +2,7 @@
  * Pure: RFC 9162 consistency between the last checkpoint the fleet holds
  * for the host and the host's current tree, plus the ledger lines the fleet
  * holds beyond that checkpoint (pushed, but not yet covered by one). */
-import { b64 } from "../attest/base64.ts";
+import { b64 } from "../encoding/base64.ts";
 import { consistencyProof, rootHash, verifyConsistency } from "../audit/merkle.ts";
 
 export interface HeldState {

@@ -8,9 +8,8 @@ import { hostId } from "../config/hostid.ts";
 import type { Layout } from "../config/paths.ts";
 import { PkgswitchError, VerifyExit } from "../errors.ts";
 import { decodeUtf8, readArtifact } from "../verify/files.ts";
-import { jsonlName, sbomName, sigName } from "../verify/operation.ts";
 import { readLedgerLines, type LedgerLine } from "../verify/strict.ts";
-import { CHECKPOINT_FILE, LEDGER_FILE } from "../verify/verify.ts";
+import { CHECKPOINT_FILE, jsonlName, LEDGER_FILE, sbomName, sigName } from "../audit/names.ts";
 
 export interface LocalRecord {
   hostId: string;

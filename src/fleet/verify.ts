@@ -14,11 +14,12 @@
 import { GENESIS } from "../audit/event.ts";
 import { consistencyProof, leafHash, rootHash, verifyConsistency } from "../audit/merkle.ts";
 import { keyIdHex, parsePublicKeyBase64 } from "../attest/minisign.ts";
-import { b64 } from "../attest/base64.ts";
+import { b64 } from "../encoding/base64.ts";
 import { PkgswitchError, VerifyExit } from "../errors.ts";
 import { checkCheckpoint } from "../verify/checkpoint.ts";
 import type { ReadResult } from "../verify/files.ts";
-import { checkOperationFrom, jsonlName, sbomName, sigName, type ArtifactSource } from "../verify/operation.ts";
+import { jsonlName, sbomName, sigName } from "../audit/names.ts";
+import { checkOperationFrom, type ArtifactSource } from "../verify/operation.ts";
 import { EXIT_MEANING, Report } from "../verify/report.ts";
 import { parseLedgerLine } from "../verify/strict.ts";
 import type { TrustedKey, TrustSet } from "../verify/trust.ts";
