@@ -8,7 +8,7 @@ import { hostId } from "../config/hostid.ts";
 import type { Layout } from "../config/paths.ts";
 import { PkgswitchError, VerifyExit } from "../errors.ts";
 import { decodeUtf8, readArtifact } from "../verify/files.ts";
-import { readLedgerLines, type LedgerLine } from "../verify/strict.ts";
+import { readLedgerLines, TS_RE, type LedgerLine } from "../verify/strict.ts";
 import { CHECKPOINT_FILE, jsonlName, LEDGER_FILE, sbomName, sigName } from "../audit/names.ts";
 
 export interface LocalRecord {
@@ -119,7 +119,9 @@ export function summarize(jsonl: Uint8Array): OpSummary {
     command: typeof start?.command === "string" ? start.command : null,
     status: typeof end?.status === "string" ? end.status : null,
     exit_code: Number.isSafeInteger(end?.exit_code) ? (end!.exit_code as number) : null,
-    op_ts: typeof start?.ts === "string" ? start.ts : null,
+    // Only a well-formed time: the column is a timestamp, and a damaged
+    // record must still be pushable (fleet verify then reports it).
+    op_ts: typeof start?.ts === "string" && TS_RE.test(start.ts) ? start.ts : null,
     rotations,
   };
 }
