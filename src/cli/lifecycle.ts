@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError, usageError } from "../errors.ts";
 import { writeFileAtomic } from "../fsops/atomic.ts";
+import { acquireLock } from "../fsops/lock.ts";
 import { loadCatalog } from "../providers/catalog.ts";
 import { openBackend } from "../pkgmgr/factory.ts";
 import { APT_HOOK_PATH, APT_PRE_INSTALL_PATH, MARKER, PACMAN_HOOK_PATH, aptHook, aptPreInstallScript, pacmanHook, removalsFromAptV2 } from "../hooks/files.ts";
@@ -23,7 +24,14 @@ async function cmdRelink(ctx: CommandContext): Promise<number> {
   try {
     const s = ctx.session();
     s.hook = hook;
-    const state = loadState(s.layout.stateDir);
+    let state = loadState(s.layout.stateDir);
+    if (Object.keys(state.providers).length > 0 && !s.dryRun) {
+      // An enable or disable that is running looks like an interrupted one
+      // ("pending"/"disabling"): wait for it (bounded, exit 30 naming the
+      // lock), then read the state it left.
+      acquireLock(s.layout.lockFile, s.config.lockTimeoutMs).release();
+      state = loadState(s.layout.stateDir);
+    }
     if (Object.keys(state.providers).length === 0) {
       ctx.out.json({ findings: [], changed: false });
       if (!hook) ctx.out.line("no provider is enabled; nothing to relink");
