@@ -12,6 +12,7 @@ import { APT_HOOK_PATH, APT_PRE_INSTALL_PATH, MARKER, PACMAN_HOOK_PATH, aptHook,
 import { runOperation } from "../switch/session.ts";
 import { inspect, relink } from "../switch/relink.ts";
 import { loadState } from "../switch/state.ts";
+import { rollbackIncomplete } from "../switch/outcome.ts";
 import { pkgTransaction } from "../switch/transaction.ts";
 import type { Command, CommandContext } from "./commands.ts";
 
@@ -39,6 +40,10 @@ async function cmdRelink(ctx: CommandContext): Promise<number> {
     }
     const backend = openBackend({ root: s.layout.root, observe: () => {}, readOnly: true });
     for (const p of Object.values(state.providers).filter((p) => p.status !== "switched")) {
+      if (p.status === "pending" && rollbackIncomplete(s.layout.auditDir, p.op)) {
+        ctx.out.warn(`${p.provider}: enable failed and its rollback is incomplete; relink leaves it alone — run \`pkgswitch disable ${p.provider} --yes\``);
+        continue;
+      }
       const cmd = p.status === "pending" ? "enable" : "disable";
       ctx.out.warn(`${p.provider}: an interrupted ${cmd} is unfinished; relink leaves it alone — run \`pkgswitch ${cmd} ${p.provider}\` again`);
     }
