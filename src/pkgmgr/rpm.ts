@@ -14,8 +14,7 @@ import { join } from "node:path";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import type { BackendOptions, HookPackage, InstalledPackage, PackageBackend } from "./backend.ts";
-import { MARKER } from "../hooks/files.ts";
-import { decodeBase64Canonical } from "../attest/base64.ts";
+import { decodeBase64Canonical } from "../encoding/base64.ts";
 import { RPM_HOOK_FILE, RPM_HOOK_PACKAGE, RPM_HOOK_RPM_BASE64, RPM_HOOK_SCRIPT } from "./rpm-hook-package.ts";
 import { run, type CommandResult } from "./exec.ts";
 import { lockHoldersOf } from "./locks.ts";
@@ -135,6 +134,10 @@ export function dnfError(out: string): string {
   const lines = out.trim().split("\n").map((l) => l.trim()).filter(Boolean);
   return lines.find((l) => l.startsWith("Error:")) ?? lines.find((l) => /^No match|^Problem/.test(l)) ?? lines[lines.length - 1] ?? "";
 }
+
+/** hooks/files.ts's MARKER (pkgmgr sits below hooks and cannot import it;
+ * a unit test keeps the two equal): `hooks remove` removes only marked files. */
+const MARKER = "pkgswitch package-switch hook";
 
 /** The script the pkgswitch-hooks rpm's file triggers run (they run inside
  * the root, after the transaction); it never fails the transaction. */

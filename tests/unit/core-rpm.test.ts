@@ -9,7 +9,10 @@ import {
   parseRpmInstalled,
   parseRpmOwnerLists,
   parseRpmVersions,
+  rpmHookScript,
+  RPM_HOOKS,
 } from "../../src/pkgmgr/rpm.ts";
+import { MARKER } from "../../src/hooks/files.ts";
 
 // rpm --root R --dbpath /usr/lib/sysimage/rpm -q --qf INSTALLED_QF coreutils nosuch uutils-coreutils coreutils
 // (rc 1: one name is not installed; its line is on stdout).
@@ -160,4 +163,12 @@ test("dnf repoquery from_repo: a repository id, or local for a package from a fi
   // dnf -q --cacheonly repoquery --installed --qf '%{name}\t%{from_repo}' coreutils libgcc bash nosuch
   const r = parseFromRepo("bash\tfedora\ncoreutils\tfedora\nlibgcc\t@commandline\nhello\t\n");
   expect([...r]).toEqual([["bash", "fedora"], ["coreutils", "fedora"], ["libgcc", "local"], ["hello", "local"]]);
+});
+
+test("the rpm hook script and package carry hooks/files.ts's marker (hooks remove removes only marked files)", () => {
+  expect(rpmHookScript("/usr/bin/pkgswitch")).toContain(MARKER);
+  const rpmFile = RPM_HOOKS.files("/usr/bin/pkgswitch").find((f) => f.path === RPM_HOOKS.packageFile)!;
+  // The trigger scripts sit in the rpm header, which is not compressed.
+  expect(Buffer.from(rpmFile.content as Uint8Array).toString("latin1")).toContain(MARKER);
+  expect(Buffer.from(rpmFile.content as Uint8Array).subarray(0, 4).toString("hex")).toBe("edabeedb"); // rpm lead magic
 });
