@@ -211,6 +211,40 @@ describe("coreutils → uutils-coreutils on a Fedora root (rpm database, dnf)", 
   });
 });
 
+describe("pkg install|remove with dnf, attested", () => {
+  let r3: string;
+  beforeAll(() => {
+    r3 = fedoraRoot();
+    expect(pkgswitch(["--root", r3, "keys", "generate"]).code).toBe(0);
+  });
+  afterAll(() => removeFedoraRoot(r3));
+
+  test("pkg install records every file of every package dnf installed, with pkg:rpm purls; pkg remove records them gone", () => {
+    const i = pkgswitchJson<{ op: string }>(["--root", r3, "pkg", "install", "uutils-coreutils", "--yes"]);
+    expect(i.code).toBe(0);
+    expect(rpmIn(r3, ["-q", "uutils-coreutils"]).code).toBe(0);
+    const ev = readFileSync(join(r3, `var/lib/pkgswitch/audit/audit-${i.json.op}.jsonl`), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    const files = ev.filter((e) => e.event === "pkg.file" && e.package === "uutils-coreutils");
+    // Every path the rpm database lists for it (directories aside), with the digest now on disk.
+    const listed = rpmIn(r3, ["-ql", "uutils-coreutils"]).out.split("\n").filter((f) => f.startsWith("/"));
+    expect(files.map((e) => e.path).sort()).toEqual(listed.sort());
+    const multicall = files.find((e) => e.path === "/usr/bin/uutils-coreutils")!;
+    expect(multicall).toMatchObject({ before_sha256: null, after_sha256: sha256File(join(r3, "usr/bin/uutils-coreutils")) });
+    // libgcc came along as a dependency: recorded too.
+    expect(ev.some((e) => e.event === "provenance" && e.package === "libgcc" && e.role === "installed" && e.source_repo === "fedora")).toBe(true);
+    const end = ev.at(-1)!;
+    const sbom = JSON.parse(readFileSync(join(r3, "var/lib/pkgswitch/audit", end.sbom.file), "utf8"));
+    const purls = sbom.packages.flatMap((p: any) => p.externalRefs.map((r: any) => r.referenceLocator)).sort();
+    expect(purls).toEqual(["pkg:rpm/fedora/libgcc@12.2.0-1.fc40?arch=x86_64", "pkg:rpm/fedora/uutils-coreutils@0.0.17-1.fc40?arch=x86_64"]);
+    const r = pkgswitchJson<{ op: string }>(["--root", r3, "pkg", "remove", "uutils-coreutils", "--yes"]);
+    expect(r.code).toBe(0);
+    expect(rpmIn(r3, ["-q", "uutils-coreutils"]).code).not.toBe(0);
+    const gone = readFileSync(join(r3, `var/lib/pkgswitch/audit/audit-${r.json.op}.jsonl`), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    expect(gone.find((e) => e.event === "pkg.file" && e.path === "/usr/bin/uutils-coreutils")).toMatchObject({ before_sha256: multicall.after_sha256, after_sha256: null });
+    expect(pkgswitch(["--root", r3, "audit", "verify", "--all"]).code).toBe(0);
+  });
+});
+
 describe("upgrades on a Fedora root: the pkgswitch-hooks rpm's file triggers", () => {
   let r2: string;
   let targets: string[] = [];
