@@ -15,6 +15,7 @@ import { loadState } from "../switch/state.ts";
 import { rollbackIncomplete } from "../switch/outcome.ts";
 import { pkgTransaction } from "../switch/transaction.ts";
 import type { Command, CommandContext } from "./commands.ts";
+import { withHookPush } from "./fleet.ts";
 
 async function cmdRelink(ctx: CommandContext): Promise<number> {
   const hook = ctx.parsed.values.hook === true;
@@ -176,7 +177,8 @@ export const lifecycleCommands: Command[] = [
     summary: "re-apply switches after package upgrades (idempotent)",
     help: "Checks every managed target without starting any process: re-applies links an upgrade overwrote, refreshes backups of originals dpkg updated at their diverted names, re-registers missing diversions, and restores the originals of a provider whose package was removed. Writes an operation only when it changed something. --apt-pre-install (apt's DPkg::Pre-Install-Pkgs hook) reads apt's package list on stdin and restores the originals of a provider whose package apt is about to remove. --hook (used by the package-manager hooks) never fails: errors are printed and the exit code is 0.",
     options: { hook: { type: "boolean" }, "apt-pre-install": { type: "boolean" } },
-    run: cmdRelink,
+    // Push after the transaction (post-invoke), not before it (pre-install).
+    run: withHookPush(cmdRelink, (ctx) => ctx.parsed.values["apt-pre-install"] !== true),
   },
   {
     path: ["hooks", "install"],
