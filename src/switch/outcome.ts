@@ -41,7 +41,7 @@ export function rollbackIncomplete(auditDir: string, opId: string): boolean {
 }
 
 /** Operations that started and have not ended: their journals. A killed
- * pkgswitch leaves one (and maybe an apt-get still running); the next
+ * pkgswitch leaves one (and maybe its package manager still running); the next
  * operation finalizes it. Status shows them so "no provider is enabled"
  * is never the whole story while an enable is half done. */
 export function unfinishedOps(auditDir: string): Array<{ op: string; command: string }> {
