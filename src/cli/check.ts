@@ -30,7 +30,10 @@ async function cmdCheck(ctx: CommandContext): Promise<number> {
   const t0 = performance.now();
   const report = await checkCompat(root, scratchParent(root, stateDir), corpus, pairs, scripts);
   const seconds = (performance.now() - t0) / 1000;
-  ctx.out.json({ provider: provider!.name, root, switched: switched !== undefined, ...report });
+  const recipe = provider!.recipes[backend.kind]!;
+  const versions = backend.installed([...recipe.replaces, recipe.package]);
+  const packages = [...recipe.replaces, recipe.package].filter((n) => versions.has(n)).map((n) => ({ name: n, version: versions.get(n)!.version, role: n === recipe.package ? "replacing" : "replaced" }));
+  ctx.out.json({ provider: provider!.name, root, switched: switched !== undefined, packages, ...report });
   const w = Math.max(...report.commands.map((c) => c.cmd.length));
   const paintVerdict = (v: string) => ctx.out.paint(v === "same" ? "green" : v === "differs" ? "red" : "yellow", v.padEnd(11));
   for (const c of report.commands) {
