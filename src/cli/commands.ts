@@ -8,9 +8,11 @@ import { loadCatalog, resolveProviders } from "../providers/catalog.ts";
 import { runOperation, type Session } from "../switch/session.ts";
 import { enable } from "../switch/enable.ts";
 import { disable } from "../switch/disable.ts";
+import { loadState } from "../switch/state.ts";
 import { signingFor } from "../attest/signing.ts";
 import type { GlobalFlags, Parsed } from "./args.ts";
 import { Output } from "./output.ts";
+import { stdinLine } from "../sys/index.ts";
 import { cmdList, cmdStatus } from "./info.ts";
 import { cmdAuditList, cmdAuditShow } from "./audit.ts";
 import { keyCommands } from "./attest.ts";
@@ -70,6 +72,7 @@ export const COMMANDS: Command[] = [
       if (ctx.args.length === 0) throw usageError("enable: name at least one provider (see `pkgswitch list`)");
       const s = ctx.session();
       const providers = resolveProviders(loadCatalog(s.layout.providersDir), ctx.args);
+      loadState(s.layout.stateDir); // unreadable or corrupt: refuse before the lock and the record
       await confirm(ctx, `switch ${ctx.args.join(", ")} in ${s.layout.root}`);
       const { outcome, summary } = await runOperation(s, `enable ${ctx.args.join(" ")}`, (c) => enable(c, providers, { requireCompat: ctx.parsed.values["require-compat"] === true }));
       reportSwitch(ctx.out, "enable", outcome.result, summary.opId, s.dryRun, outcome.counts);
@@ -87,6 +90,14 @@ export const COMMANDS: Command[] = [
       if (all === ctx.args.length > 0) throw usageError("disable: name providers or give --all (not both)");
       const s = ctx.session();
       if (!all) resolveProviders(loadCatalog(s.layout.providersDir), ctx.args);
+      // Nothing enabled to disable: say so and write nothing (no operation),
+      // like a no-op relink.
+      const enabled = Object.keys(loadState(s.layout.stateDir).providers);
+      if (all ? enabled.length === 0 : !ctx.args.some((a) => enabled.includes(a))) {
+        ctx.out.json({ op: null, dry_run: s.dryRun, counts: {}, plan: [] });
+        ctx.out.line(all ? "no provider is enabled; nothing to do" : `${ctx.args.join(", ")}: not enabled; nothing to do`);
+        return Exit.OK;
+      }
       await confirm(ctx, `restore the originals of ${all ? "every enabled provider" : ctx.args.join(", ")} in ${s.layout.root}`);
       const { outcome, summary } = await runOperation(s, `disable ${all ? "--all" : ctx.args.join(" ")}`, (c) =>
         disable(c, { providers: all ? "all" : ctx.args, removePackage: ctx.parsed.values["remove-package"] === true }),
@@ -134,7 +145,8 @@ export const COMMANDS: Command[] = [
 ];
 
 function reportSwitch(out: Output, verb: string, result: unknown, opId: string, dryRun: boolean, counts?: Record<string, number>): void {
-  out.json({ op: opId, dry_run: dryRun, counts: counts ?? {}, ...(result as object) });
+  // A dry run records nothing: there is no op id to cite.
+  out.json({ op: dryRun ? null : opId, dry_run: dryRun, counts: counts ?? {}, ...(result as object) });
   const plan = (result as { plan?: Array<Record<string, unknown>> }).plan ?? [];
   for (const p of plan) {
     if (verb === "enable") {
@@ -164,10 +176,8 @@ export async function confirm(ctx: CommandContext, what: string): Promise<void> 
   if (ctx.globals.yes || ctx.globals.dryRun) return;
   if (!process.stdin.isTTY) throw usageError(`refusing to ${what} without --yes (stdin is not a terminal); preview with --dry-run`);
   process.stderr.write(`${what}? [y/N] `);
-  for await (const line of console) {
-    if (/^y(es)?$/i.test(line.trim())) return;
-    break;
-  }
+  const line = await stdinLine();
+  if (line !== null && /^y(es)?$/i.test(line.trim())) return;
   throw usageError("cancelled; nothing was changed");
 }
 

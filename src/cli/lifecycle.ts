@@ -1,10 +1,10 @@
 /** Staying switched across package transactions: relink, hooks, pkg. */
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
-import { createHash } from "node:crypto";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError, usageError } from "../errors.ts";
 import { writeFileAtomic } from "../fsops/atomic.ts";
+import { sha256Hex, stdinText } from "../sys/index.ts";
 import { loadCatalog } from "../providers/catalog.ts";
 import { openBackend } from "../pkgmgr/factory.ts";
 import { APT_HOOK_PATH, APT_PRE_INSTALL_PATH, MARKER, PACMAN_HOOK_PATH, aptHook, aptPreInstallScript, pacmanHook, removalsFromAptV2 } from "../hooks/files.ts";
@@ -18,7 +18,7 @@ async function cmdRelink(ctx: CommandContext): Promise<number> {
   const hook = ctx.parsed.values.hook === true;
   if (ctx.args.length > 0) throw usageError("relink takes no arguments");
   // apt's package list must be read whole, whatever happens next.
-  const aptList = ctx.parsed.values["apt-pre-install"] === true ? await Bun.stdin.text() : "";
+  const aptList = ctx.parsed.values["apt-pre-install"] === true ? await stdinText() : "";
   if (hook && process.env.PKGSWITCH_IN_OPERATION) return Exit.OK; // our own apt run: the outer operation relinks
   try {
     const s = ctx.session();
@@ -101,11 +101,11 @@ async function cmdHooksInstall(ctx: CommandContext): Promise<number> {
         mkdirSync(dirname(hostPath(s.layout.root, f.path)), { recursive: true, mode: 0o755 });
         writeFileAtomic(hostPath(s.layout.root, f.path), f.content, f.mode ?? 0o644);
       }
-      op.record("hook.install", { path: f.path, sha256: createHash("sha256").update(f.content).digest("hex") });
+      op.record("hook.install", { path: f.path, sha256: sha256Hex(f.content) });
     }
     return { status: "ok", exitCode: Exit.OK, counts: { hooks: files.length } };
   });
-  ctx.out.json({ op: summary.opId, installed: files.map((f) => f.path), dry_run: s.dryRun });
+  ctx.out.json({ op: s.dryRun ? null : summary.opId, installed: files.map((f) => f.path), dry_run: s.dryRun });
   for (const f of files) ctx.out.line(`${s.dryRun ? "would write" : "wrote"} ${f.path}`);
   return Exit.OK;
 }
@@ -127,7 +127,7 @@ async function cmdHooksRemove(ctx: CommandContext): Promise<number> {
     }
     return { status: "ok", exitCode: Exit.OK, counts: { hooks: ours.length } };
   });
-  ctx.out.json({ op: summary.opId, removed: ours, dry_run: s.dryRun });
+  ctx.out.json({ op: s.dryRun ? null : summary.opId, removed: ours, dry_run: s.dryRun });
   for (const p of ours) ctx.out.line(`${s.dryRun ? "would remove" : "removed"} ${p}`);
   return Exit.OK;
 }
@@ -146,7 +146,7 @@ function pkgCommand(action: "install" | "remove"): Command {
       const { confirm } = await import("./commands.ts");
       await confirm(ctx, `${action} ${ctx.args.join(" ")} in ${s.layout.root}`);
       const { outcome, summary } = await runOperation(s, `pkg ${action} ${ctx.args.join(" ")}`, (c) => pkgTransaction(c, action, ctx.args));
-      ctx.out.json({ op: summary.opId, ...(outcome.result as object), counts: outcome.counts });
+      ctx.out.json({ op: s.dryRun ? null : summary.opId, ...(outcome.result as object), counts: outcome.counts });
       const r = outcome.result as { packages: Array<{ name: string; before: string | null; after: string | null }>; restore_first?: string[] };
       for (const p of r.packages) ctx.out.line(`${s.dryRun ? "would change " : ""}${p.name}: ${p.before ?? "(none)"} → ${p.after ?? "(removed)"}`);
       for (const prov of r.restore_first ?? []) ctx.out.line(`would first restore the originals of ${prov} (its package is removed)`);
