@@ -131,6 +131,19 @@ function runInRoot(root: string, script: string, env: Record<string, string>, st
   });
 }
 
+/** Remove scratch dirs a killed run left behind (its pid is gone). */
+function sweepStale(parent: string): void {
+  for (const name of readdirSync(parent)) {
+    const m = /^check-(\d+)-/.exec(name);
+    if (!m || Number(m[1]) === process.pid) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ESRCH") rmSync(join(parent, name), { recursive: true, force: true });
+    }
+  }
+}
+
 /** A scratch area inside the root for one `check`: `bin-original/` and
  * `bin-replacement/` hold the commands of each side, `w/` the work dirs. */
 export class Scratch {
@@ -141,7 +154,8 @@ export class Scratch {
   constructor(readonly root: string, parent: string) {
     const host = hostPath(root, parent);
     mkdirSync(host, { recursive: true, mode: 0o700 });
-    this.host = mkdtempSync(join(host, "check-"));
+    sweepStale(host);
+    this.host = mkdtempSync(join(host, `check-${process.pid}-`));
     this.inRoot = posix.join(parent, posix.basename(this.host));
   }
   /** The commands of each side, under the names scripts call them by. */

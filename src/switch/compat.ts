@@ -8,7 +8,7 @@ import { dirname, join, sep } from "node:path";
 import { hostPath } from "../config/paths.ts";
 import { writeFileAtomic } from "../fsops/atomic.ts";
 import type { HashCache } from "../hashing/cache.ts";
-import { sha256Bytes } from "../hashing/hash.ts";
+import { sha256Hex } from "../sys/index.ts";
 import type { PackageBackend } from "../pkgmgr/backend.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import { inRoot, run } from "../pkgmgr/exec.ts";
@@ -65,7 +65,7 @@ function originalDigest(root: string, pair: CommandPair, cache: HashCache): stri
 /** The cache key: the corpus, the scripts, and every binary compared. */
 export function compatKey(root: string, corpus: Corpus, pairs: CommandPair[], scripts: Array<{ path: string; text: string }>, cache: HashCache): string {
   const bins = pairs.map((p) => [p.applet, originalDigest(root, p, cache), resolvedDigest(root, p.replacement, cache)]).sort();
-  return sha256Bytes(JSON.stringify({ v: 1, corpus: corpus.sources.map((s) => sha256Bytes(s)), bins, scripts: scripts.map((s) => [s.path, sha256Bytes(s.text)]) }));
+  return sha256Hex(JSON.stringify({ v: 1, corpus: corpus.sources.map((s) => sha256Hex(s)), bins, scripts: scripts.map((s) => [s.path, sha256Hex(s.text)]) }));
 }
 
 interface CacheFile { v: 1; entries: Array<{ key: string; report: CheckReport }> }
