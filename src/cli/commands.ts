@@ -20,6 +20,7 @@ import { verifyCommands } from "./verify.ts";
 import { cmdCompletion, cmdMan } from "./docs.ts";
 import { lifecycleCommands } from "./lifecycle.ts";
 import { checkCommands } from "./check.ts";
+import { fleetCommands } from "./fleet.ts";
 
 type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
 
@@ -126,6 +127,7 @@ export const COMMANDS: Command[] = [
   ...checkCommands,
   ...verifyCommands,
   ...keyCommands,
+  ...fleetCommands,
   {
     path: ["completion"],
     args: "<bash|zsh|fish>",
