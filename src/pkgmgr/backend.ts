@@ -66,6 +66,9 @@ export interface PackageBackend {
   lockHolder(): string | null;
   /** Whether `/bin` is an alias of `/usr/bin` in this root. */
   readonly usrMerged: boolean;
+  /** Paths (inside the root) of the installed packages' maintainer scripts,
+   * which `check` reads to see how this system calls switched commands. */
+  maintainerScripts?(): string[];
   /** Present when the package manager supports diversions (dpkg). */
   readonly diverter?: Diverter;
   /** Present when the hooks are a package of their own (rpm). */
