@@ -2,13 +2,14 @@
  * batched: one process for all paths); installs run `apt-get` inside the root.
  * Debian 12 is usrmerged but dpkg's database still records 29 coreutils files
  * under `/bin/…`: ownership queries ask for both spellings. */
-import { existsSync, lstatSync, readFileSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import type { BackendOptions, Diversion, Diverter, InstalledPackage, PackageBackend } from "./backend.ts";
-import { lastLine, readOsId } from "./common.ts";
+import { lastLine } from "./common.ts";
 import { inRoot, run, type CommandResult } from "./exec.ts";
 import { lockHoldersOf } from "./locks.ts";
+import { readOsId } from "./osrelease.ts";
 
 const FIELDS = "${binary:Package}\\t${Version}\\t${Architecture}\\t${db:Status-Abbrev}\\t${Maintainer}\\t${Homepage}\\n${db-fsys:Files}";
 
@@ -140,6 +141,13 @@ export class DpkgBackend implements PackageBackend {
       for (const p of paths) this.divertCall(["--remove", p]);
     },
   };
+
+  maintainerScripts(): string[] {
+    const dir = "/var/lib/dpkg/info";
+    const host = hostPath(this.opts.root, dir);
+    if (!existsSync(host)) return [];
+    return readdirSync(host).filter((f) => /\.(preinst|postinst|prerm|postrm)$/.test(f)).sort().map((f) => `${dir}/${f}`);
+  }
 
   constructor(private readonly opts: BackendOptions) {
     const root = opts.root;

@@ -8,6 +8,7 @@ import { Exit, PkgswitchError } from "../errors.ts";
 import type { BackendOptions, PackageBackend } from "./backend.ts";
 import { DpkgBackend } from "./dpkg.ts";
 import { PacmanBackend } from "./pacman.ts";
+import { RpmBackend } from "./rpm.ts";
 import type { ManagerKind } from "./types.ts";
 
 /** What each package manager leaves in a root, in the order they are tried. */
@@ -20,6 +21,7 @@ export const DETECTORS: ReadonlyArray<{ kind: ManagerKind; marks: readonly strin
 const OPENERS: Partial<Record<ManagerKind, (opts: BackendOptions) => PackageBackend>> = {
   dpkg: (opts) => new DpkgBackend(opts),
   pacman: (opts) => new PacmanBackend(opts),
+  rpm: (opts) => new RpmBackend(opts),
 };
 
 /** The package manager whose database the root holds, or null. Pure but for lstat. */

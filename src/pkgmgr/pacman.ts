@@ -14,7 +14,8 @@ import { posix } from "node:path";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import type { BackendOptions, InstalledPackage, PackageBackend } from "./backend.ts";
-import { lastLine, readOsId } from "./common.ts";
+import { lastLine } from "./common.ts";
+import { readOsId } from "./osrelease.ts";
 import { inRoot, run, type CommandResult } from "./exec.ts";
 
 export const PACMAN_DB_LOCK = "/var/lib/pacman/db.lck";
