@@ -14,6 +14,9 @@ import { checkedSbom } from "../helpers/sbom.ts";
 import { killDuring } from "../helpers/crash.ts";
 
 setDefaultTimeout(300_000);
+// enable runs the compatibility probes (hundreds of processes, cached by the
+// binaries' digests): minutes on a loaded machine when the binaries are new.
+const SLOW = { timeoutMs: 280_000 };
 
 let root: string;
 const NEWER = "/srv/pkgs/coreutils-9.1-2-x86_64.pkg.tar.zst";
@@ -64,7 +67,7 @@ describe("coreutils → uutils-coreutils on an Arch root (pacman)", () => {
     writeFileSync(join(root, "var/lib/pacman/db.lck"), "");
     try {
       const before = snapshotTree(root, (rel) => rel === "proc");
-      const r = pkgswitch(["--root", root, "enable", "coreutils", "--yes"]);
+      const r = pkgswitch(["--root", root, "enable", "coreutils", "--yes"], SLOW);
       expect(r.code).toBe(30);
       expect(r.stderr).toContain("/var/lib/pacman/db.lck");
       expect(r.stderr.trim().split("\n").length).toBe(1);
@@ -78,7 +81,7 @@ describe("coreutils → uutils-coreutils on an Arch root (pacman)", () => {
     expect(inRoot(root, ["ls", "--version"]).out).toContain("GNU coreutils");
     for (const t of gnuCommands()) originals.set(t, identity(t));
     const stop = await startWatcher(root, [...originals.keys()]);
-    const r = pkgswitchJson<{ op: string }>(["--root", root, "enable", "coreutils", "--yes"]);
+    const r = pkgswitchJson<{ op: string }>(["--root", root, "enable", "coreutils", "--yes"], SLOW);
     const watched = await stop();
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
@@ -158,7 +161,7 @@ describe("coreutils → uutils-coreutils on an Arch root (pacman)", () => {
 
   for (const command of ["enable", "disable"] as const) {
     test(`SIGKILL during ${command} leaves each target original or switched; re-running finishes`, async () => {
-      if (command === "disable") expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"]).code).toBe(0);
+      if (command === "disable") expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"], SLOW).code).toBe(0);
       // Kills at fixed delays, and the instant the first target changes (the
       // swap phase lasts milliseconds: timing alone rarely lands inside it).
       const { seen, interrupted } = await killDuring({ root, command, provider: "coreutils", points: [30, 150, "first-swap", "first-swap", "first-swap"], first: join(root, targets[0]!), total: targets.length, consistent });
@@ -181,7 +184,7 @@ describe("staying switched across pacman transactions (alpm hooks)", () => {
     expect(existsSync(join(root, "etc/pacman.d/hooks/90-pkgswitch.hook"))).toBe(true);
     expect(existsSync(join(root, "etc/pacman.d/hooks/10-pkgswitch-pre-remove.hook"))).toBe(true);
     expect(existsSync(join(root, "etc/apt"))).toBe(false);
-    expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"]).code).toBe(0);
+    expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"], SLOW).code).toBe(0);
     before91 = new Map(expectedTargets().map((t) => [t, sha256File(join(root, "var/lib/pkgswitch/backups", t))]));
   });
 
@@ -212,7 +215,7 @@ describe("staying switched across pacman transactions (alpm hooks)", () => {
   });
 
   test("pacman -R uutils-coreutils exits 0 and leaves no dangling link: the pre-remove hook restored the originals first", () => {
-    expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"]).code).toBe(0);
+    expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"], SLOW).code).toBe(0);
     const list = expectedTargets();
     const r = pacman(root, ["-R", "--noconfirm", "uutils-coreutils"]);
     expect(r.code).toBe(0);
@@ -235,7 +238,7 @@ describe("staying switched across pacman transactions (alpm hooks)", () => {
     const sbom = JSON.parse(readFileSync(join(root, "var/lib/pkgswitch/audit", evs[evs.length - 1]!.sbom.file), "utf8"));
     expect(sbom.packages[0].externalRefs[0].referenceLocator).toBe("pkg:alpm/arch/uutils-coreutils@0.0.17-1?arch=x86_64");
 
-    expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"]).code).toBe(0);
+    expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"], SLOW).code).toBe(0);
     const rm = pkgswitchJson<{ op: string }>(["--root", root, "pkg", "remove", "uutils-coreutils", "--yes"]);
     expect(rm.code).toBe(0);
     expect(existsSync(join(root, "usr/bin/uu-coreutils"))).toBe(false);
