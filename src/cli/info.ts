@@ -6,6 +6,7 @@ import { loadCatalog, resolveProviders } from "../providers/catalog.ts";
 import { openBackend } from "../pkgmgr/factory.ts";
 import { loadState } from "../switch/state.ts";
 import { executableInfo, observe } from "../switch/observe.ts";
+import { presentHooks } from "../hooks/install.ts";
 import type { CommandContext } from "./commands.ts";
 
 export async function cmdList(ctx: CommandContext): Promise<number> {
@@ -65,7 +66,8 @@ export async function cmdStatus(ctx: CommandContext): Promise<number> {
     const diversionsMissing = diverted.filter((t) => !registered.includes(t)).map((t) => t.db_path!);
     return { provider: name, enabled: true, status: p.status, package: p.package, op: p.op, targets: p.targets.length, switched, broken, restored, drifted, missing_backups: missingBackups, diversions: registered.length, diversions_missing: diversionsMissing };
   });
-  ctx.out.json({ root: s.layout.root, providers: report, state_file: existsSync(join(s.layout.stateDir, "state.json")) });
+  const hooks = presentHooks(s.layout.root);
+  ctx.out.json({ root: s.layout.root, providers: report, state_file: existsSync(join(s.layout.stateDir, "state.json")), hooks: hooks.ours, foreign_hooks: hooks.foreign });
   if (report.length === 0) ctx.out.line("no provider is enabled");
   for (const r of report) {
     if (!r.enabled) {
@@ -81,5 +83,7 @@ export async function cmdStatus(ctx: CommandContext): Promise<number> {
     ctx.out.line(`${r.provider}: ${state} — ${r.switched}/${r.targets} switched${drift}${miss}${div} (${r.package}, op ${r.op})`);
     for (const d of r.drifted) ctx.out.line(`  drifted ${d.path}: now ${d.now}`);
   }
+  if (hooks.ours.length > 0) ctx.out.line(`package-manager hooks: ${hooks.ours.join(", ")}`);
+  else if (report.some((r) => r.enabled)) ctx.out.line(ctx.out.paint("yellow", "package-manager hooks: none (an upgrade or removal can break the switch until `pkgswitch relink`; install them with `pkgswitch hooks install`)"));
   return Exit.OK;
 }

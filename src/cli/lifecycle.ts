@@ -1,13 +1,11 @@
 /** Staying switched across package transactions: relink, hooks, pkg. */
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
-import { dirname } from "node:path";
-import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError, usageError } from "../errors.ts";
-import { writeFileAtomic } from "../fsops/atomic.ts";
 import { loadCatalog } from "../providers/catalog.ts";
-import { openBackend } from "../pkgmgr/factory.ts";
-import { APT_HOOK_PATH, APT_PRE_INSTALL_PATH, MARKER, PACMAN_HOOK_PATH, aptHook, aptPreInstallScript, pacmanHook, removalsFromAptV2 } from "../hooks/files.ts";
+import { detectManager, openBackend } from "../pkgmgr/factory.ts";
+import { APT_HOOK_PATH, APT_PRE_INSTALL_PATH, DPKG_HOOK_PATH, PACMAN_HOOK_PATH, hookFilesFor, removalsFromAptV2, type HookFile } from "../hooks/files.ts";
+import { foreignAmong, hookBinary, hooksForRoot, presentHooks, removeHooks, writeHooks } from "../hooks/install.ts";
 import { runOperation } from "../switch/session.ts";
 import { inspect, relink } from "../switch/relink.ts";
 import { loadState } from "../switch/state.ts";
@@ -18,7 +16,8 @@ async function cmdRelink(ctx: CommandContext): Promise<number> {
   const hook = ctx.parsed.values.hook === true;
   if (ctx.args.length > 0) throw usageError("relink takes no arguments");
   // apt's package list must be read whole, whatever happens next.
-  const aptList = ctx.parsed.values["apt-pre-install"] === true ? await Bun.stdin.text() : "";
+  const aptPre = ctx.parsed.values["apt-pre-install"] === true;
+  const aptList = aptPre ? await Bun.stdin.text() : "";
   if (hook && process.env.PKGSWITCH_IN_OPERATION) return Exit.OK; // our own apt run: the outer operation relinks
   try {
     const s = ctx.session();
@@ -34,9 +33,13 @@ async function cmdRelink(ctx: CommandContext): Promise<number> {
       const cmd = p.status === "pending" ? "enable" : "disable";
       ctx.out.warn(`${p.provider}: an interrupted ${cmd} is unfinished; relink leaves it alone — run \`pkgswitch ${cmd} ${p.provider}\` again`);
     }
-    const removing = ctx.parsed.values["apt-pre-install"] === true ? removalsFromAptV2(aptList) : [];
-    const findings = ctx.parsed.values["apt-pre-install"] === true
-      ? Object.values(state.providers).filter((p) => removing.includes(p.package)).map((p) => ({ provider: p.provider, path: p.package, problem: "replacement-gone" as const, detail: `apt is about to remove ${p.package}` }))
+    // Before a transaction: providers whose package it is about to remove.
+    const preInvoke = ctx.parsed.values["pre-invoke"] === true;
+    const candidates = Object.values(state.providers).map((p) => p.package);
+    const removing = aptPre ? removalsFromAptV2(aptList) : preInvoke ? backend.pendingRemovals?.(candidates) ?? [] : [];
+    const who = aptPre ? "apt" : `${backend.kind}`;
+    const findings = aptPre || preInvoke
+      ? Object.values(state.providers).filter((p) => removing.includes(p.package)).map((p) => ({ provider: p.provider, path: p.package, problem: "replacement-gone" as const, detail: `${who} is about to remove ${p.package}` }))
       : inspect(s.layout.root, s.layout.stateDir, state, backend.diverter?.list() ?? null);
     if (findings.length === 0) {
       ctx.out.json({ findings: [], changed: false });
@@ -49,11 +52,12 @@ async function cmdRelink(ctx: CommandContext): Promise<number> {
       ctx.out.json({ findings, changed: false, dry_run: true });
       return Exit.OK;
     }
-    const preInstall = ctx.parsed.values["apt-pre-install"] === true;
-    const { outcome, summary } = await runOperation(s, preInstall ? "relink --hook --apt-pre-install" : hook ? "relink --hook" : "relink", async (c) => {
+    const before = aptPre || preInvoke;
+    const command = aptPre ? "relink --hook --apt-pre-install" : preInvoke ? "relink --hook --pre-invoke" : hook ? "relink --hook" : "relink";
+    const { outcome, summary } = await runOperation(s, command, async (c) => {
       // Look again under the lock: another run may have repaired it meanwhile.
       const fresh = loadState(s.layout.stateDir);
-      return relink(c, fresh, preInstall ? findings : inspect(s.layout.root, s.layout.stateDir, fresh, c.backend.diverter?.list() ?? null));
+      return relink(c, fresh, before ? findings.filter((f) => fresh.providers[f.provider]) : inspect(s.layout.root, s.layout.stateDir, fresh, c.backend.diverter?.list() ?? null));
     });
     ctx.out.json({ op: summary.opId, changed: true, ...(outcome.result as object) });
     ctx.out.line(`relinked: ${JSON.stringify(outcome.counts)} (op ${summary.opId})`);
@@ -67,68 +71,53 @@ async function cmdRelink(ctx: CommandContext): Promise<number> {
   }
 }
 
-function hookFiles(ctx: CommandContext): Array<{ path: string; content: string; mode?: number }> {
+function hookFiles(ctx: CommandContext): HookFile[] {
   const v = ctx.parsed.values;
-  const binary = (v.binary as string | undefined) ?? "/usr/bin/pkgswitch";
-  if (!binary.startsWith("/")) throw usageError("--binary must be an absolute path inside the root");
   const s = ctx.session();
-  const wantApt = v.apt === true || (v.pacman !== true && existsSync(hostPath(s.layout.root, "/etc/apt")));
-  const wantPacman = v.pacman === true;
-  if (!wantApt && !wantPacman) throw usageError("hooks install: give --apt or --pacman (no /etc/apt in this root)");
-  const files: Array<{ path: string; content: string; mode?: number }> = [];
-  if (wantApt) files.push({ path: APT_HOOK_PATH, content: aptHook(binary) }, { path: APT_PRE_INSTALL_PATH, content: aptPreInstallScript(binary), mode: 0o755 });
-  if (wantPacman) {
-    const pkgs = [...loadCatalog(s.layout.providersDir).values()].flatMap((p) => (p.recipes.pacman ? [...p.recipes.pacman.replaces, p.recipes.pacman.package] : []));
-    files.push({ path: PACMAN_HOOK_PATH, content: pacmanHook(binary, pkgs) });
-  }
+  const binary = (v.binary as string | undefined) ?? hookBinary(s.layout.root);
+  if (!binary.startsWith("/")) throw usageError("--binary must be an absolute path inside the root");
+  const catalog = loadCatalog(s.layout.providersDir).values();
+  // --apt: apt's hooks and dpkg's own (apt drives dpkg); else the root's manager.
+  if (v.apt === true) return hookFilesFor("dpkg", binary, { withApt: true, pacmanPackages: [] });
+  const kind = v.pacman === true ? "pacman" : detectManager(s.layout.root);
+  const files = kind ? hooksForRoot(s.layout.root, kind, binary, catalog) : [];
+  if (files.length === 0) throw usageError(`hooks install: no hooks for ${kind ? `a ${kind} system` : "this root (no package database found)"}; give --apt or --pacman`);
   return files;
 }
 
 async function cmdHooksInstall(ctx: CommandContext): Promise<number> {
   const files = hookFiles(ctx);
   const s = ctx.session();
-  for (const f of files) {
-    const host = hostPath(s.layout.root, f.path);
-    if (existsSync(host) && !readFileSync(host, "utf8").includes(MARKER)) {
-      throw new PkgswitchError(Exit.PREFLIGHT, `${f.path} exists and was not written by pkgswitch; move it aside first (nothing was changed)`);
-    }
-  }
-  const binary = (ctx.parsed.values.binary as string | undefined) ?? "/usr/bin/pkgswitch";
+  const foreign = foreignAmong(s.layout.root, files);
+  if (foreign.length > 0) throw new PkgswitchError(Exit.PREFLIGHT, `${foreign[0]} exists and was not written by pkgswitch; move it aside first (nothing was changed)`);
+  const binary = (ctx.parsed.values.binary as string | undefined) ?? hookBinary(s.layout.root);
   if (!existsSync(hostPath(s.layout.root, binary))) ctx.out.warn(`${binary} does not exist in ${s.layout.root}; the hook skips itself until it does`);
+  let written: string[] = [];
   const { summary } = await runOperation(s, "hooks install", async ({ op }) => {
-    for (const f of files) {
-      if (!s.dryRun) {
-        mkdirSync(dirname(hostPath(s.layout.root, f.path)), { recursive: true, mode: 0o755 });
-        writeFileAtomic(hostPath(s.layout.root, f.path), f.content, f.mode ?? 0o644);
-      }
-      op.record("hook.install", { path: f.path, sha256: createHash("sha256").update(f.content).digest("hex") });
-    }
-    return { status: "ok", exitCode: Exit.OK, counts: { hooks: files.length } };
+    written = writeHooks(op, s.layout.root, files, s.dryRun);
+    return { status: "ok", exitCode: Exit.OK, counts: { hooks: written.length } };
   });
-  ctx.out.json({ op: summary.opId, installed: files.map((f) => f.path), dry_run: s.dryRun });
-  for (const f of files) ctx.out.line(`${s.dryRun ? "would write" : "wrote"} ${f.path}`);
+  ctx.out.json({ op: summary.opId, installed: files.map((f) => f.path), written, dry_run: s.dryRun });
+  for (const f of files) ctx.out.line(`${written.includes(f.path) ? (s.dryRun ? "would write" : "wrote") : "already in place:"} ${f.path}`);
   return Exit.OK;
 }
 
 async function cmdHooksRemove(ctx: CommandContext): Promise<number> {
   const s = ctx.session();
-  const present = [APT_HOOK_PATH, APT_PRE_INSTALL_PATH, PACMAN_HOOK_PATH].filter((p) => existsSync(hostPath(s.layout.root, p)));
-  const ours = present.filter((p) => readFileSync(hostPath(s.layout.root, p), "utf8").includes(MARKER));
-  for (const p of present.filter((p) => !ours.includes(p))) ctx.out.warn(`${p} was not written by pkgswitch; left alone`);
-  if (ours.length === 0) {
+  const present = presentHooks(s.layout.root);
+  for (const p of present.foreign) ctx.out.warn(`${p} was not written by pkgswitch; left alone`);
+  if (present.ours.length === 0) {
     ctx.out.json({ removed: [] });
     ctx.out.line("no pkgswitch hooks installed");
     return Exit.OK;
   }
+  let removed: string[] = [];
   const { summary } = await runOperation(s, "hooks remove", async ({ op }) => {
-    for (const p of ours) {
-      if (!s.dryRun) rmSync(hostPath(s.layout.root, p));
-      op.record("hook.remove", { path: p });
-    }
-    return { status: "ok", exitCode: Exit.OK, counts: { hooks: ours.length } };
+    removed = removeHooks(op, s.layout.root, s.dryRun);
+    return { status: "ok", exitCode: Exit.OK, counts: { hooks: removed.length } };
   });
-  ctx.out.json({ op: summary.opId, removed: ours, dry_run: s.dryRun });
-  for (const p of ours) ctx.out.line(`${s.dryRun ? "would remove" : "removed"} ${p}`);
+  ctx.out.json({ op: summary.opId, removed, dry_run: s.dryRun });
+  for (const p of removed) ctx.out.line(`${s.dryRun ? "would remove" : "removed"} ${p}`);
   return Exit.OK;
 }
 
@@ -161,15 +150,15 @@ export const lifecycleCommands: Command[] = [
     path: ["relink"],
     args: "[--hook]",
     summary: "re-apply switches after package upgrades (idempotent)",
-    help: "Checks every managed target without starting any process: re-applies links an upgrade overwrote, refreshes backups of originals dpkg updated at their diverted names, re-registers missing diversions, and restores the originals of a provider whose package was removed. Writes an operation only when it changed something. --apt-pre-install (apt's DPkg::Pre-Install-Pkgs hook) reads apt's package list on stdin and restores the originals of a provider whose package apt is about to remove. --hook (used by the package-manager hooks) never fails: errors are printed and the exit code is 0.",
-    options: { hook: { type: "boolean" }, "apt-pre-install": { type: "boolean" } },
+    help: "Checks every managed target without starting any process: re-applies links an upgrade overwrote, refreshes backups of originals dpkg updated at their diverted names, re-registers missing diversions, and restores the originals of a provider whose package was removed. Writes an operation only when it changed something. --apt-pre-install (apt's DPkg::Pre-Install-Pkgs hook) reads apt's package list on stdin and restores the originals of a provider whose package apt is about to remove. --pre-invoke (dpkg's pre-invoke hook) does the same for the packages the calling dpkg run removes (DPKG_HOOK_ACTION remove/purge; the names from its command line). --hook (used by the package-manager hooks) never fails: errors are printed and the exit code is 0.",
+    options: { hook: { type: "boolean" }, "apt-pre-install": { type: "boolean" }, "pre-invoke": { type: "boolean" } },
     run: cmdRelink,
   },
   {
     path: ["hooks", "install"],
     args: "[--apt|--pacman] [--binary PATH]",
     summary: "install package-manager hooks that run `relink --hook`",
-    help: `apt: ${APT_HOOK_PATH} (DPkg::Pre-Install-Pkgs via ${APT_PRE_INSTALL_PATH}, and DPkg::Post-Invoke). pacman: ${PACMAN_HOOK_PATH} (PostTransaction on the providers' packages). --binary is the path of pkgswitch inside the root (default /usr/bin/pkgswitch).`,
+    help: `\`enable\` installs these by default (unless --no-hooks) and disabling the last provider removes them; this command installs them by hand. Without a flag: the hooks of the root's package manager. apt (--apt): ${APT_HOOK_PATH} (DPkg::Pre-Install-Pkgs via ${APT_PRE_INSTALL_PATH}, and DPkg::Post-Invoke), and dpkg's own pre-invoke/post-invoke in ${DPKG_HOOK_PATH} (a bare \`dpkg -r\`). pacman: ${PACMAN_HOOK_PATH} (PostTransaction on the providers' packages). --binary is the path of pkgswitch inside the root (default: this binary when it is inside the root, else /usr/bin/pkgswitch).`,
     options: { apt: { type: "boolean" }, pacman: { type: "boolean" }, binary: { type: "string" } },
     run: cmdHooksInstall,
   },

@@ -1,0 +1,36 @@
+/** Guards on by default: `enable` installs the package-manager hooks that
+ * keep a switch safe across package transactions (an upgrade re-applied, a
+ * removed replacement restored before the package manager needs rm), and
+ * disabling the last provider removes them. Part of the same operation, so
+ * the audit record says which hook files were written or removed. */
+import type { Provider } from "../providers/catalog.ts";
+import { foreignAmong, hookBinary, hooksForRoot, removeHooks, writeHooks } from "../hooks/install.ts";
+import { executableInfo } from "./observe.ts";
+import { loadState } from "./state.ts";
+import type { OpContext } from "./session.ts";
+
+export interface GuardResult {
+  /** Hook files written (or that would be, in a dry run). */
+  written: string[];
+  /** Same-named files pkgswitch did not write: left alone, not guarded. */
+  foreign: string[];
+  /** The path the hooks run; they skip themselves while it is absent. */
+  binary: string;
+  binary_present: boolean;
+}
+
+export function installGuards(ctx: OpContext, catalog: Iterable<Provider>): GuardResult {
+  const root = ctx.session.layout.root;
+  const binary = hookBinary(root);
+  const files = hooksForRoot(root, ctx.backend.kind, binary, catalog);
+  const foreign = foreignAmong(root, files);
+  for (const path of foreign) ctx.op.record("hook.install", { path, skipped: true, reason: "a file pkgswitch did not write is there; left alone" });
+  const written = writeHooks(ctx.op, root, files.filter((f) => !foreign.includes(f.path)), ctx.session.dryRun, "enable installs the package-manager hooks (--no-hooks to skip)");
+  return { written, foreign, binary, binary_present: executableInfo(root, binary).executable };
+}
+
+/** After a disable: with no provider left, the hooks have nothing to guard. */
+export function dropGuardsIfIdle(ctx: OpContext): string[] {
+  if (Object.keys(loadState(ctx.session.layout.stateDir).providers).length > 0) return [];
+  return removeHooks(ctx.op, ctx.session.layout.root, ctx.session.dryRun, "no provider is enabled any more");
+}
