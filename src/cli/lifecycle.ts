@@ -97,7 +97,7 @@ async function cmdHooksInstall(ctx: CommandContext): Promise<number> {
     written = writeHooks(op, s.layout.root, files, s.dryRun);
     return { status: "ok", exitCode: Exit.OK, counts: { hooks: written.length } };
   });
-  ctx.out.json({ op: summary.opId, installed: files.map((f) => f.path), written, dry_run: s.dryRun });
+  ctx.out.json({ op: s.dryRun ? null : summary.opId, installed: files.map((f) => f.path), written, dry_run: s.dryRun });
   for (const f of files) ctx.out.line(`${written.includes(f.path) ? (s.dryRun ? "would write" : "wrote") : "already in place:"} ${f.path}`);
   return Exit.OK;
 }
@@ -116,7 +116,7 @@ async function cmdHooksRemove(ctx: CommandContext): Promise<number> {
     removed = removeHooks(op, s.layout.root, s.dryRun);
     return { status: "ok", exitCode: Exit.OK, counts: { hooks: removed.length } };
   });
-  ctx.out.json({ op: summary.opId, removed, dry_run: s.dryRun });
+  ctx.out.json({ op: s.dryRun ? null : summary.opId, removed, dry_run: s.dryRun });
   for (const p of removed) ctx.out.line(`${s.dryRun ? "would remove" : "removed"} ${p}`);
   return Exit.OK;
 }
@@ -135,7 +135,7 @@ function pkgCommand(action: "install" | "remove"): Command {
       const { confirm } = await import("./commands.ts");
       await confirm(ctx, `${action} ${ctx.args.join(" ")} in ${s.layout.root}`);
       const { outcome, summary } = await runOperation(s, `pkg ${action} ${ctx.args.join(" ")}`, (c) => pkgTransaction(c, action, ctx.args));
-      ctx.out.json({ op: summary.opId, ...(outcome.result as object), counts: outcome.counts });
+      ctx.out.json({ op: s.dryRun ? null : summary.opId, ...(outcome.result as object), counts: outcome.counts });
       const r = outcome.result as { packages: Array<{ name: string; before: string | null; after: string | null }>; restore_first?: string[] };
       for (const p of r.packages) ctx.out.line(`${s.dryRun ? "would change " : ""}${p.name}: ${p.before ?? "(none)"} → ${p.after ?? "(removed)"}`);
       for (const prov of r.restore_first ?? []) ctx.out.line(`would first restore the originals of ${prov} (its package is removed)`);
