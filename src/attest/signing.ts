@@ -8,7 +8,8 @@ import type { Config } from "../config/config.ts";
 import { hostPath, type Layout } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import type { Signer, SigningSetup } from "../audit/opbuffer.ts";
-import { checkpointBody, signNote } from "../audit/note.ts";
+import { checkpointBody } from "../audit/note.ts";
+import { signNote } from "./notesig.ts";
 import { keyIdHex, parseSecretKey, signPrehashed, type SecretKey } from "./minisign.ts";
 
 export const SECRET_KEY_FILE = "signing.key";

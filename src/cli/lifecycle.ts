@@ -2,10 +2,12 @@
 import { existsSync } from "node:fs";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError, usageError } from "../errors.ts";
+import { stdinText } from "../sys/index.ts";
 import { loadCatalog } from "../providers/catalog.ts";
 import { detectManager, openBackend } from "../pkgmgr/factory.ts";
 import { APT_HOOK_PATH, APT_PRE_INSTALL_PATH, DPKG_HOOK_PATH, PACMAN_HOOK_PATH, hookFilesFor, removalsFromAptV2, type HookFile } from "../hooks/files.ts";
-import { foreignAmong, hookBinary, hooksForRoot, presentHooks, removeHooks, writeHooks } from "../hooks/install.ts";
+import { foreignAmong, hookBinary, hooksForRoot, presentHooks } from "../hooks/install.ts";
+import { removeHooks, writeHooks } from "../switch/guards.ts";
 import { runOperation } from "../switch/session.ts";
 import { inspect, relink } from "../switch/relink.ts";
 import { loadState } from "../switch/state.ts";
@@ -17,7 +19,7 @@ async function cmdRelink(ctx: CommandContext): Promise<number> {
   if (ctx.args.length > 0) throw usageError("relink takes no arguments");
   // apt's package list must be read whole, whatever happens next.
   const aptPre = ctx.parsed.values["apt-pre-install"] === true;
-  const aptList = aptPre ? await Bun.stdin.text() : "";
+  const aptList = aptPre ? await stdinText() : "";
   if (hook && process.env.PKGSWITCH_IN_OPERATION) return Exit.OK; // our own apt run: the outer operation relinks
   try {
     const s = ctx.session();
@@ -78,7 +80,7 @@ function hookFiles(ctx: CommandContext): HookFile[] {
   if (!binary.startsWith("/")) throw usageError("--binary must be an absolute path inside the root");
   const catalog = loadCatalog(s.layout.providersDir).values();
   // --apt: apt's hooks and dpkg's own (apt drives dpkg); else the root's manager.
-  if (v.apt === true) return hookFilesFor("dpkg", binary, { withApt: true, pacmanPackages: [] });
+  if (v.apt === true) return hookFilesFor("dpkg", binary, { withApt: true, packages: [] });
   const kind = v.pacman === true ? "pacman" : detectManager(s.layout.root);
   const files = kind ? hooksForRoot(s.layout.root, kind, binary, catalog) : [];
   if (files.length === 0) throw usageError(`hooks install: no hooks for ${kind ? `a ${kind} system` : "this root (no package database found)"}; give --apt or --pacman`);

@@ -3,7 +3,7 @@
  * broken. An immutable or append-only file cannot be renamed over, and an
  * immutable directory takes no new entry: a switch would fail half-way. */
 import { closeSync, constants, openSync } from "node:fs";
-import { lib } from "./libc.ts";
+import { libc } from "../sys/index.ts";
 
 /** _IOR('f', 1, long) on 64-bit Linux; the kernel reads and writes an int. */
 const FS_IOC_GETFLAGS = 0x80086601;
@@ -22,7 +22,7 @@ export function inodeFlags(path: string): number | null {
   }
   try {
     const buf = new Uint8Array(8);
-    if (lib().ioctl(fd, FS_IOC_GETFLAGS, buf) !== 0) return null;
+    if (libc().ioctl(fd, FS_IOC_GETFLAGS, buf) !== 0) return null;
     return new DataView(buf.buffer).getInt32(0, true);
   } finally {
     closeSync(fd);

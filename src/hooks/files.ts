@@ -98,15 +98,16 @@ export interface HookFile {
  * `status` look at). */
 export const HOOK_PATHS: readonly string[] = [APT_HOOK_PATH, APT_PRE_INSTALL_PATH, DPKG_HOOK_PATH, PACMAN_HOOK_PATH];
 
-/** The hook files for a package manager (pure). dpkg gets its own hook
- * points and, when apt is there (`withApt`), apt's; pacman a transaction
- * hook on `pacmanPackages`; a manager with no hook support here gets none. */
-export function hookFilesFor(kind: string, binary: string, opts: { withApt: boolean; pacmanPackages: string[] }): HookFile[] {
+/** The hook files for a package manager (pure but for `exists`, which asks
+ * whether a path is in the root). dpkg gets its own hook points and, when
+ * apt is there (/etc/apt, or `withApt`), apt's; pacman a transaction hook on
+ * `packages`; a manager with no hook support here gets none. */
+export function hookFilesFor(kind: string, binary: string, opts: { withApt?: boolean; exists?: (path: string) => boolean; packages: string[] }): HookFile[] {
   if (kind === "dpkg") {
     const files: HookFile[] = [{ path: DPKG_HOOK_PATH, content: dpkgHook(binary) }];
-    if (opts.withApt) files.unshift({ path: APT_HOOK_PATH, content: aptHook(binary) }, { path: APT_PRE_INSTALL_PATH, content: aptPreInstallScript(binary), mode: 0o755 });
+    if (opts.withApt || opts.exists?.("/etc/apt")) files.unshift({ path: APT_HOOK_PATH, content: aptHook(binary) }, { path: APT_PRE_INSTALL_PATH, content: aptPreInstallScript(binary), mode: 0o755 });
     return files;
   }
-  if (kind === "pacman") return [{ path: PACMAN_HOOK_PATH, content: pacmanHook(binary, opts.pacmanPackages) }];
+  if (kind === "pacman") return [{ path: PACMAN_HOOK_PATH, content: pacmanHook(binary, opts.packages) }];
   return [];
 }

@@ -1,14 +1,11 @@
-/** Writing and removing the hook files inside an operation, so `enable`,
- * `disable` and `hooks install/remove` share one audited path. A file that
+/** Which hook files a root has and should have (reads only). A file that
  * exists without pkgswitch's marker belongs to someone else: never
- * overwritten, never removed. */
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
-import { basename, dirname } from "node:path";
-import { createHash } from "node:crypto";
+ * overwritten, never removed (src/switch/guards.ts writes and removes). */
+import { existsSync, readFileSync } from "node:fs";
+import { basename } from "node:path";
 import { hostPath } from "../config/paths.ts";
-import { writeFileAtomic } from "../fsops/atomic.ts";
-import type { OpBuffer } from "../audit/opbuffer.ts";
 import type { Provider } from "../providers/catalog.ts";
+import type { ManagerKind } from "../pkgmgr/types.ts";
 import { HOOK_PATHS, MARKER, hookFilesFor, type HookFile } from "./files.ts";
 
 export const DEFAULT_HOOK_BINARY = "/usr/bin/pkgswitch";
@@ -42,34 +39,12 @@ export function foreignAmong(root: string, files: HookFile[]): string[] {
   return files.filter((f) => ours(root, f.path) === false).map((f) => f.path);
 }
 
-/** Write the hook files whose content differs from what is there; record each. */
-export function writeHooks(op: OpBuffer, root: string, files: HookFile[], dryRun: boolean, reason?: string): string[] {
-  const written: string[] = [];
-  for (const f of files) {
-    const host = hostPath(root, f.path);
-    if (existsSync(host) && readFileSync(host, "utf8") === f.content) continue;
-    if (!dryRun) {
-      mkdirSync(dirname(host), { recursive: true, mode: 0o755 });
-      writeFileAtomic(host, f.content, f.mode ?? 0o644);
-    }
-    op.record("hook.install", { path: f.path, sha256: createHash("sha256").update(f.content).digest("hex"), ...(reason ? { reason } : {}) });
-    written.push(f.path);
-  }
-  return written;
-}
-
-/** Remove every hook file of ours; record each. Foreign files stay. */
-export function removeHooks(op: OpBuffer, root: string, dryRun: boolean, reason?: string): string[] {
-  const mine = presentHooks(root).ours;
-  for (const p of mine) {
-    if (!dryRun) rmSync(hostPath(root, p));
-    op.record("hook.remove", { path: p, ...(reason ? { reason } : {}) });
-  }
-  return mine;
-}
-
 /** The hook files for this root's package manager (`kind`), running `binary`. */
 export function hooksForRoot(root: string, kind: string, binary: string, providers: Iterable<Provider>): HookFile[] {
-  const pacmanPackages = [...providers].flatMap((p) => (p.recipes.pacman ? [...p.recipes.pacman.replaces, p.recipes.pacman.package] : []));
-  return hookFilesFor(kind, binary, { withApt: existsSync(hostPath(root, "/etc/apt")), pacmanPackages });
+  // The packages the providers involve on this manager (what a transaction hook triggers on).
+  const packages = [...providers].flatMap((p) => {
+    const r = p.recipes[kind as ManagerKind];
+    return r ? [...r.replaces, r.package] : [];
+  });
+  return hookFilesFor(kind, binary, { exists: (p) => existsSync(hostPath(root, p)), packages });
 }

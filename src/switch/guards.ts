@@ -3,8 +3,15 @@
  * removed replacement restored before the package manager needs rm), and
  * disabling the last provider removes them. Part of the same operation, so
  * the audit record says which hook files were written or removed. */
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { dirname } from "node:path";
+import { hostPath } from "../config/paths.ts";
+import { writeFileAtomic } from "../fsops/atomic.ts";
+import { sha256Hex } from "../sys/index.ts";
+import type { OpBuffer } from "../audit/opbuffer.ts";
 import type { Provider } from "../providers/catalog.ts";
-import { foreignAmong, hookBinary, hooksForRoot, removeHooks, writeHooks } from "../hooks/install.ts";
+import type { HookFile } from "../hooks/files.ts";
+import { foreignAmong, hookBinary, hooksForRoot, presentHooks } from "../hooks/install.ts";
 import { executableInfo } from "./observe.ts";
 import { loadState } from "./state.ts";
 import type { OpContext } from "./session.ts";
@@ -33,4 +40,30 @@ export function installGuards(ctx: OpContext, catalog: Iterable<Provider>): Guar
 export function dropGuardsIfIdle(ctx: OpContext): string[] {
   if (Object.keys(loadState(ctx.session.layout.stateDir).providers).length > 0) return [];
   return removeHooks(ctx.op, ctx.session.layout.root, ctx.session.dryRun, "no provider is enabled any more");
+}
+
+/** Write the hook files whose content differs from what is there; record each. */
+export function writeHooks(op: OpBuffer, root: string, files: HookFile[], dryRun: boolean, reason?: string): string[] {
+  const written: string[] = [];
+  for (const f of files) {
+    const host = hostPath(root, f.path);
+    if (existsSync(host) && readFileSync(host, "utf8") === f.content) continue;
+    if (!dryRun) {
+      mkdirSync(dirname(host), { recursive: true, mode: 0o755 });
+      writeFileAtomic(host, f.content, f.mode ?? 0o644);
+    }
+    op.record("hook.install", { path: f.path, sha256: sha256Hex(f.content), ...(reason ? { reason } : {}) });
+    written.push(f.path);
+  }
+  return written;
+}
+
+/** Remove every hook file of ours; record each. Foreign files stay. */
+export function removeHooks(op: OpBuffer, root: string, dryRun: boolean, reason?: string): string[] {
+  const mine = presentHooks(root).ours;
+  for (const p of mine) {
+    if (!dryRun) rmSync(hostPath(root, p));
+    op.record("hook.remove", { path: p, ...(reason ? { reason } : {}) });
+  }
+  return mine;
 }
