@@ -99,8 +99,8 @@ async function cmdHooksInstall(ctx: CommandContext): Promise<number> {
     written = writeHooks(op, s.layout.root, files, s.dryRun);
     return { status: "ok", exitCode: Exit.OK, counts: { hooks: written.length } };
   });
-  ctx.out.json({ op: s.dryRun ? null : summary.opId, installed: files.map((f) => f.path), written, dry_run: s.dryRun });
-  for (const f of files) ctx.out.line(`${written.includes(f.path) ? (s.dryRun ? "would write" : "wrote") : "already in place:"} ${f.path}`);
+  ctx.out.json({ op: s.dryRun ? null : summary.opId, installed: written, dry_run: s.dryRun });
+  for (const f of written) ctx.out.line(`${s.dryRun ? "would write" : "wrote"} ${f}`);
   return Exit.OK;
 }
 

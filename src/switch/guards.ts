@@ -32,7 +32,7 @@ export function installGuards(ctx: OpContext, catalog: Iterable<Provider>): Guar
   const files = hooksForRoot(root, ctx.backend.kind, binary, catalog);
   const foreign = foreignAmong(root, files);
   for (const path of foreign) ctx.op.record("hook.install", { path, skipped: true, reason: "a file pkgswitch did not write is there; left alone" });
-  const written = writeHooks(ctx.op, root, files.filter((f) => !foreign.includes(f.path)), ctx.session.dryRun, "enable installs the package-manager hooks (--no-hooks to skip)");
+  const written = writeHooks(ctx.op, root, files.filter((f) => !foreign.includes(f.path)), ctx.session.dryRun, { reason: "enable installs the package-manager hooks (--no-hooks to skip)", onlyChanged: true });
   return { written, foreign, binary, binary_present: executableInfo(root, binary).executable };
 }
 
@@ -42,17 +42,19 @@ export function dropGuardsIfIdle(ctx: OpContext): string[] {
   return removeHooks(ctx.op, ctx.session.layout.root, ctx.session.dryRun, "no provider is enabled any more");
 }
 
-/** Write the hook files whose content differs from what is there; record each. */
-export function writeHooks(op: OpBuffer, root: string, files: HookFile[], dryRun: boolean, reason?: string): string[] {
+/** Write the hook files and record each. With `onlyChanged` (enable), a
+ * file whose content is already right is left alone and not recorded;
+ * `hooks install` rewrites them all. */
+export function writeHooks(op: OpBuffer, root: string, files: HookFile[], dryRun: boolean, opts: { reason?: string; onlyChanged?: boolean } = {}): string[] {
   const written: string[] = [];
   for (const f of files) {
     const host = hostPath(root, f.path);
-    if (existsSync(host) && readFileSync(host, "utf8") === f.content) continue;
+    if (opts.onlyChanged && existsSync(host) && readFileSync(host, "utf8") === f.content) continue;
     if (!dryRun) {
       mkdirSync(dirname(host), { recursive: true, mode: 0o755 });
       writeFileAtomic(host, f.content, f.mode ?? 0o644);
     }
-    op.record("hook.install", { path: f.path, sha256: sha256Hex(f.content), ...(reason ? { reason } : {}) });
+    op.record("hook.install", { path: f.path, sha256: sha256Hex(f.content), ...(opts.reason ? { reason: opts.reason } : {}) });
     written.push(f.path);
   }
   return written;
