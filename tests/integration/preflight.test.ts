@@ -38,53 +38,43 @@ function expectRefusal(root: string, target: string, reason: string) {
   expect(diffSnapshots(before, snapshotTree(root, ours))).toEqual([]);
 }
 
+/** Bind-mount a directory of a fresh root onto itself with `option`, expect the refusal, unmount. */
+function underBindMount(rel: string, option: string, target: string, reason: string) {
+  const root = newRoot();
+  const dir = join(root, rel);
+  sh(["mount", "--bind", dir, dir]);
+  try {
+    sh(["mount", "-o", `remount,bind,${option}`, dir]);
+    expectRefusal(root, target, reason);
+  } finally {
+    sh(["umount", dir]);
+  }
+}
+
+/** chattr +ATTR one target of a fresh root, expect the refusal, chattr -ATTR; the root. */
+function withAttribute(attr: string, target: string, reason: string): string {
+  const root = newRoot();
+  sh(["chattr", `+${attr}`, join(root, target)]);
+  try {
+    expectRefusal(root, target, reason);
+  } finally {
+    sh(["chattr", `-${attr}`, join(root, target)]);
+  }
+  return root;
+}
+
 describe("preflight refuses before anything changes (exit 10)", () => {
-  test("chattr +i on one target", () => {
-    const root = newRoot();
-    sh(["chattr", "+i", join(root, "usr/bin/sort")]);
-    try {
-      expectRefusal(root, "/usr/bin/sort", "immutable");
-    } finally {
-      sh(["chattr", "-i", join(root, "usr/bin/sort")]);
-    }
-    // Without the attribute the same root switches.
+  test("chattr +i on one target; without the attribute the same root switches", () => {
+    const root = withAttribute("i", "/usr/bin/sort", "immutable");
     expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"]).code).toBe(0);
   });
-
   test("chattr +a (append-only) on one target", () => {
-    const root = newRoot();
-    sh(["chattr", "+a", join(root, "usr/bin/wc")]);
-    try {
-      expectRefusal(root, "/usr/bin/wc", "append-only");
-    } finally {
-      sh(["chattr", "-a", join(root, "usr/bin/wc")]);
-    }
+    withAttribute("a", "/usr/bin/wc", "append-only");
   });
 
-  test("the replacement on a noexec mount", () => {
-    const root = newRoot();
-    // The applet links resolve to /usr/bin/coreutils: exec checks that file's mount.
-    const dir = join(root, "usr/bin");
-    sh(["mount", "--bind", dir, dir]);
-    try {
-      sh(["mount", "-o", "remount,bind,noexec", dir]);
-      expectRefusal(root, "/usr/bin/[", "noexec mount (/usr/bin)");
-    } finally {
-      sh(["umount", dir]);
-    }
-  });
-
-  test("the target directory on a read-only mount", () => {
-    const root = newRoot();
-    const dir = join(root, "usr/sbin");
-    sh(["mount", "--bind", dir, dir]);
-    try {
-      sh(["mount", "-o", "remount,bind,ro", dir]);
-      expectRefusal(root, "/usr/sbin/chroot", "read-only mount (/usr/sbin)");
-    } finally {
-      sh(["umount", dir]);
-    }
-  });
+  // The applet links resolve to /usr/bin/coreutils: exec checks that file's mount.
+  test("the replacement on a noexec mount", () => underBindMount("usr/bin", "noexec", "/usr/bin/[", "noexec mount (/usr/bin)"));
+  test("the target directory on a read-only mount", () => underBindMount("usr/sbin", "ro", "/usr/sbin/chroot", "read-only mount (/usr/sbin)"));
 
   test("a target with a hard link the switch does not cover", () => {
     const root = newRoot();
