@@ -20,6 +20,8 @@ import { keyCommands } from "./attest.ts";
 import { verifyCommands } from "./verify.ts";
 import { cmdCompletion, cmdMan } from "./docs.ts";
 import { lifecycleCommands } from "./lifecycle.ts";
+import { checkCommands } from "./check.ts";
+import { fleetCommands } from "./fleet.ts";
 
 type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
 
@@ -66,8 +68,8 @@ export const COMMANDS: Command[] = [
     path: ["enable"],
     args: "<provider…>",
     summary: "install the replacement package and switch its commands",
-    help: `Installs the replacement with the package manager if needed, preflights every target (ownership, kind, setuid, replacement executable), backs each one up, swaps it for a symlink atomically (the path is never missing), smoke-tests the switched commands and rolls everything back on failure. Then installs the package-manager hooks (\`pkgswitch hooks install\`) that keep the switch safe across upgrades and removals, unless --no-hooks. ${PROVIDER_HELP}`,
-    options: { "no-hooks": { type: "boolean" } },
+    help: `Installs the replacement with the package manager if needed, preflights every target (ownership, kind, setuid, replacement executable, immutable attributes, read-only and noexec mounts, hard links), runs the compatibility probes (see \`check\`; results are recorded in the operation and reused while the binaries and the corpus are unchanged), backs each one up, swaps it for a symlink atomically (the path is never missing), smoke-tests the switched commands and rolls everything back on failure. --require-compat refuses (exit 10, nothing switched) when any probe does not match. Then installs the package-manager hooks (\`pkgswitch hooks install\`) that keep the switch safe across upgrades and removals, unless --no-hooks. ${PROVIDER_HELP}`,
+    options: { "require-compat": { type: "boolean" }, "no-hooks": { type: "boolean" } },
     async run(ctx) {
       if (ctx.args.length === 0) throw usageError("enable: name at least one provider (see `pkgswitch list`)");
       const s = ctx.session();
@@ -77,7 +79,7 @@ export const COMMANDS: Command[] = [
       loadState(s.layout.stateDir); // unreadable or corrupt: refuse before the lock and the record
       await confirm(ctx, `switch ${ctx.args.join(", ")} in ${s.layout.root}`);
       const { outcome, summary } = await runOperation(s, `enable ${ctx.args.join(" ")}`, async (c) => {
-        const o = await enable(c, providers);
+        const o = await enable(c, providers, { requireCompat: ctx.parsed.values["require-compat"] === true });
         if (o.exitCode !== Exit.OK || noHooks) return o;
         return { ...o, result: { ...(o.result as object), hooks: installGuards(c, catalog.values()) } };
       });
@@ -131,8 +133,10 @@ export const COMMANDS: Command[] = [
     run: cmdAuditShow,
   },
   ...lifecycleCommands,
+  ...checkCommands,
   ...verifyCommands,
   ...keyCommands,
+  ...fleetCommands,
   {
     path: ["completion"],
     args: "<bash|zsh|fish>",
@@ -163,6 +167,7 @@ function reportSwitch(out: Output, verb: string, result: unknown, opId: string, 
       const head = dryRun ? "would switch" : "switched";
       const what = p.install && dryRun ? `then switch the commands it provides among ${p.candidates} candidates (the exact list is known once it is installed)` : `${head} ${sw} command(s)`;
       out.line(`${out.paint("bold", String(p.provider))}: ${p.install ? `${dryRun ? "would install" : "installed"} ${p.package}; ` : ""}${what}${already ? `, ${already} already switched` : ""}${skip.length ? `, ${skip.length} skipped` : ""}`);
+      if (p.compat) out.line(`  ${p.compat}`);
       if (dryRun || out.opts.verbose) for (const t of p.switch as string[]) out.line(`  ${t}`);
       for (const s of skip) out.line(`  skip ${s.target}: ${s.reason}`);
       if (dryRun) for (const w of (p.way_back as string[] | undefined) ?? []) out.line(`  way back: ${w}`);

@@ -4,9 +4,11 @@ import { join } from "node:path";
 import { Exit } from "../errors.ts";
 import { loadCatalog, resolveProviders } from "../providers/catalog.ts";
 import { openBackend } from "../pkgmgr/factory.ts";
+import { lockHoldersOf } from "../pkgmgr/locks.ts";
 import { loadState } from "../switch/state.ts";
 import { executableInfo, observe } from "../switch/observe.ts";
 import { presentHooks } from "../hooks/install.ts";
+import { rollbackIncomplete, unfinishedOps } from "../switch/outcome.ts";
 import type { CommandContext } from "./commands.ts";
 
 export async function cmdList(ctx: CommandContext): Promise<number> {
@@ -42,10 +44,16 @@ export async function cmdStatus(ctx: CommandContext): Promise<number> {
   const s = ctx.session();
   const state = loadState(s.layout.stateDir);
   const names = ctx.args.length > 0 ? resolveProviders(loadCatalog(s.layout.providersDir), ctx.args).map((p) => p.name) : Object.keys(state.providers).sort();
-  const diversions = openBackend({ root: s.layout.root, observe: () => {}, readOnly: true }).diverter?.list() ?? new Map();
+  const backend = openBackend({ root: s.layout.root, observe: () => {}, readOnly: true });
+  const diversions = backend.diverter?.list() ?? new Map();
+  const unfinished = unfinishedOps(s.layout.auditDir);
+  const pmLock = unfinished.length > 0 ? backend.lockHolder() : null;
   const report = names.map((name) => {
     const p = state.providers[name];
-    if (!p) return { provider: name, enabled: false, status: null, switched: 0, broken: [], restored: [], drifted: [], missing_backups: [], targets: 0, diversions: 0, diversions_missing: [] };
+    if (!p) return { provider: name, enabled: false, status: null, failed: false, switched: 0, broken: [], restored: [], drifted: [], missing_backups: [], targets: 0, diversions: 0, diversions_missing: [] };
+    // An enable whose rollback was incomplete (exit 50) is "pending" like a
+    // killed one, but its next step is disable, not enable again.
+    const failed = p.status === "pending" && rollbackIncomplete(s.layout.auditDir, p.op);
     const drifted: Array<{ path: string; now: string }> = [];
     const missingBackups: string[] = [];
     const broken: string[] = [];
@@ -58,17 +66,22 @@ export async function cmdStatus(ctx: CommandContext): Promise<number> {
         if (executableInfo(s.layout.root, t.link_target).exists) switched++;
         else broken.push(t.path); // the link dangles: the replacement is gone
         if (!hasBackup) missingBackups.push(t.path);
-      } else if (!hasBackup && o.kind === "file") restored.push(t.path); // an interrupted disable got this far
+      } else if ((!hasBackup || failed) && o.kind === "file") restored.push(t.path); // an interrupted disable (or the failed enable's rollback) got this far
       else drifted.push({ path: t.path, now: o.kind === "symlink" ? `link to ${o.linkText}` : o.kind });
     }
-    // Diversions matter for targets that are our links; restored ones have none.
-    const diverted = p.targets.filter((t) => t.diverted_to && t.db_path && !restored.includes(t.path) && !drifted.some((d) => d.path === t.path));
-    const registered = diverted.filter((t) => diversions.get(t.db_path!)?.to === t.diverted_to);
-    const diversionsMissing = diverted.filter((t) => !registered.includes(t)).map((t) => t.db_path!);
-    return { provider: name, enabled: true, status: p.status, package: p.package, op: p.op, targets: p.targets.length, switched, broken, restored, drifted, missing_backups: missingBackups, diversions: registered.length, diversions_missing: diversionsMissing };
+    // Count every registered diversion of a recorded target (what dpkg
+    // lists); only our links need one, so only they can miss it.
+    const isRegistered = (t: (typeof p.targets)[number]) => !!t.diverted_to && !!t.db_path && diversions.get(t.db_path)?.to === t.diverted_to;
+    const registered = p.targets.filter(isRegistered);
+    const diversionsMissing = p.targets.filter((t) => t.diverted_to && t.db_path && !isRegistered(t) && !restored.includes(t.path) && !drifted.some((d) => d.path === t.path)).map((t) => t.db_path!);
+    return { provider: name, enabled: true, status: p.status, failed, package: p.package, op: p.op, targets: p.targets.length, switched, broken, restored, drifted, missing_backups: missingBackups, diversions: registered.length, diversions_missing: diversionsMissing };
   });
   const hooks = presentHooks(s.layout.root);
-  ctx.out.json({ root: s.layout.root, providers: report, state_file: existsSync(join(s.layout.stateDir, "state.json")), hooks: hooks.ours, foreign_hooks: hooks.foreign });
+  ctx.out.json({ root: s.layout.root, providers: report, state_file: existsSync(join(s.layout.stateDir, "state.json")), unfinished, package_manager_lock: pmLock, hooks: hooks.ours, foreign_hooks: hooks.foreign });
+  // pkgswitch's own flock shows whether the operation is still running.
+  const running = unfinished.length > 0 ? lockHoldersOf([s.layout.lockFile]) : null;
+  for (const u of unfinished) ctx.out.line(ctx.out.paint("yellow", `unfinished operation ${u.op} (${u.command}): ${running ? `still running (${running})` : "interrupted — run the same command again"}`));
+  if (pmLock) ctx.out.line(ctx.out.paint("yellow", `the package manager's lock is held (${pmLock}); wait for it to finish`));
   if (report.length === 0) ctx.out.line("no provider is enabled");
   for (const r of report) {
     if (!r.enabled) {
@@ -77,12 +90,13 @@ export async function cmdStatus(ctx: CommandContext): Promise<number> {
     }
     const drift = (r.drifted.length ? ctx.out.paint("yellow", `, ${r.drifted.length} drifted`) : "")
       + (r.broken.length ? ctx.out.paint("red", `, ${r.broken.length} broken (replacement missing: run relink)`) : "")
-      + (r.restored.length ? ctx.out.paint("yellow", `, ${r.restored.length} already restored${r.status === "disabling" ? "" : " (interrupted disable: run disable again)"}`) : "");
+      + (r.restored.length ? ctx.out.paint("yellow", `, ${r.restored.length} already restored${r.status === "switched" ? " (interrupted disable: run disable again)" : ""}`) : "");
     const miss = r.missing_backups.length ? ctx.out.paint("red", `, ${r.missing_backups.length} backup(s) missing`) : "";
     const div = r.diversions || r.diversions_missing.length ? `, ${r.diversions} dpkg diversion(s)${r.diversions_missing.length ? ctx.out.paint("yellow", ` (${r.diversions_missing.length} missing: run relink)`) : ""}` : "";
-    const state = r.status === "pending" ? ctx.out.paint("yellow", "interrupted enable (run enable again, or disable)") : r.status === "disabling" ? ctx.out.paint("yellow", "interrupted disable (run disable again)") : "enabled";
+    const state = r.failed ? ctx.out.paint("red", `enable failed, rollback incomplete (run disable ${r.provider} --yes)`) : r.status === "pending" ? ctx.out.paint("yellow", "interrupted enable (run enable again, or disable)") : r.status === "disabling" ? ctx.out.paint("yellow", "interrupted disable (run disable again)") : "enabled";
     ctx.out.line(`${r.provider}: ${state} — ${r.switched}/${r.targets} switched${drift}${miss}${div} (${r.package}, op ${r.op})`);
     for (const d of r.drifted) ctx.out.line(`  drifted ${d.path}: now ${d.now}`);
+    for (const m of r.missing_backups) ctx.out.line(`  backup missing ${m}`);
   }
   if (hooks.ours.length > 0) ctx.out.line(`package-manager hooks: ${hooks.ours.join(", ")}`);
   else if (report.some((r) => r.enabled)) ctx.out.line(ctx.out.paint("yellow", "package-manager hooks: none (an upgrade or removal can break the switch until `pkgswitch relink`; install them with `pkgswitch hooks install`)"));

@@ -2,17 +2,21 @@
 import { existsSync } from "node:fs";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError, usageError } from "../errors.ts";
+import { acquireLock } from "../fsops/lock.ts";
 import { stdinText } from "../sys/index.ts";
 import { loadCatalog } from "../providers/catalog.ts";
 import { detectManager, openBackend } from "../pkgmgr/factory.ts";
+import type { HookPackage } from "../pkgmgr/backend.ts";
 import { APT_HOOK_PATH, APT_PRE_INSTALL_PATH, DPKG_HOOK_PATH, PACMAN_HOOK_PATH, hookFilesFor, removalsFromAptV2, type HookFile } from "../hooks/files.ts";
 import { foreignAmong, hookBinary, hooksForRoot, presentHooks } from "../hooks/install.ts";
 import { removeHooks, writeHooks } from "../switch/guards.ts";
 import { runOperation } from "../switch/session.ts";
 import { inspect, relink } from "../switch/relink.ts";
 import { loadState } from "../switch/state.ts";
+import { rollbackIncomplete } from "../switch/outcome.ts";
 import { pkgTransaction } from "../switch/transaction.ts";
 import type { Command, CommandContext } from "./commands.ts";
+import { withHookPush } from "./fleet.ts";
 
 async function cmdRelink(ctx: CommandContext): Promise<number> {
   const hook = ctx.parsed.values.hook === true;
@@ -24,7 +28,14 @@ async function cmdRelink(ctx: CommandContext): Promise<number> {
   try {
     const s = ctx.session();
     s.hook = hook;
-    const state = loadState(s.layout.stateDir);
+    let state = loadState(s.layout.stateDir);
+    if (Object.keys(state.providers).length > 0 && !s.dryRun) {
+      // An enable or disable that is running looks like an interrupted one
+      // ("pending"/"disabling"): wait for it (bounded, exit 30 naming the
+      // lock), then read the state it left.
+      acquireLock(s.layout.lockFile, s.config.lockTimeoutMs).release();
+      state = loadState(s.layout.stateDir);
+    }
     if (Object.keys(state.providers).length === 0) {
       ctx.out.json({ findings: [], changed: false });
       if (!hook) ctx.out.line("no provider is enabled; nothing to relink");
@@ -32,6 +43,10 @@ async function cmdRelink(ctx: CommandContext): Promise<number> {
     }
     const backend = openBackend({ root: s.layout.root, observe: () => {}, readOnly: true });
     for (const p of Object.values(state.providers).filter((p) => p.status !== "switched")) {
+      if (p.status === "pending" && rollbackIncomplete(s.layout.auditDir, p.op)) {
+        ctx.out.warn(`${p.provider}: enable failed and its rollback is incomplete; relink leaves it alone — run \`pkgswitch disable ${p.provider} --yes\``);
+        continue;
+      }
       const cmd = p.status === "pending" ? "enable" : "disable";
       ctx.out.warn(`${p.provider}: an interrupted ${cmd} is unfinished; relink leaves it alone — run \`pkgswitch ${cmd} ${p.provider}\` again`);
     }
@@ -73,52 +88,86 @@ async function cmdRelink(ctx: CommandContext): Promise<number> {
   }
 }
 
-function hookFiles(ctx: CommandContext): HookFile[] {
+/** The hook files for this root, and the package to install after writing
+ * them when the manager keeps hooks in its database (rpm file triggers).
+ * --apt: apt's and dpkg's own (apt drives dpkg); --pacman, --rpm; without a
+ * flag, those of the root's package manager. */
+function hookFiles(ctx: CommandContext): { files: HookFile[]; pkg: HookPackage | null; binary: string } {
   const v = ctx.parsed.values;
   const s = ctx.session();
   const binary = (v.binary as string | undefined) ?? hookBinary(s.layout.root);
   if (!binary.startsWith("/")) throw usageError("--binary must be an absolute path inside the root");
+  const explicit = v.apt === true || v.pacman === true || v.rpm === true;
+  const kind = detectManager(s.layout.root);
+  const pkg = v.rpm === true || (!explicit && kind === "rpm") ? hookPackageOf(s.layout.root) : null;
+  if (v.rpm === true && !pkg) throw usageError("hooks install --rpm: this root has no rpm database");
   const catalog = loadCatalog(s.layout.providersDir).values();
-  // --apt: apt's hooks and dpkg's own (apt drives dpkg); else the root's manager.
-  if (v.apt === true) return hookFilesFor("dpkg", binary, { withApt: true, packages: [] });
-  const kind = v.pacman === true ? "pacman" : detectManager(s.layout.root);
-  const files = kind ? hooksForRoot(s.layout.root, kind, binary, catalog) : [];
-  if (files.length === 0) throw usageError(`hooks install: no hooks for ${kind ? `a ${kind} system` : "this root (no package database found)"}; give --apt or --pacman`);
-  return files;
+  const files: HookFile[] = [];
+  if (v.apt === true) files.push(...hookFilesFor("dpkg", binary, { withApt: true, packages: [] }));
+  if (v.pacman === true) files.push(...hooksForRoot(s.layout.root, "pacman", binary, catalog));
+  if (!explicit && kind && kind !== "rpm") files.push(...hooksForRoot(s.layout.root, kind, binary, catalog));
+  if (pkg) files.push(...pkg.files(binary));
+  if (files.length === 0) throw usageError("hooks install: give --apt, --pacman or --rpm (no package manager with hooks found in this root)");
+  return { files, pkg, binary };
+}
+
+/** The root's hook package, when its package manager keeps hooks in one. */
+function hookPackageOf(root: string): HookPackage | null {
+  try {
+    return openBackend({ root, observe: () => {}, readOnly: true }).hookPackage ?? null;
+  } catch {
+    return null;
+  }
 }
 
 async function cmdHooksInstall(ctx: CommandContext): Promise<number> {
-  const files = hookFiles(ctx);
+  const { files, pkg, binary } = hookFiles(ctx);
   const s = ctx.session();
   const foreign = foreignAmong(s.layout.root, files);
   if (foreign.length > 0) throw new PkgswitchError(Exit.PREFLIGHT, `${foreign[0]} exists and was not written by pkgswitch; move it aside first (nothing was changed)`);
-  const binary = (ctx.parsed.values.binary as string | undefined) ?? hookBinary(s.layout.root);
   if (!existsSync(hostPath(s.layout.root, binary))) ctx.out.warn(`${binary} does not exist in ${s.layout.root}; the hook skips itself until it does`);
   let written: string[] = [];
-  const { summary } = await runOperation(s, "hooks install", async ({ op }) => {
+  const { summary } = await runOperation(s, "hooks install", async ({ op, backend }) => {
     written = writeHooks(op, s.layout.root, files, s.dryRun);
+    if (pkg && !s.dryRun) {
+      // Re-installing replaces an older hook package; the triggers it fires
+      // now see PKGSWITCH_IN_OPERATION and leave the work to us.
+      const t0 = performance.now();
+      if (backend.installed([pkg.name]).size > 0) backend.remove([pkg.name]);
+      backend.install([hostPath(s.layout.root, pkg.packageFile)]);
+      op.record("pkg.install", { manager: backend.kind, packages: [pkg.name], version: backend.installed([pkg.name]).get(pkg.name)?.version ?? null, rc: 0, duration_ms: Math.round(performance.now() - t0) });
+    }
     return { status: "ok", exitCode: Exit.OK, counts: { hooks: written.length } };
   });
-  ctx.out.json({ op: s.dryRun ? null : summary.opId, installed: written, dry_run: s.dryRun });
+  ctx.out.json({ op: s.dryRun ? null : summary.opId, installed: written, package: pkg?.name ?? null, dry_run: s.dryRun });
   for (const f of written) ctx.out.line(`${s.dryRun ? "would write" : "wrote"} ${f}`);
+  if (pkg) ctx.out.line(`${s.dryRun ? "would install" : "installed"} package ${pkg.name}`);
   return Exit.OK;
 }
 
 async function cmdHooksRemove(ctx: CommandContext): Promise<number> {
   const s = ctx.session();
-  const present = presentHooks(s.layout.root);
+  const pkg = hookPackageOf(s.layout.root);
+  const pkgInstalled = pkg ? openBackend({ root: s.layout.root, observe: () => {}, readOnly: true }).installed([pkg.name]).size > 0 : false;
+  const present = presentHooks(s.layout.root, pkg ? pkg.files("/usr/bin/pkgswitch").map((f) => f.path) : []);
   for (const p of present.foreign) ctx.out.warn(`${p} was not written by pkgswitch; left alone`);
-  if (present.ours.length === 0) {
+  if (present.ours.length === 0 && !pkgInstalled) {
     ctx.out.json({ removed: [] });
     ctx.out.line("no pkgswitch hooks installed");
     return Exit.OK;
   }
   let removed: string[] = [];
-  const { summary } = await runOperation(s, "hooks remove", async ({ op }) => {
-    removed = removeHooks(op, s.layout.root, s.dryRun);
+  const { summary } = await runOperation(s, "hooks remove", async ({ op, backend }) => {
+    if (pkg && pkgInstalled && !s.dryRun) {
+      const t0 = performance.now();
+      backend.remove([pkg.name]);
+      op.record("pkg.remove", { manager: backend.kind, packages: [pkg.name], rc: 0, duration_ms: Math.round(performance.now() - t0) });
+    }
+    removed = removeHooks(op, s.layout.root, s.dryRun, undefined, pkg ? pkg.files("/usr/bin/pkgswitch").map((f) => f.path) : []);
     return { status: "ok", exitCode: Exit.OK, counts: { hooks: removed.length } };
   });
-  ctx.out.json({ op: s.dryRun ? null : summary.opId, removed, dry_run: s.dryRun });
+  ctx.out.json({ op: s.dryRun ? null : summary.opId, removed, package: pkgInstalled ? pkg!.name : null, dry_run: s.dryRun });
+  if (pkgInstalled) ctx.out.line(`${s.dryRun ? "would remove" : "removed"} package ${pkg!.name}`);
   for (const p of removed) ctx.out.line(`${s.dryRun ? "would remove" : "removed"} ${p}`);
   return Exit.OK;
 }
@@ -154,14 +203,15 @@ export const lifecycleCommands: Command[] = [
     summary: "re-apply switches after package upgrades (idempotent)",
     help: "Checks every managed target without starting any process: re-applies links an upgrade overwrote, refreshes backups of originals dpkg updated at their diverted names, re-registers missing diversions, and restores the originals of a provider whose package was removed. Writes an operation only when it changed something. --apt-pre-install (apt's DPkg::Pre-Install-Pkgs hook) reads apt's package list on stdin and restores the originals of a provider whose package apt is about to remove. --pre-invoke (dpkg's pre-invoke hook) does the same for the packages the calling dpkg run removes (DPKG_HOOK_ACTION remove/purge; the names from its command line). --hook (used by the package-manager hooks) never fails: errors are printed and the exit code is 0.",
     options: { hook: { type: "boolean" }, "apt-pre-install": { type: "boolean" }, "pre-invoke": { type: "boolean" } },
-    run: cmdRelink,
+    // Push after the transaction (post-invoke), not before it (pre-install).
+    run: withHookPush(cmdRelink, (ctx) => ctx.parsed.values["apt-pre-install"] !== true),
   },
   {
     path: ["hooks", "install"],
-    args: "[--apt|--pacman] [--binary PATH]",
+    args: "[--apt|--pacman|--rpm] [--binary PATH]",
     summary: "install package-manager hooks that run `relink --hook`",
-    help: `\`enable\` installs these by default (unless --no-hooks) and disabling the last provider removes them; this command installs them by hand. Without a flag: the hooks of the root's package manager. apt (--apt): ${APT_HOOK_PATH} (DPkg::Pre-Install-Pkgs via ${APT_PRE_INSTALL_PATH}, and DPkg::Post-Invoke), and dpkg's own pre-invoke/post-invoke in ${DPKG_HOOK_PATH} (a bare \`dpkg -r\`). pacman: ${PACMAN_HOOK_PATH} (PostTransaction on the providers' packages). --binary is the path of pkgswitch inside the root (default: this binary when it is inside the root, else /usr/bin/pkgswitch).`,
-    options: { apt: { type: "boolean" }, pacman: { type: "boolean" }, binary: { type: "string" } },
+    help: `\`enable\` installs the hook files by default (unless --no-hooks) and disabling the last provider removes them; this command installs them by hand. apt (--apt): ${APT_HOOK_PATH} (DPkg::Pre-Install-Pkgs via ${APT_PRE_INSTALL_PATH}, and DPkg::Post-Invoke), and dpkg's own pre-invoke/post-invoke in ${DPKG_HOOK_PATH} (a bare \`dpkg -r\`). pacman: ${PACMAN_HOOK_PATH} (PostTransaction on the providers' packages). rpm: the pkgswitch-hooks package (file triggers after every transaction touching /usr/bin or /usr/sbin, dnf or bare rpm) and the script it runs, /usr/lib/pkgswitch/rpm-hook. Without a flag: those of the root's package manager (dpkg: with apt's when the root has /etc/apt). --binary is the path of pkgswitch inside the root (default: this binary when it lives inside the root, else /usr/bin/pkgswitch).`,
+    options: { apt: { type: "boolean" }, pacman: { type: "boolean" }, rpm: { type: "boolean" }, binary: { type: "string" } },
     run: cmdHooksInstall,
   },
   {

@@ -90,7 +90,7 @@ export function removalsFromAptV2(input: string): string[] {
 
 export interface HookFile {
   path: string;
-  content: string;
+  content: string | Uint8Array;
   mode?: number;
 }
 

@@ -24,10 +24,11 @@ function ours(root: string, path: string): boolean | null {
   return readFileSync(host, "utf8").includes(MARKER);
 }
 
-/** Hook files present in the root: ours (with the marker) and foreign ones. */
-export function presentHooks(root: string): { ours: string[]; foreign: string[] } {
+/** Hook files present in the root (the known paths and `extra`): ours
+ * (with the marker) and foreign ones. */
+export function presentHooks(root: string, extra: string[] = []): { ours: string[]; foreign: string[] } {
   const out = { ours: [] as string[], foreign: [] as string[] };
-  for (const p of HOOK_PATHS) {
+  for (const p of [...HOOK_PATHS, ...extra]) {
     const o = ours(root, p);
     if (o !== null) (o ? out.ours : out.foreign).push(p);
   }

@@ -49,7 +49,7 @@ export function writeHooks(op: OpBuffer, root: string, files: HookFile[], dryRun
   const written: string[] = [];
   for (const f of files) {
     const host = hostPath(root, f.path);
-    if (opts.onlyChanged && existsSync(host) && readFileSync(host, "utf8") === f.content) continue;
+    if (opts.onlyChanged && existsSync(host) && Buffer.from(f.content).equals(readFileSync(host))) continue;
     if (!dryRun) {
       mkdirSync(dirname(host), { recursive: true, mode: 0o755 });
       writeFileAtomic(host, f.content, f.mode ?? 0o644);
@@ -60,9 +60,9 @@ export function writeHooks(op: OpBuffer, root: string, files: HookFile[], dryRun
   return written;
 }
 
-/** Remove every hook file of ours; record each. Foreign files stay. */
-export function removeHooks(op: OpBuffer, root: string, dryRun: boolean, reason?: string): string[] {
-  const mine = presentHooks(root).ours;
+/** Remove every hook file of ours (the known paths and `extra`); record each. Foreign files stay. */
+export function removeHooks(op: OpBuffer, root: string, dryRun: boolean, reason?: string, extra: string[] = []): string[] {
+  const mine = presentHooks(root, extra).ours;
   for (const p of mine) {
     if (!dryRun) rmSync(hostPath(root, p));
     op.record("hook.remove", { path: p, ...(reason ? { reason } : {}) });
