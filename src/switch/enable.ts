@@ -111,7 +111,12 @@ async function prepare(ctx: OpContext, provider: Provider, state: State, install
     if (!info.executable) plan.refusals.push({ target: a.target, reason: `replacement ${a.linkTarget} is ${info.exists ? "not executable" : "missing"}` });
   }
   // Attributes, mounts and hard links of what is about to be swapped.
-  const switching = plan.actions.filter((a) => a.kind === "switch").map((a) => ({ target: a.applet.target, linkTarget: a.applet.linkTarget }));
+  // A re-run after an interrupted enable finds our own backup and diverted-name links.
+  const switching = plan.actions.filter((a) => a.kind === "switch").map((a) => ({
+    target: a.applet.target,
+    linkTarget: a.applet.linkTarget,
+    ownLinks: [join(session.layout.stateDir, backupRel(a.applet.target)), ...(backend.diverter ? [hostPath(root, divertedName(a.applet.dbPath))] : [])],
+  }));
   plan.refusals.push(...checkTargets(fsFacts(root, switching), currentMounts(), root));
   for (const r of plan.refusals) op.record("preflight.check", { check: "target", path: r.target, ok: false, reason: r.reason });
   for (const a of plan.actions.filter((x) => x.kind === "skip")) op.record("preflight.check", { check: "target", path: a.applet.target, ok: true, skipped: true, reason: a.reason ?? null });

@@ -96,6 +96,11 @@ export function checkTargets(facts: TargetFacts[], mounts: Mount[], root: string
   return refusals;
 }
 
+function sameInode(path: string, st: { dev: number; ino: number }): boolean {
+  const o = lstatSync(path, { throwIfNoEntry: false });
+  return !!o && o.dev === st.dev && o.ino === st.ino;
+}
+
 function realDir(host: string): string {
   try {
     return realpathSync(host);
@@ -104,9 +109,12 @@ function realDir(host: string): string {
   }
 }
 
-/** Gather the facts for `targets` (paths inside `root`) switching to `linkTargets`. */
-export function fsFacts(root: string, targets: Array<{ target: string; linkTarget: string }>): TargetFacts[] {
-  return targets.map(({ target, linkTarget }) => {
+/** Gather the facts for `targets` (paths inside `root`) switching to
+ * `linkTargets`. `ownLinks` are host paths that are pkgswitch's own hard
+ * links of a target (its backup, its diverted name, left by an interrupted
+ * run): they do not count as other links. */
+export function fsFacts(root: string, targets: Array<{ target: string; linkTarget: string; ownLinks?: string[] }>): TargetFacts[] {
+  return targets.map(({ target, linkTarget, ownLinks = [] }) => {
     const host = hostPath(root, target);
     const dirHost = realDir(dirname(host));
     const st = lstatSync(host, { throwIfNoEntry: false });
@@ -118,7 +126,7 @@ export function fsFacts(root: string, targets: Array<{ target: string; linkTarge
       dirHost,
       replacementDirHost: repl ? realDir(dirname(repl)) : null,
       locked: lockedFile ?? (lockedDir ? `its directory ${dirname(target)} is ${lockedDir}` : null),
-      inode: st?.isFile() ? { dev: st.dev, ino: st.ino, nlink: st.nlink } : null,
+      inode: st?.isFile() ? { dev: st.dev, ino: st.ino, nlink: st.nlink - ownLinks.filter((o) => sameInode(o, st)).length } : null,
     };
   });
 }
