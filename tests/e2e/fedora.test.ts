@@ -3,17 +3,20 @@
  * dnf installing from a local repository, `rpm -V` as the third-party
  * verifier, stock minisign for the signatures. */
 import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
-import { copyFileSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import Ajv from "ajv";
 import addFormats from "ajv-formats";
 import { cachedFedora, dnfIn, fedoraRoot, removeFedoraRoot, rpmIn } from "../helpers/fedroot.ts";
-import { inRoot } from "../helpers/debroot.ts";
+import { inRoot, startWatcher } from "../helpers/debroot.ts";
 import { diffSnapshots, pkgswitch, pkgswitchJson, sha256File, snapshotTree } from "../helpers/cli.ts";
-import { BINARY, PROJECT, VECTORS } from "../helpers/paths.ts";
+import { BINARY, VECTORS } from "../helpers/paths.ts";
 
 setDefaultTimeout(300_000);
+// Commands that run a dnf transaction: on a loaded machine (CI shares it)
+// they can take minutes; the helper's default would kill them at 120 s.
+const SLOW = { timeoutMs: 280_000 };
 
 let root: string;
 const audit = () => join(root, "var/lib/pkgswitch/audit");
@@ -34,21 +37,6 @@ function identity(p: string) {
   const st = lstatSync(join(root, p));
   return { kind: st.isSymbolicLink() ? "symlink" : "file", sha: st.isFile() ? sha256File(join(root, p)) : null, mode: st.mode, uid: st.uid, gid: st.gid, mtimeMs: st.mtimeMs };
 }
-async function startWatcher(targets: string[]) {
-  const dir = join(root, "tmp");
-  const [tf, stop, res] = ["watch-targets", "watch-stop", "watch-result"].map((n) => join(dir, n)) as [string, string, string];
-  writeFileSync(tf, targets.join("\n"));
-  rmSync(stop, { force: true });
-  const p = Bun.spawn([process.execPath, join(PROJECT, "tests/helpers/watcher.ts"), root, tf, stop, res]);
-  while (!existsSync(res + ".ready")) await Bun.sleep(10);
-  return async () => {
-    writeFileSync(stop, "");
-    await p.exited;
-    rmSync(res + ".ready", { force: true });
-    return JSON.parse(readFileSync(res, "utf8")) as { rounds: number; missing: string[] };
-  };
-}
-
 beforeAll(() => {
   root = fedoraRoot();
   expect(pkgswitch(["--root", root, "keys", "generate"]).code).toBe(0);
@@ -83,8 +71,8 @@ describe("coreutils → uutils-coreutils on a Fedora root (rpm database, dnf)", 
   test("enable installs uutils-coreutils with dnf and links every command it provides; a watcher never sees one missing", async () => {
     expect(inRoot(root, ["ls", "--version"]).out).toContain("GNU coreutils");
     for (const t of gnuCommands()) originals.set(t, identity(t));
-    const stop = await startWatcher([...originals.keys()]);
-    const r = pkgswitch(["--root", root, "enable", "coreutils", "--yes"]);
+    const stop = await startWatcher(root, [...originals.keys()]);
+    const r = pkgswitch(["--root", root, "enable", "coreutils", "--yes"], SLOW);
     const watched = await stop();
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
@@ -131,7 +119,7 @@ describe("coreutils → uutils-coreutils on a Fedora root (rpm database, dnf)", 
   });
 
   test("disable restores SHA-256, mode, uid, gid and mtime of every file: rpm -V coreutils prints nothing", async () => {
-    const stop = await startWatcher(targets);
+    const stop = await startWatcher(root, targets);
     const r = pkgswitch(["--root", root, "disable", "coreutils", "--yes"]);
     const watched = await stop();
     expect(r.code).toBe(0);
@@ -220,7 +208,7 @@ describe("pkg install|remove with dnf, attested", () => {
   afterAll(() => removeFedoraRoot(r3));
 
   test("pkg install records every file of every package dnf installed, with pkg:rpm purls; pkg remove records them gone", () => {
-    const i = pkgswitchJson<{ op: string }>(["--root", r3, "pkg", "install", "uutils-coreutils", "--yes"]);
+    const i = pkgswitchJson<{ op: string }>(["--root", r3, "pkg", "install", "uutils-coreutils", "--yes"], SLOW);
     expect(i.code).toBe(0);
     expect(rpmIn(r3, ["-q", "uutils-coreutils"]).code).toBe(0);
     const ev = readFileSync(join(r3, `var/lib/pkgswitch/audit/audit-${i.json.op}.jsonl`), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
@@ -236,7 +224,7 @@ describe("pkg install|remove with dnf, attested", () => {
     const sbom = JSON.parse(readFileSync(join(r3, "var/lib/pkgswitch/audit", end.sbom.file), "utf8"));
     const purls = sbom.packages.flatMap((p: any) => p.externalRefs.map((r: any) => r.referenceLocator)).sort();
     expect(purls).toEqual(["pkg:rpm/fedora/libgcc@12.2.0-1.fc40?arch=x86_64", "pkg:rpm/fedora/uutils-coreutils@0.0.17-1.fc40?arch=x86_64"]);
-    const r = pkgswitchJson<{ op: string }>(["--root", r3, "pkg", "remove", "uutils-coreutils", "--yes"]);
+    const r = pkgswitchJson<{ op: string }>(["--root", r3, "pkg", "remove", "uutils-coreutils", "--yes"], SLOW);
     expect(r.code).toBe(0);
     expect(rpmIn(r3, ["-q", "uutils-coreutils"]).code).not.toBe(0);
     const gone = readFileSync(join(r3, `var/lib/pkgswitch/audit/audit-${r.json.op}.jsonl`), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
@@ -261,10 +249,10 @@ describe("upgrades on a Fedora root: the pkgswitch-hooks rpm's file triggers", (
   afterAll(() => removeFedoraRoot(r2));
 
   test("hooks install picks the rpm kind: writes the trigger script and installs pkgswitch-hooks", () => {
-    expect(pkgswitch(["--root", r2, "enable", "coreutils", "--yes"]).code).toBe(0);
+    expect(pkgswitch(["--root", r2, "enable", "coreutils", "--yes"], SLOW).code).toBe(0);
     targets = rpmIn(r2, ["-ql", "coreutils"]).out.split("\n").filter((f) => /^\/usr\/s?bin\/[^/]+$/.test(f) && existsSync(join(r2, "usr/bin", "uu_" + f.split("/").pop()))).sort();
     expect(links()).toEqual(targets);
-    const h = pkgswitch(["--root", r2, "hooks", "install"]);
+    const h = pkgswitch(["--root", r2, "hooks", "install"], SLOW);
     expect(h.code).toBe(0);
     expect(h.stdout).toContain("installed package pkgswitch-hooks");
     expect(rpmIn(r2, ["-q", "pkgswitch-hooks"]).out.trim()).toBe("pkgswitch-hooks-1-1.noarch");
@@ -322,7 +310,7 @@ describe("upgrades on a Fedora root: the pkgswitch-hooks rpm's file triggers", (
   });
 
   test("hooks remove erases pkgswitch-hooks and its files", () => {
-    const r = pkgswitch(["--root", r2, "hooks", "remove"]);
+    const r = pkgswitch(["--root", r2, "hooks", "remove"], SLOW);
     expect(r.code).toBe(0);
     expect(rpmIn(r2, ["-q", "pkgswitch-hooks"]).code).not.toBe(0);
     expect(existsSync(join(r2, "usr/lib/pkgswitch/rpm-hook"))).toBe(false);
