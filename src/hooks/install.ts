@@ -43,10 +43,11 @@ export function foreignAmong(root: string, files: HookFile[]): string[] {
 /** The hook files for this root's package manager (`kind`), running `binary`. */
 export function hooksForRoot(root: string, kind: string, binary: string, providers: Iterable<Provider>): HookFile[] {
   // The packages the providers involve on this manager (what a transaction hook triggers on).
-  const packages = [...providers].flatMap((p) => {
+  const list = [...providers]; // an iterator is read once
+  const packages = list.flatMap((p) => {
     const r = p.recipes[kind as ManagerKind];
     return r ? [...r.replaces, r.package] : [];
   });
-  const replacements = [...providers].flatMap((p) => (p.recipes[kind as ManagerKind] ? [p.recipes[kind as ManagerKind]!.package] : []));
+  const replacements = list.flatMap((p) => (p.recipes[kind as ManagerKind] ? [p.recipes[kind as ManagerKind]!.package] : []));
   return hookFilesFor(kind, binary, { exists: (p) => existsSync(hostPath(root, p)), packages, replacements });
 }
