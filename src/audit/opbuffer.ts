@@ -13,12 +13,12 @@ import { sha256Hex } from "../sys/index.ts";
 import { writeFileAtomic } from "../fsops/atomic.ts";
 import { maskArgv, maskFields, recordableEnv } from "./mask.ts";
 import { eventLine, GENESIS, MAX_LINE_BYTES, sealEvent, type AuditEvent, type EventFields } from "./event.ts";
-import { ledgerHead } from "./ledger.ts";
 import { newOpId } from "./opid.ts";
 import { fitFields } from "./fit.ts";
 import { writeArtifacts, type FinalizeInput, type OpSummary } from "./finalize.ts";
 import { journalName, sbomName } from "./names.ts";
-import { auditIoError, prepareAuditDir, readLedger } from "./store.ts";
+import { auditIoError, prepareAuditDir } from "./store.ts";
+import { emptyTip, loadTip, type LedgerTip } from "./tip.ts";
 
 export type { FinalizeInput, OpStatus, OpSummary, Signer, SigningSetup } from "./finalize.ts";
 
@@ -31,6 +31,9 @@ export interface OpStartInfo {
   dryRun: boolean;
   toolVersion: string;
   hostId: string;
+  /** Where the ledger's tip is kept (./tip.ts); without it every operation
+   * rebuilds the tip from the whole ledger. */
+  tipFile?: string;
 }
 
 export class OpBuffer {
@@ -41,6 +44,7 @@ export class OpBuffer {
   private prev: string;
   private journal: string | null = null;
   private journalFd: number | null = null;
+  private ledgerTip: { tip: LedgerTip; file: string | null } = { tip: emptyTip(), file: null };
   private readonly t0 = performance.now();
 
   private constructor(readonly info: OpStartInfo, opId: string, prev: string) {
@@ -52,12 +56,13 @@ export class OpBuffer {
    * directory is usable before anything else happens. */
   static start(info: OpStartInfo, startFields: EventFields = {}): OpBuffer {
     const opId = newOpId();
-    let prev = GENESIS;
+    let loaded: ReturnType<typeof loadTip> | null = null;
     if (!info.dryRun) {
       prepareAuditDir(info.auditDir);
-      prev = ledgerHead(readLedger(info.auditDir));
+      loaded = loadTip(info.auditDir, info.tipFile ?? null);
     }
-    const op = new OpBuffer(info, opId, prev);
+    const op = new OpBuffer(info, opId, loaded?.tip.head ?? GENESIS);
+    if (loaded) op.ledgerTip = { tip: loaded.tip, file: info.tipFile ?? null };
     if (!info.dryRun) op.openJournal();
     op.record("op.start", {
       command: info.command,
@@ -70,6 +75,7 @@ export class OpBuffer {
       host_id: info.hostId,
       ...startFields,
     });
+    if (loaded?.rebuilt || loaded?.repaired) op.record("ledger.tip", { operations: loaded.tip.size, rebuilt: loaded.rebuilt, repaired: loaded.repaired });
     return op;
   }
 
@@ -125,6 +131,6 @@ export class OpBuffer {
     return writeArtifacts(dir, this.opId, this.lines, this.prev, input, this.journal, () => {
       if (this.journalFd !== null) closeSync(this.journalFd);
       this.journalFd = null;
-    });
+    }, this.ledgerTip);
   }
 }

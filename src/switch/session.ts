@@ -55,6 +55,9 @@ export function openBackend(session: Session, observe: (r: CommandResult) => voi
   return openPackageBackend({ root: session.layout.root, observe, readOnly: session.dryRun });
 }
 
+/** Where the ledger's tip is kept: beside the state, not among the artifacts. */
+export const tipFileOf = (stateDir: string) => join(stateDir, "ledger-tip.json");
+
 /** Run `body` as one audited operation. Returns the exit code and summary;
  * throws only PkgswitchErrors that happen before the operation started. */
 export async function runOperation(
@@ -78,7 +81,7 @@ export async function runOperation(
     const id = hostId(layout, !dryRun);
     const signing: SigningSetup = dryRun ? { mode: "off" } : session.signing(id);
     if (!dryRun) {
-      for (const rid of recoverInterrupted(layout.auditDir, signing, merkleRootOf)) {
+      for (const rid of recoverInterrupted(layout.auditDir, signing, merkleRootOf, tipFileOf(layout.stateDir))) {
         session.out.warn(`finalized operation ${rid}, which was interrupted (see \`pkgswitch audit show ${rid}\`)`);
       }
     }
@@ -91,6 +94,7 @@ export async function runOperation(
       dryRun,
       toolVersion: VERSION,
       hostId: id,
+      tipFile: tipFileOf(layout.stateDir),
     });
     for (const r of pending.splice(0)) recordCommand(op, r);
     const cache = HashCache.load(join(layout.stateDir, "hash-cache.json"));
