@@ -8,7 +8,7 @@
  * keeps everything in memory and writes nothing. Masking is ./mask.ts's,
  * line fitting ./fit.ts's, crash recovery ./recover.ts's. */
 import { closeSync, fsyncSync, openSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { sha256Hex } from "../sys/index.ts";
 import { writeFileAtomic } from "../fsops/atomic.ts";
 import { maskArgv, maskFields, recordableEnv } from "./mask.ts";
@@ -18,7 +18,7 @@ import { fitFields } from "./fit.ts";
 import { writeArtifacts, type FinalizeInput, type OpSummary } from "./finalize.ts";
 import { journalName, sbomName } from "./names.ts";
 import { auditIoError, prepareAuditDir } from "./store.ts";
-import { emptyTip, loadTip, type LedgerTip } from "./tip.ts";
+import { emptyTip, loadTip, writeTip, type LedgerTip } from "./tip.ts";
 
 export type { FinalizeInput, OpStatus, OpSummary, Signer, SigningSetup } from "./finalize.ts";
 
@@ -80,6 +80,16 @@ export class OpBuffer {
   }
 
   private openJournal(): void {
+    // Recovery finds this journal through the tip's list of open operations
+    // (no listing of the audit dir), so the list is durable before it exists.
+    if (this.ledgerTip.file) {
+      this.ledgerTip.tip = { ...this.ledgerTip.tip, open: [...this.ledgerTip.tip.open, this.opId] };
+      try {
+        writeTip(this.ledgerTip.file, this.ledgerTip.tip, true);
+      } catch (e) {
+        throw auditIoError(dirname(this.ledgerTip.file), e);
+      }
+    }
     this.journal = join(this.info.auditDir, journalName(this.opId));
     try {
       this.journalFd = openSync(this.journal, "wx", 0o600);

@@ -33,6 +33,9 @@ export interface LedgerTip {
   frontier: Frontier;
   /** The checkpoint this writer last signed over the ledger (size, root hex). */
   checkpoint: { size: number; root: string } | null;
+  /** Operations started and not yet in the ledger: their journals are what
+   * crash recovery looks for, without listing an audit dir of 100,000 files. */
+  open: string[];
 }
 
 interface TipFile {
@@ -43,13 +46,14 @@ interface TipFile {
   head: string;
   frontier: string[];
   checkpoint: { size: number; root: string } | null;
+  open?: string[];
 }
 
 const TAIL_READ = 1 << 16;
 const emptyRoot = () => new Uint8Array(createHash("sha256").digest());
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
-export const emptyTip = (): LedgerTip => ({ size: 0, bytes: 0, lastLine: null, head: GENESIS, frontier: emptyFrontier(), checkpoint: null });
+export const emptyTip = (): LedgerTip => ({ size: 0, bytes: 0, lastLine: null, head: GENESIS, frontier: emptyFrontier(), checkpoint: null, open: [] });
 
 export function tipRoot(t: LedgerTip): Uint8Array {
   return frontierRoot(t.frontier, emptyRoot);
@@ -61,21 +65,24 @@ function readTipFile(path: string): LedgerTip | null {
     if (f.v !== 1 || !Array.isArray(f.frontier) || typeof f.head !== "string" || !Number.isSafeInteger(f.bytes)) return null;
     const frontier = { size: f.size, nodes: f.frontier.map((h) => new Uint8Array(Buffer.from(String(h), "hex"))) };
     if (!wellFormed(frontier)) return null;
-    return { size: f.size, bytes: f.bytes, lastLine: f.last_line, head: f.head, frontier, checkpoint: f.checkpoint ?? null };
+    const open = Array.isArray(f.open) && f.open.every((o) => typeof o === "string") ? f.open : [];
+    return { size: f.size, bytes: f.bytes, lastLine: f.last_line, head: f.head, frontier, checkpoint: f.checkpoint ?? null, open };
   } catch {
     return null; // absent or unreadable: rebuilt from the ledger
   }
 }
 
-export function writeTip(path: string, t: LedgerTip): void {
-  const f: TipFile = { v: 1, size: t.size, bytes: t.bytes, last_line: t.lastLine, head: t.head, frontier: t.frontier.nodes.map(hex), checkpoint: t.checkpoint };
-  // A cache of the ledger: not worth an fsync, nor a failed operation; a
-  // lost or stale tip is rebuilt from the ledger by the next one.
+/** Write the tip. As a cache of the ledger it is not worth an fsync, nor a
+ * failed operation: a lost or stale tip is rebuilt by the next one. Only
+ * the record of an operation's start (`durable`) is fsynced, and its
+ * failure is the caller's: recovery must find every journal. */
+export function writeTip(path: string, t: LedgerTip, durable = false): void {
+  const f: TipFile = { v: 1, size: t.size, bytes: t.bytes, last_line: t.lastLine, head: t.head, frontier: t.frontier.nodes.map(hex), checkpoint: t.checkpoint, open: t.open };
   try {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    writeFileAtomic(path, JSON.stringify(f), 0o600, false);
-  } catch {
-    // ignored on purpose (see above)
+    writeFileAtomic(path, JSON.stringify(f), 0o600, durable);
+  } catch (e) {
+    if (durable) throw e;
   }
 }
 
@@ -123,7 +130,17 @@ export function rebuildTip(auditDir: string): LedgerTip {
 
 /** The current tip for `auditDir`, checked against the ledger; `rebuilt`
  * says why it had to be rebuilt from the whole ledger (null when it did not). */
-export function loadTip(auditDir: string, tipFile: string | null): { tip: LedgerTip; rebuilt: string | null; repaired: string | null } {
+export interface LoadedTip {
+  tip: LedgerTip;
+  /** Why it was rebuilt from the whole ledger, or null. */
+  rebuilt: string | null;
+  repaired: string | null;
+  /** Whether its list of open operations can be trusted (a recorded tip
+   * bound to the ledger); otherwise crash recovery lists the audit dir. */
+  known: boolean;
+}
+
+export function loadTip(auditDir: string, tipFile: string | null): LoadedTip {
   const cached = tipFile ? readTipFile(tipFile) : null;
   const ledger = join(auditDir, LEDGER_FILE);
   let fd: number;
@@ -131,15 +148,16 @@ export function loadTip(auditDir: string, tipFile: string | null): { tip: Ledger
     fd = openSync(ledger, "r+");
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-    return { tip: emptyTip(), rebuilt: cached && cached.size > 0 ? "the ledger is missing" : null, repaired: null };
+    if (cached && cached.size === 0) return { tip: cached, rebuilt: null, repaired: null, known: true };
+    return { tip: emptyTip(), rebuilt: cached && cached.size > 0 ? "the ledger is missing" : null, repaired: null, known: false };
   }
   try {
-    if (!cached) return { tip: rebuildTip(auditDir), rebuilt: tipFile ? "no ledger tip was recorded" : null, repaired: null };
+    if (!cached) return { tip: rebuildTip(auditDir), rebuilt: tipFile ? "no ledger tip was recorded" : null, repaired: null, known: false };
     const size = fstatSync(fd).size;
     const last = lastLineBefore(fd, cached.bytes);
     const bound = size >= cached.bytes && (cached.bytes === 0 ? cached.size === 0 : last !== null && sha256Hex(last) === cached.lastLine);
-    if (!bound) return { tip: rebuildTip(auditDir), rebuilt: "the ledger no longer matches its recorded tip (edited, truncated or replaced)", repaired: null };
-    if (size === cached.bytes) return { tip: cached, rebuilt: null, repaired: null };
+    if (!bound) return { tip: rebuildTip(auditDir), rebuilt: "the ledger no longer matches its recorded tip (edited, truncated or replaced)", repaired: null, known: false };
+    if (size === cached.bytes) return { tip: cached, rebuilt: null, repaired: null, known: true };
     // Bytes after the tip: lines a crash kept the tip from recording, and
     // perhaps a torn fragment of the append the crash interrupted.
     const extra = pread(fd, cached.bytes, size - cached.bytes);
@@ -150,11 +168,11 @@ export function loadTip(auditDir: string, tipFile: string | null): { tip: Ledger
       fsyncSync(fd);
       repaired = `cut a torn final fragment of ${extra.length - cut} byte(s) an interrupted append left`;
     }
-    if (cut === 0) return { tip: cached, rebuilt: null, repaired };
+    if (cut === 0) return { tip: cached, rebuilt: null, repaired, known: true };
     try {
-      return { tip: extend(cached, extra.subarray(0, cut).toString("utf8")), rebuilt: null, repaired };
+      return { tip: extend(cached, extra.subarray(0, cut).toString("utf8")), rebuilt: null, repaired, known: true };
     } catch {
-      return { tip: rebuildTip(auditDir), rebuilt: "lines after the recorded tip do not continue the ledger", repaired };
+      return { tip: rebuildTip(auditDir), rebuilt: "lines after the recorded tip do not continue the ledger", repaired, known: false };
     }
   } finally {
     closeSync(fd);
@@ -170,7 +188,7 @@ export function appendToLedger(auditDir: string, tip: LedgerTip, entry: LedgerEn
     while (n < bytes.length) n += writeSync(fd, bytes, n, bytes.length - n);
     fsyncSync(fd);
     const body = bytes.subarray(0, bytes.length - 1);
-    return { ...tip, size: tip.size + 1, bytes: tip.bytes + bytes.length, lastLine: sha256Hex(body), head: entry.head, frontier: appendLeaf(tip.frontier, body) };
+    return { ...tip, size: tip.size + 1, bytes: tip.bytes + bytes.length, lastLine: sha256Hex(body), head: entry.head, frontier: appendLeaf(tip.frontier, body), open: tip.open.filter((o) => o !== entry.op) };
   } finally {
     closeSync(fd);
   }

@@ -9,6 +9,8 @@ import { merkleRootOf } from "../../src/audit/merkle.ts";
 import { OpBuffer, type OpStartInfo, type Signer } from "../../src/audit/opbuffer.ts";
 import { readLedger } from "../../src/audit/store.ts";
 import { loadTip } from "../../src/audit/tip.ts";
+import { recoverInterrupted } from "../../src/audit/recover.ts";
+import { readdirSync } from "node:fs";
 import { generateSecretKey } from "../../src/attest/minisign.ts";
 import { signerFor } from "../../src/attest/signing.ts";
 
@@ -105,5 +107,25 @@ describe("ledger tip", () => {
     const r = loadTip(s.audit, s.tipFile);
     expect(r.rebuilt).toBe("no ledger tip was recorded");
     expect(r.tip.size).toBe(1);
+  });
+
+  test("an operation killed mid-way is found through the tip's open list and finalized, without listing the audit dir", () => {
+    const s = setup();
+    s.run();
+    const info: OpStartInfo = { auditDir: s.audit, command: "enable", argv: [], env: {}, root: "/srv/r", dryRun: false, toolVersion: "0", hostId: "h", tipFile: s.tipFile };
+    const killed = OpBuffer.start(info);
+    killed.record("file.swap", { path: "/usr/bin/ls" });
+    killed.flush();
+    expect(JSON.parse(readFileSync(s.tipFile, "utf8")).open).toEqual([killed.opId]);
+    expect(readdirSync(s.audit).some((f) => f.startsWith(".inprogress-"))).toBe(true);
+    const recovered = recoverInterrupted(s.audit, { mode: "key", signer }, merkleRootOf, s.tipFile);
+    expect(recovered).toEqual([killed.opId]);
+    expect(readLedger(s.audit).map((e) => e.op)).toContain(killed.opId);
+    expect(readdirSync(s.audit).some((f) => f.startsWith(".inprogress-"))).toBe(false);
+    expect(JSON.parse(readFileSync(s.tipFile, "utf8")).open).toEqual([]);
+    expect(s.checkpointRoot()).toBe(s.wholeRoot());
+    // The next operation chains on after the recovered one.
+    const next = s.run();
+    expect(next.events[0]!.prev).toBe(readLedger(s.audit).at(-2)!.head);
   });
 });
