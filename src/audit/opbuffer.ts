@@ -6,7 +6,8 @@
  * writes the real artifacts atomically, links the operation into the ledger,
  * rewrites the checkpoint, and drops the journal. A dry run keeps everything
  * in memory and writes nothing. */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, unlinkSync, writeSync } from "node:fs";
+import { READ_LIMIT, readBoundedText, readProblem, tooDeep } from "../fsops/bounded.ts";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { writeFileAtomic } from "../fsops/atomic.ts";
@@ -308,12 +309,26 @@ function auditIoError(dir: string, e: unknown): PkgswitchError {
   return new PkgswitchError(Exit.PERMISSION, `audit directory ${dir} is not writable (${code || (e as Error).message}); nothing was changed`);
 }
 
+/** Read one of the audit directory's files: a regular file of ours (not
+ * through a link), bounded; anything else stops the command before it
+ * changes anything (exit 70, like an audit directory that cannot be written). */
+function readAuditText(path: string, max: number): string {
+  try {
+    return readBoundedText(path, { max, noFollow: true });
+  } catch (e) {
+    throw new PkgswitchError(Exit.PERMISSION, `audit file ${path} ${readProblem(e)}; move it aside and run \`pkgswitch audit verify --all\` (nothing was changed)`);
+  }
+}
+
 /** Create the audit dir (0700) and prove it is writable before any change. */
 export function prepareAuditDir(dir: string): void {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const probe = join(dir, `.probe-${process.pid}`);
-    const fd = openSync(probe, "w", 0o600);
+    try {
+      unlinkSync(probe); // a leftover, or a link planted there: never opened
+    } catch {}
+    const fd = openSync(probe, "wx", 0o600);
     closeSync(fd);
     unlinkSync(probe);
   } catch (e) {
@@ -326,7 +341,7 @@ export function readLedger(dir: string): LedgerEntry[] {
   const path = join(dir, "ledger.jsonl");
   if (!existsSync(path)) return [];
   try {
-    return parseLedger(readFileSync(path, "utf8"));
+    return parseLedger(readAuditText(path, READ_LIMIT.ledger));
   } catch (e) {
     throw new PkgswitchError(Exit.INTERNAL, `ledger ${path} is corrupt (${(e as Error).message}); run \`pkgswitch audit verify --all\``);
   }
@@ -342,10 +357,11 @@ export function recoverInterrupted(dir: string, signing: SigningSetup, merkleRoo
     const m = /^\.inprogress-(.+)\.jsonl$/.exec(name);
     if (!m) continue;
     const path = join(dir, name);
-    const text = readFileSync(path, "utf8");
+    const text = readAuditText(path, READ_LIMIT.record);
     const events: AuditEvent[] = [];
     for (const line of text.split("\n")) {
       if (!line) continue;
+      if (tooDeep(line)) break; // not a line we wrote: the journal ends here
       try {
         events.push(JSON.parse(line));
       } catch {
@@ -383,7 +399,7 @@ export function recoverInterrupted(dir: string, signing: SigningSetup, merkleRoo
 export function checkpointMismatch(dir: string, leaves: Uint8Array[], merkleRoot: NonNullable<FinalizeInput["merkleRoot"]>): string | null {
   const path = join(dir, "checkpoint");
   if (!existsSync(path)) return null;
-  const [, sizeLine, rootLine] = readFileSync(path, "utf8").split("\n");
+  const [, sizeLine, rootLine] = readAuditText(path, READ_LIMIT.small).split("\n");
   const size = Number(sizeLine);
   if (!Number.isSafeInteger(size) || size < 0) return "the checkpoint does not parse";
   if (size > leaves.length) return `the checkpoint covers ${size} operations but the ledger has ${leaves.length}`;
@@ -398,8 +414,8 @@ function catchUpCheckpoint(dir: string, signing: SigningSetup, merkleRoot?: Fina
   if (signing.mode !== "key" || !merkleRoot) return;
   const ledgerPath = join(dir, "ledger.jsonl");
   if (!existsSync(ledgerPath)) return;
-  const leaves = readFileSync(ledgerPath, "utf8").split("\n").filter(Boolean).map((l) => Buffer.from(l));
-  const size = existsSync(join(dir, "checkpoint")) ? Number(readFileSync(join(dir, "checkpoint"), "utf8").split("\n")[1]) : 0;
+  const leaves = readAuditText(ledgerPath, READ_LIMIT.ledger).split("\n").filter(Boolean).map((l) => Buffer.from(l));
+  const size = existsSync(join(dir, "checkpoint")) ? Number(readAuditText(join(dir, "checkpoint"), READ_LIMIT.small).split("\n")[1]) : 0;
   if (size === leaves.length || checkpointMismatch(dir, leaves, merkleRoot)) return;
   writeFileAtomic(join(dir, "checkpoint"), signing.signer.checkpoint(leaves.length, merkleRoot(leaves)));
 }

@@ -1,5 +1,6 @@
 /** `audit list` and `audit show`: reading the record (never writing it). */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
+import { READ_LIMIT, readBoundedText, readProblem, tooDeep } from "../fsops/bounded.ts";
 import { join } from "node:path";
 import { Exit, PkgswitchError, usageError } from "../errors.ts";
 import { readLedger } from "../audit/opbuffer.ts";
@@ -11,8 +12,15 @@ import type { CommandContext } from "./commands.ts";
 export function readOpEvents(auditDir: string, opId: string): AuditEvent[] {
   const path = join(auditDir, `audit-${opId}.jsonl`);
   if (!existsSync(path)) throw new PkgswitchError(3, `no operation ${opId} in ${auditDir}`);
-  return readFileSync(path, "utf8").split("\n").filter(Boolean).map((l, i) => {
+  let text: string;
+  try {
+    text = readBoundedText(path, { max: READ_LIMIT.record, noFollow: true });
+  } catch (e) {
+    throw new PkgswitchError(Exit.PERMISSION, `cannot read ${path}: it ${readProblem(e)}`);
+  }
+  return text.split("\n").filter(Boolean).map((l, i) => {
     try {
+      if (tooDeep(l)) throw new Error("nested too deeply");
       return JSON.parse(l) as AuditEvent;
     } catch {
       throw new PkgswitchError(3, `${path}: line ${i + 1} is not JSON`);

@@ -1,5 +1,5 @@
 /** Staying switched across package transactions: relink, hooks, pkg. */
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { createHash } from "node:crypto";
 import { hostPath } from "../config/paths.ts";
@@ -13,6 +13,7 @@ import { inspect, relink } from "../switch/relink.ts";
 import { loadState } from "../switch/state.ts";
 import { pkgTransaction } from "../switch/transaction.ts";
 import type { Command, CommandContext } from "./commands.ts";
+import { READ_LIMIT, readBoundedText } from "../fsops/bounded.ts";
 
 async function cmdRelink(ctx: CommandContext): Promise<number> {
   const hook = ctx.parsed.values.hook === true;
@@ -89,7 +90,7 @@ async function cmdHooksInstall(ctx: CommandContext): Promise<number> {
   const s = ctx.session();
   for (const f of files) {
     const host = hostPath(s.layout.root, f.path);
-    if (existsSync(host) && !readFileSync(host, "utf8").includes(MARKER)) {
+    if (existsSync(host) && !readBoundedText(host, { max: READ_LIMIT.small }).includes(MARKER)) {
       throw new PkgswitchError(Exit.PREFLIGHT, `${f.path} exists and was not written by pkgswitch; move it aside first (nothing was changed)`);
     }
   }
@@ -113,7 +114,7 @@ async function cmdHooksInstall(ctx: CommandContext): Promise<number> {
 async function cmdHooksRemove(ctx: CommandContext): Promise<number> {
   const s = ctx.session();
   const present = [APT_HOOK_PATH, APT_PRE_INSTALL_PATH, PACMAN_HOOK_PATH].filter((p) => existsSync(hostPath(s.layout.root, p)));
-  const ours = present.filter((p) => readFileSync(hostPath(s.layout.root, p), "utf8").includes(MARKER));
+  const ours = present.filter((p) => readBoundedText(hostPath(s.layout.root, p), { max: READ_LIMIT.small }).includes(MARKER));
   for (const p of present.filter((p) => !ours.includes(p))) ctx.out.warn(`${p} was not written by pkgswitch; left alone`);
   if (ours.length === 0) {
     ctx.out.json({ removed: [] });

@@ -2,7 +2,7 @@
  * offline. Verification failures are results, not errors: the command
  * returns the documented verify exit code (design/formats.md) after printing
  * the report; only usage errors (2) and export/checkpoint failures throw. */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Exit, PkgswitchError, usageError, VerifyExit } from "../errors.ts";
 import { writeFileAtomic } from "../fsops/atomic.ts";
@@ -15,6 +15,7 @@ import { EXIT_MEANING, type Report } from "../verify/report.ts";
 import { defaultTrust, trustFromFiles, type TrustSet } from "../verify/trust.ts";
 import { CHECKPOINT_FILE, verifyAll, verifyOp } from "../verify/verify.ts";
 import type { Command, CommandContext } from "./commands.ts";
+import { READ_LIMIT, readBoundedText } from "../fsops/bounded.ts";
 
 const str = (ctx: CommandContext, k: string) => ctx.parsed.values[k] as string | undefined;
 const flag = (ctx: CommandContext, k: string) => ctx.parsed.values[k] === true;
@@ -77,7 +78,7 @@ export const verifyCommands: Command[] = [
       if (bundle !== undefined) {
         let text: string;
         try {
-          text = readFileSync(bundle, "utf8");
+          text = readBoundedText(bundle, { max: READ_LIMIT.ledger });
         } catch (e) {
           const code = (e as NodeJS.ErrnoException).code;
           if (code === "ENOENT") throw usageError(`--bundle ${bundle}: no such file`);

@@ -2,12 +2,13 @@
  * batched: one process for all paths); installs run `apt-get` inside the root.
  * Debian 12 is usrmerged but dpkg's database still records 29 coreutils files
  * under `/bin/…`: ownership queries ask for both spellings. */
-import { existsSync, lstatSync, readFileSync } from "node:fs";
-import { hostPath } from "../config/paths.ts";
+import { existsSync, lstatSync } from "node:fs";
+import { hostPath, resolveInRoot } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import type { BackendOptions, Diversion, Diverter, InstalledPackage, PackageBackend } from "./backend.ts";
 import { inRoot, run, type CommandResult } from "./exec.ts";
 import { lockHoldersOf } from "./locks.ts";
+import { READ_LIMIT, readBoundedText } from "../fsops/bounded.ts";
 
 const FIELDS = "${binary:Package}\\t${Version}\\t${Architecture}\\t${db:Status-Abbrev}\\t${Maintainer}\\t${Homepage}\\n${db-fsys:Files}";
 
@@ -125,7 +126,7 @@ export class DpkgBackend implements PackageBackend {
   readonly diverter: Diverter = {
     list: () => {
       try {
-        return parseDiversions(readFileSync(hostPath(this.opts.root, "/var/lib/dpkg/diversions"), "utf8"));
+        return parseDiversions(readBoundedText(hostPath(this.opts.root, "/var/lib/dpkg/diversions"), { max: READ_LIMIT.record }));
       } catch {
         return new Map();
       }
@@ -264,7 +265,7 @@ function lastLine(s: string): string {
 function readOsId(root: string): string {
   for (const p of ["/etc/os-release", "/usr/lib/os-release"]) {
     try {
-      const m = /^ID=("?)([a-z0-9._-]+)\1$/m.exec(readFileSync(hostPath(root, p), "utf8"));
+      const m = /^ID=("?)([a-z0-9._-]+)\1$/m.exec(readBoundedText(resolveInRoot(root, p), { max: READ_LIMIT.small }));
       if (m) return m[2]!;
     } catch {}
   }

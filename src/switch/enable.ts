@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import { BIN_DIRS, hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import { fsyncDir, replaceWithSymlink, syncFilesystem } from "../fsops/atomic.ts";
-import { backupFile, dropBackup, restoreFile } from "../fsops/backup.ts";
+import { backupFile, backupHostPath, dropBackup, restoreFile } from "../fsops/backup.ts";
 import type { Provider, ManagerRecipe } from "../providers/catalog.ts";
 import { discoverApplets, parseAppletList, replacementCommands, type Applet } from "../providers/discover.ts";
 import { inRoot, run } from "../pkgmgr/exec.ts";
@@ -163,7 +163,7 @@ export async function enable(ctx: OpContext, providers: Provider[]): Promise<OpO
     const a = action.applet;
     const original = describeOriginal(root, a.target, a.replacedPackage, cache);
     const backup = backupRel(a.target);
-    const how = backupFile(hostPath(root, a.target), join(stateDir, backup), original);
+    const how = backupFile(hostPath(root, a.target), backupHostPath(stateDir, backup, true), original);
     op.record("file.backup", { path: a.target, backup: join(stateDir, backup), method: how, kind: original.kind, mode: original.mode, uid: original.uid, gid: original.gid, sha256: original.sha256 });
     const diverted = backend.diverter ? divertedName(a.dbPath) : null;
     managed.set(a.target, { applet: a.applet, path: a.target, link_target: a.linkTarget, backup, original, db_path: a.dbPath, diverted_to: diverted });
@@ -250,7 +250,7 @@ function rollback(ctx: OpContext, state: State, plans: ProviderPlan[], swapped: 
   const incomplete: string[] = [];
   for (const m of [...swapped].reverse()) {
     try {
-      restoreFile(join(stateDir, m.backup), hostPath(root, m.path));
+      restoreFile(backupHostPath(stateDir, m.backup), hostPath(root, m.path));
       op.record("rollback.step", { path: m.path, action: "restore", ok: true });
     } catch (e) {
       incomplete.push(m.path);
@@ -266,7 +266,7 @@ function rollback(ctx: OpContext, state: State, plans: ProviderPlan[], swapped: 
     }
   }
   if (incomplete.length === 0) {
-    for (const m of backedUp) dropBackup(join(stateDir, m.backup));
+    for (const m of backedUp) dropBackup(backupHostPath(stateDir, m.backup));
     for (const p of plans) {
       const st = state.providers[p.provider.name]!;
       st.targets = st.targets.filter((t) => !backedUp.includes(t));
