@@ -67,8 +67,10 @@ function readLedgerState(dir: string, report: Report): LedgerState {
     report.fail("ledger", VerifyExit.TAMPERED, "not valid UTF-8", { file: LEDGER_FILE });
     return { lines: [], leaves: [], readable: false };
   }
-  const { lines, problems } = readLedgerLines(text.text);
+  const { lines, problems, stopped } = readLedgerLines(text.text);
   for (const p of problems) report.fail("ledger", VerifyExit.TAMPERED, p.message, { file: LEDGER_FILE, line: p.line });
+  // Only a prefix was read: no tree, no checkpoint to compare it with.
+  if (stopped) return { lines, leaves: [], readable: false };
   const seen = new Map<string, number>();
   for (const l of lines) {
     if (!l.entry) continue;
@@ -154,7 +156,16 @@ export async function verifyAll(o: VerifyOptions): Promise<Report> {
   }
   const ledger = readLedgerState(o.auditDir, report);
   const tasks: OpTask[] = [];
-  for (let i = 0; i < ledger.lines.length; i++) if (ledger.lines[i]!.entry) tasks.push(taskFor(ledger.lines, i));
+  // An operation listed again is reported once (readLedgerState) and
+  // checked once: repeated lines must not multiply the work.
+  const queued = new Set<string>();
+  for (let i = 0; i < ledger.lines.length; i++) {
+    const e = ledger.lines[i]!.entry;
+    if (e && !queued.has(e.op)) {
+      queued.add(e.op);
+      tasks.push(taskFor(ledger.lines, i));
+    }
+  }
   const t1 = performance.now();
   const results: OpCheckResult[] = await runParallel(o.auditDir, tasks, o.trust.keys, opCheckOptions(o), report, o.workers);
   const t2 = performance.now();
