@@ -1,12 +1,12 @@
 /** What pkgswitch manages, kept in `<state-dir>/state.json` for status,
  * disable and relink. Written atomically; the filesystem stays the truth
  * (a target is switched when it is our link), the state says what is ours. */
-import { existsSync } from "node:fs";
 import { join, posix } from "node:path";
 import { writeFileAtomic } from "../fsops/atomic.ts";
 import { READ_LIMIT, readBoundedText, readProblem, tooDeep } from "../fsops/bounded.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import { backupRel } from "./sweep.ts";
+import { deniedError, isDenied, present } from "../config/access.ts";
 
 /** A target's prior identity, as backed up (also the sidecar's content). */
 export interface OriginalFile {
@@ -65,7 +65,7 @@ export function statePath(stateDir: string): string {
 
 export function loadState(stateDir: string): State {
   const path = statePath(stateDir);
-  if (!existsSync(path)) return emptyState();
+  if (!present(path)) return emptyState();
   let s: State;
   try {
     const text = readBoundedText(path, { max: READ_LIMIT.record, noFollow: true });
@@ -73,11 +73,11 @@ export function loadState(stateDir: string): State {
     s = JSON.parse(text) as State;
     if (s.v !== 1 || typeof s.providers !== "object" || s.providers === null) throw new Error("unknown state version");
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new PkgswitchError(Exit.INTERNAL, `state file ${path} is unreadable (${code ? readProblem(e) : (e as Error).message}); targets are unchanged — see docs/recovery.md`);
+    if (isDenied(e)) throw deniedError(path);
+    throw stateCorrupt(path, (e as NodeJS.ErrnoException).code ? `it ${readProblem(e)}` : (e as Error).message);
   }
   const bad = untrustedPath(s);
-  if (bad) throw new PkgswitchError(Exit.INTERNAL, `state file ${path}: ${bad}; refusing to act on it (targets are unchanged) — see docs/recovery.md`);
+  if (bad) throw stateCorrupt(path, bad);
   return s;
 }
 
@@ -111,6 +111,12 @@ export function untrustedPath(s: State): string | null {
     }
   }
   return null;
+}
+
+/** Exit 80: the record of what is switched cannot be trusted, so nothing
+ * acts on it; the playbook rebuilds it (the targets are unchanged). */
+export function stateCorrupt(path: string, why: string): PkgswitchError {
+  return new PkgswitchError(Exit.STATE_CORRUPT, `state file ${path} is corrupt (${why}); nothing was changed — see docs/recovery.md#a-corrupt-statejson`);
 }
 
 export function saveState(stateDir: string, state: State): void {
