@@ -6,7 +6,7 @@
  * writes the real artifacts atomically, links the operation into the ledger,
  * rewrites the checkpoint, and drops the journal. A dry run keeps everything
  * in memory and writes nothing. */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, unlinkSync, writeSync } from "node:fs";
 import { READ_LIMIT, readBoundedText, readProblem, tooDeep } from "../fsops/bounded.ts";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
@@ -334,6 +334,14 @@ export function prepareAuditDir(dir: string): void {
     unlinkSync(probe);
   } catch (e) {
     throw auditIoError(dir, e);
+  }
+  // The files finalize reads back must be ours, so that it cannot stop
+  // after the system was changed (a FIFO, a device, a link, a directory).
+  for (const name of ["ledger.jsonl", "checkpoint"]) {
+    const path = join(dir, name);
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    const problem = !st ? null : !st.isFile() ? "is not a regular file" : st.size > READ_LIMIT.ledger ? `is larger than ${READ_LIMIT.ledger} bytes` : null;
+    if (problem) throw new PkgswitchError(Exit.PERMISSION, `audit file ${path} ${problem}; move it aside and run \`pkgswitch audit verify --all\` (nothing was changed)`);
   }
 }
 

@@ -7,6 +7,7 @@
 import { lstatSync, readlinkSync, realpathSync } from "node:fs";
 import { join, posix, resolve } from "node:path";
 import { Exit, PkgswitchError } from "../errors.ts";
+import { deniedError, isDenied } from "./access.ts";
 
 /** Links followed in one resolution before giving up (Linux's MAXSYMLINKS). */
 const MAX_LINKS = 40;
@@ -40,7 +41,12 @@ export function resolveInRoot(root: string, inRoot: string, followLast = true): 
     cur.push(c);
     if (missing || (todo.length === 0 && !followLast)) continue;
     const host = join(root, ...cur);
-    const st = lstatSync(host, { throwIfNoEntry: false });
+    let st;
+    try {
+      st = lstatSync(host, { throwIfNoEntry: false });
+    } catch {
+      st = undefined; // EACCES, ENOTDIR: whoever opens it gets the error
+    }
     if (!st) {
       missing = true;
       continue;
@@ -122,7 +128,13 @@ export function layoutFor(root: string, overrides: Partial<Layout> = {}): Layout
  * following it would put state, backups, keys or evidence wherever the
  * root's owner pointed it. A missing one is fine (it is created later). */
 export function checkOwnDir(path: string, what: string): void {
-  const st = lstatSync(path, { throwIfNoEntry: false });
+  let st;
+  try {
+    st = lstatSync(path, { throwIfNoEntry: false });
+  } catch (e) {
+    if (isDenied(e)) throw deniedError(path);
+    return; // ENOTDIR: a file on the way; whatever opens it says so
+  }
   if (!st) return;
   if (st.isSymbolicLink()) throw new PkgswitchError(Exit.PERMISSION, `${what} ${path} is a symbolic link; pkgswitch does not follow links for its own directories — move it aside (nothing was changed)`);
   if (!st.isDirectory()) throw new PkgswitchError(Exit.PERMISSION, `${what} ${path} is not a directory — move it aside (nothing was changed)`);
@@ -138,7 +150,7 @@ export function checkLayout(layout: Layout, flagged: { auditDir?: boolean; state
   checkOwnDir(etc, "config directory");
   checkOwnDir(join(etc, "keys"), "key directory");
   checkOwnDir(join(etc, "keys", "trusted"), "trusted-key directory");
-  checkOwnDir(join(etc, "providers.d"), "drop-in directory");
+  // providers.d is only read; what is wrong with it is a config error (2).
   if (!flagged.stateDir) checkOwnDir(layout.stateDir, "state directory");
   checkOwnDir(join(layout.stateDir, "backups"), "backup directory");
   if (!flagged.auditDir) checkOwnDir(layout.auditDir, "audit directory");

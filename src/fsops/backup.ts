@@ -11,6 +11,7 @@ import { dirname, join, posix } from "node:path";
 import { renameOver, tempBeside, writeFileAtomic } from "./atomic.ts";
 import { READ_LIMIT, readBoundedText, tooDeep } from "./bounded.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
+import { deniedError, isDenied } from "../config/access.ts";
 import type { OriginalFile } from "../switch/state.ts";
 
 export const SIDECAR_SUFFIX = ".pkgswitch.json";
@@ -29,7 +30,13 @@ function realDir(dir: string, create: boolean): void {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
     }
   }
-  const st = lstatSync(dir, { throwIfNoEntry: false });
+  let st;
+  try {
+    st = lstatSync(dir, { throwIfNoEntry: false });
+  } catch (e) {
+    if (isDenied(e)) throw deniedError(dir);
+    throw e;
+  }
   if (!st) return;
   if (st.isSymbolicLink() || !st.isDirectory()) {
     throw new PkgswitchError(Exit.PERMISSION, `backup directory ${dir} is ${st.isSymbolicLink() ? "a symbolic link" : "not a directory"}; pkgswitch does not follow links in its state directory — move it aside`);

@@ -11,7 +11,7 @@ export const READ_LIMIT = {
   /** state.json, an operation's JSONL, its SBOM, the hash cache, a journal */
   record: 64 << 20,
   /** ledger.jsonl, a bundle (≈ 200,000 operations) */
-  ledger: 256 << 20,
+  ledger: 64 << 20,
 } as const;
 
 /** Deepest JSON nesting any of our formats uses is < 10; a document deeper

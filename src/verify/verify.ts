@@ -42,6 +42,8 @@ interface LedgerState {
   leaves: Uint8Array[];
   /** False when the ledger could not be read at all. */
   readable: boolean;
+  /** It exists but could not be read (not "deleted"): no orphan verdicts then. */
+  ioError?: boolean;
 }
 
 function opCheckOptions(o: VerifyOptions): OpCheckOptions {
@@ -60,7 +62,7 @@ function readLedgerState(dir: string, report: Report): LedgerState {
   const r = readArtifact(join(dir, LEDGER_FILE));
   if (!r.ok) {
     report.fail("ledger", r.exit, r.exit === VerifyExit.NOT_FOUND ? `no ${LEDGER_FILE} in ${dir}: nothing was recorded here, or it was deleted` : r.message, { file: LEDGER_FILE });
-    return { lines: [], leaves: [], readable: false };
+    return { lines: [], leaves: [], readable: false, ioError: r.exit === VerifyExit.IO };
   }
   const text = decodeUtf8(r.bytes);
   if (!text) {
@@ -68,7 +70,10 @@ function readLedgerState(dir: string, report: Report): LedgerState {
     return { lines: [], leaves: [], readable: false };
   }
   const { lines, problems, stopped } = readLedgerLines(text.text);
-  for (const p of problems) report.fail("ledger", VerifyExit.TAMPERED, p.message, { file: LEDGER_FILE, line: p.line });
+  for (const [i, p] of problems.entries()) {
+    // The "stopped reading" line must not drown among the capped failures.
+    report.fail(stopped && i === problems.length - 1 ? "ledger.stopped" : "ledger", VerifyExit.TAMPERED, p.message, { file: LEDGER_FILE, line: p.line });
+  }
   // Only a prefix was read: no tree, no checkpoint to compare it with.
   if (stopped) return { lines, leaves: [], readable: false };
   const seen = new Map<string, number>();
@@ -179,7 +184,7 @@ export async function verifyAll(o: VerifyOptions): Promise<Report> {
   // Artifacts the ledger does not list.
   const listed = new Set(tasks.map((t) => t.entry.op));
   const journals = new Set(ls.names.filter((n) => n.startsWith(".inprogress-")).map((n) => n.slice(".inprogress-".length).replace(/\.jsonl$/, "")));
-  for (const n of ls.names.sort()) {
+  for (const n of ledger.ioError ? [] : ls.names.sort()) {
     const m = /^audit-(.*?)(\.jsonl|\.jsonl\.sig|-sbom\.json)$/.exec(n);
     if (!m || listed.has(m[1]!)) continue;
     const op = m[1]!;
