@@ -7,7 +7,6 @@
 import { lstatSync, readlinkSync, realpathSync } from "node:fs";
 import { join, posix, resolve } from "node:path";
 import { Exit, PkgswitchError } from "../errors.ts";
-import { deniedError, isDenied } from "./access.ts";
 
 /** Links followed in one resolution before giving up (Linux's MAXSYMLINKS). */
 const MAX_LINKS = 40;
@@ -131,9 +130,10 @@ export function checkOwnDir(path: string, what: string): void {
   let st;
   try {
     st = lstatSync(path, { throwIfNoEntry: false });
-  } catch (e) {
-    if (isDenied(e)) throw deniedError(path);
-    return; // ENOTDIR: a file on the way; whatever opens it says so
+  } catch {
+    // EACCES (not root), ENOTDIR (a file on the way): whatever reads or
+    // writes there reports it, naming what it needed.
+    return;
   }
   if (!st) return;
   if (st.isSymbolicLink()) throw new PkgswitchError(Exit.PERMISSION, `${what} ${path} is a symbolic link; pkgswitch does not follow links for its own directories — move it aside (nothing was changed)`);
