@@ -29,13 +29,13 @@ export function acquireLock(path: string, timeoutMs: number): Lock {
     fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ELOOP") throw new PkgswitchError(Exit.PERMISSION, `lock ${path} is a symbolic link; pkgswitch does not follow it — remove it`);
+    if (code === "ELOOP") throw new PkgswitchError(Exit.PERMISSION, `lock ${path} is a symbolic link; pkgswitch does not follow it — remove it (nothing was changed)`);
     // EACCES/EPERM/EROFS, and also EISDIR, ENOSPC, EIO: it cannot be taken.
     throw new PkgswitchError(Exit.PERMISSION, `cannot open lock ${path}: ${(e as Error).message}`);
   }
   if (!fstatSync(fd).isFile()) {
     closeSync(fd);
-    throw new PkgswitchError(Exit.PERMISSION, `lock ${path} is not a regular file — remove it`);
+    throw new PkgswitchError(Exit.PERMISSION, `lock ${path} is not a regular file — remove it (nothing was changed)`);
   }
   const deadline = Date.now() + timeoutMs;
   for (;;) {

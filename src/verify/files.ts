@@ -25,7 +25,7 @@ export function readError(e: unknown, path: string): ReadResult & { ok: false } 
   const code = (e as NodeJS.ErrnoException).code ?? "";
   if (code === "ENOENT" || code === "ENOTDIR") return { ok: false, exit: VerifyExit.NOT_FOUND, message: `missing: ${path}` };
   // A FIFO, device or directory in place of the file, or one over its bound.
-  if (code === "ENOTREG" || code === "EFBIG") return { ok: false, exit: VerifyExit.IO, message: `cannot read ${(e as Error).message}` };
+  if (code === "ENOTREG" || code === "EFBIG") return { ok: false, exit: VerifyExit.IO, message: (e as Error).message };
   return { ok: false, exit: VerifyExit.IO, message: `cannot read ${path}: ${code || (e as Error).message}` };
 }
 
