@@ -29,7 +29,7 @@
 import { blake2b } from "@noble/hashes/blake2.js";
 import { scrypt } from "@noble/hashes/scrypt.js";
 import { randomBytes } from "node:crypto";
-import { b64, decodeBase64 } from "./base64.ts";
+import { b64, decodeBase64 } from "../encoding/base64.ts";
 import { blake2b512 } from "./blake2.ts";
 import { publicKeyFromSeed, sign, verifyStrict } from "./ed25519.ts";
 

@@ -7,9 +7,10 @@ import { join } from "node:path";
 import type { Config } from "../config/config.ts";
 import { resolveInRoot, type Layout } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
-import { READ_LIMIT, readBoundedText, readProblem } from "../fsops/bounded.ts";
+import { READ_LIMIT, readBoundedText, readProblem } from "../config/bounded.ts";
 import type { Signer, SigningSetup } from "../audit/opbuffer.ts";
-import { checkpointBody, signNote } from "../audit/note.ts";
+import { checkpointBody } from "../audit/note.ts";
+import { signNote } from "./notesig.ts";
 import { keyIdHex, parseSecretKey, signPrehashed, type SecretKey } from "./minisign.ts";
 
 export const SECRET_KEY_FILE = "signing.key";

@@ -50,6 +50,11 @@ function subtreeRoot(leaves: readonly Uint8Array[], lo: number, hi: number): Uin
   return nodeHash(subtreeRoot(leaves, lo, lo + k), subtreeRoot(leaves, lo + k, hi));
 }
 
+/** Root of the tree over raw leaves (ledger lines without their newline). */
+export function merkleRootOf(leaves: Uint8Array[]): Uint8Array {
+  return rootHash(leaves.map(leafHash));
+}
+
 /** Root hash of the tree over `leafHashes` (already leaf-hashed). The empty
  * tree's root is SHA-256(""). */
 export function rootHash(leafHashes: readonly Uint8Array[]): Uint8Array {

@@ -9,7 +9,7 @@ import { formatPublicKey, generateSecretKey, keyIdHex, parsePublicKey, type Gene
 import { PUBLIC_KEY_FILE, SECRET_KEY_FILE, loadSecretKey, signerFor } from "../attest/signing.ts";
 import type { Command, CommandContext } from "./commands.ts";
 import { runOperation } from "../switch/session.ts";
-import { READ_LIMIT, readBoundedText } from "../fsops/bounded.ts";
+import { READ_LIMIT, readBoundedText } from "../config/bounded.ts";
 
 /** Write a key pair into `dir` (secret 0600). A public key already there
  * moves to trusted/<KEYID>.pub: it stays trusted for what it signed. */

@@ -2,7 +2,7 @@
  * JSONC so operators can comment it; every field optional; unknown keys and
  * wrong types are refused with the file and the key named. */
 import { existsSync } from "node:fs";
-import { READ_LIMIT, readBoundedText, readProblem, tooDeep } from "../fsops/bounded.ts";
+import { READ_LIMIT, readBoundedText, readProblem, tooDeep } from "./bounded.ts";
 import { parse, printParseErrorCode, stripComments, type ParseError } from "jsonc-parser";
 import { Exit, PkgswitchError } from "../errors.ts";
 

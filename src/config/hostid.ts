@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { Exit, PkgswitchError } from "../errors.ts";
 import { writeFileAtomic } from "../fsops/atomic.ts";
-import { READ_LIMIT, readBoundedText, readProblem } from "../fsops/bounded.ts";
+import { READ_LIMIT, readBoundedText, readProblem } from "./bounded.ts";
 import { resolveInRoot, type Layout } from "./paths.ts";
 
 const ID = /^[0-9a-f]{32}$/;

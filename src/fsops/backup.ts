@@ -9,7 +9,7 @@ import {
 } from "node:fs";
 import { dirname, join, posix } from "node:path";
 import { renameOver, tempBeside, writeFileAtomic } from "./atomic.ts";
-import { READ_LIMIT, readBoundedText, tooDeep } from "./bounded.ts";
+import { READ_LIMIT, readBoundedText, tooDeep } from "../config/bounded.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import { deniedError, isDenied } from "../config/access.ts";
 import type { OriginalFile } from "../switch/state.ts";

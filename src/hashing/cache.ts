@@ -43,7 +43,7 @@ import {
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { sha256FileSync } from "./hash.ts";
-import { READ_LIMIT, readBoundedText, tooDeep } from "../fsops/bounded.ts";
+import { READ_LIMIT, readBoundedText, tooDeep } from "../config/bounded.ts";
 
 /** On-disk format version; any other value is discarded on load. */
 export const HASH_CACHE_VERSION = 1;

@@ -8,7 +8,7 @@ import { Exit, PkgswitchError } from "../errors.ts";
 import type { BackendOptions, Diversion, Diverter, InstalledPackage, PackageBackend } from "./backend.ts";
 import { inRoot, run, type CommandResult } from "./exec.ts";
 import { lockHoldersOf } from "./locks.ts";
-import { READ_LIMIT, readBoundedText } from "../fsops/bounded.ts";
+import { READ_LIMIT, readBoundedText } from "../config/bounded.ts";
 
 const FIELDS = "${binary:Package}\\t${Version}\\t${Architecture}\\t${db:Status-Abbrev}\\t${Maintainer}\\t${Homepage}\\n${db-fsys:Files}";
 

@@ -1,7 +1,7 @@
 /** The provider catalog: which package replaces which, and how to find the
  * replacement's applets. Data, not code: built-in JSONC plus operator drop-ins. */
 import { existsSync, readdirSync } from "node:fs";
-import { READ_LIMIT, readBoundedText, readProblem, tooDeep } from "../fsops/bounded.ts";
+import { READ_LIMIT, readBoundedText, readProblem, tooDeep } from "../config/bounded.ts";
 import { join } from "node:path";
 import { parse, printParseErrorCode, type ParseError } from "jsonc-parser";
 import { Exit, PkgswitchError } from "../errors.ts";

@@ -3,9 +3,8 @@
  * (a target is switched when it is our link), the state says what is ours. */
 import { join, posix } from "node:path";
 import { writeFileAtomic } from "../fsops/atomic.ts";
-import { READ_LIMIT, readBoundedText, readProblem, tooDeep } from "../fsops/bounded.ts";
+import { READ_LIMIT, readBoundedText, readProblem, tooDeep } from "../config/bounded.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
-import { backupRel } from "./sweep.ts";
 import { deniedError, isDenied, present } from "../config/access.ts";
 
 /** A target's prior identity, as backed up (also the sidecar's content). */
@@ -101,7 +100,9 @@ export function untrustedPath(s: State): string | null {
       const at = `providers.${name}.targets[${i}]`;
       if (typeof t !== "object" || t === null) return `${at} is not an object`;
       if (!cleanAbsolute(t.path)) return `${at}.path ${JSON.stringify(t.path)} is not a clean absolute path`;
-      if (t.backup !== backupRel(t.path)) return `${at}.backup ${JSON.stringify(t.backup)} is not ${backupRel(t.path)}`;
+      // backupRel (./sweep.ts) spells it so; not imported, to keep fsops out of a cycle.
+      const backup = posix.join("backups", t.path);
+      if (t.backup !== backup) return `${at}.backup ${JSON.stringify(t.backup)} is not ${backup}`;
       if (typeof t.link_target !== "string" || t.link_target === "" || t.link_target.includes("\0")) return `${at}.link_target is not a link text`;
       if (t.db_path !== undefined && t.db_path !== null && !cleanAbsolute(t.db_path)) return `${at}.db_path ${JSON.stringify(t.db_path)} is not a clean absolute path`;
       if (t.diverted_to !== undefined && t.diverted_to !== null) {

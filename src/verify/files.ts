@@ -3,7 +3,7 @@
  * stops a read → 6). */
 import { readdirSync } from "node:fs";
 import { basename } from "node:path";
-import { READ_LIMIT, readBounded } from "../fsops/bounded.ts";
+import { READ_LIMIT, readBounded } from "../config/bounded.ts";
 import { VerifyExit } from "../errors.ts";
 
 export type ReadResult =

@@ -1,7 +1,7 @@
 /** The trusted key set for verification (design/formats.md): by default the
  * local `signing.pub` and `trusted/*.pub` of the key directory; with
  * `--pubkey FILE` (repeatable), only the keys given. */
-import { READ_LIMIT, readBoundedText } from "../fsops/bounded.ts";
+import { READ_LIMIT, readBoundedText } from "../config/bounded.ts";
 import { join } from "node:path";
 import { keyIdHex, parsePublicKey, type PublicKey } from "../attest/minisign.ts";
 import { PUBLIC_KEY_FILE } from "../attest/signing.ts";
