@@ -1,7 +1,7 @@
 /** `disable`: put every original back (atomically, from its backup), drop
  * the backups, forget the provider; optionally remove the replacement. */
 import { lstatSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import { backupHostPath, dropBackup, readSidecar, restoreFile } from "../fsops/backup.ts";
