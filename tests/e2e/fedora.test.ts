@@ -3,15 +3,15 @@
  * dnf installing from a local repository, `rpm -V` as the third-party
  * verifier, stock minisign for the signatures. */
 import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
-import { copyFileSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import Ajv from "ajv";
 import addFormats from "ajv-formats";
 import { cachedFedora, dnfIn, fedoraRoot, removeFedoraRoot, rpmIn } from "../helpers/fedroot.ts";
-import { inRoot } from "../helpers/debroot.ts";
+import { inRoot, startWatcher } from "../helpers/debroot.ts";
 import { diffSnapshots, pkgswitch, pkgswitchJson, sha256File, snapshotTree } from "../helpers/cli.ts";
-import { BINARY, PROJECT, VECTORS } from "../helpers/paths.ts";
+import { BINARY, VECTORS } from "../helpers/paths.ts";
 
 setDefaultTimeout(300_000);
 
@@ -34,21 +34,6 @@ function identity(p: string) {
   const st = lstatSync(join(root, p));
   return { kind: st.isSymbolicLink() ? "symlink" : "file", sha: st.isFile() ? sha256File(join(root, p)) : null, mode: st.mode, uid: st.uid, gid: st.gid, mtimeMs: st.mtimeMs };
 }
-async function startWatcher(targets: string[]) {
-  const dir = join(root, "tmp");
-  const [tf, stop, res] = ["watch-targets", "watch-stop", "watch-result"].map((n) => join(dir, n)) as [string, string, string];
-  writeFileSync(tf, targets.join("\n"));
-  rmSync(stop, { force: true });
-  const p = Bun.spawn([process.execPath, join(PROJECT, "tests/helpers/watcher.ts"), root, tf, stop, res]);
-  while (!existsSync(res + ".ready")) await Bun.sleep(10);
-  return async () => {
-    writeFileSync(stop, "");
-    await p.exited;
-    rmSync(res + ".ready", { force: true });
-    return JSON.parse(readFileSync(res, "utf8")) as { rounds: number; missing: string[] };
-  };
-}
-
 beforeAll(() => {
   root = fedoraRoot();
   expect(pkgswitch(["--root", root, "keys", "generate"]).code).toBe(0);
@@ -83,7 +68,7 @@ describe("coreutils → uutils-coreutils on a Fedora root (rpm database, dnf)", 
   test("enable installs uutils-coreutils with dnf and links every command it provides; a watcher never sees one missing", async () => {
     expect(inRoot(root, ["ls", "--version"]).out).toContain("GNU coreutils");
     for (const t of gnuCommands()) originals.set(t, identity(t));
-    const stop = await startWatcher([...originals.keys()]);
+    const stop = await startWatcher(root, [...originals.keys()]);
     const r = pkgswitch(["--root", root, "enable", "coreutils", "--yes"]);
     const watched = await stop();
     expect(r.stderr).toBe("");
@@ -131,7 +116,7 @@ describe("coreutils → uutils-coreutils on a Fedora root (rpm database, dnf)", 
   });
 
   test("disable restores SHA-256, mode, uid, gid and mtime of every file: rpm -V coreutils prints nothing", async () => {
-    const stop = await startWatcher(targets);
+    const stop = await startWatcher(root, targets);
     const r = pkgswitch(["--root", root, "disable", "coreutils", "--yes"]);
     const watched = await stop();
     expect(r.code).toBe(0);
