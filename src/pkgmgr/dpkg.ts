@@ -9,6 +9,7 @@ import type { BackendOptions, Diversion, Diverter, InstalledPackage, PackageBack
 import { inRoot, run, type CommandResult } from "./exec.ts";
 import { lockHoldersOf } from "./locks.ts";
 import { READ_LIMIT, readBoundedText } from "../config/bounded.ts";
+import { dpkgPendingRemovals } from "./invoker.ts";
 import { readOsId } from "./osrelease.ts";
 
 const FIELDS = "${binary:Package}\\t${Version}\\t${Architecture}\\t${db:Status-Abbrev}\\t${Maintainer}\\t${Homepage}\\n${db-fsys:Files}";
@@ -253,6 +254,10 @@ export class DpkgBackend implements PackageBackend {
       }
       throw new PkgswitchError(Exit.PKGMGR, `apt-get ${what} ${args.filter((a) => !a.startsWith("-")).slice(1).join(" ")} failed in ${this.opts.root} (exit ${r.rc}): ${lastLine(r.stderr || r.stdout)}`);
     }
+  }
+
+  pendingRemovals(candidates: string[]): string[] {
+    return dpkgPendingRemovals(process.env, candidates);
   }
 
   lockHolder(): string | null {
