@@ -1,7 +1,8 @@
 /** Finalizing an operation on disk: its events file, signature, ledger line
  * and checkpoint, written in an order that a crash between any two steps
  * leaves finishable (src/audit/recover.ts finishes it). */
-import { existsSync, readFileSync, unlinkSync } from "node:fs";
+import { existsSync, unlinkSync } from "node:fs";
+import { READ_LIMIT, readBounded } from "../config/bounded.ts";
 import { join } from "node:path";
 import { writeFileAtomic } from "../fsops/atomic.ts";
 import { sha256Hex } from "../sys/index.ts";
@@ -9,6 +10,7 @@ import { ledgerLine, type LedgerEntry, type SignatureStatus } from "./ledger.ts"
 import { CHECKPOINT_FILE, jsonlName, LEDGER_FILE, sbomName, sigName } from "./names.ts";
 import { parseCheckpoint } from "./note.ts";
 import { appendLeaf } from "./frontier.ts";
+import { readAuditText } from "./store.ts";
 import { appendToLedger, emptyTip, tipRoot, writeTip, type LedgerTip } from "./tip.ts";
 
 /** Signs finalized artifacts; provided by src/attest when a key is configured. */
@@ -138,7 +140,7 @@ export function checkpointBehind(dir: string, tip: LedgerTip, merkleRoot?: Final
   if (cp === null) return null;
   if (cp !== "unparsable" && tip.checkpoint && cp.size === tip.checkpoint.size && Buffer.from(cp.root).toString("hex") === tip.checkpoint.root) return null;
   if (cp !== "unparsable" && cp.size === tip.size && equalBytes(cp.root, tipRoot(tip))) return null;
-  const text = existsSync(join(dir, LEDGER_FILE)) ? readFileSync(join(dir, LEDGER_FILE), "utf8") : "";
+  const text = existsSync(join(dir, LEDGER_FILE)) ? readAuditText(join(dir, LEDGER_FILE), READ_LIMIT.ledger) : "";
   const leaves = text.split("\n").filter(Boolean).slice(0, tip.size).map((l) => Buffer.from(l));
   return checkpointMismatch(dir, leaves, merkleRoot ?? ((ls) => tipRoot(ls.reduce((t, l) => ({ ...t, frontier: appendLeaf(t.frontier, l) }), emptyTip()))));
 }
@@ -164,7 +166,7 @@ export function readCheckpointHead(dir: string): { size: number; root: Uint8Arra
   const path = join(dir, CHECKPOINT_FILE);
   if (!existsSync(path)) return null;
   try {
-    const cp = parseCheckpoint(readFileSync(path));
+    const cp = parseCheckpoint(readBounded(path, { max: READ_LIMIT.small, noFollow: true }));
     return cp.size > BigInt(Number.MAX_SAFE_INTEGER) ? "unparsable" : { size: Number(cp.size), root: cp.root };
   } catch {
     return "unparsable";

@@ -1,7 +1,8 @@
 /** Crash recovery: an operation killed mid-way leaves its journal; the next
  * run finalizes it (as failed, interrupted) before starting its own, and
  * re-signs a checkpoint a crash left one operation behind. */
-import { existsSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
+import { existsSync, readdirSync, unlinkSync } from "node:fs";
+import { READ_LIMIT, tooDeep } from "../config/bounded.ts";
 import { join } from "node:path";
 import { Exit } from "../errors.ts";
 import { writeFileAtomic } from "../fsops/atomic.ts";
@@ -9,7 +10,7 @@ import { eventLine, sealEvent, type AuditEvent } from "./event.ts";
 import { checkpointBehind, readCheckpointHead, writeArtifacts, type FinalizeInput, type SigningSetup } from "./finalize.ts";
 import { loadTip, tipRoot, writeTip, type LedgerTip } from "./tip.ts";
 import { CHECKPOINT_FILE, journalName, journalOp, LEDGER_FILE } from "./names.ts";
-import { readLedger } from "./store.ts";
+import { readAuditText, readLedger } from "./store.ts";
 
 /** Finish operations a crash left behind (their journals), before a new one
  * starts: the events written so far, plus an `op.end` saying it was
@@ -27,10 +28,11 @@ export function recoverInterrupted(dir: string, signing: SigningSetup, merkleRoo
     if (opId === null) continue;
     if (!existsSync(join(dir, name))) continue;
     const path = join(dir, name);
-    const text = readFileSync(path, "utf8");
+    const text = readAuditText(path, READ_LIMIT.record);
     const events: AuditEvent[] = [];
     for (const line of text.split("\n")) {
       if (!line) continue;
+      if (tooDeep(line)) break; // not a line we wrote: the journal ends here
       try {
         events.push(JSON.parse(line));
       } catch {

@@ -10,7 +10,7 @@
  * the tip write) are read and folded in; a torn final fragment (a crash in
  * the middle of the append) is cut off; anything else — no tip, a hand edit,
  * a truncation — rebuilds it from the whole ledger, and the operation says so. */
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createHash } from "node:crypto";
 import { writeFileAtomic } from "../fsops/atomic.ts";
@@ -19,7 +19,8 @@ import { GENESIS } from "./event.ts";
 import { appendLeaf, emptyFrontier, frontierRoot, wellFormed, type Frontier } from "./frontier.ts";
 import { parseLedger, type LedgerEntry } from "./ledger.ts";
 import { LEDGER_FILE } from "./names.ts";
-import { readLedger } from "./store.ts";
+import { readAuditText, readLedger } from "./store.ts";
+import { READ_LIMIT, readBoundedText } from "../config/bounded.ts";
 
 export interface LedgerTip {
   /** Operations (lines) in the ledger. */
@@ -61,7 +62,7 @@ export function tipRoot(t: LedgerTip): Uint8Array {
 
 function readTipFile(path: string): LedgerTip | null {
   try {
-    const f = JSON.parse(readFileSync(path, "utf8")) as TipFile;
+    const f = JSON.parse(readBoundedText(path, { max: READ_LIMIT.small, noFollow: true })) as TipFile;
     if (f.v !== 1 || !Array.isArray(f.frontier) || typeof f.head !== "string" || !Number.isSafeInteger(f.bytes)) return null;
     const frontier = { size: f.size, nodes: f.frontier.map((h) => new Uint8Array(Buffer.from(String(h), "hex"))) };
     if (!wellFormed(frontier)) return null;
@@ -125,7 +126,7 @@ function extend(t: LedgerTip, text: string): LedgerTip {
 export function rebuildTip(auditDir: string): LedgerTip {
   // readLedger reports a corrupt ledger as the documented error.
   if (readLedger(auditDir).length === 0) return emptyTip();
-  return extend(emptyTip(), readFileSync(join(auditDir, LEDGER_FILE), "utf8"));
+  return extend(emptyTip(), readAuditText(join(auditDir, LEDGER_FILE), READ_LIMIT.ledger));
 }
 
 /** The current tip for `auditDir`, checked against the ledger; `rebuilt`
