@@ -10,7 +10,7 @@
  * the tip write) are read and folded in; a torn final fragment (a crash in
  * the middle of the append) is cut off; anything else — no tip, a hand edit,
  * a truncation — rebuilds it from the whole ledger, and the operation says so. */
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createHash } from "node:crypto";
 import { writeFileAtomic } from "../fsops/atomic.ts";
@@ -20,7 +20,8 @@ import { appendLeaf, emptyFrontier, frontierRoot, wellFormed, type Frontier } fr
 import { parseLedger, type LedgerEntry } from "./ledger.ts";
 import { LEDGER_FILE } from "./names.ts";
 import { readAuditText, readLedger } from "./store.ts";
-import { READ_LIMIT, readBoundedText } from "../config/bounded.ts";
+import { READ_LIMIT, readBoundedText, readProblem } from "../config/bounded.ts";
+import { Exit, PkgswitchError } from "../errors.ts";
 
 export interface LedgerTip {
   /** Operations (lines) in the ledger. */
@@ -146,9 +147,17 @@ export function loadTip(auditDir: string, tipFile: string | null): LoadedTip {
   const ledger = join(auditDir, LEDGER_FILE);
   let fd: number;
   try {
-    fd = openSync(ledger, "r+");
+    // Our own file: never through a link, and only a regular file (a FIFO
+    // or a device in its place would block or never end).
+    fd = openSync(ledger, constants.O_RDWR | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    if (!fstatSync(fd).isFile()) {
+      closeSync(fd);
+      throw Object.assign(new Error(`${ledger} is not a regular file`), { code: "ENOTREG" });
+    }
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") {
+      throw new PkgswitchError(Exit.PERMISSION, `audit file ${ledger} ${readProblem(e)}; move it aside and run \`pkgswitch audit verify --all\` (nothing was changed)`);
+    }
     if (cached && cached.size === 0) return { tip: cached, rebuilt: null, repaired: null, known: true };
     return { tip: emptyTip(), rebuilt: cached && cached.size > 0 ? "the ledger is missing" : null, repaired: null, known: false };
   }
