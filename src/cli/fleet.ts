@@ -5,7 +5,7 @@
 import { PkgswitchError, usageError, VerifyExit } from "../errors.ts";
 import { openDb, withDb, dbError, type Db } from "../fleet/db.ts";
 import { migrate } from "../fleet/init.ts";
-import { push, PushRefused, type PushResult } from "../fleet/push.ts";
+import { push, type PushResult } from "../fleet/push.ts";
 import { fleetStatus } from "../fleet/status.ts";
 import { EXIT_MEANING, fleetExit, fleetVerify } from "../fleet/verify.ts";
 import type { Command, CommandContext } from "./command.ts";
@@ -105,13 +105,9 @@ Exit codes: 0 pushed or nothing to push · 1 refused: history rewritten (alarm r
     async run(ctx) {
       noArgs(ctx, "audit push");
       const { url, where } = dbUrl(ctx);
-      try {
-        reportPush(ctx, await pushWithin(url, where, ctx, positiveInt(ctx, "timeout"), positiveInt(ctx, "batch")));
-        return 0;
-      } catch (e) {
-        if (e instanceof PushRefused) ctx.out.json({ refused: true, alarm: e.alarm });
-        throw e;
-      }
+      // A refusal (PushRefused, exit 1) is reported like any error: one line, and with --json the error document.
+      reportPush(ctx, await pushWithin(url, where, ctx, positiveInt(ctx, "timeout"), positiveInt(ctx, "batch")));
+      return 0;
     },
   },
   {
