@@ -8,6 +8,7 @@ import { Exit, PkgswitchError } from "../errors.ts";
 import type { BackendOptions, Diversion, Diverter, InstalledPackage, PackageBackend } from "./backend.ts";
 import { inRoot, run, type CommandResult } from "./exec.ts";
 import { lockHoldersOf } from "./locks.ts";
+import { dpkgPendingRemovals } from "./invoker.ts";
 import { readOsId } from "./osrelease.ts";
 
 const FIELDS = "${binary:Package}\\t${Version}\\t${Architecture}\\t${db:Status-Abbrev}\\t${Maintainer}\\t${Homepage}\\n${db-fsys:Files}";
@@ -252,6 +253,10 @@ export class DpkgBackend implements PackageBackend {
       }
       throw new PkgswitchError(Exit.PKGMGR, `apt-get ${what} ${args.filter((a) => !a.startsWith("-")).slice(1).join(" ")} failed in ${this.opts.root} (exit ${r.rc}): ${lastLine(r.stderr || r.stdout)}`);
     }
+  }
+
+  pendingRemovals(candidates: string[]): string[] {
+    return dpkgPendingRemovals(process.env, candidates);
   }
 
   lockHolder(): string | null {

@@ -15,6 +15,8 @@ import type { PackageInfo } from "../pkgmgr/types.ts";
 import { describeOriginal, executableInfo, observe, resolvedDigest } from "./observe.ts";
 import { planEnable, type Action } from "./plan.ts";
 import { smokeTest } from "./smoke.ts";
+import { checkTargets, currentMounts, fsFacts } from "./preflight.ts";
+import { wayBack } from "./wayback.ts";
 import { loadState, managerOf, saveState, type ManagedTarget, type State } from "./state.ts";
 import type { OpContext, OpOutcome } from "./session.ts";
 import { divertedName, divertTargets, undivertTargets } from "./divert.ts";
@@ -108,7 +110,16 @@ async function prepare(ctx: OpContext, provider: Provider, state: State, install
     const info = executableInfo(root, a.linkTarget);
     if (!info.executable) plan.refusals.push({ target: a.target, reason: `replacement ${a.linkTarget} is ${info.exists ? "not executable" : "missing"}` });
   }
+  // Attributes, mounts and hard links of what is about to be swapped.
+  // A re-run after an interrupted enable finds our own backup and diverted-name links.
+  const switching = plan.actions.filter((a) => a.kind === "switch").map((a) => ({
+    target: a.applet.target,
+    linkTarget: a.applet.linkTarget,
+    ownLinks: [join(session.layout.stateDir, backupRel(a.applet.target)), ...(backend.diverter ? [hostPath(root, divertedName(a.applet.dbPath))] : [])],
+  }));
+  plan.refusals.push(...checkTargets(fsFacts(root, switching), currentMounts(), root));
   for (const r of plan.refusals) op.record("preflight.check", { check: "target", path: r.target, ok: false, reason: r.reason });
+  for (const a of plan.actions.filter((x) => x.kind === "skip")) op.record("preflight.check", { check: "target", path: a.applet.target, ok: true, skipped: true, reason: a.reason ?? null });
   op.record("preflight.check", { check: "plan", provider: provider.name, applets: applets.length, switch: plan.actions.filter((a) => a.kind === "switch").length, already: plan.actions.filter((a) => a.kind === "already").length, skip: plan.actions.filter((a) => a.kind === "skip").length, refused: plan.refusals.length, ok: plan.refusals.length === 0 });
   if (plan.refusals.length > 0) {
     const first = plan.refusals[0]!;
@@ -196,7 +207,9 @@ export async function enable(ctx: OpContext, providers: Provider[], opts: Enable
     switch: p.actions.filter((a) => a.kind === "switch").map((a) => a.applet.target),
     already: p.actions.filter((a) => a.kind === "already").map((a) => a.applet.target),
     skip: p.actions.filter((a) => a.kind === "skip").map((a) => ({ target: a.applet.target, reason: a.reason })),
+    way_back: wayBack(root, p.provider.name, p.actions.filter((a) => a.kind !== "skip").map((a) => a.applet.target)),
   }));
+  for (const p of summary) op.record("preflight.check", { check: "way-back", provider: p.provider, ok: true, ways: p.way_back });
   if (session.dryRun) {
     return { status: "dry_run", exitCode: Exit.OK, packages, counts: { switch: toSwitch.length }, result: { dry_run: true, plan: summary } };
   }
