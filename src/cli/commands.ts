@@ -2,7 +2,7 @@
  * return an exit code; expected failures throw PkgswitchError. */
 import type { ParseArgsConfig } from "node:util";
 import { loadConfig } from "../config/config.ts";
-import { hostPath, layoutFor, type Layout } from "../config/paths.ts";
+import { checkLayout, hostPath, layoutFor, type Layout } from "../config/paths.ts";
 import { Exit, usageError } from "../errors.ts";
 import { loadCatalog, resolveProviders } from "../providers/catalog.ts";
 import { runOperation, type Session } from "../switch/session.ts";
@@ -208,10 +208,13 @@ export function makeSession(globals: GlobalFlags, out: Output, argv: string[]): 
   if (globals.stateDir) overrides.stateDir = globals.stateDir;
   if (globals.config) overrides.configFile = globals.config;
   let layout = layoutFor(globals.root, overrides);
+  const flagged = { auditDir: globals.auditDir !== undefined, stateDir: globals.stateDir !== undefined };
+  checkLayout(layout, flagged);
   const config = loadConfig(layout.configFile, globals.config !== undefined);
   // Config paths are inside the root; flags win over config.
   if (config.auditDir && !globals.auditDir) layout = { ...layout, auditDir: hostPath(layout.root, config.auditDir) };
   if (config.stateDir && !globals.stateDir) layout = { ...layout, stateDir: hostPath(layout.root, config.stateDir) };
+  if (config.auditDir || config.stateDir) checkLayout(layout, flagged);
   return { layout, config, out, dryRun: globals.dryRun, yes: globals.yes, argv, signing: (host) => signingFor(layout, config, process.env, host, globals.key) };
 }
 
