@@ -16,7 +16,7 @@
  * spelling for every number and base64 blob), so any edited byte either fails
  * to parse or fails to verify.
  */
-import { createHash } from "node:crypto";
+import { nodeCrypto } from "../lazy.ts";
 import { b64, decodeBase64 } from "../attest/base64.ts";
 import { sign, verifyStrict } from "../attest/ed25519.ts";
 
@@ -92,7 +92,7 @@ export function checkpointBody(origin: string, size: bigint | number, rootHash: 
 /** First 4 bytes of SHA-256(name || 0x0A || 0x01 || pk). */
 export function keyHash(name: string, pk: Uint8Array): Uint8Array {
   if (pk.length !== 32) throw new TypeError("Ed25519 public key must be 32 bytes");
-  const h = createHash("sha256");
+  const h = nodeCrypto().createHash("sha256");
   h.update(enc.encode(name));
   h.update(Uint8Array.of(0x0a, ED25519_TYPE));
   h.update(pk);

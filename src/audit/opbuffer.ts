@@ -7,7 +7,7 @@
  * rewrites the checkpoint, and drops the journal. A dry run keeps everything
  * in memory and writes nothing. */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, unlinkSync, writeSync } from "node:fs";
-import { createHash } from "node:crypto";
+import { nodeCrypto } from "../lazy.ts";
 import { join } from "node:path";
 import { writeFileAtomic } from "../fsops/atomic.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
@@ -213,7 +213,7 @@ export class OpBuffer {
     const dir = this.info.auditDir;
     const sbomName = `audit-${this.opId}-sbom.json`;
     const endFields: EventFields = { status: input.status, exit_code: input.exitCode, duration_ms: this.durationMs, counts: input.counts ?? {} };
-    if (input.sbom) endFields.sbom = { file: sbomName, sha256: createHash("sha256").update(input.sbom).digest("hex") };
+    if (input.sbom) endFields.sbom = { file: sbomName, sha256: nodeCrypto().createHash("sha256").update(input.sbom).digest("hex") };
     // The SBOM is on disk before the journal names it in op.end, so a crash
     // in between never leaves a recovered operation pointing at nothing.
     if (input.sbom && !this.info.dryRun) writeFileAtomic(join(dir, sbomName), input.sbom);
@@ -270,7 +270,7 @@ function writeArtifacts(
     seq: ledger.length,
     op: opId,
     head,
-    jsonl_sha256: createHash("sha256").update(jsonl).digest("hex"),
+    jsonl_sha256: nodeCrypto().createHash("sha256").update(jsonl).digest("hex"),
     signature,
     key_id: keyId,
     ts: new Date().toISOString(),

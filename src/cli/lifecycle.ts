@@ -1,7 +1,7 @@
 /** Staying switched across package transactions: relink, hooks, pkg. */
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
-import { createHash } from "node:crypto";
+import { nodeCrypto } from "../lazy.ts";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError, usageError } from "../errors.ts";
 import { writeFileAtomic } from "../fsops/atomic.ts";
@@ -101,7 +101,7 @@ async function cmdHooksInstall(ctx: CommandContext): Promise<number> {
         mkdirSync(dirname(hostPath(s.layout.root, f.path)), { recursive: true, mode: 0o755 });
         writeFileAtomic(hostPath(s.layout.root, f.path), f.content, f.mode ?? 0o644);
       }
-      op.record("hook.install", { path: f.path, sha256: createHash("sha256").update(f.content).digest("hex") });
+      op.record("hook.install", { path: f.path, sha256: nodeCrypto().createHash("sha256").update(f.content).digest("hex") });
     }
     return { status: "ok", exitCode: Exit.OK, counts: { hooks: files.length } };
   });

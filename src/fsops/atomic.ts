@@ -2,7 +2,7 @@
  * half of one, and never a missing target path. */
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, symlinkSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { randomBytes } from "node:crypto";
+import { randomBytes } from "../lazy.ts";
 import { lib } from "./libc.ts";
 
 /** fsync a directory so a rename in it is durable. */

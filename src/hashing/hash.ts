@@ -13,7 +13,8 @@
  *   `Bun.file().arrayBuffer()`: ~0.35-0.55x (allocates the whole file).
  * So: `sha256FileSync` is the readSync loop, and `sha256File` uses it up to
  * a few MiB and the pipelined reader above that. */
-import { createHash, type Hash } from "node:crypto";
+import type { Hash } from "node:crypto";
+import { nodeCrypto } from "../lazy.ts";
 import { closeSync, fstatSync, openSync, read, readSync } from "node:fs";
 
 /** Chunk size of the synchronous reader. 1 MiB amortizes the syscall and
@@ -33,14 +34,14 @@ let sharedBuffer: Buffer | undefined;
 
 /** SHA-256 of `bytes` as 64 lowercase hex digits. */
 export function sha256Bytes(bytes: Uint8Array | string): string {
-  return createHash("sha256").update(bytes).digest("hex");
+  return nodeCrypto().createHash("sha256").update(bytes).digest("hex");
 }
 
 /** SHA-256 of an open file descriptor's content from offset 0, read with
  * positional `readSync` calls (the descriptor's own offset is not used). */
 export function sha256FdSync(fd: number): string {
   const buf = (sharedBuffer ??= Buffer.allocUnsafe(CHUNK_SIZE));
-  const hash = createHash("sha256");
+  const hash = nodeCrypto().createHash("sha256");
   let pos = 0;
   for (;;) {
     const n = readSync(fd, buf, 0, CHUNK_SIZE, pos);
@@ -74,7 +75,7 @@ function readAt(fd: number, buf: Buffer, pos: number): Promise<number> {
  * while the current one is being hashed, so I/O and hashing overlap. */
 async function sha256FdPipelined(fd: number): Promise<string> {
   const bufs = [Buffer.allocUnsafe(PIPE_CHUNK), Buffer.allocUnsafe(PIPE_CHUNK)];
-  const hash: Hash = createHash("sha256");
+  const hash: Hash = nodeCrypto().createHash("sha256");
   let pos = 0;
   let which = 0;
   let pending = readAt(fd, bufs[0]!, 0);

@@ -8,7 +8,8 @@
  * in-process. Results are merged in ledger order, so the report is the same
  * either way. */
 import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { workerThreads } from "../lazy.ts";
 import type { PublicKey } from "../attest/minisign.ts";
 import { checkOperations, type OpCheckOptions, type OpCheckResult, type OpTask } from "./operation.ts";
 import type { Report, ReportData } from "./report.ts";
@@ -75,7 +76,7 @@ function inWorkers(dir: string, tasks: OpTask[], keys: PublicKey[], opts: OpChec
     for (let i = 0; i < Math.min(n, batches.length); i++) {
       let w: Worker;
       try {
-        w = new Worker(workerScript());
+        w = new (workerThreads().Worker)(workerScript());
       } catch (e) {
         finish(e as Error);
         return;

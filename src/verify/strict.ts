@@ -29,7 +29,7 @@
  *    that occurrence is the top-level member (a nested object could hold the
  *    same text, so more than one occurrence falls back to the reference).
  */
-import { createHash } from "node:crypto";
+import { nodeCrypto } from "../lazy.ts";
 import { canonicalize } from "../audit/jcs.ts";
 import { MAX_LINE_BYTES } from "../audit/event.ts";
 import type { LedgerEntry } from "../audit/ledger.ts";
@@ -45,7 +45,7 @@ const hasBunSha = typeof Bun !== "undefined" && typeof Bun.SHA256?.hash === "fun
 
 /** Hex SHA-256 of a string (UTF-8) or bytes. */
 export function sha256Hex(data: string | Uint8Array): string {
-  return hasBunSha ? (Bun.SHA256.hash(data, "hex") as string) : createHash("sha256").update(data).digest("hex");
+  return hasBunSha ? (Bun.SHA256.hash(data, "hex") as string) : nodeCrypto().createHash("sha256").update(data).digest("hex");
 }
 
 /** True if every object in `v` has strictly ascending keys and every number
