@@ -10,6 +10,8 @@ export const Exit = {
   ROLLBACK_INCOMPLETE: 50,
   BACKUP_MISSING: 60,
   PERMISSION: 70,
+  /** state.json cannot be parsed: nothing acts on it (since 0.2.0). */
+  STATE_CORRUPT: 80,
 } as const;
 
 /** `audit verify` exit codes (design/formats.md). */

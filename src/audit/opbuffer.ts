@@ -11,6 +11,7 @@ import { nodeCrypto } from "../lazy.ts";
 import { join } from "node:path";
 import { writeFileAtomic } from "../fsops/atomic.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
+import { present } from "../config/access.ts";
 import { isSecretName, maskArgv, maskEnv, maskText } from "./mask.ts";
 import { DIGEST_KEYS, eventLine, GENESIS, MAX_LINE_BYTES, sealEvent, type AuditEvent, type EventFields } from "./event.ts";
 import { ledgerHead, ledgerLine, parseLedger, type LedgerEntry, type SignatureStatus } from "./ledger.ts";
@@ -324,7 +325,7 @@ export function prepareAuditDir(dir: string): void {
 /** Read and strictly parse the ledger (empty when absent). */
 export function readLedger(dir: string): LedgerEntry[] {
   const path = join(dir, "ledger.jsonl");
-  if (!existsSync(path)) return [];
+  if (!present(path)) return [];
   try {
     return parseLedger(readFileSync(path, "utf8"));
   } catch (e) {

@@ -3,6 +3,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Exit, PkgswitchError, usageError } from "../errors.ts";
+import { present } from "../config/access.ts";
 import { writeFileAtomic } from "../fsops/atomic.ts";
 import { formatPublicKey, generateSecretKey, keyIdHex, parsePublicKey, type GeneratedKey } from "../attest/minisign.ts";
 import { PUBLIC_KEY_FILE, SECRET_KEY_FILE, loadSecretKey, signerFor } from "../attest/signing.ts";
@@ -117,7 +118,7 @@ export const keyCommands: Command[] = [
         path = ctx.globals.key;
       } else {
         path = given?.[0] ?? join(ctx.layout().keyDir, PUBLIC_KEY_FILE);
-        if (!existsSync(path)) throw new PkgswitchError(3, `no public key at ${path} (create one with \`pkgswitch keys generate\`)`);
+        if (!present(path)) throw new PkgswitchError(3, `no public key at ${path} (create one with \`pkgswitch keys generate\`)`);
         text = readFileSync(path, "utf8");
       }
       let key;

@@ -1,7 +1,8 @@
 /** `audit list` and `audit show`: reading the record (never writing it). */
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Exit, PkgswitchError, usageError } from "../errors.ts";
+import { present } from "../config/access.ts";
 import { readLedger } from "../audit/opbuffer.ts";
 import { parseOpId } from "../audit/opid.ts";
 import type { AuditEvent } from "../audit/event.ts";
@@ -10,7 +11,7 @@ import type { CommandContext } from "./commands.ts";
 /** Read an operation's events (exit 3 when it does not exist). */
 export function readOpEvents(auditDir: string, opId: string): AuditEvent[] {
   const path = join(auditDir, `audit-${opId}.jsonl`);
-  if (!existsSync(path)) throw new PkgswitchError(3, `no operation ${opId} in ${auditDir}`);
+  if (!present(path)) throw new PkgswitchError(3, `no operation ${opId} in ${auditDir}`);
   return readFileSync(path, "utf8").split("\n").filter(Boolean).map((l, i) => {
     try {
       return JSON.parse(l) as AuditEvent;
@@ -52,6 +53,12 @@ export async function cmdAuditShow(ctx: CommandContext): Promise<number> {
   return Exit.OK;
 }
 
+/** `text`, or its first `max` characters and a mark saying how much was
+ * left out: a path cut silently reads as another path (`/bin/l`). */
+export function cut(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more character${text.length - max === 1 ? "" : "s"}; --json has all)`;
+}
+
 /** One readable line per event. */
 export function describeEvent(e: AuditEvent): string {
   const f = e as Record<string, unknown>;
@@ -60,7 +67,7 @@ export function describeEvent(e: AuditEvent): string {
     switch (e.event) {
       case "op.start": return `${f.command} (root ${f.root}${f.dry_run ? ", dry run" : ""}, pkgswitch ${f.tool_version})`;
       case "op.end": return `status ${f.status}, exit ${f.exit_code}, ${f.duration_ms} ms ${JSON.stringify(f.counts)}`;
-      case "pkg.query": return `${(f.args as string[]).join(" ").slice(0, 120)} → rc ${f.rc} (${f.duration_ms} ms)`;
+      case "pkg.query": return `${cut((f.args as string[]).join(" "), 400)} → rc ${f.rc} (${f.duration_ms} ms)`;
       case "pkg.install": case "pkg.remove": return `${(f.packages as string[]).join(" ")}${f.version ? " " + f.version : ""}`;
       case "provenance": return f.package
         ? `${f.package} ${f.version_before ?? "(none)"} → ${f.version_after ?? "(removed)"} [${f.source_repo}]${f.foreign ? " FOREIGN" : ""}`

@@ -8,6 +8,7 @@ import { loadCatalog, resolveProviders } from "../providers/catalog.ts";
 import { runOperation, type Session } from "../switch/session.ts";
 import { enable } from "../switch/enable.ts";
 import { disable } from "../switch/disable.ts";
+import { loadState } from "../switch/state.ts";
 import { signingFor } from "../attest/signing.ts";
 import type { GlobalFlags, Parsed } from "./args.ts";
 import { Output } from "./output.ts";
@@ -69,6 +70,7 @@ export const COMMANDS: Command[] = [
       if (ctx.args.length === 0) throw usageError("enable: name at least one provider (see `pkgswitch list`)");
       const s = ctx.session();
       const providers = resolveProviders(loadCatalog(s.layout.providersDir), ctx.args);
+      loadState(s.layout.stateDir); // unreadable or corrupt: refuse before the lock and the record
       await confirm(ctx, `switch ${ctx.args.join(", ")} in ${s.layout.root}`);
       const { outcome, summary } = await runOperation(s, `enable ${ctx.args.join(" ")}`, (c) => enable(c, providers));
       reportSwitch(ctx.out, "enable", outcome.result, summary.opId, s.dryRun, outcome.counts);
@@ -86,6 +88,14 @@ export const COMMANDS: Command[] = [
       if (all === ctx.args.length > 0) throw usageError("disable: name providers or give --all (not both)");
       const s = ctx.session();
       if (!all) resolveProviders(loadCatalog(s.layout.providersDir), ctx.args);
+      // Nothing enabled to disable: say so and write nothing (no operation),
+      // like a no-op relink.
+      const enabled = Object.keys(loadState(s.layout.stateDir).providers);
+      if (all ? enabled.length === 0 : !ctx.args.some((a) => enabled.includes(a))) {
+        ctx.out.json({ op: null, dry_run: s.dryRun, counts: {}, plan: [] });
+        ctx.out.line(all ? "no provider is enabled; nothing to do" : `${ctx.args.join(", ")}: not enabled; nothing to do`);
+        return Exit.OK;
+      }
       await confirm(ctx, `restore the originals of ${all ? "every enabled provider" : ctx.args.join(", ")} in ${s.layout.root}`);
       const { outcome, summary } = await runOperation(s, `disable ${all ? "--all" : ctx.args.join(" ")}`, (c) =>
         disable(c, { providers: all ? "all" : ctx.args, removePackage: ctx.parsed.values["remove-package"] === true }),
@@ -132,7 +142,8 @@ export const COMMANDS: Command[] = [
 ];
 
 function reportSwitch(out: Output, verb: string, result: unknown, opId: string, dryRun: boolean, counts?: Record<string, number>): void {
-  out.json({ op: opId, dry_run: dryRun, counts: counts ?? {}, ...(result as object) });
+  // A dry run records nothing: there is no op id to cite.
+  out.json({ op: dryRun ? null : opId, dry_run: dryRun, counts: counts ?? {}, ...(result as object) });
   const plan = (result as { plan?: Array<Record<string, unknown>> }).plan ?? [];
   for (const p of plan) {
     if (verb === "enable") {

@@ -30,7 +30,8 @@ export async function cmdList(ctx: CommandContext): Promise<number> {
   ctx.out.json({ manager: backend.kind, providers: rows });
   const w = Math.max(...rows.map((r) => r.provider.length));
   for (const r of rows) {
-    const flag = r.enabled ? ctx.out.paint("green", "enabled ") : r.installed ? "installed" : ctx.out.paint("dim", "-        ");
+    // Pad before painting: escape codes must not count as width.
+    const flag = r.enabled ? ctx.out.paint("green", "enabled".padEnd(9)) : r.installed ? "installed" : ctx.out.paint("dim", "-".padEnd(9));
     ctx.out.line(`${r.provider.padEnd(w)}  ${flag}  ${r.package ?? "(no recipe for " + backend.kind + ")"}${r.version ? " " + r.version : ""}  — ${r.description}`);
   }
   return Exit.OK;

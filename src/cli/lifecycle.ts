@@ -105,7 +105,7 @@ async function cmdHooksInstall(ctx: CommandContext): Promise<number> {
     }
     return { status: "ok", exitCode: Exit.OK, counts: { hooks: files.length } };
   });
-  ctx.out.json({ op: summary.opId, installed: files.map((f) => f.path), dry_run: s.dryRun });
+  ctx.out.json({ op: s.dryRun ? null : summary.opId, installed: files.map((f) => f.path), dry_run: s.dryRun });
   for (const f of files) ctx.out.line(`${s.dryRun ? "would write" : "wrote"} ${f.path}`);
   return Exit.OK;
 }
@@ -127,7 +127,7 @@ async function cmdHooksRemove(ctx: CommandContext): Promise<number> {
     }
     return { status: "ok", exitCode: Exit.OK, counts: { hooks: ours.length } };
   });
-  ctx.out.json({ op: summary.opId, removed: ours, dry_run: s.dryRun });
+  ctx.out.json({ op: s.dryRun ? null : summary.opId, removed: ours, dry_run: s.dryRun });
   for (const p of ours) ctx.out.line(`${s.dryRun ? "would remove" : "removed"} ${p}`);
   return Exit.OK;
 }
@@ -146,7 +146,7 @@ function pkgCommand(action: "install" | "remove"): Command {
       const { confirm } = await import("./commands.ts");
       await confirm(ctx, `${action} ${ctx.args.join(" ")} in ${s.layout.root}`);
       const { outcome, summary } = await runOperation(s, `pkg ${action} ${ctx.args.join(" ")}`, (c) => pkgTransaction(c, action, ctx.args));
-      ctx.out.json({ op: summary.opId, ...(outcome.result as object), counts: outcome.counts });
+      ctx.out.json({ op: s.dryRun ? null : summary.opId, ...(outcome.result as object), counts: outcome.counts });
       const r = outcome.result as { packages: Array<{ name: string; before: string | null; after: string | null }>; restore_first?: string[] };
       for (const p of r.packages) ctx.out.line(`${s.dryRun ? "would change " : ""}${p.name}: ${p.before ?? "(none)"} → ${p.after ?? "(removed)"}`);
       for (const prov of r.restore_first ?? []) ctx.out.line(`would first restore the originals of ${prov} (its package is removed)`);

@@ -1,10 +1,11 @@
 /** What pkgswitch manages, kept in `<state-dir>/state.json` for status,
  * disable and relink. Written atomically; the filesystem stays the truth
  * (a target is switched when it is our link), the state says what is ours. */
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../fsops/atomic.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
+import { deniedError, isDenied, present } from "../config/access.ts";
 
 /** A target's prior identity, as backed up (also the sidecar's content). */
 export interface OriginalFile {
@@ -63,14 +64,21 @@ export function statePath(stateDir: string): string {
 
 export function loadState(stateDir: string): State {
   const path = statePath(stateDir);
-  if (!existsSync(path)) return emptyState();
+  if (!present(path)) return emptyState();
   try {
     const s = JSON.parse(readFileSync(path, "utf8")) as State;
     if (s.v !== 1 || typeof s.providers !== "object" || s.providers === null) throw new Error("unknown state version");
     return s;
   } catch (e) {
-    throw new PkgswitchError(Exit.INTERNAL, `state file ${path} is unreadable (${(e as Error).message}); targets are unchanged — see docs/recovery.md`);
+    if (isDenied(e)) throw deniedError(path);
+    throw stateCorrupt(path, (e as Error).message);
   }
+}
+
+/** Exit 80: the record of what is switched cannot be trusted, so nothing
+ * acts on it; the playbook rebuilds it (the targets are unchanged). */
+export function stateCorrupt(path: string, why: string): PkgswitchError {
+  return new PkgswitchError(Exit.STATE_CORRUPT, `state file ${path} is corrupt (${why}); nothing was changed — see docs/recovery.md#a-corrupt-statejson`);
 }
 
 export function saveState(stateDir: string, state: State): void {

@@ -110,7 +110,12 @@ function checkCurrentCheckpoint(dir: string, ledger: LedgerState, trust: TrustSe
     report.fail("checkpoint", VerifyExit.TAMPERED, `signed by key ${checked.keyId}, but the operation it closes (ledger line ${cp.size}) was signed by ${writer.key_id}`, { file: CHECKPOINT_FILE });
   }
   if (cp.size > BigInt(n)) {
-    report.fail("checkpoint", VerifyExit.TAMPERED, `covers ${cp.size} operations but ${LEDGER_FILE} has ${n} lines: operations were removed from the end of the ledger`, { file: LEDGER_FILE });
+    // Where the lines went: a seq gap shows a deletion before the end.
+    const gap = entries.findIndex((e, i) => e !== null && e.seq !== i);
+    const where = gap >= 0
+      ? `operations were removed from the middle of the ledger (before line ${gap + 1}, whose seq is ${entries[gap]!.seq})`
+      : "operations were removed from the end of the ledger";
+    report.fail("checkpoint", VerifyExit.TAMPERED, `covers ${cp.size} operations but ${LEDGER_FILE} has ${n} lines: ${where}`, { file: LEDGER_FILE });
     return checked;
   }
   if (full && cp.size < BigInt(n)) {
