@@ -11,7 +11,7 @@ import { disable } from "../switch/disable.ts";
 import { loadState } from "../switch/state.ts";
 import { signingFor } from "../attest/signing.ts";
 import type { GlobalFlags, Parsed } from "./args.ts";
-import { Output } from "./output.ts";
+import { Output, writeStderr } from "./output.ts";
 import { cmdList, cmdStatus } from "./info.ts";
 import { cmdAuditList, cmdAuditShow } from "./audit.ts";
 import { keyCommands } from "./attest.ts";
@@ -171,7 +171,7 @@ function reportSwitch(out: Output, verb: string, result: unknown, opId: string, 
 export async function confirm(ctx: CommandContext, what: string): Promise<void> {
   if (ctx.globals.yes || ctx.globals.dryRun) return;
   if (!process.stdin.isTTY) throw usageError(`refusing to ${what} without --yes (stdin is not a terminal); preview with --dry-run`);
-  process.stderr.write(`${what}? [y/N] `);
+  writeStderr(`${what}? [y/N] `);
   for await (const line of console) {
     if (/^y(es)?$/i.test(line.trim())) return;
     break;

@@ -13,6 +13,7 @@ import { inspect, relink } from "../switch/relink.ts";
 import { loadState } from "../switch/state.ts";
 import { pkgTransaction } from "../switch/transaction.ts";
 import type { Command, CommandContext } from "./commands.ts";
+import { writeStderr } from "./output.ts";
 
 async function cmdRelink(ctx: CommandContext): Promise<number> {
   const hook = ctx.parsed.values.hook === true;
@@ -62,7 +63,7 @@ async function cmdRelink(ctx: CommandContext): Promise<number> {
     if (!hook) throw e;
     // A hook never fails the package manager's transaction.
     const err = e as PkgswitchError;
-    process.stderr.write(`pkgswitch relink (hook): ${err.message}${err.opId ? ` [op ${err.opId}]` : ""} — run \`pkgswitch relink\` by hand\n`);
+    writeStderr(`pkgswitch relink (hook): ${err.message}${err.opId ? ` [op ${err.opId}]` : ""} — run \`pkgswitch relink\` by hand\n`);
     return Exit.OK;
   }
 }

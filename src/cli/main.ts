@@ -4,7 +4,7 @@ import { Exit, PkgswitchError, usageError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { GLOBAL_OPTIONS, parse } from "./args.ts";
 import type { Command, CommandContext } from "./commands.ts";
-import { Output } from "./output.ts";
+import { Output, writeStdout } from "./output.ts";
 
 // The command table (and through it every command's code) is loaded only
 // once a command is to run: `--version` answers from this module alone,
@@ -61,15 +61,13 @@ function parseGlobalsOnly(argv: string[]): ReturnType<typeof parse> | null {
 }
 
 function printVersion(json: boolean): number {
-  process.stdout.write(json ? JSON.stringify({ version: VERSION }) + "\n" : `pkgswitch ${VERSION}\n`);
+  writeStdout(json ? JSON.stringify({ version: VERSION }) + "\n" : `pkgswitch ${VERSION}\n`);
   return Exit.OK;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  // A reader that goes away (`pkgswitch audit show X | head`) is not an error.
-  process.stdout.on?.("error", (e: NodeJS.ErrnoException) => {
-    if (e.code === "EPIPE") process.exit(0);
-  });
+  // A reader that goes away (`pkgswitch audit show X | head`) is not an
+  // error: writeStdout exits 0 on EPIPE.
   let out = Output.detect({ json: argv.includes("--json"), quiet: false, verbose: false, noColor: argv.includes("--no-color") });
   try {
     // An argv that parses with the global options alone parses the same
@@ -87,7 +85,7 @@ export async function main(argv: string[]): Promise<number> {
     const found = findCommand(parsed.positionals);
     if (!found) {
       if (g.help || parsed.positionals.length === 0) {
-        process.stdout.write(globalHelp());
+        writeStdout(globalHelp());
         return g.help ? Exit.OK : Exit.USAGE;
       }
       const group = COMMANDS.filter((c) => c.path[0] === parsed.positionals[0]);
@@ -96,7 +94,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     const { cmd, rest } = found;
     if (g.help) {
-      process.stdout.write(commandHelp(cmd));
+      writeStdout(commandHelp(cmd));
       return Exit.OK;
     }
     for (const k of Object.keys(parsed.values)) {
@@ -116,7 +114,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof PkgswitchError) {
       out.error(e.message + (e.opId ? ` [op ${e.opId}]` : ""));
-      if (out.opts.json) process.stdout.write(JSON.stringify({ error: e.message, exit_code: e.exitCode, op: e.opId ?? null }) + "\n");
+      if (out.opts.json) writeStdout(JSON.stringify({ error: e.message, exit_code: e.exitCode, op: e.opId ?? null }) + "\n");
       return e.exitCode;
     }
     out.error(`internal error (a bug, please report): ${(e as Error).stack ?? e}`);

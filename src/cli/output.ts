@@ -1,6 +1,7 @@
 /** Human and machine output. Results go to stdout (JSON with --json);
  * messages and progress go to stderr. Colour only on a TTY, never with
  * NO_COLOR or --no-color. */
+import { fstatSync, writeSync } from "node:fs";
 export interface OutputOptions {
   json: boolean;
   quiet: boolean;
@@ -16,7 +17,7 @@ export class Output {
   constructor(readonly opts: OutputOptions) {}
 
   static detect(flags: { json: boolean; quiet: boolean; verbose: boolean; noColor: boolean }): Output {
-    const color = !flags.noColor && !("NO_COLOR" in process.env) && process.stdout.isTTY === true && !flags.json;
+    const color = !flags.noColor && !("NO_COLOR" in process.env) && isTerminal(1) && !flags.json;
     return new Output({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose, color });
   }
 
@@ -31,17 +32,17 @@ export class Output {
 
   /** Detail shown with -v. */
   detail(s: string): void {
-    if (this.opts.verbose && !this.opts.json) process.stderr.write(this.paint("dim", s) + "\n");
+    if (this.opts.verbose && !this.opts.json) writeStderr(this.paint("dim", s) + "\n");
   }
 
   warn(s: string): void {
     this.clearProgress();
-    process.stderr.write(this.paint("yellow", "warning: ") + s + "\n");
+    writeStderr(this.paint("yellow", "warning: ") + s + "\n");
   }
 
   error(s: string): void {
     this.clearProgress();
-    process.stderr.write(this.paint("red", "error: ") + s + "\n");
+    writeStderr(this.paint("red", "error: ") + s + "\n");
   }
 
   /** The JSON result document (only with --json). */
@@ -51,24 +52,62 @@ export class Output {
 
   /** Progress on long work, only when stderr is a TTY. */
   progress(label: string, done: number, total: number): void {
-    if (!process.stderr.isTTY || this.opts.json || this.opts.quiet) return;
-    process.stderr.write(`\r\x1b[K${label} ${done}/${total}`);
+    if (!isTerminal(2) || this.opts.json || this.opts.quiet) return;
+    writeStderr(`\r\x1b[K${label} ${done}/${total}`);
     this.progressShown = true;
     if (done >= total) this.clearProgress();
   }
 
   clearProgress(): void {
-    if (this.progressShown) process.stderr.write("\r\x1b[K");
+    if (this.progressShown) writeStderr("\r\x1b[K");
     this.progressShown = false;
+  }
+}
+
+// Output goes straight to file descriptors 1 and 2 with writeSync. Why:
+// touching `process.stdout`/`process.stderr` builds Node's stream objects,
+// which costs ~25 ms of start-up in the compiled binary (more than all of
+// pkgswitch's own code), and every command prints something. writeSync is
+// also ordered and complete when it returns, so nothing is lost at exit.
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+function writeFd(fd: 1 | 2, s: string): void {
+  const buf = Buffer.from(s, "utf8");
+  for (let off = 0; off < buf.length; ) {
+    try {
+      off += writeSync(fd, buf, off, buf.length - off);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      // A non-blocking pipe that is full: wait for the reader.
+      if (code === "EAGAIN") Atomics.wait(sleeper, 0, 0, 1);
+      // A reader that went away (`pkgswitch audit show X | head`) is not an error.
+      else if (code === "EPIPE") {
+        if (fd === 1) process.exit(0);
+        return;
+      } else throw e;
+    }
   }
 }
 
 /** stdout that tolerates a closed reader (`pkgswitch audit show X | head`). */
 export function writeStdout(s: string): void {
+  writeFd(1, s);
+}
+
+/** stderr (messages, prompts, progress). */
+export function writeStderr(s: string): void {
+  writeFd(2, s);
+}
+
+/** isatty(fd), without building the stdio streams: a pipe or file (the
+ * usual case for hooks and scripts) is decided by fstat alone; only a
+ * character device asks node:tty. */
+export function isTerminal(fd: 0 | 1 | 2): boolean {
   try {
-    process.stdout.write(s);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "EPIPE") process.exit(0);
-    throw e;
+    if (!fstatSync(fd).isCharacterDevice()) return false;
+  } catch {
+    return false;
   }
+  return (process.getBuiltinModule("node:tty") as typeof import("node:tty")).isatty(fd);
 }

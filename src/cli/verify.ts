@@ -15,6 +15,7 @@ import { EXIT_MEANING, type Report } from "../verify/report.ts";
 import { defaultTrust, trustFromFiles, type TrustSet } from "../verify/trust.ts";
 import { CHECKPOINT_FILE, verifyAll, verifyOp } from "../verify/verify.ts";
 import type { Command, CommandContext } from "./commands.ts";
+import { writeStdout } from "./output.ts";
 
 const str = (ctx: CommandContext, k: string) => ctx.parsed.values[k] as string | undefined;
 const flag = (ctx: CommandContext, k: string) => ctx.parsed.values[k] === true;
@@ -135,7 +136,7 @@ export const verifyCommands: Command[] = [
           parsed = { error: (e as Error).message };
         }
         ctx.out.json({ file: path, checkpoint: text, ...parsed });
-      } else process.stdout.write(text);
+      } else writeStdout(text);
       return Exit.OK;
     },
   },
@@ -154,7 +155,7 @@ export const verifyCommands: Command[] = [
       const bundle = exportBundle(ctx.layout().auditDir, opId, trustFor(ctx));
       const text = serializeBundle(bundle);
       if (out === "-") {
-        process.stdout.write(text);
+        writeStdout(text);
         return Exit.OK;
       }
       if (ctx.globals.dryRun) {
