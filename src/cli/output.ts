@@ -90,14 +90,21 @@ function writeFd(fd: 1 | 2, s: string): void {
   }
 }
 
+/** Where printed text goes: file descriptors 1 and 2. Replaceable, so a
+ * test running a command in-process can capture what it prints. */
+export const stdio = {
+  out: (s: string): void => writeFd(1, s),
+  err: (s: string): void => writeFd(2, s),
+};
+
 /** stdout that tolerates a closed reader (`pkgswitch audit show X | head`). */
 export function writeStdout(s: string): void {
-  writeFd(1, s);
+  stdio.out(s);
 }
 
 /** stderr (messages, prompts, progress). */
 export function writeStderr(s: string): void {
-  writeFd(2, s);
+  stdio.err(s);
 }
 
 /** isatty(fd), without building the stdio streams: a pipe or file (the
