@@ -34,7 +34,7 @@ import { eventLine, GENESIS, sealEvent } from "../src/audit/event.ts";
 import { ledgerLine, type LedgerEntry } from "../src/audit/ledger.ts";
 import { generateSecretKey, parseSignature } from "../src/attest/minisign.ts";
 import { signerFor } from "../src/attest/signing.ts";
-import { merkleRootOf } from "../src/switch/session.ts";
+import { merkleRootOf } from "../src/audit/merkle.ts";
 import { verifyAll } from "../src/verify/verify.ts";
 import { trustFromFiles } from "../src/verify/trust.ts";
 import { checkAuditSignature } from "../src/verify/signature.ts";

@@ -2,7 +2,7 @@
  * faster than @noble/hashes over a 35 KB audit file (it is what `audit
  * verify --all` spends its time on); noble is the fallback and the
  * reference the native one is tested against (tests/unit/blake2.test.ts). */
-import { nodeCrypto } from "../lazy.ts";
+import { nodeCrypto } from "../sys/index.ts";
 import { blake2b } from "@noble/hashes/blake2.js";
 
 let native: boolean | null = null;

@@ -21,7 +21,7 @@
 import * as ed from "@noble/ed25519";
 import { sha512 } from "@noble/hashes/sha2.js";
 import type { KeyObject } from "node:crypto";
-import { nodeCrypto } from "../lazy.ts";
+import { nodeCrypto } from "../sys/index.ts";
 
 // noble v3 ships without a hash; the sync API needs one wired in.
 ed.hashes.sha512 = sha512;

@@ -28,8 +28,8 @@
  */
 import { blake2b } from "@noble/hashes/blake2.js";
 import { scrypt } from "@noble/hashes/scrypt.js";
-import { nodeCrypto, randomBytes } from "../lazy.ts";
-import { b64, decodeBase64 } from "./base64.ts";
+import { nodeCrypto, randomBytes } from "../sys/index.ts";
+import { b64, decodeBase64 } from "../encoding/base64.ts";
 import { blake2b512 } from "./blake2.ts";
 import { publicKeyFromSeed, sign, verifyStrict } from "./ed25519.ts";
 
@@ -238,11 +238,11 @@ export function scryptParams(opslimit: bigint, memlimit: bigint): { N: number; r
 const SCRYPT_MAX_MEM = 1024 ** 3 + 2 * 1024; // 128 * r * (N + p + 1) for N = 2^20, r = 8, p = 1
 const SCRYPT_MAX_WORK = 2 ** 21; // N * p: twice minisign's
 
-/** scrypt keystream for an encrypted secret key. The native scrypt is ~10x
- * faster than @noble/hashes' at minisign's default cost (N=2^20, 1 GiB):
- * seconds, not tens of seconds, before every signed operation. noble is the
- * fallback where the runtime has none (same function; the encrypted-key
- * tests check both against keys made by stock minisign). */
+/** scrypt keystream for an encrypted secret key. The native scrypt costs
+ * about half the CPU of @noble/hashes' at minisign's default cost (N=2^20,
+ * 1 GiB) before every signed operation; noble is the fallback where the
+ * runtime has none (same function; the encrypted-key tests check it against
+ * keys made by stock minisign). */
 function scryptStream(pw: Uint8Array, salt: Uint8Array, o: { N: number; r: number; p: number; dkLen: number }): Uint8Array {
   let native: Buffer | null = null;
   try {

@@ -8,9 +8,10 @@ import type { Config } from "../config/config.ts";
 import { hostPath, type Layout } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import type { Signer, SigningSetup } from "../audit/opbuffer.ts";
-import { checkpointBody, signNote } from "../audit/note.ts";
+import { checkpointBody } from "../audit/note.ts";
+import { signNote } from "./notesig.ts";
 import { keyIdHex, parseSecretKey, signPrehashed, type SecretKey } from "./minisign.ts";
-import { writeStderr } from "../cli/output.ts";
+import { writeStderr } from "../sys/stdio.ts";
 
 export const SECRET_KEY_FILE = "signing.key";
 export const PUBLIC_KEY_FILE = "signing.pub";

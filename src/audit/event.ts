@@ -1,5 +1,5 @@
 /** The event record and its hash chain (design/formats.md "Events"). Pure. */
-import { nodeCrypto } from "../lazy.ts";
+import { sha256Hex } from "../sys/index.ts";
 import { canonicalize } from "./jcs.ts";
 
 export const GENESIS = "sha256:" + "0".repeat(64);
@@ -44,7 +44,7 @@ export function normalize(value: unknown, path = "$"): unknown {
 
 /** `sha256:` + hex SHA-256 of the JCS bytes of `obj` (which has no `hash`). */
 export function chainHash(obj: Record<string, unknown>): string {
-  return "sha256:" + nodeCrypto().createHash("sha256").update(canonicalize(obj)).digest("hex");
+  return "sha256:" + sha256Hex(canonicalize(obj));
 }
 
 /** Build and seal one event; pure. */

@@ -10,11 +10,12 @@
  * Bias: when unsure, mask. A masked ordinary word costs an auditor a little
  * context; a leaked password in a signed, append-only audit trail cannot be
  * taken back. */
-import { sha256Bytes } from "../hashing/hash.ts";
+import { sha256Hex } from "../sys/index.ts";
+import { DIGEST_KEYS } from "./event.ts";
 
 /** First 8 hex digits of SHA-256 of the secret's UTF-8 bytes. */
 export function fingerprint(secret: string): string {
-  return sha256Bytes(secret).slice(0, 8);
+  return sha256Hex(secret).slice(0, 8);
 }
 
 /** The text that replaces `secret` in recorded output. */
@@ -233,4 +234,30 @@ export function maskEnv(env: Readonly<Record<string, string>>): Record<string, s
   }
   for (const name of Object.keys(out)) out[name] = m.sweep(out[name]!);
   return out;
+}
+
+const ENV_KEEP = /^(PKGSWITCH_|LANG$|LC_ALL$|PATH$|SUDO_USER$|USER$|DEBIAN_FRONTEND$)/;
+
+/** The environment worth recording: pkgswitch's own and locale variables, and
+ * every variable whose name says secret (masked, so its fingerprint is on
+ * record and its value is not). */
+export function recordableEnv(env: Record<string, string | undefined>): Record<string, string> {
+  const picked: Record<string, string> = {};
+  for (const k of Object.keys(env).sort()) {
+    const v = env[k];
+    if (v !== undefined && (ENV_KEEP.test(k) || isSecretName(k))) picked[k] = v;
+  }
+  return maskEnv(picked);
+}
+
+/** Mask every free-form string in an event; digest fields pass untouched. */
+export function maskFields(value: unknown, key = ""): unknown {
+  if (typeof value === "string") return DIGEST_KEYS.has(key) ? value : maskText(value);
+  if (Array.isArray(value)) return value.map((v) => maskFields(v, key));
+  if (value && typeof value === "object" && typeof value !== "bigint") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = maskFields(v, k);
+    return out;
+  }
+  return value;
 }

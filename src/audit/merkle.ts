@@ -12,7 +12,7 @@
  * tree sizes are uint64 on the wire. Verifiers return false, never throw, for
  * any bad input (wrong hash length, index out of range, short or long proof).
  */
-import { nodeCrypto } from "../lazy.ts";
+import { nodeCrypto } from "../sys/index.ts";
 
 export const HASH_BYTES = 32;
 
@@ -48,6 +48,11 @@ function subtreeRoot(leaves: readonly Uint8Array[], lo: number, hi: number): Uin
   if (n === 1) return leaves[lo]!;
   const k = splitPoint(n);
   return nodeHash(subtreeRoot(leaves, lo, lo + k), subtreeRoot(leaves, lo + k, hi));
+}
+
+/** Root of the tree over raw leaves (ledger lines without their newline). */
+export function merkleRootOf(leaves: Uint8Array[]): Uint8Array {
+  return rootHash(leaves.map(leafHash));
 }
 
 /** Root hash of the tree over `leafHashes` (already leaf-hashed). The empty

@@ -12,13 +12,14 @@
  * The key hash, SHA-256(name || 0x0A || 0x01 || pk)[:4], lets a verifier pick
  * its key without trying each; 0x01 is the Ed25519 signature type.
  *
+ * This module is the format (pure); signing and verifying notes is
+ * src/attest/notesig.ts's.
+ *
  * Parsing is strict: exactly the form `signNote` writes (one canonical
  * spelling for every number and base64 blob), so any edited byte either fails
  * to parse or fails to verify.
  */
-import { nodeCrypto } from "../lazy.ts";
-import { b64, decodeBase64 } from "../attest/base64.ts";
-import { sign, verifyStrict } from "../attest/ed25519.ts";
+import { b64, decodeBase64 } from "../encoding/base64.ts";
 
 /** A malformed note or checkpoint. */
 export class NoteError extends Error {
@@ -47,15 +48,14 @@ export interface Checkpoint extends Note {
 }
 
 const EM_DASH = "\u2014";
-const SIG_PREFIX = `${EM_DASH} `;
-const ED25519_TYPE = 0x01;
+export const SIG_PREFIX = `${EM_DASH} `;
+export const ED25519_TYPE = 0x01;
 // Limits as in Go's golang.org/x/mod/sumdb/note, so a hostile file cannot
 // make us do unbounded work.
 const MAX_NOTE_CHARS = 1 << 20;
 const MAX_SIGNATURES = 100;
 const MAX_UINT64 = (1n << 64n) - 1n;
 
-const enc = new TextEncoder();
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 function decodeBase64Strict(s: string, what: string): Uint8Array {
@@ -66,13 +66,13 @@ function decodeBase64Strict(s: string, what: string): Uint8Array {
 
 /** Key names: non-empty, no Unicode white space, no "+" (the separator in
  * verifier key strings). */
-function isValidName(name: string): boolean {
+export function isValidName(name: string): boolean {
   return name.length > 0 && !/[\s+]/u.test(name) && !/\p{Cc}/u.test(name);
 }
 
 /** Note text: non-empty, ends in "\n", no blank line, no control character
  * other than "\n". */
-function checkBody(body: string): void {
+export function checkBody(body: string): void {
   if (body.length === 0 || !body.endsWith("\n")) throw new NoteError("note text must end with a newline");
   if (body.includes("\n\n") || body.startsWith("\n")) throw new NoteError("note text has a blank line");
   if (/[\p{Cc}\u2028\u2029]/u.test(body.replaceAll("\n", ""))) throw new NoteError("note text has a control character");
@@ -87,28 +87,6 @@ export function checkpointBody(origin: string, size: bigint | number, rootHash: 
   const body = `${origin}\n${n}\n${b64(rootHash)}\n`;
   checkBody(body);
   return body;
-}
-
-/** First 4 bytes of SHA-256(name || 0x0A || 0x01 || pk). */
-export function keyHash(name: string, pk: Uint8Array): Uint8Array {
-  if (pk.length !== 32) throw new TypeError("Ed25519 public key must be 32 bytes");
-  const h = nodeCrypto().createHash("sha256");
-  h.update(enc.encode(name));
-  h.update(Uint8Array.of(0x0a, ED25519_TYPE));
-  h.update(pk);
-  return new Uint8Array(h.digest().subarray(0, 4));
-}
-
-/** Sign `body` with Ed25519 key (`seed`, `pk`) under key `name`: the body, a
- * blank line and one signature line. */
-export function signNote(body: string, name: string, seed: Uint8Array, pk: Uint8Array): string {
-  checkBody(body);
-  if (!isValidName(name)) throw new NoteError(`invalid key name ${JSON.stringify(name)}`);
-  const sig = sign(enc.encode(body), seed);
-  const blob = new Uint8Array(4 + sig.length);
-  blob.set(keyHash(name, pk), 0);
-  blob.set(sig, 4);
-  return `${body}\n${SIG_PREFIX}${name} ${b64(blob)}\n`;
 }
 
 /** Split a signed note into body and signature lines, strictly. */
@@ -152,23 +130,4 @@ export function parseCheckpoint(text: string | Uint8Array): Checkpoint {
   const root = decodeBase64Strict(rootText, "root hash");
   if (root.length !== 32) throw new NoteError("root hash must be 32 bytes");
   return { ...note, origin, size, root };
-}
-
-/**
- * True if `text` is a well-formed note carrying a valid signature by key
- * (`name`, `pk`). Per C2SP, the first signature line matching the name and key
- * hash decides; a malformed note is false, not an exception.
- */
-export function verifyNote(text: string | Uint8Array, name: string, pk: Uint8Array): boolean {
-  let note: Note;
-  try {
-    note = parseNote(text);
-  } catch {
-    return false;
-  }
-  if (pk.length !== 32) return false;
-  const want = keyHash(name, pk);
-  const sig = note.signatures.find((s) => s.name === name && s.keyHash.every((b, i) => b === want[i]));
-  if (!sig || sig.sig.length !== 64) return false;
-  return verifyStrict(sig.sig, enc.encode(note.body), pk);
 }

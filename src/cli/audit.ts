@@ -3,14 +3,15 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Exit, PkgswitchError, usageError } from "../errors.ts";
 import { present } from "../config/access.ts";
-import { readLedger } from "../audit/opbuffer.ts";
+import { readLedger } from "../audit/store.ts";
+import { jsonlName } from "../audit/names.ts";
 import { parseOpId } from "../audit/opid.ts";
 import type { AuditEvent } from "../audit/event.ts";
 import type { CommandContext } from "./commands.ts";
 
 /** Read an operation's events (exit 3 when it does not exist). */
 export function readOpEvents(auditDir: string, opId: string): AuditEvent[] {
-  const path = join(auditDir, `audit-${opId}.jsonl`);
+  const path = join(auditDir, jsonlName(opId));
   if (!present(path)) throw new PkgswitchError(3, `no operation ${opId} in ${auditDir}`);
   return readFileSync(path, "utf8").split("\n").filter(Boolean).map((l, i) => {
     try {

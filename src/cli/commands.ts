@@ -12,6 +12,7 @@ import { loadState } from "../switch/state.ts";
 import { signingFor } from "../attest/signing.ts";
 import type { GlobalFlags, Parsed } from "./args.ts";
 import { Output, writeStderr } from "./output.ts";
+import { stdinLine } from "../sys/index.ts";
 import { cmdList, cmdStatus } from "./info.ts";
 import { cmdAuditList, cmdAuditShow } from "./audit.ts";
 import { keyCommands } from "./attest.ts";
@@ -172,10 +173,8 @@ export async function confirm(ctx: CommandContext, what: string): Promise<void> 
   if (ctx.globals.yes || ctx.globals.dryRun) return;
   if (!process.stdin.isTTY) throw usageError(`refusing to ${what} without --yes (stdin is not a terminal); preview with --dry-run`);
   writeStderr(`${what}? [y/N] `);
-  for await (const line of console) {
-    if (/^y(es)?$/i.test(line.trim())) return;
-    break;
-  }
+  const line = await stdinLine();
+  if (line !== null && /^y(es)?$/i.test(line.trim())) return;
   throw usageError("cancelled; nothing was changed");
 }
 

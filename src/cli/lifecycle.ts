@@ -1,10 +1,10 @@
 /** Staying switched across package transactions: relink, hooks, pkg. */
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
-import { nodeCrypto } from "../lazy.ts";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError, usageError } from "../errors.ts";
 import { writeFileAtomic } from "../fsops/atomic.ts";
+import { sha256Hex, stdinText } from "../sys/index.ts";
 import { loadCatalog } from "../providers/catalog.ts";
 import { openBackend } from "../pkgmgr/factory.ts";
 import { APT_HOOK_PATH, APT_PRE_INSTALL_PATH, MARKER, PACMAN_HOOK_PATH, aptHook, aptPreInstallScript, pacmanHook, removalsFromAptV2 } from "../hooks/files.ts";
@@ -19,7 +19,7 @@ async function cmdRelink(ctx: CommandContext): Promise<number> {
   const hook = ctx.parsed.values.hook === true;
   if (ctx.args.length > 0) throw usageError("relink takes no arguments");
   // apt's package list must be read whole, whatever happens next.
-  const aptList = ctx.parsed.values["apt-pre-install"] === true ? await Bun.stdin.text() : "";
+  const aptList = ctx.parsed.values["apt-pre-install"] === true ? await stdinText() : "";
   if (hook && process.env.PKGSWITCH_IN_OPERATION) return Exit.OK; // our own apt run: the outer operation relinks
   try {
     const s = ctx.session();
@@ -102,7 +102,7 @@ async function cmdHooksInstall(ctx: CommandContext): Promise<number> {
         mkdirSync(dirname(hostPath(s.layout.root, f.path)), { recursive: true, mode: 0o755 });
         writeFileAtomic(hostPath(s.layout.root, f.path), f.content, f.mode ?? 0o644);
       }
-      op.record("hook.install", { path: f.path, sha256: nodeCrypto().createHash("sha256").update(f.content).digest("hex") });
+      op.record("hook.install", { path: f.path, sha256: sha256Hex(f.content) });
     }
     return { status: "ok", exitCode: Exit.OK, counts: { hooks: files.length } };
   });

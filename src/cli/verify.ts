@@ -13,7 +13,8 @@ import { exportBundle, serializeBundle, verifyBundle } from "../verify/bundle.ts
 import { readArtifact } from "../verify/files.ts";
 import { EXIT_MEANING, type Report } from "../verify/report.ts";
 import { defaultTrust, trustFromFiles, type TrustSet } from "../verify/trust.ts";
-import { CHECKPOINT_FILE, verifyAll, verifyOp } from "../verify/verify.ts";
+import { CHECKPOINT_FILE } from "../audit/names.ts";
+import { verifyAll, verifyOp } from "../verify/verify.ts";
 import type { Command, CommandContext } from "./commands.ts";
 import { writeStdout } from "./output.ts";
 

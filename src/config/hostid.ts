@@ -1,7 +1,7 @@
 /** The host id that names this machine in events and checkpoints: the
  * root's /etc/machine-id, else a random id kept in the state dir. */
 import { existsSync, readFileSync } from "node:fs";
-import { randomBytes } from "../lazy.ts";
+import { randomBytes } from "../sys/index.ts";
 import { join } from "node:path";
 import { writeFileAtomic } from "../fsops/atomic.ts";
 import { hostPath, type Layout } from "./paths.ts";

@@ -2,8 +2,7 @@
  * half of one, and never a missing target path. */
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, symlinkSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { randomBytes } from "../lazy.ts";
-import { lib } from "./libc.ts";
+import { libc, randomBytes } from "../sys/index.ts";
 
 /** fsync a directory so a rename in it is durable. */
 export function fsyncDir(dir: string): void {
@@ -25,7 +24,7 @@ export function tempBeside(path: string, tag = "tmp"): string {
 export function syncFilesystem(path: string): void {
   const fd = openSync(path, "r");
   try {
-    if (lib().syncfs(fd) !== 0) fsyncSync(fd);
+    if (libc().syncfs(fd) !== 0) fsyncSync(fd);
   } finally {
     closeSync(fd);
   }

@@ -1,11 +1,11 @@
 /** The pkgswitch operation lock: flock(2) on `<root>/run/lock/pkgswitch.lock`.
  * The kernel drops it when the holder dies (even by SIGKILL), so a crashed run
- * never leaves a stale lock. The runtime has no flock binding; bun:ffi calls
- * libc directly (no external program). */
+ * never leaves a stale lock. The runtimes have no flock binding; src/sys/
+ * calls libc through FFI (no external program). */
 import { closeSync, mkdirSync, openSync, writeSync, ftruncateSync } from "node:fs";
 import { dirname } from "node:path";
 import { Exit, PkgswitchError } from "../errors.ts";
-import { errno, lib } from "./libc.ts";
+import { libc, sleepSync } from "../sys/index.ts";
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;
@@ -31,8 +31,8 @@ export function acquireLock(path: string, timeoutMs: number): Lock {
   }
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (lib().flock(fd, LOCK_EX | LOCK_NB) === 0) break;
-    const err = errno();
+    if (libc().flock(fd, LOCK_EX | LOCK_NB) === 0) break;
+    const err = libc().errno();
     if (err !== EWOULDBLOCK) {
       closeSync(fd);
       throw new PkgswitchError(Exit.INTERNAL, `flock ${path} failed (errno ${err})`);
@@ -41,7 +41,7 @@ export function acquireLock(path: string, timeoutMs: number): Lock {
       closeSync(fd);
       throw new PkgswitchError(Exit.LOCKED, `another pkgswitch operation holds ${path}; waited ${timeoutMs} ms`);
     }
-    Bun.sleepSync(50);
+    sleepSync(50);
   }
   // Holder's pid, for humans; the lock itself is the flock, not this text.
   try {

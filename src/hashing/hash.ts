@@ -9,12 +9,12 @@
  *   file (the next read runs on the thread pool while this chunk hashes),
  *   but ~0.5x on 1 MiB files (a thread-pool round trip per chunk); 1 MiB
  *   chunks were ~0.8x, 8-16 MiB no better than 4.
- * - `createReadStream` / `Bun.file().stream()`: ~0.3-0.5x;
- *   `Bun.file().arrayBuffer()`: ~0.35-0.55x (allocates the whole file).
+ * - `createReadStream` / the runtime's own file stream: ~0.3-0.5x;
+ *   reading the whole file into one buffer: ~0.35-0.55x (allocates it all).
  * So: `sha256FileSync` is the readSync loop, and `sha256File` uses it up to
  * a few MiB and the pipelined reader above that. */
 import type { Hash } from "node:crypto";
-import { nodeCrypto } from "../lazy.ts";
+import { nodeCrypto } from "../sys/index.ts";
 import { closeSync, fstatSync, openSync, read, readSync } from "node:fs";
 
 /** Chunk size of the synchronous reader. 1 MiB amortizes the syscall and
@@ -32,10 +32,8 @@ const SYNC_LIMIT = PIPE_CHUNK;
 // hashing never re-enters, so reuse avoids a 1 MiB allocation per file.
 let sharedBuffer: Buffer | undefined;
 
-/** SHA-256 of `bytes` as 64 lowercase hex digits. */
-export function sha256Bytes(bytes: Uint8Array | string): string {
-  return nodeCrypto().createHash("sha256").update(bytes).digest("hex");
-}
+/** In-memory strings and bytes: the one hex helper, in the runtime boundary. */
+export { sha256Hex } from "../sys/index.ts";
 
 /** SHA-256 of an open file descriptor's content from offset 0, read with
  * positional `readSync` calls (the descriptor's own offset is not used). */

@@ -1,6 +1,8 @@
 /** Running package-manager commands, inside the managed root. This is the
  * only place pkgswitch starts other programs besides smoke tests; every run
  * is reported to the caller (which records it as a `pkg.query` event). */
+import { statSync } from "node:fs";
+import { spawnSync } from "../sys/index.ts";
 
 export interface CommandResult {
   argv: string[];
@@ -22,7 +24,7 @@ export function inRoot(root: string, argv: string[]): string[] {
 /** The host's chroot(8); looked up once, never inside the managed root. */
 let chrootPath: string | undefined;
 function chrootBinary(): string {
-  chrootPath ??= ["/usr/sbin/chroot", "/sbin/chroot", "/usr/bin/chroot"].find((p) => Bun.file(p).size > 0) ?? "chroot";
+  chrootPath ??= ["/usr/sbin/chroot", "/sbin/chroot", "/usr/bin/chroot"].find((p) => (statSync(p, { throwIfNoEntry: false })?.size ?? 0) > 0) ?? "chroot";
   return chrootPath;
 }
 
@@ -38,20 +40,14 @@ const BASE_ENV = {
 /** Run a command synchronously with a minimal, predictable environment. */
 export function run(argv: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): CommandResult {
   const t0 = performance.now();
-  const p = Bun.spawnSync(argv, {
-    env: { ...BASE_ENV, ...opts.env },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-    timeout: opts.timeoutMs,
-  });
+  const p = spawnSync(argv, { env: { ...BASE_ENV, ...opts.env }, timeoutMs: opts.timeoutMs });
   const res: CommandResult = {
     argv,
     rc: p.exitCode ?? 128,
-    stdout: p.stdout.toString(),
-    stderr: p.stderr.toString(),
+    stdout: p.stdout,
+    stderr: p.stderr,
     durationMs: Math.round(performance.now() - t0),
   };
-  if (p.signalCode) res.signal = String(p.signalCode);
+  if (p.signal) res.signal = p.signal;
   return res;
 }

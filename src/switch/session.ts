@@ -9,8 +9,9 @@ import { hostId } from "../config/hostid.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import { acquireLock } from "../fsops/lock.ts";
 import { HashCache } from "../hashing/cache.ts";
-import { OpBuffer, recoverInterrupted, type OpStatus, type OpSummary, type SigningSetup } from "../audit/opbuffer.ts";
-import { rootHash, leafHash } from "../audit/merkle.ts";
+import { OpBuffer, type OpStatus, type OpSummary, type SigningSetup } from "../audit/opbuffer.ts";
+import { recoverInterrupted } from "../audit/recover.ts";
+import { merkleRootOf } from "../audit/merkle.ts";
 import type { Output } from "../cli/output.ts";
 import type { CommandResult } from "../pkgmgr/exec.ts";
 import { openBackend as openPackageBackend } from "../pkgmgr/factory.ts";
@@ -47,10 +48,6 @@ export interface OpContext {
   op: OpBuffer;
   backend: PackageBackend;
   cache: HashCache;
-}
-
-export function merkleRootOf(leaves: Uint8Array[]): Uint8Array {
-  return rootHash(leaves.map(leafHash));
 }
 
 /** Open the package backend for the root (exit 10 when unsupported). */

@@ -4,6 +4,7 @@
  * (busybox `yes --version` prints "--version" forever). Fail = exec error
  * (126/127), a crash signal, or a hang. Only the first bytes are kept. */
 import { inRoot } from "../pkgmgr/exec.ts";
+import { spawn } from "../sys/index.ts";
 
 export interface SmokeResult {
   target: string;
@@ -23,13 +24,7 @@ export async function smokeTest(root: string, targets: string[], concurrency = 8
       const target = targets[i]!;
       const t0 = performance.now();
       try {
-        const p = Bun.spawn(inRoot(root, [target, "--version"]), {
-          stdin: "ignore",
-          stdout: "pipe",
-          stderr: "pipe",
-          env: { PATH: "/usr/bin:/bin", LC_ALL: "C" },
-          timeout: timeoutMs,
-        });
+        const p = spawn(inRoot(root, [target, "--version"]), { env: { PATH: "/usr/bin:/bin", LC_ALL: "C" }, timeoutMs });
         let capped = false;
         const head = (stream: ReadableStream<Uint8Array>) => readHead(stream, OUTPUT_CAP, () => {
           capped = true;
@@ -37,7 +32,7 @@ export async function smokeTest(root: string, targets: string[], concurrency = 8
         });
         const [out, err] = await Promise.all([head(p.stdout), head(p.stderr)]);
         const rc = await p.exited;
-        const signal = capped ? undefined : p.signalCode ?? undefined;
+        const signal = capped ? undefined : p.signal() ?? undefined;
         const ok = capped || (!signal && rc !== 126 && rc !== 127);
         const r: SmokeResult = { target, ok, rc: capped ? null : rc, output: (out || err).split("\n")[0]!.slice(0, 200), durationMs: Math.round(performance.now() - t0) };
         if (signal) r.signal = String(signal);

@@ -21,7 +21,7 @@
  * previous ledger line and its proof let the verifier check the operation's
  * link to the one before it. */
 import { join } from "node:path";
-import { b64, decodeBase64Canonical } from "../attest/base64.ts";
+import { b64, decodeBase64Canonical } from "../encoding/base64.ts";
 import { GENESIS } from "../audit/event.ts";
 import { inclusionProof, leafHash, verifyInclusion } from "../audit/merkle.ts";
 import { OP_ID_RE, parseOpId } from "../audit/opid.ts";
@@ -29,10 +29,10 @@ import { PkgswitchError, VerifyExit } from "../errors.ts";
 import { parseCheckpoint } from "../audit/note.ts";
 import { checkCheckpoint } from "./checkpoint.ts";
 import { decodeUtf8, readArtifact, type ReadResult } from "./files.ts";
-import { checkOperationFrom, jsonlName, sbomName, sigName, type ArtifactSource } from "./operation.ts";
+import { CHECKPOINT_FILE, jsonlName, LEDGER_FILE, sbomName, sigName } from "../audit/names.ts";
+import { checkOperationFrom, type ArtifactSource } from "./operation.ts";
 import { Report } from "./report.ts";
 import { parseLedgerLine, readLedgerLines } from "./strict.ts";
-import { CHECKPOINT_FILE, LEDGER_FILE } from "./verify.ts";
 import type { TrustSet } from "./trust.ts";
 
 export const BUNDLE_FORMAT = "pkgswitch-audit-bundle";

@@ -1,8 +1,9 @@
 /** Checkpoint checks: strict C2SP parse, pkgswitch's origin and key name,
  * signature by a trusted key; Merkle consistency between two checkpoints. */
 import { consistencyProof, rootHash, verifyConsistency } from "../audit/merkle.ts";
-import { b64 } from "../attest/base64.ts";
-import { NoteError, parseCheckpoint, verifyNote, type Checkpoint } from "../audit/note.ts";
+import { b64 } from "../encoding/base64.ts";
+import { NoteError, parseCheckpoint, type Checkpoint } from "../audit/note.ts";
+import { verifyNote } from "../attest/notesig.ts";
 import { VerifyExit } from "../errors.ts";
 import type { Report, Where } from "./report.ts";
 import { keyById, type TrustSet } from "./trust.ts";

@@ -2,6 +2,7 @@
  * JSONL (strict reading, chain, link to the previous operation, head),
  * jsonl_sha256, signature, SBOM digest. Reads files, never writes. Shared by
  * the in-process path and the worker threads of `verify --all`. */
+import { jsonlName, sbomName, sigName } from "../audit/names.ts";
 import { lstatSync } from "node:fs";
 import { join } from "node:path";
 import { GENESIS } from "../audit/event.ts";
@@ -13,9 +14,6 @@ import type { Report } from "./report.ts";
 import { checkAuditSignature } from "./signature.ts";
 import { readOpEvents, sha256Hex, type TouchEvent } from "./strict.ts";
 
-export const jsonlName = (op: string) => `audit-${op}.jsonl`;
-export const sigName = (op: string) => `audit-${op}.jsonl.sig`;
-export const sbomName = (op: string) => `audit-${op}-sbom.json`;
 
 export interface OpTask {
   entry: LedgerEntry;

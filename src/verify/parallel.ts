@@ -9,8 +9,9 @@
  * either way. */
 import { availableParallelism } from "node:os";
 import type { Worker } from "node:worker_threads";
-import { workerThreads } from "../lazy.ts";
+import { workerThreads } from "../sys/index.ts";
 import type { PublicKey } from "../attest/minisign.ts";
+import { compiledBinary } from "../sys/index.ts";
 import { checkOperations, type OpCheckOptions, type OpCheckResult, type OpTask } from "./operation.ts";
 import type { Report, ReportData } from "./report.ts";
 
@@ -48,7 +49,7 @@ export async function runParallel(dir: string, tasks: OpTask[], keys: readonly P
 /** Where the worker script is: beside this file when running from source;
  * in a compiled binary, embedded under its project-relative path. */
 function workerScript(): string | URL {
-  return import.meta.url.includes("/$bunfs/") ? "./src/verify/worker.ts" : new URL("./worker.ts", import.meta.url);
+  return compiledBinary() ? "./src/verify/worker.ts" : new URL("./worker.ts", import.meta.url);
 }
 
 function inWorkers(dir: string, tasks: OpTask[], keys: PublicKey[], opts: OpCheckOptions, n: number): Promise<{ reports: ReportData[]; results: OpCheckResult[][] }> {

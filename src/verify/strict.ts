@@ -29,7 +29,9 @@
  *    that occurrence is the top-level member (a nested object could hold the
  *    same text, so more than one occurrence falls back to the reference).
  */
-import { nodeCrypto } from "../lazy.ts";
+import { sha256Hex } from "../sys/index.ts";
+
+export { sha256Hex };
 import { canonicalize } from "../audit/jcs.ts";
 import { MAX_LINE_BYTES } from "../audit/event.ts";
 import type { LedgerEntry } from "../audit/ledger.ts";
@@ -41,12 +43,6 @@ export const HEX64_RE = /^[0-9a-f]{64}$/;
 export const TS_RE = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$/;
 export const KEYID_RE = /^[0-9A-F]{16}$/;
 
-const hasBunSha = typeof Bun !== "undefined" && typeof Bun.SHA256?.hash === "function";
-
-/** Hex SHA-256 of a string (UTF-8) or bytes. */
-export function sha256Hex(data: string | Uint8Array): string {
-  return hasBunSha ? (Bun.SHA256.hash(data, "hex") as string) : nodeCrypto().createHash("sha256").update(data).digest("hex");
-}
 
 /** True if every object in `v` has strictly ascending keys and every number
  * is a safe integer (formats.md: integers only). */

@@ -3,7 +3,7 @@
  * Reads the audit directory, never writes it. Exit codes and their
  * precedence: ./report.ts. */
 import { join } from "node:path";
-import { b64 } from "../attest/base64.ts";
+import { b64 } from "../encoding/base64.ts";
 import { GENESIS } from "../audit/event.ts";
 import type { LedgerEntry } from "../audit/ledger.ts";
 import { inclusionProof, leafHash, rootHash, verifyInclusion } from "../audit/merkle.ts";
@@ -13,7 +13,8 @@ import { VerifyExit } from "../errors.ts";
 import { checkCheckpoint, checkConsistency, type CheckedCheckpoint } from "./checkpoint.ts";
 import { checkLive, expectations } from "./deep.ts";
 import { decodeUtf8, listDir, readArtifact } from "./files.ts";
-import { checkOperation, jsonlName, type OpCheckOptions, type OpCheckResult, type OpTask } from "./operation.ts";
+import { CHECKPOINT_FILE, journalName, journalOp, jsonlName, LEDGER_FILE } from "../audit/names.ts";
+import { checkOperation, type OpCheckOptions, type OpCheckResult, type OpTask } from "./operation.ts";
 import { Report } from "./report.ts";
 import { readLedgerLines, readOpEvents, type LedgerLine } from "./strict.ts";
 import type { TrustSet } from "./trust.ts";
@@ -33,8 +34,6 @@ export interface VerifyOptions {
   workers?: number;
 }
 
-export const LEDGER_FILE = "ledger.jsonl";
-export const CHECKPOINT_FILE = "checkpoint";
 
 interface LedgerState {
   lines: LedgerLine[];
@@ -167,7 +166,7 @@ export async function verifyAll(o: VerifyOptions): Promise<Report> {
 
   // Artifacts the ledger does not list.
   const listed = new Set(tasks.map((t) => t.entry.op));
-  const journals = new Set(ls.names.filter((n) => n.startsWith(".inprogress-")).map((n) => n.slice(".inprogress-".length).replace(/\.jsonl$/, "")));
+  const journals = new Set(ls.names.map(journalOp).filter((j): j is string => j !== null));
   for (const n of ls.names.sort()) {
     const m = /^audit-(.*?)(\.jsonl|\.jsonl\.sig|-sbom\.json)$/.exec(n);
     if (!m || listed.has(m[1]!)) continue;
@@ -175,7 +174,7 @@ export async function verifyAll(o: VerifyOptions): Promise<Report> {
     if (journals.has(op)) report.warn("orphan", "operation not in the ledger yet: it was interrupted, and the next pkgswitch run finalizes it", { file: n, op });
     else report.fail("orphan", VerifyExit.TAMPERED, `not listed in ${LEDGER_FILE}: its ledger line was removed (or the operation was never finalized)`, OP_ID_RE.test(op) ? { file: n, op } : { file: n });
   }
-  for (const j of journals) if (!listed.has(j)) report.warn("journal", "an interrupted operation awaits finalizing (by the next pkgswitch run)", { file: `.inprogress-${j}.jsonl`, op: j });
+  for (const j of journals) if (!listed.has(j)) report.warn("journal", "an interrupted operation awaits finalizing (by the next pkgswitch run)", { file: journalName(j), op: j });
 
   const current = ledger.readable ? checkCurrentCheckpoint(o.auditDir, ledger, o.trust, report, true) : null;
   if (o.sinceCheckpoint !== undefined) {

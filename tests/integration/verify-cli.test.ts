@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { OpBuffer } from "../../src/audit/opbuffer.ts";
 import { generateSecretKey, type GeneratedKey } from "../../src/attest/minisign.ts";
 import { signerFor } from "../../src/attest/signing.ts";
-import { merkleRootOf } from "../../src/switch/session.ts";
+import { merkleRootOf } from "../../src/audit/merkle.ts";
 import { verifyCommands } from "../../src/cli/verify.ts";
 import { parse } from "../../src/cli/args.ts";
 import { makeSession } from "../../src/cli/commands.ts";

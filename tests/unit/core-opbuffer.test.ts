@@ -10,7 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GENESIS } from "../../src/audit/event.ts";
 import { fingerprint } from "../../src/audit/mask.ts";
-import { OpBuffer, prepareAuditDir, readLedger, recoverInterrupted, type OpStartInfo, type Signer } from "../../src/audit/opbuffer.ts";
+import { OpBuffer, type OpStartInfo, type Signer } from "../../src/audit/opbuffer.ts";
+import { prepareAuditDir, readLedger } from "../../src/audit/store.ts";
+import { recoverInterrupted } from "../../src/audit/recover.ts";
 import { Exit, PkgswitchError } from "../../src/errors.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "pkgswitch-opbuffer-"));

@@ -17,7 +17,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FileChangedWhileHashingError, HashCache, type HashCacheOptions } from "../../src/hashing/cache.ts";
-import { sha256Bytes, sha256FileSync } from "../../src/hashing/hash.ts";
+import { sha256Hex, sha256FileSync } from "../../src/hashing/hash.ts";
 
 // Small racy window so tests only wait a little for files to become
 // trustworthy; ctime cannot be back-dated, so waiting is the only way.
@@ -47,10 +47,10 @@ describe("HashCache hits and misses", () => {
     const p = file("a", "alpha");
     await settle();
     const cache = new HashCache(cachePath, opts());
-    expect(cache.digest(p)).toBe(sha256Bytes("alpha"));
+    expect(cache.digest(p)).toBe(sha256Hex("alpha"));
     expect([cache.hits, cache.misses]).toEqual([0, 1]);
-    expect(cache.digest(p)).toBe(sha256Bytes("alpha"));
-    expect(cache.digest(p)).toBe(sha256Bytes("alpha"));
+    expect(cache.digest(p)).toBe(sha256Hex("alpha"));
+    expect(cache.digest(p)).toBe(sha256Hex("alpha"));
     expect([cache.hits, cache.misses]).toEqual([2, 1]);
     expect(cache.size).toBe(1);
   });
@@ -71,7 +71,7 @@ describe("HashCache hits and misses", () => {
     utimesSync(p, OLD_MTIME, OLD_MTIME);
     await settle();
     const cache = new HashCache(cachePath, opts());
-    expect(cache.digest(p)).toBe(sha256Bytes("aaaa"));
+    expect(cache.digest(p)).toBe(sha256Hex("aaaa"));
     const before = lstatSync(p, { bigint: true });
     writeFileSync(p, "bbbb");
     utimesSync(p, OLD_MTIME, OLD_MTIME);
@@ -81,7 +81,7 @@ describe("HashCache hits and misses", () => {
     expect(after.mtimeNs).toBe(before.mtimeNs);
     expect(after.ino).toBe(before.ino);
     expect(after.ctimeNs).not.toBe(before.ctimeNs);
-    expect(cache.digest(p)).toBe(sha256Bytes("bbbb"));
+    expect(cache.digest(p)).toBe(sha256Hex("bbbb"));
     expect([cache.hits, cache.misses]).toEqual([0, 2]);
   });
 
@@ -100,20 +100,20 @@ describe("HashCache hits and misses", () => {
     const p = file("a", "one");
     await settle();
     const cache = new HashCache(cachePath, opts());
-    expect(cache.digest(p)).toBe(sha256Bytes("one"));
+    expect(cache.digest(p)).toBe(sha256Hex("one"));
     const q = file("a.new", "two");
     rmSync(p);
     writeFileSync(p, readFileSync(q));
     await settle();
-    expect(cache.digest(p)).toBe(sha256Bytes("two"));
+    expect(cache.digest(p)).toBe(sha256Hex("two"));
     expect(cache.misses).toBe(2);
   });
 
   test("a freshly changed file is hashed but not cached (racy)", () => {
     const p = file("fresh", "new content");
     const cache = new HashCache(cachePath); // default 2 s window
-    expect(cache.digest(p)).toBe(sha256Bytes("new content"));
-    expect(cache.digest(p)).toBe(sha256Bytes("new content"));
+    expect(cache.digest(p)).toBe(sha256Hex("new content"));
+    expect(cache.digest(p)).toBe(sha256Hex("new content"));
     expect([cache.hits, cache.misses, cache.size]).toEqual([0, 2, 0]);
   });
 
@@ -142,10 +142,10 @@ describe("HashCache file changed while hashing", () => {
     // A clock far in the future makes every file old, so only the
     // stat-before/after rule can keep the torn digest out.
     const cache = new HashCache(cachePath, opts({ hashFile, clockNs: () => 10n ** 30n }));
-    expect(cache.digest(p)).toBe(sha256Bytes("original and more"));
+    expect(cache.digest(p)).toBe(sha256Hex("original and more"));
     expect(calls).toBe(2); // re-read after the change was seen
     // What got cached (if anything) is the stable second read, never the first.
-    expect(cache.digest(p)).toBe(sha256Bytes("original and more"));
+    expect(cache.digest(p)).toBe(sha256Hex("original and more"));
     expect(calls).toBe(2);
     expect(cache.hits).toBe(1);
   });
@@ -215,8 +215,8 @@ describe("HashCache persistence", () => {
     const second = HashCache.load(cachePath, opts());
     expect(second.discarded).toBe(false);
     expect(second.size).toBe(2);
-    expect(second.digest(a)).toBe(sha256Bytes("alpha"));
-    expect(second.digest(b)).toBe(sha256Bytes("beta"));
+    expect(second.digest(a)).toBe(sha256Hex("alpha"));
+    expect(second.digest(b)).toBe(sha256Hex("beta"));
     expect([second.hits, second.misses]).toEqual([2, 0]);
   });
 
@@ -236,7 +236,7 @@ describe("HashCache persistence", () => {
     expect(doc.entries).toEqual([
       [
         `${st.dev}`, `${st.ino}`, `${st.mode}`, `${st.uid}`, `${st.gid}`,
-        `${st.size}`, `${st.mtimeNs}`, `${st.ctimeNs}`, sha256Bytes("alpha"),
+        `${st.size}`, `${st.mtimeNs}`, `${st.ctimeNs}`, sha256Hex("alpha"),
       ],
     ]);
     // The save moment is on the file system's clock, after the file's stamps.
@@ -284,7 +284,7 @@ describe("HashCache racy entries from disk (git's rule)", () => {
     await forged(p, (st) => st.mtimeNs); // equal: not strictly older
     const cache = HashCache.load(cachePath, opts());
     expect(cache.racyDropped).toBe(1);
-    expect(cache.digest(p)).toBe(sha256Bytes("real"));
+    expect(cache.digest(p)).toBe(sha256Hex("real"));
     expect([cache.hits, cache.misses]).toEqual([0, 1]);
   });
 
@@ -294,7 +294,7 @@ describe("HashCache racy entries from disk (git's rule)", () => {
     await forged(p, (st) => st.ctimeNs);
     const cache = HashCache.load(cachePath, opts());
     expect(cache.racyDropped).toBe(1);
-    expect(cache.digest(p)).toBe(sha256Bytes("real"));
+    expect(cache.digest(p)).toBe(sha256Hex("real"));
   });
 });
 
@@ -319,7 +319,7 @@ describe("HashCache discards what it cannot trust", () => {
       expect(cache.discardReason).toBeString();
       expect(cache.size).toBe(0);
       const p = file("a", "alpha");
-      expect(cache.digest(p)).toBe(sha256Bytes("alpha"));
+      expect(cache.digest(p)).toBe(sha256Hex("alpha"));
       cache.save(); // replaces the corrupt file
       expect(HashCache.load(cachePath, opts()).discarded).toBe(false);
     });

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
-import { CHUNK_SIZE, sha256Bytes, sha256File, sha256FileSync } from "../../src/hashing/hash.ts";
+import { CHUNK_SIZE, sha256Hex, sha256File, sha256FileSync } from "../../src/hashing/hash.ts";
 
 /** Independent reference implementation (pure JS). */
 const reference = (b: Uint8Array) => bytesToHex(sha256(b));
@@ -24,15 +24,15 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe("sha256Bytes", () => {
+describe("sha256Hex", () => {
   test("known answers (FIPS 180-2)", () => {
-    expect(sha256Bytes(new Uint8Array(0))).toBe(
+    expect(sha256Hex(new Uint8Array(0))).toBe(
       "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
     );
-    expect(sha256Bytes("abc")).toBe(
+    expect(sha256Hex("abc")).toBe(
       "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
     );
-    expect(sha256Bytes("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")).toBe(
+    expect(sha256Hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")).toBe(
       "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
     );
   });
@@ -40,7 +40,7 @@ describe("sha256Bytes", () => {
   for (const size of SIZES) {
     test(`matches @noble/hashes on ${size} random bytes`, () => {
       const data = randomBytes(size);
-      expect(sha256Bytes(data)).toBe(reference(data));
+      expect(sha256Hex(data)).toBe(reference(data));
     });
   }
 });
@@ -95,7 +95,7 @@ describe("sha256File / sha256FileSync", () => {
   test("follows symlinks (content of the target)", () => {
     writeFileSync(join(dir, "target"), "target content");
     symlinkSync(join(dir, "target"), join(dir, "link"));
-    expect(sha256FileSync(join(dir, "link"))).toBe(sha256Bytes("target content"));
+    expect(sha256FileSync(join(dir, "link"))).toBe(sha256Hex("target content"));
   });
 
   test("missing file rejects with ENOENT", async () => {

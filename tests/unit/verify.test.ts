@@ -11,7 +11,7 @@ import { chainHash, eventLine, GENESIS, sealEvent } from "../../src/audit/event.
 import { OpBuffer, type SigningSetup } from "../../src/audit/opbuffer.ts";
 import { generateSecretKey, parsePublicKey, verifySignature, type GeneratedKey } from "../../src/attest/minisign.ts";
 import { signerFor } from "../../src/attest/signing.ts";
-import { merkleRootOf } from "../../src/switch/session.ts";
+import { merkleRootOf } from "../../src/audit/merkle.ts";
 import { PkgswitchError } from "../../src/errors.ts";
 import { verifyAll, verifyOp } from "../../src/verify/verify.ts";
 import { defaultTrust, trustFromFiles, type TrustSet } from "../../src/verify/trust.ts";

@@ -1,12 +1,12 @@
 /** Node built-ins that only some commands need, loaded on first use.
  *
  * Why: in the compiled binary, merely importing node:crypto costs ~10 ms of
- * CPU and node:worker_threads ~3 ms — more than evaluating all of pkgswitch's
- * own modules — and `--version`, `status` and a no-op `relink` (run after
+ * CPU and node:worker_threads ~3 ms, more than evaluating all of pkgswitch's
+ * own modules, and `--version`, `status` and a no-op `relink` (run after
  * every package transaction) need neither. A static import would load them
- * at start-up; `process.getBuiltinModule` (Node ≥ 22.3, Bun, Deno) loads
+ * at start-up; `process.getBuiltinModule` (Node ≥ 22.3, Bun, Deno 2) loads
  * them synchronously when first called. Randomness uses the Web Crypto
- * global, which is always loaded. */
+ * global, which is always loaded. Runtime-neutral: both runtimes use it. */
 import type * as NodeCrypto from "node:crypto";
 import type * as WorkerThreads from "node:worker_threads";
 

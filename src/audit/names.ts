@@ -1,0 +1,20 @@
+/** The names of the files in an audit directory (docs/formats.md), for the
+ * writer, the CLI and the verifier alike: one spelling of each. */
+
+/** Hash-chained events of one operation. */
+export const jsonlName = (op: string) => `audit-${op}.jsonl`;
+/** minisign signature of the events file. */
+export const sigName = (op: string) => `audit-${op}.jsonl.sig`;
+/** SPDX SBOM of the packages an operation involved. */
+export const sbomName = (op: string) => `audit-${op}-sbom.json`;
+/** Journal of an operation still running (or interrupted by a crash). */
+export const journalName = (op: string) => `.inprogress-${op}.jsonl`;
+/** The op id a journal file name stands for, or null for any other name. */
+export function journalOp(name: string): string | null {
+  const m = /^\.inprogress-(.+)\.jsonl$/.exec(name);
+  return m ? m[1]! : null;
+}
+/** One line per operation, hash-linked. */
+export const LEDGER_FILE = "ledger.jsonl";
+/** Signed Merkle checkpoint over the ledger's lines. */
+export const CHECKPOINT_FILE = "checkpoint";

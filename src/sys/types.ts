@@ -1,0 +1,55 @@
+/** What pkgswitch needs from its JavaScript runtime beyond the node:* APIs
+ * both runtimes share. One implementation per runtime (./bun.ts, ./deno.ts);
+ * ./index.ts picks one. Nothing outside src/sys/ names a runtime. */
+
+export interface SpawnSyncResult {
+  /** Exit status, or null when a signal ended the process. */
+  exitCode: number | null;
+  /** Signal name (e.g. "SIGKILL") when a signal ended the process. */
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface SpawnOptions {
+  env: Record<string, string>;
+  /** Kill the process after this many milliseconds. */
+  timeoutMs?: number;
+}
+
+/** A running child whose stdin is closed and whose output is piped. */
+export interface Child {
+  stdout: ReadableStream<Uint8Array>;
+  stderr: ReadableStream<Uint8Array>;
+  /** Resolves to the exit status (null when killed by a signal). */
+  exited: Promise<number | null>;
+  /** Signal name once exited by a signal, else null. */
+  signal(): string | null;
+  kill(signal: "SIGKILL" | "SIGTERM"): void;
+}
+
+/** libc calls the runtimes do not expose (flock, syncfs), through FFI:
+ * no external program, so they work with /usr/bin broken. */
+export interface Libc {
+  flock(fd: number, op: number): number;
+  syncfs(fd: number): number;
+  /** errno of the last failed call on this thread. */
+  errno(): number;
+}
+
+export interface Runtime {
+  readonly name: "bun" | "deno";
+  spawnSync(argv: string[], opts: SpawnOptions): SpawnSyncResult;
+  spawn(argv: string[], opts: SpawnOptions): Child;
+  /** Block the thread (the lock's retry loop runs before any async work). */
+  sleepSync(ms: number): void;
+  libc(): Libc;
+  /** All of standard input as UTF-8 text. */
+  stdinText(): Promise<string>;
+  /** One line from standard input (a terminal prompt's answer), or null at EOF. */
+  stdinLine(): Promise<string | null>;
+  /** SHA-256 of a string (UTF-8) or bytes, as 64 lowercase hex digits. */
+  sha256Hex(data: string | Uint8Array): string;
+  /** Whether the running program is a compiled single-file binary. */
+  compiled(): boolean;
+}
