@@ -19,3 +19,4 @@ fi
 echo "setup: building dist/pkgswitch" >&2
 npm run -s build >&2
 bash scripts/make-root.sh >/dev/null
+bash scripts/setup-postgres.sh

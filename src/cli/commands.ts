@@ -19,6 +19,7 @@ import { keyCommands } from "./attest.ts";
 import { verifyCommands } from "./verify.ts";
 import { cmdCompletion, cmdMan } from "./docs.ts";
 import { lifecycleCommands } from "./lifecycle.ts";
+import { fleetCommands } from "./fleet.ts";
 
 type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
 
@@ -124,6 +125,7 @@ export const COMMANDS: Command[] = [
   ...lifecycleCommands,
   ...verifyCommands,
   ...keyCommands,
+  ...fleetCommands,
   {
     path: ["completion"],
     args: "<bash|zsh|fish>",

@@ -6,6 +6,7 @@ import { loadCatalog, resolveProviders } from "../providers/catalog.ts";
 import { openBackend } from "../pkgmgr/factory.ts";
 import { loadState } from "../switch/state.ts";
 import { executableInfo, observe } from "../switch/observe.ts";
+import { rollbackIncomplete } from "../switch/outcome.ts";
 import type { CommandContext } from "./commands.ts";
 
 export async function cmdList(ctx: CommandContext): Promise<number> {
@@ -44,7 +45,10 @@ export async function cmdStatus(ctx: CommandContext): Promise<number> {
   const diversions = openBackend({ root: s.layout.root, observe: () => {}, readOnly: true }).diverter?.list() ?? new Map();
   const report = names.map((name) => {
     const p = state.providers[name];
-    if (!p) return { provider: name, enabled: false, status: null, switched: 0, broken: [], restored: [], drifted: [], missing_backups: [], targets: 0, diversions: 0, diversions_missing: [] };
+    if (!p) return { provider: name, enabled: false, status: null, failed: false, switched: 0, broken: [], restored: [], drifted: [], missing_backups: [], targets: 0, diversions: 0, diversions_missing: [] };
+    // An enable whose rollback was incomplete (exit 50) is "pending" like a
+    // killed one, but its next step is disable, not enable again.
+    const failed = p.status === "pending" && rollbackIncomplete(s.layout.auditDir, p.op);
     const drifted: Array<{ path: string; now: string }> = [];
     const missingBackups: string[] = [];
     const broken: string[] = [];
@@ -57,14 +61,15 @@ export async function cmdStatus(ctx: CommandContext): Promise<number> {
         if (executableInfo(s.layout.root, t.link_target).exists) switched++;
         else broken.push(t.path); // the link dangles: the replacement is gone
         if (!hasBackup) missingBackups.push(t.path);
-      } else if (!hasBackup && o.kind === "file") restored.push(t.path); // an interrupted disable got this far
+      } else if ((!hasBackup || failed) && o.kind === "file") restored.push(t.path); // an interrupted disable (or the failed enable's rollback) got this far
       else drifted.push({ path: t.path, now: o.kind === "symlink" ? `link to ${o.linkText}` : o.kind });
     }
-    // Diversions matter for targets that are our links; restored ones have none.
-    const diverted = p.targets.filter((t) => t.diverted_to && t.db_path && !restored.includes(t.path) && !drifted.some((d) => d.path === t.path));
-    const registered = diverted.filter((t) => diversions.get(t.db_path!)?.to === t.diverted_to);
-    const diversionsMissing = diverted.filter((t) => !registered.includes(t)).map((t) => t.db_path!);
-    return { provider: name, enabled: true, status: p.status, package: p.package, op: p.op, targets: p.targets.length, switched, broken, restored, drifted, missing_backups: missingBackups, diversions: registered.length, diversions_missing: diversionsMissing };
+    // Count every registered diversion of a recorded target (what dpkg
+    // lists); only our links need one, so only they can miss it.
+    const isRegistered = (t: (typeof p.targets)[number]) => !!t.diverted_to && !!t.db_path && diversions.get(t.db_path)?.to === t.diverted_to;
+    const registered = p.targets.filter(isRegistered);
+    const diversionsMissing = p.targets.filter((t) => t.diverted_to && t.db_path && !isRegistered(t) && !restored.includes(t.path) && !drifted.some((d) => d.path === t.path)).map((t) => t.db_path!);
+    return { provider: name, enabled: true, status: p.status, failed, package: p.package, op: p.op, targets: p.targets.length, switched, broken, restored, drifted, missing_backups: missingBackups, diversions: registered.length, diversions_missing: diversionsMissing };
   });
   ctx.out.json({ root: s.layout.root, providers: report, state_file: existsSync(join(s.layout.stateDir, "state.json")) });
   if (report.length === 0) ctx.out.line("no provider is enabled");
@@ -75,12 +80,13 @@ export async function cmdStatus(ctx: CommandContext): Promise<number> {
     }
     const drift = (r.drifted.length ? ctx.out.paint("yellow", `, ${r.drifted.length} drifted`) : "")
       + (r.broken.length ? ctx.out.paint("red", `, ${r.broken.length} broken (replacement missing: run relink)`) : "")
-      + (r.restored.length ? ctx.out.paint("yellow", `, ${r.restored.length} already restored${r.status === "disabling" ? "" : " (interrupted disable: run disable again)"}`) : "");
+      + (r.restored.length ? ctx.out.paint("yellow", `, ${r.restored.length} already restored${r.status === "switched" ? " (interrupted disable: run disable again)" : ""}`) : "");
     const miss = r.missing_backups.length ? ctx.out.paint("red", `, ${r.missing_backups.length} backup(s) missing`) : "";
     const div = r.diversions || r.diversions_missing.length ? `, ${r.diversions} dpkg diversion(s)${r.diversions_missing.length ? ctx.out.paint("yellow", ` (${r.diversions_missing.length} missing: run relink)`) : ""}` : "";
-    const state = r.status === "pending" ? ctx.out.paint("yellow", "interrupted enable (run enable again, or disable)") : r.status === "disabling" ? ctx.out.paint("yellow", "interrupted disable (run disable again)") : "enabled";
+    const state = r.failed ? ctx.out.paint("red", `enable failed, rollback incomplete (run disable ${r.provider} --yes)`) : r.status === "pending" ? ctx.out.paint("yellow", "interrupted enable (run enable again, or disable)") : r.status === "disabling" ? ctx.out.paint("yellow", "interrupted disable (run disable again)") : "enabled";
     ctx.out.line(`${r.provider}: ${state} — ${r.switched}/${r.targets} switched${drift}${miss}${div} (${r.package}, op ${r.op})`);
     for (const d of r.drifted) ctx.out.line(`  drifted ${d.path}: now ${d.now}`);
+    for (const m of r.missing_backups) ctx.out.line(`  backup missing ${m}`);
   }
   return Exit.OK;
 }

@@ -4,6 +4,7 @@ import { dirname } from "node:path";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError, usageError } from "../errors.ts";
 import { writeFileAtomic } from "../fsops/atomic.ts";
+import { acquireLock } from "../fsops/lock.ts";
 import { sha256Hex, stdinText } from "../sys/index.ts";
 import { loadCatalog } from "../providers/catalog.ts";
 import { openBackend } from "../pkgmgr/factory.ts";
@@ -11,9 +12,11 @@ import { APT_HOOK_PATH, APT_PRE_INSTALL_PATH, MARKER, PACMAN_HOOK_PATH, aptHook,
 import { runOperation } from "../switch/session.ts";
 import { inspect, relink } from "../switch/relink.ts";
 import { loadState } from "../switch/state.ts";
+import { rollbackIncomplete } from "../switch/outcome.ts";
 import { pkgTransaction } from "../switch/transaction.ts";
 import type { Command, CommandContext } from "./commands.ts";
 import { writeStderr } from "./output.ts";
+import { withHookPush } from "./fleet.ts";
 
 async function cmdRelink(ctx: CommandContext): Promise<number> {
   const hook = ctx.parsed.values.hook === true;
@@ -24,7 +27,14 @@ async function cmdRelink(ctx: CommandContext): Promise<number> {
   try {
     const s = ctx.session();
     s.hook = hook;
-    const state = loadState(s.layout.stateDir);
+    let state = loadState(s.layout.stateDir);
+    if (Object.keys(state.providers).length > 0 && !s.dryRun) {
+      // An enable or disable that is running looks like an interrupted one
+      // ("pending"/"disabling"): wait for it (bounded, exit 30 naming the
+      // lock), then read the state it left.
+      acquireLock(s.layout.lockFile, s.config.lockTimeoutMs).release();
+      state = loadState(s.layout.stateDir);
+    }
     if (Object.keys(state.providers).length === 0) {
       ctx.out.json({ findings: [], changed: false });
       if (!hook) ctx.out.line("no provider is enabled; nothing to relink");
@@ -32,6 +42,10 @@ async function cmdRelink(ctx: CommandContext): Promise<number> {
     }
     const backend = openBackend({ root: s.layout.root, observe: () => {}, readOnly: true });
     for (const p of Object.values(state.providers).filter((p) => p.status !== "switched")) {
+      if (p.status === "pending" && rollbackIncomplete(s.layout.auditDir, p.op)) {
+        ctx.out.warn(`${p.provider}: enable failed and its rollback is incomplete; relink leaves it alone — run \`pkgswitch disable ${p.provider} --yes\``);
+        continue;
+      }
       const cmd = p.status === "pending" ? "enable" : "disable";
       ctx.out.warn(`${p.provider}: an interrupted ${cmd} is unfinished; relink leaves it alone — run \`pkgswitch ${cmd} ${p.provider}\` again`);
     }
@@ -164,7 +178,8 @@ export const lifecycleCommands: Command[] = [
     summary: "re-apply switches after package upgrades (idempotent)",
     help: "Checks every managed target without starting any process: re-applies links an upgrade overwrote, refreshes backups of originals dpkg updated at their diverted names, re-registers missing diversions, and restores the originals of a provider whose package was removed. Writes an operation only when it changed something. --apt-pre-install (apt's DPkg::Pre-Install-Pkgs hook) reads apt's package list on stdin and restores the originals of a provider whose package apt is about to remove. --hook (used by the package-manager hooks) never fails: errors are printed and the exit code is 0.",
     options: { hook: { type: "boolean" }, "apt-pre-install": { type: "boolean" } },
-    run: cmdRelink,
+    // Push after the transaction (post-invoke), not before it (pre-install).
+    run: withHookPush(cmdRelink, (ctx) => ctx.parsed.values["apt-pre-install"] !== true),
   },
   {
     path: ["hooks", "install"],

@@ -18,6 +18,11 @@ export interface Config {
   lockTimeoutMs: number;
   /** Secret key path inside the root (default /etc/pkgswitch/keys/signing.key). */
   signingKey?: string;
+  /** Fleet database for `audit push` (postgres://USER@HOST:PORT/DB, no password);
+   * when set, `relink --hook` also pushes (docs/fleet.md). */
+  fleetDb?: string;
+  /** The most a hook's push may take, ms (default 3000). */
+  fleetPushTimeoutMs?: number;
 }
 
 export const DEFAULT_CONFIG: Config = { exclude: {}, smokeTest: true, lockTimeoutMs: 10_000 };
@@ -49,6 +54,14 @@ export function parseConfig(text: string, file: string): Config {
         if (typeof value !== "string" || !value.startsWith("/"))
           throw configError(file, `"${key}" must be an absolute path string`);
         cfg[key] = value;
+        break;
+      case "fleetDb":
+        if (typeof value !== "string" || !/^postgres(ql)?:\/\//.test(value)) throw configError(file, `"fleetDb" must be a postgres://USER@HOST:PORT/DATABASE URL`);
+        cfg.fleetDb = value;
+        break;
+      case "fleetPushTimeoutMs":
+        if (!Number.isInteger(value) || (value as number) < 1) throw configError(file, `"fleetPushTimeoutMs" must be a positive integer`);
+        cfg.fleetPushTimeoutMs = value as number;
         break;
       case "smokeTest":
         if (typeof value !== "boolean") throw configError(file, `"smokeTest" must be true or false`);

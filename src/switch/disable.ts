@@ -60,17 +60,21 @@ export async function disable(ctx: OpContext, opts: DisableOptions): Promise<OpO
   if (entries.length > 0) saveState(stateDir, state);
   let restored = 0;
   let missingBackups = 0;
+  let firstMissing: ManagedTarget | null = null;
   for (const e of entries) {
     const r = restoreProvider(ctx, e, "disable");
     restored += r.restored;
     missingBackups += r.remaining.length;
+    firstMissing ??= r.remaining[0] ?? null;
     // What could not be restored (no backup) is still switched, not "disabling".
     if (r.remaining.length > 0) state.providers[e.provider] = { ...e, status: "switched", targets: r.remaining } satisfies ProviderState;
     else delete state.providers[e.provider];
   }
   saveState(stateDir, state);
   if (missingBackups > 0) {
-    throw new PkgswitchError(Exit.BACKUP_MISSING, `${missingBackups} target(s) could not be restored: backup missing (see \`pkgswitch audit show ${op.opId}\`); reinstall the package to repair: apt-get install --reinstall ${entries.flatMap((e) => e.replaces).join(" ")}`);
+    const t = firstMissing!;
+    const copies = `${t.diverted_to ? `neither its diverted original ${t.diverted_to} nor ` : "not "}its backup ${join(stateDir, t.backup)} exists`;
+    throw new PkgswitchError(Exit.BACKUP_MISSING, `${missingBackups} target(s) could not be restored, first ${t.path}: ${copies}; reinstall the package so it rewrites the original, then run disable again: apt-get install --reinstall ${entries.flatMap((e) => e.replaces).join(" ")} (docs/recovery.md#exit-60-backup-missing)`);
   }
   let removed: string[] = [];
   if (opts.removePackage) {

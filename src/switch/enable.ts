@@ -248,12 +248,14 @@ function rollback(ctx: OpContext, state: State, plans: ProviderPlan[], swapped: 
   const { op, session } = ctx;
   const { root, stateDir } = session.layout;
   const incomplete: string[] = [];
+  let firstError = "";
   for (const m of [...swapped].reverse()) {
     try {
       restoreFile(join(stateDir, m.backup), hostPath(root, m.path));
       op.record("rollback.step", { path: m.path, action: "restore", ok: true });
     } catch (e) {
       incomplete.push(m.path);
+      firstError ||= (e as Error).message;
       op.record("rollback.step", { path: m.path, action: "restore", ok: false, error: (e as Error).message });
     }
   }
@@ -277,7 +279,11 @@ function rollback(ctx: OpContext, state: State, plans: ProviderPlan[], swapped: 
     undoInstalls(ctx, installedByUs);
     throw new PkgswitchError(Exit.ROLLED_BACK, `${cause.message}; rolled back ${swapped.length} target(s), system is as before`);
   }
-  throw new PkgswitchError(Exit.ROLLBACK_INCOMPLETE, `rollback incomplete: ${incomplete.length} target(s) could not be restored (first ${incomplete[0]}); backups are in ${join(stateDir, "backups")} — see docs/recovery.md, or run \`pkgswitch disable --all\``);
+  // One next step, the same that status and relink give: disable puts the
+  // rest back from the diverted originals (the diversions are still there).
+  const names = plans.map((p) => p.provider.name).join(" ");
+  const others = swapped.length - incomplete.filter((p) => !p.startsWith("diversions")).length;
+  throw new PkgswitchError(Exit.ROLLBACK_INCOMPLETE, `rollback incomplete: ${incomplete.length} target(s) could not be restored, first ${incomplete[0]}${firstError ? ` (${firstError})` : ""}; the other ${others} are original again — run \`pkgswitch disable ${names} --yes\` (docs/recovery.md#exit-50-rollback-incomplete)`);
 }
 
 

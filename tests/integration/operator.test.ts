@@ -174,6 +174,46 @@ describe("a ledger line deleted from the middle", () => {
   });
 });
 
+describe("relink while another operation runs", () => {
+  test("waits for the lock, then reads the state the other operation left; past lockTimeoutMs it exits 30 naming the lock", async () => {
+    const root = newRoot({ config: `{ "smokeTest": false, "lockTimeoutMs": 4000 }` });
+    expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"]).code).toBe(0);
+    // What a running enable looks like from outside: the lock held, the
+    // provider "pending" in state.json until it finishes.
+    const statePath = join(root, "var/lib/pkgswitch/state.json");
+    const done = readFileSync(statePath, "utf8");
+    expect(done).toContain('"status": "switched"');
+    writeFileSync(statePath, done.replace('"status": "switched"', '"status": "pending"'));
+    const lock = join(root, "run/lock/pkgswitch.lock");
+    const holder = Bun.spawn(["flock", "--no-fork", lock, "sh", "-c", `sleep 1.5; printf '%s' '${done.replace(/'/g, "'\\''")}' > ${statePath}`]);
+    await Bun.sleep(300);
+    const t0 = Date.now();
+    const r = pkgswitch(["--root", root, "relink"]);
+    const waited = Date.now() - t0;
+    await holder.exited;
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toContain("interrupted");
+    expect(r.stdout).toContain("every switch is in place");
+    expect(waited).toBeGreaterThan(900);
+
+    const short = newRoot({ config: `{ "smokeTest": false, "lockTimeoutMs": 300 }` });
+    expect(pkgswitch(["--root", short, "enable", "coreutils", "--yes"]).code).toBe(0);
+    const h2 = Bun.spawn(["flock", "--no-fork", join(short, "run/lock/pkgswitch.lock"), "sleep", "3"]);
+    await Bun.sleep(300);
+    try {
+      const r2 = pkgswitch(["--root", short, "relink"]);
+      expect(r2.code).toBe(30);
+      expect(r2.stderr).toContain(`another pkgswitch operation holds ${join(short, "run/lock/pkgswitch.lock")}`);
+      const hook = pkgswitch(["--root", short, "relink", "--hook"]);
+      expect(hook.code).toBe(0); // a hook never fails apt's transaction
+      expect(hook.stderr).toContain("another pkgswitch operation holds");
+    } finally {
+      h2.kill();
+      await h2.exited;
+    }
+  });
+});
+
 describe("list", () => {
   test("every row's columns line up (enabled, installed, -)", () => {
     const root = newRoot();

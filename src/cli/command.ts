@@ -1,0 +1,30 @@
+/** The shape of a command and of what its handler receives. Subcommand
+ * files import this, never the table (./commands.ts), so the table can
+ * import them without a cycle. */
+import type { ParseArgsConfig } from "node:util";
+import type { Layout } from "../config/paths.ts";
+import type { Session } from "../switch/session.ts";
+import type { GlobalFlags, Parsed } from "./args.ts";
+import type { Output } from "./output.ts";
+
+type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
+
+export interface Command {
+  path: string[];
+  args: string;
+  summary: string;
+  help: string;
+  options: OptionSpec;
+  run(ctx: CommandContext): Promise<number>;
+}
+
+export interface CommandContext {
+  parsed: Parsed;
+  globals: GlobalFlags;
+  args: string[];
+  out: Output;
+  argv: string[];
+  /** Layout + config; loaded lazily so `--help` never reads the root. */
+  layout(): Layout;
+  session(): Session;
+}

@@ -1,0 +1,185 @@
+/** The fleet ledger commands: `fleet init`, `audit push`, `fleet verify`,
+ * `fleet status`, and the push a package-manager hook makes after
+ * `relink --hook`. The database work is in src/fleet/. Exit codes are
+ * `audit verify`'s (docs/exit-codes.md, "fleet"). */
+import { PkgswitchError, usageError, VerifyExit } from "../errors.ts";
+import type { Db } from "../fleet/db.ts";
+import type { PushResult } from "../fleet/push.ts";
+import type { Command, CommandContext } from "./command.ts";
+import { writeStderr } from "./output.ts";
+
+/** The fleet client, loaded when a fleet command or a hook push runs: it
+ * brings the postgres driver and node:net/tls/stream, which would otherwise
+ * add to the start-up of every command (relink runs after every package
+ * transaction). The build splits dynamic imports into their own chunks. */
+async function fleet() {
+  const [db, init, push, status, verify] = await Promise.all([import("../fleet/db.ts"), import("../fleet/init.ts"), import("../fleet/push.ts"), import("../fleet/status.ts"), import("../fleet/verify.ts")]);
+  return { ...db, ...init, ...push, ...status, ...verify };
+}
+
+const DB_OPTION = { db: { type: "string" } } as const;
+const DEFAULT_HOOK_TIMEOUT_MS = 3000;
+
+function dbUrl(ctx: CommandContext): { url: string; where: string } {
+  const flag = ctx.parsed.values.db as string | undefined;
+  if (flag !== undefined) return { url: flag, where: "--db" };
+  const cfg = ctx.session().config.fleetDb;
+  if (cfg !== undefined) return { url: cfg, where: `config ${ctx.layout().configFile} "fleetDb"` };
+  throw usageError(`${ctx.parsed.positionals.slice(0, 2).join(" ")}: name the fleet database with --db postgres://USER@HOST:PORT/DATABASE (or "fleetDb" in the config)`);
+}
+
+function noArgs(ctx: CommandContext, name: string): void {
+  if (ctx.args.length > 0) throw usageError(`${name} takes no arguments (got ${JSON.stringify(ctx.args[0])})`);
+}
+
+function positiveInt(ctx: CommandContext, k: string): number | undefined {
+  const v = ctx.parsed.values[k] as string | undefined;
+  if (v === undefined) return undefined;
+  if (!/^[1-9][0-9]{0,8}$/.test(v)) throw usageError(`--${k} ${JSON.stringify(v)}: expected a positive integer`);
+  return Number(v);
+}
+
+/** Push with a deadline: past it, the connection is dropped (the server
+ * rolls back the open batch) and the push fails with exit 6. */
+async function pushWithin(url: string, where: string, ctx: CommandContext, timeoutMs: number | undefined, batchOps?: number): Promise<PushResult> {
+  const { openDb, push, dbError } = await fleet();
+  const layout = ctx.layout();
+  const db: Db = openDb(url, where, timeoutMs !== undefined ? { connectTimeoutS: Math.max(timeoutMs / 1000, 0.1) } : {});
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const work = push(db, layout, batchOps !== undefined ? { batchOps } : {});
+    if (timeoutMs === undefined) return await work;
+    work.catch(() => {});
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new PkgswitchError(VerifyExit.IO, `push to ${db.target.display} did not finish within ${timeoutMs} ms; nothing was changed here — the next push catches up`)), timeoutMs);
+    });
+    return await Promise.race([work, deadline]);
+  } catch (e) {
+    throw dbError(e, db.target, "pushing");
+  } finally {
+    clearTimeout(timer);
+    await db.sql.end({ timeout: 0 }).catch(() => {});
+  }
+}
+
+function reportPush(ctx: CommandContext, r: PushResult): void {
+  ctx.out.json(r);
+  for (const w of r.warnings) ctx.out.warn(w);
+  const cp = r.checkpoint === "sent" ? "; checkpoint sent" : r.checkpoint === "held" ? "; checkpoint already held" : "; no checkpoint (no signed operation yet)";
+  ctx.out.line(r.sent === 0 && r.checkpoint !== "sent" ? `host ${r.host}: the fleet already holds all ${r.held} operation(s); nothing to push` : `host ${r.host}: pushed ${r.sent} operation(s) in ${r.batches} batch(es) (the fleet held ${r.held})${cp}${r.keys.length ? `; registered key(s) ${r.keys.join(", ")}` : ""}`);
+}
+
+/** After `relink --hook`: push, bounded by fleetPushTimeoutMs, never failing
+ * the package transaction (an unreachable database only prints a line).
+ * `wanted` says whether this hook run should push at all. */
+export function withHookPush(run: (ctx: CommandContext) => Promise<number>, wanted: (ctx: CommandContext) => boolean): (ctx: CommandContext) => Promise<number> {
+  return async (ctx) => {
+    const code = await run(ctx);
+    if (ctx.parsed.values.hook !== true || !wanted(ctx) || process.env.PKGSWITCH_IN_OPERATION) return code;
+    try {
+      const cfg = ctx.session().config;
+      if (cfg.fleetDb === undefined) return code;
+      await pushWithin(cfg.fleetDb, `config "fleetDb"`, ctx, cfg.fleetPushTimeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS);
+    } catch (e) {
+      writeStderr(`pkgswitch relink (hook): audit push skipped: ${(e as Error).message}\n`);
+    }
+    return code;
+  };
+}
+
+export const fleetCommands: Command[] = [
+  {
+    path: ["fleet", "init"],
+    args: "--db URL",
+    summary: "create or migrate the fleet ledger schema in PostgreSQL",
+    help: "Run as the database owner. Creates the schema `pkgswitch` (hosts and their keys, operations, checkpoints, alarms), the group roles pkgswitch_host (SELECT and INSERT only: what hosts log in as) and pkgswitch_reader (fleet verify/status), and triggers that refuse UPDATE, DELETE and TRUNCATE on every evidence table. Migrations are versioned; running it again applies only what is missing. The password comes from PGPASSWORD or a pgpass file, never from the URL. See docs/fleet.md.",
+    options: DB_OPTION,
+    async run(ctx) {
+      const { withDb, migrate } = await fleet();
+      noArgs(ctx, "fleet init");
+      const { url, where } = dbUrl(ctx);
+      const r = await withDb(url, where, "migrating the schema", async (db) => ({ ...(await migrate(db.sql)), db: db.target.display }));
+      ctx.out.json(r);
+      ctx.out.line(r.applied.length === 0 ? `fleet schema at version ${r.to} in ${r.db}; nothing to do` : `fleet schema migrated from version ${r.from} to ${r.to} in ${r.db}: ${r.applied.map((a) => `${a.version} (${a.name})`).join(", ")}`);
+      return 0;
+    },
+  },
+  {
+    path: ["audit", "push"],
+    args: "[--db URL] [--timeout MS] [--batch N]",
+    summary: "send this host's audit record to the fleet database (append-only)",
+    help: `Sends, in ledger order and in batches, the operations the fleet database does not hold yet, then the signed checkpoint with an RFC 9162 consistency proof from the last one it holds. Idempotent; a push killed at any point is finished by the next. If this host's history is not an extension of what the fleet holds (rewritten or truncated), nothing is sent, an alarm row naming the host and the first differing seq is recorded, and the exit code is 1. Nothing in the audit directory changes. --db defaults to "fleetDb" in the config; the password comes from PGPASSWORD or a pgpass file. --timeout gives up after MS milliseconds (exit 6). --batch sets the operations per round trip (default 500; a batch is also cut at 16 MiB).
+Exit codes: 0 pushed or nothing to push · 1 refused: history rewritten (alarm recorded) · 2 usage · 3 nothing recorded here, or no fleet schema · 6 database unreachable, login refused or I/O error.`,
+    options: { ...DB_OPTION, timeout: { type: "string" }, batch: { type: "string" } },
+    async run(ctx) {
+      const { PushRefused } = await fleet();
+      noArgs(ctx, "audit push");
+      const { url, where } = dbUrl(ctx);
+      try {
+        reportPush(ctx, await pushWithin(url, where, ctx, positiveInt(ctx, "timeout"), positiveInt(ctx, "batch")));
+        return 0;
+      } catch (e) {
+        if (e instanceof PushRefused) ctx.out.json({ refused: true, alarm: e.alarm });
+        throw e;
+      }
+    },
+  },
+  {
+    path: ["fleet", "verify"],
+    args: "[--db URL] [--host H] [--allow-unsigned]",
+    summary: "re-verify every host's evidence from the fleet database alone",
+    help: `For each host (or --host H): every operation's chain, link, signature (with the keys the fleet holds for the host, each from the operation that announced it), SBOM digest and ledger line; every checkpoint it ever pushed (signature, Merkle root of the held ledger, consistency with the previous one and the stored proof); open alarms. Exit codes as \`audit verify\`: 0 verified · 1 tampered, or an open alarm · 2 usage · 3 not found · 4 unsigned or untrusted · 6 database unreachable or I/O.`,
+    options: { ...DB_OPTION, host: { type: "string" }, "allow-unsigned": { type: "boolean" } },
+    async run(ctx) {
+      const { withDb, fleetVerify, fleetExit, EXIT_MEANING } = await fleet();
+      noArgs(ctx, "fleet verify");
+      const { url, where } = dbUrl(ctx);
+      const host = ctx.parsed.values.host as string | undefined;
+      if (host !== undefined && !/^[0-9a-f]{32}$/.test(host)) throw usageError(`--host ${JSON.stringify(host)}: a host id is 32 lowercase hex digits (see \`pkgswitch fleet status\`)`);
+      const reports = await withDb(url, where, "verifying", (db) => fleetVerify(db, { host, allowUnsigned: ctx.parsed.values["allow-unsigned"] === true }));
+      const code = fleetExit(reports);
+      ctx.out.json({ mode: "fleet", ok: code === 0, exit_code: code, result: EXIT_MEANING[code], hosts: reports.map((r) => ({ host: r.host, ...r.report.toJSON() })) });
+      ctx.out.line(`fleet verify: ${code === 0 ? ctx.out.paint("green", "OK") : ctx.out.paint("red", `FAILED (exit ${code}: ${EXIT_MEANING[code]})`)} — ${reports.length} host(s)`);
+      for (const r of reports) {
+        const lines = r.report.human((c, s) => ctx.out.paint(c, s));
+        ctx.out.line(`host ${r.host}: ${lines[0]!.replace(/^audit verify: /, "")}`);
+        for (const l of lines.slice(1)) ctx.out.line(`  ${l}`);
+      }
+      return code;
+    },
+  },
+  {
+    path: ["fleet", "status"],
+    args: "[--db URL] [--silent-days N]",
+    summary: "per host: providers enabled, last operation, unsigned/failed operations, silence, alarms",
+    help: "From the fleet database's summary of each host's evidence (fleet verify checks it against the events): the providers enabled by successful enable/disable operations, the last operation and its result, how many operations are unsigned or did not succeed, when the host last did something, and open (unacknowledged) alarms. A host whose last operation is older than --silent-days (default 7) is marked silent. Exit 0; 3 without a fleet schema; 6 when the database cannot be reached.",
+    options: { ...DB_OPTION, "silent-days": { type: "string" } },
+    async run(ctx) {
+      const { withDb, fleetStatus } = await fleet();
+      noArgs(ctx, "fleet status");
+      const { url, where } = dbUrl(ctx);
+      const silentDays = positiveInt(ctx, "silent-days") ?? 7;
+      const hosts = await withDb(url, where, "reading the status", (db) => fleetStatus(db, { silentDays }));
+      ctx.out.json({ silent_days: silentDays, hosts });
+      if (hosts.length === 0) {
+        ctx.out.line("no host has pushed yet");
+        return 0;
+      }
+      const rows = hosts.map((h) => [
+        h.host,
+        h.providers.join(",") || "-",
+        h.last_op ? `${h.last_op.command ?? "?"} → ${h.last_op.status ?? "unfinished"}` : "-",
+        h.last_op?.ts ?? "-",
+        String(h.operations),
+        String(h.unsigned),
+        String(h.failed),
+        h.silent ? `silent ${h.silent_days ?? "?"}d` : "-",
+        h.open_alarms ? ctx.out.paint("red", String(h.open_alarms)) : "0",
+      ]);
+      const head = ["HOST", "PROVIDERS", "LAST OPERATION", "AT", "OPS", "UNSIGNED", "FAILED", "SILENT", "ALARMS"];
+      const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.replace(/\x1b\[[0-9;]*m/g, "").length)));
+      for (const r of [head, ...rows]) ctx.out.line(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]!))).join("  "));
+      return 0;
+    },
+  },
+];

@@ -1,0 +1,114 @@
+/** The connection to the fleet database, and what its failures mean to an
+ * operator. Client: the `postgres` npm package (plain JavaScript over
+ * node:net/node:tls, so the same code runs under Bun, Deno and Node; see
+ * README's dependency table).
+ *
+ * Failures become one-line PkgswitchErrors with the fleet exit codes
+ * (docs/exit-codes.md, "fleet"): the database cannot be reached, refuses the
+ * login or the role lacks a privilege → 6 (I/O or permission), the schema is
+ * missing or older than this pkgswitch → 3 (not found). */
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { isIP } from "node:net";
+import postgres from "postgres";
+import { PkgswitchError, VerifyExit } from "../errors.ts";
+import { findPassword, parseDbUrl, type ConnTarget } from "./conn.ts";
+import { SCHEMA_VERSION } from "./schema.ts";
+
+export type Sql = postgres.Sql<Record<string, never>>;
+
+export interface OpenOptions {
+  /** Give up connecting after this long (the hook path uses a short one). */
+  connectTimeoutS?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface Db {
+  sql: Sql;
+  target: ConnTarget;
+  close(): Promise<void>;
+}
+
+function tlsOptions(t: ConnTarget, env: NodeJS.ProcessEnv): postgres.Options<Record<string, never>>["ssl"] {
+  switch (t.ssl) {
+    case "disable":
+      return false;
+    case "prefer":
+    case "require":
+      return t.ssl;
+    case "verify-full": {
+      // As libpq: PGSSLROOTCERT names the CA that signed the server's cert,
+      // else ~/.postgresql/root.crt if present, else the system's CAs.
+      const home = join(env.HOME ?? homedir(), ".postgresql", "root.crt");
+      const caFile = env.PGSSLROOTCERT ?? (existsSync(home) ? home : undefined);
+      let ca: string | undefined;
+      if (caFile) {
+        try {
+          ca = readFileSync(caFile, "utf8");
+        } catch (e) {
+          throw new PkgswitchError(VerifyExit.IO, `PGSSLROOTCERT ${caFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        }
+      }
+      // TLS refuses an IP address as SNI name; the certificate's IP SAN is still checked.
+      return { rejectUnauthorized: true, ...(isIP(t.host) ? {} : { servername: t.host }), ...(ca ? { ca } : {}) };
+    }
+  }
+}
+
+export function openDb(url: string, where: string, o: OpenOptions = {}): Db {
+  const env = o.env ?? process.env;
+  const target = parseDbUrl(url, where);
+  const password = findPassword(target, env);
+  const sql = postgres({
+    host: target.host,
+    port: target.port,
+    database: target.database,
+    username: target.user,
+    ...(password !== undefined ? { password } : {}),
+    ssl: tlsOptions(target, env),
+    max: 1,
+    connect_timeout: o.connectTimeoutS ?? 10,
+    idle_timeout: 0,
+    onnotice: () => {},
+    connection: { application_name: "pkgswitch" },
+  }) as unknown as Sql;
+  return { sql, target, close: () => sql.end({ timeout: 1 }) };
+}
+
+/** An error from the driver or the server, as the operator should read it. */
+export function dbError(e: unknown, target: ConnTarget, doing: string): PkgswitchError {
+  if (e instanceof PkgswitchError) return e;
+  const err = e as { code?: string; message?: string; errno?: string };
+  const code = err.code ?? "";
+  const where = `${target.display}`;
+  if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EHOSTUNREACH" || code === "ENETUNREACH" || code === "CONNECT_TIMEOUT" || code === "ETIMEDOUT" || code === "CONNECTION_CLOSED" || code === "CONNECTION_ENDED" || code === "CONNECTION_DESTROYED" || code === "ECONNRESET") {
+    return new PkgswitchError(VerifyExit.IO, `fleet database ${where} unreachable while ${doing} (${code}); nothing was changed here — retry when it is up`);
+  }
+  if (code === "28P01" || code === "28000") return new PkgswitchError(VerifyExit.IO, `fleet database ${where} refused the login of ${target.user} (${err.message}); set PGPASSWORD or a pgpass entry`);
+  if (code === "3D000") return new PkgswitchError(VerifyExit.NOT_FOUND, `fleet database ${where}: ${err.message}`);
+  if (code === "42501") return new PkgswitchError(VerifyExit.IO, `fleet database ${where}: permission denied while ${doing} (${err.message}); is ${target.user} a member of the right role (docs/fleet.md)?`);
+  if (code === "42P01" || code === "3F000") return new PkgswitchError(VerifyExit.NOT_FOUND, `fleet database ${where} has no pkgswitch schema (${err.message}); run \`pkgswitch fleet init --db URL\` as its owner`);
+  if (/^[0-9A-Z]{5}$/.test(code)) return new PkgswitchError(VerifyExit.IO, `fleet database ${where} failed while ${doing}: ${err.message} (SQLSTATE ${code})`);
+  return new PkgswitchError(VerifyExit.IO, `fleet database ${where} failed while ${doing}: ${err.message ?? String(e)}`);
+}
+
+/** Run `fn` with an open database, mapping every failure; always closes. */
+export async function withDb<T>(url: string, where: string, doing: string, fn: (db: Db) => Promise<T>, o: OpenOptions = {}): Promise<T> {
+  const db = openDb(url, where, o);
+  try {
+    return await fn(db);
+  } catch (e) {
+    throw dbError(e, db.target, doing);
+  } finally {
+    await db.close().catch(() => {});
+  }
+}
+
+/** Refuse to work against a schema this pkgswitch does not know. */
+export async function requireSchema(sql: Sql, display: string): Promise<void> {
+  const rows = await sql<{ v: number | null }[]>`SELECT max(version)::int AS v FROM pkgswitch.schema_migrations`;
+  const v = rows[0]?.v ?? 0;
+  if (v < SCHEMA_VERSION) throw new PkgswitchError(VerifyExit.NOT_FOUND, `fleet database ${display} is at schema version ${v}, this pkgswitch needs ${SCHEMA_VERSION}; run \`pkgswitch fleet init --db URL\` as its owner`);
+  if (v > SCHEMA_VERSION) throw new PkgswitchError(VerifyExit.USAGE, `fleet database ${display} is at schema version ${v}, newer than this pkgswitch knows (${SCHEMA_VERSION}); upgrade pkgswitch`);
+}
