@@ -19,4 +19,5 @@ fi
 echo "setup: building dist/pkgswitch" >&2
 npm run -s build >&2
 bash scripts/make-root.sh >/dev/null
+bash scripts/setup-rpm.sh
 bash scripts/setup-postgres.sh

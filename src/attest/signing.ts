@@ -40,7 +40,9 @@ export function signerFor(secret: SecretKey, origin: string): Signer {
 /** Refuse a secret key that others could read or that root does not own. */
 export function checkKeyFile(path: string): void {
   const st = statSync(path, { throwIfNoEntry: false });
-  if (!st) throw new PkgswitchError(Exit.USAGE, `signing key ${path} does not exist (create one with \`pkgswitch keys generate\`)`);
+  // `keys generate` writes <keyDir>/signing.key only: for any other path
+  // say how to put a key there, or how to use the generated one.
+  if (!st) throw new PkgswitchError(Exit.USAGE, `signing key ${path} does not exist (create it with \`minisign -G -s ${path}\`, or use the key \`pkgswitch keys generate\` writes)`);
   if (!st.isFile()) throw new PkgswitchError(Exit.USAGE, `signing key ${path} is not a regular file`);
   if ((st.mode & 0o077) !== 0) throw new PkgswitchError(Exit.PERMISSION, `signing key ${path} is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
   const uid = process.getuid?.() ?? 0;

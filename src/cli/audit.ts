@@ -60,7 +60,10 @@ export function cut(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more character${text.length - max === 1 ? "" : "s"}; --json has all)`;
 }
 
-/** One readable line per event. */
+/** Indented lines under an event's line (failures, stderr). */
+const detail = (lines: string[]) => lines.map((l) => `\n${" ".repeat(22)}${l}`).join("");
+
+/** One readable line per event (plus indented details for failures). */
 export function describeEvent(e: AuditEvent): string {
   const f = e as Record<string, unknown>;
   const t = e.ts.slice(11, 23);
@@ -68,7 +71,7 @@ export function describeEvent(e: AuditEvent): string {
     switch (e.event) {
       case "op.start": return `${f.command} (root ${f.root}${f.dry_run ? ", dry run" : ""}, pkgswitch ${f.tool_version})`;
       case "op.end": return `status ${f.status}, exit ${f.exit_code}, ${f.duration_ms} ms ${JSON.stringify(f.counts)}`;
-      case "pkg.query": return `${cut((f.args as string[]).join(" "), 400)} → rc ${f.rc} (${f.duration_ms} ms)`;
+      case "pkg.query": return `${cut((f.args as string[]).join(" "), 400)} → rc ${f.rc} (${f.duration_ms} ms)${f.stderr ? detail(String(f.stderr).trimEnd().split("\n").slice(-3).map((l) => `stderr: ${l}`)) : ""}`;
       case "pkg.install": case "pkg.remove": return `${(f.packages as string[]).join(" ")}${f.version ? " " + f.version : ""}`;
       case "provenance": return f.package
         ? `${f.package} ${f.version_before ?? "(none)"} → ${f.version_after ?? "(removed)"} [${f.source_repo}]${f.foreign ? " FOREIGN" : ""}`
@@ -78,7 +81,7 @@ export function describeEvent(e: AuditEvent): string {
       case "pkg.divert": return `${f.action} ${f.path} → ${f.diverted_to}${f.reason ? ` (${f.reason})` : ""}`;
       case "file.switch": return `${f.path} → ${f.link_target} (before ${String(f.before_sha256 ?? "-").slice(0, 12)}…, after ${String(f.after_sha256 ?? "-").slice(0, 12)}…)`;
       case "file.restore": return `${f.path} ${f.action}${f.reason ? ": " + f.reason : ""}${f.after_sha256 ? ` sha256 ${String(f.after_sha256).slice(0, 12)}… ${f.matches_original ? "matches original" : "DIFFERS from original"}` : ""}`;
-      case "smoke.test": return `${f.tested} tested, ${f.failed} failed`;
+      case "smoke.test": return `${f.tested} tested, ${f.failed} failed${detail(((f.failures as Array<{ path: string; rc: number | null; signal: string | null; output?: string }> | undefined) ?? []).map((x) => `FAIL ${x.path}: ${x.signal ? `killed by ${x.signal}` : x.rc === null ? "did not run" : `exit ${x.rc}`}${x.output ? ` — ${cut(x.output.split("\n")[0]!, 200)}` : ""}`))}`;
       case "preflight.check": return `${f.check}${f.path ? " " + f.path : ""}${f.provider ? " " + f.provider : ""}: ${f.ok ? "ok" : f.problem ? `needs repair (${f.problem})` : "REFUSED"}${f.reason ? " — " + f.reason : ""}${f.note ? " — " + f.note : ""}`;
       case "rollback.step": return `${f.path} ${f.action} ${f.ok ? "ok" : "FAILED " + (f.error ?? "")}`;
       case "error": return String(f.message);

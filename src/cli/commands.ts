@@ -19,6 +19,7 @@ import { keyCommands } from "./attest.ts";
 import { verifyCommands } from "./verify.ts";
 import { cmdCompletion, cmdMan } from "./docs.ts";
 import { lifecycleCommands } from "./lifecycle.ts";
+import { checkCommands } from "./check.ts";
 import { fleetCommands } from "./fleet.ts";
 
 type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
@@ -66,15 +67,15 @@ export const COMMANDS: Command[] = [
     path: ["enable"],
     args: "<provider…>",
     summary: "install the replacement package and switch its commands",
-    help: `Installs the replacement with the package manager if needed, preflights every target (ownership, kind, setuid, replacement executable), backs each one up, swaps it for a symlink atomically (the path is never missing), smoke-tests the switched commands and rolls everything back on failure. ${PROVIDER_HELP}`,
-    options: {},
+    help: `Installs the replacement with the package manager if needed, preflights every target (ownership, kind, setuid, replacement executable), runs the compatibility probes (see \`check\`; results are recorded in the operation and reused while the binaries and the corpus are unchanged), backs each one up, swaps it for a symlink atomically (the path is never missing), smoke-tests the switched commands and rolls everything back on failure. --require-compat refuses (exit 10, nothing switched) when any probe does not match. ${PROVIDER_HELP}`,
+    options: { "require-compat": { type: "boolean" } },
     async run(ctx) {
       if (ctx.args.length === 0) throw usageError("enable: name at least one provider (see `pkgswitch list`)");
       const s = ctx.session();
       const providers = resolveProviders(loadCatalog(s.layout.providersDir), ctx.args);
       loadState(s.layout.stateDir); // unreadable or corrupt: refuse before the lock and the record
       await confirm(ctx, `switch ${ctx.args.join(", ")} in ${s.layout.root}`);
-      const { outcome, summary } = await runOperation(s, `enable ${ctx.args.join(" ")}`, (c) => enable(c, providers));
+      const { outcome, summary } = await runOperation(s, `enable ${ctx.args.join(" ")}`, (c) => enable(c, providers, { requireCompat: ctx.parsed.values["require-compat"] === true }));
       reportSwitch(ctx.out, "enable", outcome.result, summary.opId, s.dryRun, outcome.counts);
       return outcome.exitCode;
     },
@@ -123,6 +124,7 @@ export const COMMANDS: Command[] = [
     run: cmdAuditShow,
   },
   ...lifecycleCommands,
+  ...checkCommands,
   ...verifyCommands,
   ...keyCommands,
   ...fleetCommands,
@@ -156,6 +158,7 @@ function reportSwitch(out: Output, verb: string, result: unknown, opId: string, 
       const head = dryRun ? "would switch" : "switched";
       const what = p.install && dryRun ? `then switch the commands it provides among ${p.candidates} candidates (the exact list is known once it is installed)` : `${head} ${sw} command(s)`;
       out.line(`${out.paint("bold", String(p.provider))}: ${p.install ? `${dryRun ? "would install" : "installed"} ${p.package}; ` : ""}${what}${already ? `, ${already} already switched` : ""}${skip.length ? `, ${skip.length} skipped` : ""}`);
+      if (p.compat) out.line(`  ${p.compat}`);
       if (dryRun || out.opts.verbose) for (const t of p.switch as string[]) out.line(`  ${t}`);
       for (const s of skip) out.line(`  skip ${s.target}: ${s.reason}`);
     } else {

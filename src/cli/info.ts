@@ -4,9 +4,10 @@ import { join } from "node:path";
 import { Exit } from "../errors.ts";
 import { loadCatalog, resolveProviders } from "../providers/catalog.ts";
 import { openBackend } from "../pkgmgr/factory.ts";
+import { lockHoldersOf } from "../pkgmgr/locks.ts";
 import { loadState } from "../switch/state.ts";
 import { executableInfo, observe } from "../switch/observe.ts";
-import { rollbackIncomplete } from "../switch/outcome.ts";
+import { rollbackIncomplete, unfinishedOps } from "../switch/outcome.ts";
 import type { CommandContext } from "./commands.ts";
 
 export async function cmdList(ctx: CommandContext): Promise<number> {
@@ -42,7 +43,10 @@ export async function cmdStatus(ctx: CommandContext): Promise<number> {
   const s = ctx.session();
   const state = loadState(s.layout.stateDir);
   const names = ctx.args.length > 0 ? resolveProviders(loadCatalog(s.layout.providersDir), ctx.args).map((p) => p.name) : Object.keys(state.providers).sort();
-  const diversions = openBackend({ root: s.layout.root, observe: () => {}, readOnly: true }).diverter?.list() ?? new Map();
+  const backend = openBackend({ root: s.layout.root, observe: () => {}, readOnly: true });
+  const diversions = backend.diverter?.list() ?? new Map();
+  const unfinished = unfinishedOps(s.layout.auditDir);
+  const pmLock = unfinished.length > 0 ? backend.lockHolder() : null;
   const report = names.map((name) => {
     const p = state.providers[name];
     if (!p) return { provider: name, enabled: false, status: null, failed: false, switched: 0, broken: [], restored: [], drifted: [], missing_backups: [], targets: 0, diversions: 0, diversions_missing: [] };
@@ -71,7 +75,11 @@ export async function cmdStatus(ctx: CommandContext): Promise<number> {
     const diversionsMissing = p.targets.filter((t) => t.diverted_to && t.db_path && !isRegistered(t) && !restored.includes(t.path) && !drifted.some((d) => d.path === t.path)).map((t) => t.db_path!);
     return { provider: name, enabled: true, status: p.status, failed, package: p.package, op: p.op, targets: p.targets.length, switched, broken, restored, drifted, missing_backups: missingBackups, diversions: registered.length, diversions_missing: diversionsMissing };
   });
-  ctx.out.json({ root: s.layout.root, providers: report, state_file: existsSync(join(s.layout.stateDir, "state.json")) });
+  ctx.out.json({ root: s.layout.root, providers: report, state_file: existsSync(join(s.layout.stateDir, "state.json")), unfinished, package_manager_lock: pmLock });
+  // pkgswitch's own flock shows whether the operation is still running.
+  const running = unfinished.length > 0 ? lockHoldersOf([s.layout.lockFile]) : null;
+  for (const u of unfinished) ctx.out.line(ctx.out.paint("yellow", `unfinished operation ${u.op} (${u.command}): ${running ? `still running (${running})` : "interrupted — run the same command again"}`));
+  if (pmLock) ctx.out.line(ctx.out.paint("yellow", `the package manager's lock is held (${pmLock}); wait for it to finish`));
   if (report.length === 0) ctx.out.line("no provider is enabled");
   for (const r of report) {
     if (!r.enabled) {

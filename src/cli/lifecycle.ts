@@ -8,6 +8,7 @@ import { acquireLock } from "../fsops/lock.ts";
 import { sha256Hex, stdinText } from "../sys/index.ts";
 import { loadCatalog } from "../providers/catalog.ts";
 import { openBackend } from "../pkgmgr/factory.ts";
+import type { HookPackage } from "../pkgmgr/backend.ts";
 import { APT_HOOK_PATH, APT_PRE_INSTALL_PATH, MARKER, PACMAN_HOOK_PATH, aptHook, aptPreInstallScript, pacmanHook, removalsFromAptV2 } from "../hooks/files.ts";
 import { runOperation } from "../switch/session.ts";
 import { inspect, relink } from "../switch/relink.ts";
@@ -82,25 +83,42 @@ async function cmdRelink(ctx: CommandContext): Promise<number> {
   }
 }
 
-function hookFiles(ctx: CommandContext): Array<{ path: string; content: string; mode?: number }> {
+type HookFile = { path: string; content: string | Uint8Array; mode?: number };
+
+/** The hook files for this root, and the package to install after writing
+ * them when the manager keeps hooks in its database (rpm file triggers). */
+function hookFiles(ctx: CommandContext): { files: HookFile[]; pkg: HookPackage | null } {
   const v = ctx.parsed.values;
   const binary = (v.binary as string | undefined) ?? "/usr/bin/pkgswitch";
   if (!binary.startsWith("/")) throw usageError("--binary must be an absolute path inside the root");
   const s = ctx.session();
-  const wantApt = v.apt === true || (v.pacman !== true && existsSync(hostPath(s.layout.root, "/etc/apt")));
+  const explicit = v.apt === true || v.pacman === true || v.rpm === true;
+  const wantApt = v.apt === true || (!explicit && existsSync(hostPath(s.layout.root, "/etc/apt")));
   const wantPacman = v.pacman === true;
-  if (!wantApt && !wantPacman) throw usageError("hooks install: give --apt or --pacman (no /etc/apt in this root)");
-  const files: Array<{ path: string; content: string; mode?: number }> = [];
+  const pkg = v.rpm === true || (!explicit && !wantApt) ? hookPackageOf(s.layout.root) : null;
+  if (v.rpm === true && !pkg) throw usageError("hooks install --rpm: this root has no rpm database");
+  if (!wantApt && !wantPacman && !pkg) throw usageError("hooks install: give --apt, --pacman or --rpm (no /etc/apt in this root)");
+  const files: HookFile[] = [];
   if (wantApt) files.push({ path: APT_HOOK_PATH, content: aptHook(binary) }, { path: APT_PRE_INSTALL_PATH, content: aptPreInstallScript(binary), mode: 0o755 });
   if (wantPacman) {
     const pkgs = [...loadCatalog(s.layout.providersDir).values()].flatMap((p) => (p.recipes.pacman ? [...p.recipes.pacman.replaces, p.recipes.pacman.package] : []));
     files.push({ path: PACMAN_HOOK_PATH, content: pacmanHook(binary, pkgs) });
   }
-  return files;
+  if (pkg) files.push(...pkg.files(binary));
+  return { files, pkg };
+}
+
+/** The root's hook package, when its package manager keeps hooks in one. */
+function hookPackageOf(root: string): HookPackage | null {
+  try {
+    return openBackend({ root, observe: () => {}, readOnly: true }).hookPackage ?? null;
+  } catch {
+    return null;
+  }
 }
 
 async function cmdHooksInstall(ctx: CommandContext): Promise<number> {
-  const files = hookFiles(ctx);
+  const { files, pkg } = hookFiles(ctx);
   const s = ctx.session();
   for (const f of files) {
     const host = hostPath(s.layout.root, f.path);
@@ -110,7 +128,7 @@ async function cmdHooksInstall(ctx: CommandContext): Promise<number> {
   }
   const binary = (ctx.parsed.values.binary as string | undefined) ?? "/usr/bin/pkgswitch";
   if (!existsSync(hostPath(s.layout.root, binary))) ctx.out.warn(`${binary} does not exist in ${s.layout.root}; the hook skips itself until it does`);
-  const { summary } = await runOperation(s, "hooks install", async ({ op }) => {
+  const { summary } = await runOperation(s, "hooks install", async ({ op, backend }) => {
     for (const f of files) {
       if (!s.dryRun) {
         mkdirSync(dirname(hostPath(s.layout.root, f.path)), { recursive: true, mode: 0o755 });
@@ -118,31 +136,49 @@ async function cmdHooksInstall(ctx: CommandContext): Promise<number> {
       }
       op.record("hook.install", { path: f.path, sha256: sha256Hex(f.content) });
     }
+    if (pkg && !s.dryRun) {
+      // Re-installing replaces an older hook package; the triggers it fires
+      // now see PKGSWITCH_IN_OPERATION and leave the work to us.
+      const t0 = performance.now();
+      if (backend.installed([pkg.name]).size > 0) backend.remove([pkg.name]);
+      backend.install([hostPath(s.layout.root, pkg.packageFile)]);
+      op.record("pkg.install", { manager: backend.kind, packages: [pkg.name], version: backend.installed([pkg.name]).get(pkg.name)?.version ?? null, rc: 0, duration_ms: Math.round(performance.now() - t0) });
+    }
     return { status: "ok", exitCode: Exit.OK, counts: { hooks: files.length } };
   });
-  ctx.out.json({ op: s.dryRun ? null : summary.opId, installed: files.map((f) => f.path), dry_run: s.dryRun });
+  ctx.out.json({ op: s.dryRun ? null : summary.opId, installed: files.map((f) => f.path), package: pkg?.name ?? null, dry_run: s.dryRun });
   for (const f of files) ctx.out.line(`${s.dryRun ? "would write" : "wrote"} ${f.path}`);
+  if (pkg) ctx.out.line(`${s.dryRun ? "would install" : "installed"} package ${pkg.name}`);
   return Exit.OK;
 }
 
 async function cmdHooksRemove(ctx: CommandContext): Promise<number> {
   const s = ctx.session();
-  const present = [APT_HOOK_PATH, APT_PRE_INSTALL_PATH, PACMAN_HOOK_PATH].filter((p) => existsSync(hostPath(s.layout.root, p)));
+  const pkg = hookPackageOf(s.layout.root);
+  const pkgInstalled = pkg ? openBackend({ root: s.layout.root, observe: () => {}, readOnly: true }).installed([pkg.name]).size > 0 : false;
+  const known = [APT_HOOK_PATH, APT_PRE_INSTALL_PATH, PACMAN_HOOK_PATH, ...(pkg ? pkg.files("/usr/bin/pkgswitch").map((f) => f.path) : [])];
+  const present = known.filter((p) => existsSync(hostPath(s.layout.root, p)));
   const ours = present.filter((p) => readFileSync(hostPath(s.layout.root, p), "utf8").includes(MARKER));
   for (const p of present.filter((p) => !ours.includes(p))) ctx.out.warn(`${p} was not written by pkgswitch; left alone`);
-  if (ours.length === 0) {
+  if (ours.length === 0 && !pkgInstalled) {
     ctx.out.json({ removed: [] });
     ctx.out.line("no pkgswitch hooks installed");
     return Exit.OK;
   }
-  const { summary } = await runOperation(s, "hooks remove", async ({ op }) => {
+  const { summary } = await runOperation(s, "hooks remove", async ({ op, backend }) => {
+    if (pkg && pkgInstalled && !s.dryRun) {
+      const t0 = performance.now();
+      backend.remove([pkg.name]);
+      op.record("pkg.remove", { manager: backend.kind, packages: [pkg.name], rc: 0, duration_ms: Math.round(performance.now() - t0) });
+    }
     for (const p of ours) {
       if (!s.dryRun) rmSync(hostPath(s.layout.root, p));
       op.record("hook.remove", { path: p });
     }
     return { status: "ok", exitCode: Exit.OK, counts: { hooks: ours.length } };
   });
-  ctx.out.json({ op: s.dryRun ? null : summary.opId, removed: ours, dry_run: s.dryRun });
+  ctx.out.json({ op: s.dryRun ? null : summary.opId, removed: ours, package: pkgInstalled ? pkg!.name : null, dry_run: s.dryRun });
+  if (pkgInstalled) ctx.out.line(`${s.dryRun ? "would remove" : "removed"} package ${pkg!.name}`);
   for (const p of ours) ctx.out.line(`${s.dryRun ? "would remove" : "removed"} ${p}`);
   return Exit.OK;
 }
@@ -183,10 +219,10 @@ export const lifecycleCommands: Command[] = [
   },
   {
     path: ["hooks", "install"],
-    args: "[--apt|--pacman] [--binary PATH]",
+    args: "[--apt|--pacman|--rpm] [--binary PATH]",
     summary: "install package-manager hooks that run `relink --hook`",
-    help: `apt: ${APT_HOOK_PATH} (DPkg::Pre-Install-Pkgs via ${APT_PRE_INSTALL_PATH}, and DPkg::Post-Invoke). pacman: ${PACMAN_HOOK_PATH} (PostTransaction on the providers' packages). --binary is the path of pkgswitch inside the root (default /usr/bin/pkgswitch).`,
-    options: { apt: { type: "boolean" }, pacman: { type: "boolean" }, binary: { type: "string" } },
+    help: `apt: ${APT_HOOK_PATH} (DPkg::Pre-Install-Pkgs via ${APT_PRE_INSTALL_PATH}, and DPkg::Post-Invoke). pacman: ${PACMAN_HOOK_PATH} (PostTransaction on the providers' packages). rpm: the pkgswitch-hooks package (file triggers after every transaction touching /usr/bin or /usr/sbin, dnf or bare rpm) and the script it runs, /usr/lib/pkgswitch/rpm-hook. Without a flag: apt when the root has /etc/apt, else the rpm package on an rpm root. --binary is the path of pkgswitch inside the root (default /usr/bin/pkgswitch).`,
+    options: { apt: { type: "boolean" }, pacman: { type: "boolean" }, rpm: { type: "boolean" }, binary: { type: "string" } },
     run: cmdHooksInstall,
   },
   {

@@ -34,6 +34,17 @@ export interface Diverter {
   remove(paths: string[]): void;
 }
 
+/** Hooks that must live in the package database itself (rpm: file triggers
+ * ship inside a package). `hooks install` writes `files(binary)` into the
+ * root, then installs the package file among them (`packageFile`); `hooks
+ * remove` removes package `name` and the files. */
+export interface HookPackage {
+  readonly name: string;
+  /** Path inside the root of the package file that files() writes. */
+  readonly packageFile: string;
+  files(binary: string): Array<{ path: string; content: string | Uint8Array; mode?: number }>;
+}
+
 export interface PackageBackend {
   readonly kind: ManagerKind;
   readonly distro: string;
@@ -55,8 +66,13 @@ export interface PackageBackend {
   lockHolder(): string | null;
   /** Whether `/bin` is an alias of `/usr/bin` in this root. */
   readonly usrMerged: boolean;
+  /** Paths (inside the root) of the installed packages' maintainer scripts,
+   * which `check` reads to see how this system calls switched commands. */
+  maintainerScripts?(): string[];
   /** Present when the package manager supports diversions (dpkg). */
   readonly diverter?: Diverter;
+  /** Present when the hooks are a package of their own (rpm). */
+  readonly hookPackage?: HookPackage;
 }
 
 export interface BackendOptions {

@@ -2,12 +2,13 @@
  * batched: one process for all paths); installs run `apt-get` inside the root.
  * Debian 12 is usrmerged but dpkg's database still records 29 coreutils files
  * under `/bin/…`: ownership queries ask for both spellings. */
-import { existsSync, lstatSync, readFileSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import type { BackendOptions, Diversion, Diverter, InstalledPackage, PackageBackend } from "./backend.ts";
 import { inRoot, run, type CommandResult } from "./exec.ts";
 import { lockHoldersOf } from "./locks.ts";
+import { readOsId } from "./osrelease.ts";
 
 const FIELDS = "${binary:Package}\\t${Version}\\t${Architecture}\\t${db:Status-Abbrev}\\t${Maintainer}\\t${Homepage}\\n${db-fsys:Files}";
 
@@ -140,13 +141,20 @@ export class DpkgBackend implements PackageBackend {
     },
   };
 
+  maintainerScripts(): string[] {
+    const dir = "/var/lib/dpkg/info";
+    const host = hostPath(this.opts.root, dir);
+    if (!existsSync(host)) return [];
+    return readdirSync(host).filter((f) => /\.(preinst|postinst|prerm|postrm)$/.test(f)).sort().map((f) => `${dir}/${f}`);
+  }
+
   constructor(private readonly opts: BackendOptions) {
     const root = opts.root;
     if (!existsSync(hostPath(root, "/var/lib/dpkg/status"))) {
       throw new PkgswitchError(Exit.PREFLIGHT, `${root} is not a dpkg system (no /var/lib/dpkg/status); only dpkg/apt roots are supported so far`);
     }
     this.usrMerged = lstatSync(hostPath(root, "/bin"), { throwIfNoEntry: false })?.isSymbolicLink() ?? false;
-    this.distro = readOsId(root);
+    this.distro = readOsId(root, "debian");
   }
 
   /** In a dry run apt must write nothing inside the root: no rebuilt cache
@@ -260,14 +268,3 @@ function lastLine(s: string): string {
   const lines = s.trim().split("\n");
   return lines[lines.length - 1] ?? "";
 }
-
-function readOsId(root: string): string {
-  for (const p of ["/etc/os-release", "/usr/lib/os-release"]) {
-    try {
-      const m = /^ID=("?)([a-z0-9._-]+)\1$/m.exec(readFileSync(hostPath(root, p), "utf8"));
-      if (m) return m[2]!;
-    } catch {}
-  }
-  return "debian";
-}
-

@@ -7,6 +7,7 @@ import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import type { BackendOptions, PackageBackend } from "./backend.ts";
 import { DpkgBackend } from "./dpkg.ts";
+import { RpmBackend } from "./rpm.ts";
 import type { ManagerKind } from "./types.ts";
 
 /** What each package manager leaves in a root, in the order they are tried. */
@@ -18,6 +19,7 @@ export const DETECTORS: ReadonlyArray<{ kind: ManagerKind; marks: readonly strin
 
 const OPENERS: Partial<Record<ManagerKind, (opts: BackendOptions) => PackageBackend>> = {
   dpkg: (opts) => new DpkgBackend(opts),
+  rpm: (opts) => new RpmBackend(opts),
 };
 
 /** The package manager whose database the root holds, or null. Pure but for lstat. */

@@ -38,7 +38,21 @@ export function lockHoldersOf(files: string[]): string | null {
     const st = statSync(f, { bigint: true, throwIfNoEntry: false });
     if (!st) continue;
     const pids = table.get(lockKey(st.dev, st.ino));
-    if (pids) return `${f} by pid ${[...new Set(pids)].join(",")}`;
+    if (pids) return `${f} by ${[...new Set(pids)].map(describePid).join(", ")}`;
   }
   return null;
+}
+
+/** "pid 123 (apt-get install -y rust-coreutils)": which program it is
+ * matters — an apt-get left running by a killed pkgswitch is waited for,
+ * not killed. */
+export function describePid(pid: number): string {
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+    if (argv.length > 0) {
+      const text = argv.join(" ");
+      return `pid ${pid} (${text.length > 160 ? text.slice(0, 160) + "…" : text})`;
+    }
+  } catch {}
+  return `pid ${pid}`;
 }

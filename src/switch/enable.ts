@@ -1,6 +1,7 @@
 /** `enable`: install the replacement, then switch each target to it —
  * preflight everything, back up, swap atomically, smoke test, and roll back
  * in reverse on any failure (architecture.md, "The switch, step by step"). */
+import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { BIN_DIRS, hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
@@ -18,6 +19,13 @@ import { loadState, managerOf, saveState, type ManagedTarget, type State } from 
 import type { OpContext, OpOutcome } from "./session.ts";
 import { divertedName, divertTargets, undivertTargets } from "./divert.ts";
 import { backupRel, sweepTempFiles, workDirs } from "./sweep.ts";
+import { loadCorpus } from "../probes/corpus.ts";
+import { probeWithCache, probesDirOf, readScripts, summaryLine } from "./compat.ts";
+
+export interface EnableOptions {
+  /** Refuse (exit 10) when any compatibility probe does not match. */
+  requireCompat?: boolean;
+}
 
 export interface ProviderPlan {
   provider: Provider;
@@ -124,7 +132,47 @@ function packagesOf(ctx: OpContext, p: ProviderPlan): PackageInfo[] {
   return out;
 }
 
-export async function enable(ctx: OpContext, providers: Provider[]): Promise<OpOutcome> {
+/** Run the compatibility probes for what is about to be switched (before any
+ * change), record them, and refuse under --require-compat when any differs. */
+async function probeCompat(ctx: OpContext, plans: ProviderPlan[], opts: EnableOptions): Promise<Array<{ provider: string; summary: string }>> {
+  const { op, session, backend, cache } = ctx;
+  const { root, stateDir, providersDir } = session.layout;
+  const corpus = loadCorpus(probesDirOf(providersDir));
+  const scripts = readScripts(root, backend);
+  const lines: Array<{ provider: string; summary: string }> = [];
+  const refused: string[] = [];
+  for (const p of plans) {
+    const pairs = p.actions.filter((a) => a.kind === "switch").map((a) => ({ applet: a.applet.applet, original: { inRoot: a.applet.target }, replacement: a.applet.linkTarget }));
+    if (pairs.length === 0) continue;
+    // The probes run through the root's own shell; a root without one (a
+    // bare image) cannot be probed, and says so.
+    const skipped = existsSync(hostPath(root, "/bin/sh")) ? null : "no /bin/sh in the root";
+    if (skipped) {
+      op.record("compat.check", { provider: p.provider.name, skipped });
+      if (opts.requireCompat) refused.push(`${p.provider.name}: probes cannot run (${skipped})`);
+      continue;
+    }
+    const t0 = performance.now();
+    const { report, key, cached } = await probeWithCache(root, stateDir, corpus, pairs, scripts, cache);
+    const notSame = report.results.filter((r) => r.verdict !== "same");
+    op.record("compat.check", {
+      provider: p.provider.name, probes: report.probes, same: report.same, differs: report.differs, unsupported: report.unsupported,
+      cached, key, scripts: report.scripts.files, duration_ms: Math.round(performance.now() - t0),
+      // The first 50 (by id) keep the event line well under the 16 KiB limit.
+      not_same: notSame.slice(0, 50).map((r) => ({ id: r.id, verdict: r.verdict, difference: r.difference ? r.difference.slice(0, 160) : null })),
+    });
+    const summary = summaryLine(report);
+    lines.push({ provider: p.provider.name, summary });
+    session.out.detail(`${p.provider.name}: ${summary}`);
+    if (opts.requireCompat && notSame.length > 0) refused.push(`${p.provider.name}: ${notSame.slice(0, 5).map((r) => r.id).join(", ")}${notSame.length > 5 ? ` and ${notSame.length - 5} more` : ""}`);
+  }
+  if (refused.length > 0) {
+    throw new PkgswitchError(Exit.PREFLIGHT, `--require-compat: probes do not match (${refused.join("; ")}); see \`pkgswitch check PROVIDER\` for each difference; nothing was switched`);
+  }
+  return lines;
+}
+
+export async function enable(ctx: OpContext, providers: Provider[], opts: EnableOptions = {}): Promise<OpOutcome> {
   const { op, session, backend, cache } = ctx;
   const { root, stateDir } = session.layout;
   const state = loadState(stateDir);
@@ -152,6 +200,16 @@ export async function enable(ctx: OpContext, providers: Provider[]): Promise<OpO
   if (session.dryRun) {
     return { status: "dry_run", exitCode: Exit.OK, packages, counts: { switch: toSwitch.length }, result: { dry_run: true, plan: summary } };
   }
+
+  // 0. Compatibility probes, before any change to a target.
+  let compat: Array<{ provider: string; summary: string }>;
+  try {
+    compat = await probeCompat(ctx, plans, opts);
+  } catch (e) {
+    undoInstalls(ctx, installedByUs);
+    throw e;
+  }
+  for (const s of summary) (s as Record<string, unknown>).compat = compat.find((c) => c.provider === s.provider)?.summary ?? null;
 
   // Leftovers of a killed run: temp names beside targets.
   sweepTempFiles(workDirs(root, stateDir, toSwitch.map((s) => s.action.applet.target)));

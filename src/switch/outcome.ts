@@ -3,9 +3,11 @@
  * (exit 50: the next step is disable) from one that was *interrupted*
  * (killed: the next step is to run it again). Both leave the provider
  * "pending" in state.json. */
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readdirSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { Exit } from "../errors.ts";
+import { present } from "../config/access.ts";
+import { journalName, journalOp, jsonlName } from "../audit/names.ts";
 
 /** The exit code recorded by the operation's `op.end`, or null when the
  * record is missing, unfinished (a journal) or unreadable. Reads only the
@@ -13,7 +15,7 @@ import { Exit } from "../errors.ts";
 export function recordedExit(auditDir: string, opId: string): number | null {
   let fd: number;
   try {
-    fd = openSync(join(auditDir, `audit-${opId}.jsonl`), "r");
+    fd = openSync(join(auditDir, jsonlName(opId)), "r");
   } catch {
     return null;
   }
@@ -36,4 +38,31 @@ export function recordedExit(auditDir: string, opId: string): number | null {
 /** A "pending" provider whose enable ended in exit 50 (not a crash). */
 export function rollbackIncomplete(auditDir: string, opId: string): boolean {
   return recordedExit(auditDir, opId) === Exit.ROLLBACK_INCOMPLETE;
+}
+
+/** Operations that started and have not ended: their journals. A killed
+ * pkgswitch leaves one (and maybe its package manager still running); the next
+ * operation finalizes it. Status shows them so "no provider is enabled"
+ * is never the whole story while an enable is half done. */
+export function unfinishedOps(auditDir: string): Array<{ op: string; command: string }> {
+  if (!present(auditDir)) return [];
+  const out: Array<{ op: string; command: string }> = [];
+  for (const name of readdirSync(auditDir).sort()) {
+    const op = journalOp(name);
+    if (!op) continue;
+    let command = "?";
+    try {
+      const fd = openSync(join(auditDir, journalName(op)), "r");
+      try {
+        const buf = Buffer.alloc(16384);
+        const n = readSync(fd, buf, 0, buf.length, 0);
+        const first = JSON.parse(buf.subarray(0, n).toString("utf8").split("\n")[0]!) as { command?: string };
+        command = String(first.command ?? "?");
+      } finally {
+        closeSync(fd);
+      }
+    } catch {}
+    out.push({ op, command });
+  }
+  return out;
 }

@@ -44,7 +44,9 @@ export function dropRoot(root: string): void {
   for (let i = 0; i < 3; i++) if (Bun.spawnSync(["umount", join(root, "proc")]).exitCode !== 0) break;
   const dir = overlays.get(root);
   if (dir) {
-    if (Bun.spawnSync(["umount", root]).exitCode !== 0) throw new Error(`cannot unmount the overlay ${root}`);
+    // A process the scene left running (an orphaned apt) may still use it:
+    // detach it now, the kernel frees it when that process ends.
+    if (Bun.spawnSync(["umount", root]).exitCode !== 0) Bun.spawnSync(["umount", "-l", root]);
     overlays.delete(root);
     rmSync(dir, { recursive: true, force: true });
   } else rmSync(root, { recursive: true, force: true });

@@ -1,10 +1,10 @@
 /** The issue's acceptance checks on a real Debian bookworm root made by
  * debootstrap: apt installs rust-coreutils inside it, dpkg verifies it. */
 import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { fingerprint } from "../../src/audit/mask.ts";
-import { debianRoot, inRoot, removeDebianRoot } from "../helpers/debroot.ts";
+import { debianRoot, inRoot, removeDebianRoot, startWatcher } from "../helpers/debroot.ts";
 import { diffSnapshots, pkgswitch, pkgswitchJson, sha256File, snapshotTree } from "../helpers/cli.ts";
 import { PROJECT, VECTORS } from "../helpers/paths.ts";
 import { createHash } from "node:crypto";
@@ -33,25 +33,6 @@ function expectedTargets(r: string): string[] {
 function identity(r: string, p: string) {
   const st = lstatSync(join(r, p));
   return { kind: st.isSymbolicLink() ? "symlink" : "file", sha: st.isFile() ? sha256File(join(r, p)) : null, mode: st.mode, uid: st.uid, gid: st.gid };
-}
-
-/** Start the lstat watcher in its own process. */
-async function startWatcher(r: string, targets: string[]) {
-  const dir = join(r, "tmp");
-  const tf = join(dir, "watch-targets");
-  const stop = join(dir, "watch-stop");
-  const res = join(dir, "watch-result");
-  writeFileSync(tf, targets.join("\n"));
-  rmSync(stop, { force: true });
-  const p = Bun.spawn([process.execPath, join(PROJECT, "tests/helpers/watcher.ts"), r, tf, stop, res]);
-  while (!existsSync(res + ".ready")) await Bun.sleep(10);
-  return async () => {
-    writeFileSync(stop, "");
-    await p.exited;
-    const out = JSON.parse(readFileSync(res, "utf8")) as { rounds: number; checks: number; missing: string[] };
-    rmSync(res + ".ready", { force: true });
-    return out;
-  };
 }
 
 beforeAll(() => {

@@ -1,6 +1,6 @@
 /** Throwaway copies of the cached Debian bookworm minbase root
  * (scripts/make-root.sh builds it once; CI reuses it). */
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PROJECT } from "./paths.ts";
 
@@ -28,4 +28,25 @@ export function inRoot(root: string, argv: string[]): { code: number; out: strin
 export function removeDebianRoot(root: string): void {
   Bun.spawnSync(["umount", join(root, "proc")]);
   rmSync(root, { recursive: true, force: true });
+}
+
+/** Start the lstat watcher (tests/helpers/watcher.ts) in its own process on
+ * `targets` inside `r`; the returned function stops it and says how often a
+ * target was missing. */
+export async function startWatcher(r: string, targets: string[]) {
+  const dir = join(r, "tmp");
+  const tf = join(dir, "watch-targets");
+  const stop = join(dir, "watch-stop");
+  const res = join(dir, "watch-result");
+  writeFileSync(tf, targets.join("\n"));
+  rmSync(stop, { force: true });
+  const p = Bun.spawn([process.execPath, join(PROJECT, "tests/helpers/watcher.ts"), r, tf, stop, res]);
+  while (!existsSync(res + ".ready")) await Bun.sleep(10);
+  return async () => {
+    writeFileSync(stop, "");
+    await p.exited;
+    const out = JSON.parse(readFileSync(res, "utf8")) as { rounds: number; checks: number; missing: string[] };
+    rmSync(res + ".ready", { force: true });
+    return out;
+  };
 }

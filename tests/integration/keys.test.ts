@@ -79,7 +79,7 @@ describe("signing keys", () => {
     const root = newRoot();
     const r = pkgswitch(["--root", root, "--key", join(tmp, "nope.key"), "enable", "coreutils", "--yes"]);
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe(`error: signing key ${join(tmp, "nope.key")} does not exist (create one with \`pkgswitch keys generate\`)`);
+    expect(r.stderr.trim()).toBe(`error: signing key ${join(tmp, "nope.key")} does not exist (create it with \`minisign -G -s ${join(tmp, "nope.key")}\`, or use the key \`pkgswitch keys generate\` writes)`);
     expect(existsSync(join(audit(root), "ledger.jsonl"))).toBe(false);
     expect(require("node:fs").lstatSync(join(root, "usr/bin/ls")).isFile()).toBe(true);
   });

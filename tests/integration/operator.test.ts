@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { coreutilsRoot, removeRoot } from "../helpers/fakeroot.ts";
+import { coreutilsRoot, makeFakeRoot, removeRoot } from "../helpers/fakeroot.ts";
 import { diffSnapshots, pkgswitch, pkgswitchJson, snapshotTree } from "../helpers/cli.ts";
 import { BINARY } from "../helpers/paths.ts";
 
@@ -82,6 +82,29 @@ describe("audit show never cuts a path silently", () => {
       expect(whole || /… \(\d+ more characters?/.test(line)).toBe(true);
     });
     expect(queries.some((l) => l.includes(`--root=${root}`))).toBe(true);
+  });
+});
+
+describe("audit show lists what exit-codes.md says it lists", () => {
+  test("each failing smoke command (exit 40) and the package manager's stderr (exit 20)", () => {
+    // The fake root has no /bin/sh: every switched command fails its smoke test.
+    const root = newRoot({ config: `{ "smokeTest": true }` });
+    const r = pkgswitch(["--root", root, "enable", "coreutils", "--yes"]);
+    expect(r.code).toBe(40);
+    const op = /\[op ([^\]]+)\]/.exec(r.stderr)![1]!;
+    const show = pkgswitch(["--root", root, "audit", "show", op]).stdout;
+    const fails = show.split("\n").filter((l) => /^\s+FAIL \/usr\/s?bin\//.test(l));
+    expect(fails.length).toBe(12);
+    expect(show).toContain("12 tested, 12 failed");
+
+    const fr = makeFakeRoot({ packages: { findutils: { version: "4.9.0-4", files: { "/usr/bin/find": "#!/bin/sh\n" } } }, config: `{ "smokeTest": false }` });
+    roots.push(fr);
+    const e = pkgswitch(["--root", fr, "enable", "findutils", "--yes"]);
+    expect(e.code).toBe(20);
+    const op2 = /\[op ([^\]]+)\]/.exec(e.stderr)![1]!;
+    const events = pkgswitchJson<{ events: Array<{ event: string; stderr?: string }> }>(["--root", fr, "audit", "show", op2]).json.events;
+    const last = events.filter((x) => x.event === "pkg.query" && x.stderr).pop()!.stderr!.trimEnd().split("\n").pop()!;
+    expect(pkgswitch(["--root", fr, "audit", "show", op2]).stdout).toContain(`stderr: ${last}`);
   });
 });
 
@@ -198,7 +221,7 @@ describe("relink while another operation runs", () => {
 
     const short = newRoot({ config: `{ "smokeTest": false, "lockTimeoutMs": 300 }` });
     expect(pkgswitch(["--root", short, "enable", "coreutils", "--yes"]).code).toBe(0);
-    const h2 = Bun.spawn(["flock", "--no-fork", join(short, "run/lock/pkgswitch.lock"), "sleep", "3"]);
+    const h2 = Bun.spawn(["flock", "--no-fork", join(short, "run/lock/pkgswitch.lock"), "sleep", "60"]);
     await Bun.sleep(300);
     try {
       const r2 = pkgswitch(["--root", short, "relink"]);
@@ -210,6 +233,25 @@ describe("relink while another operation runs", () => {
     } finally {
       h2.kill();
       await h2.exited;
+    }
+  });
+});
+
+describe("locks held by others", () => {
+  test("exit 30 names the process holding the package manager's lock", async () => {
+    const root = newRoot();
+    const lockFile = join(root, "var/lib/dpkg/lock-frontend");
+    writeFileSync(lockFile, "");
+    // flock --no-fork execs the command: the holder is `sleep 30` itself.
+    const holder = Bun.spawn(["flock", "--no-fork", lockFile, "sleep", "30"]);
+    await Bun.sleep(300);
+    try {
+      const r = pkgswitch(["--root", root, "enable", "coreutils", "--yes"]);
+      expect(r.code).toBe(30);
+      expect(r.stderr).toContain(`${lockFile} by pid ${holder.pid} (sleep 30)`);
+    } finally {
+      holder.kill();
+      await holder.exited;
     }
   });
 });

@@ -35,7 +35,7 @@ describe("the built-in catalog", () => {
     expect(parseCatalog(text, "x")).toEqual(builtin);
   });
 
-  test("coreutils: dpkg → rust-coreutils under /usr/lib/cargo/bin/coreutils, pacman → uu- prefix", () => {
+  test("coreutils: dpkg → rust-coreutils under /usr/lib/cargo/bin/coreutils, pacman → uu- prefix, rpm → uu_ prefix", () => {
     const c = builtin.get("coreutils")!;
     expect(c.name).toBe("coreutils");
     expect(c.recipes.dpkg).toEqual({
@@ -45,7 +45,8 @@ describe("the built-in catalog", () => {
       multicall: "/usr/bin/coreutils",
     });
     expect(c.recipes.pacman!.applets).toEqual({ dir: "/usr/bin", prefix: "uu-" });
-    expect(c.recipes.rpm).toBeUndefined();
+    // Fedora: /usr/bin/uutils-coreutils plus /usr/bin/uu_<cmd> links.
+    expect(c.recipes.rpm).toEqual({ replaces: ["coreutils"], package: "uutils-coreutils", applets: { dir: "/usr/bin", prefix: "uu_" }, multicall: "/usr/bin/uutils-coreutils" });
     expect(c.setuid).toEqual([]);
     expect(c.exclude).toEqual([]);
   });

@@ -1,0 +1,316 @@
+/** The rpm/dnf acceptance checks (issue 9) on the Fedora-like root of
+ * scripts/make-fedora-root.sh: a real rpm database in /usr/lib/sysimage/rpm,
+ * dnf installing from a local repository, `rpm -V` as the third-party
+ * verifier, stock minisign for the signatures. */
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
+import { copyFileSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { join } from "node:path";
+import { createHash } from "node:crypto";
+import Ajv from "ajv";
+import addFormats from "ajv-formats";
+import { cachedFedora, dnfIn, fedoraRoot, removeFedoraRoot, rpmIn } from "../helpers/fedroot.ts";
+import { inRoot, startWatcher } from "../helpers/debroot.ts";
+import { diffSnapshots, pkgswitch, pkgswitchJson, sha256File, snapshotTree } from "../helpers/cli.ts";
+import { BINARY, VECTORS } from "../helpers/paths.ts";
+
+setDefaultTimeout(300_000);
+
+let root: string;
+const audit = () => join(root, "var/lib/pkgswitch/audit");
+type Ev = Record<string, any>;
+const events = (op: string): Ev[] => readFileSync(join(audit(), `audit-${op}.jsonl`), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+const cachedRepo = () => join(cachedFedora(), "repo");
+
+/** coreutils' commands (as the rpm database lists them) that uutils-coreutils
+ * provides as /usr/bin/uu_<cmd>: what `enable` must switch. */
+function expectedTargets(): string[] {
+  const files = rpmIn(root, ["-ql", "coreutils"]).out.split("\n");
+  return files.filter((f) => /^\/usr\/s?bin\/[^/]+$/.test(f) && existsSync(join(root, "usr/bin", "uu_" + f.split("/").pop()))).sort();
+}
+function gnuCommands(): string[] {
+  return rpmIn(root, ["-ql", "coreutils"]).out.split("\n").filter((f) => /^\/usr\/s?bin\/[^/]+$/.test(f));
+}
+function identity(p: string) {
+  const st = lstatSync(join(root, p));
+  return { kind: st.isSymbolicLink() ? "symlink" : "file", sha: st.isFile() ? sha256File(join(root, p)) : null, mode: st.mode, uid: st.uid, gid: st.gid, mtimeMs: st.mtimeMs };
+}
+beforeAll(() => {
+  root = fedoraRoot();
+  expect(pkgswitch(["--root", root, "keys", "generate"]).code).toBe(0);
+});
+afterAll(() => removeFedoraRoot(root));
+
+describe("coreutils → uutils-coreutils on a Fedora root (rpm database, dnf)", () => {
+  let targets: string[] = [];
+  const originals = new Map<string, ReturnType<typeof identity>>();
+
+  test("the root is what the backend expects: rpm database in /usr/lib/sysimage/rpm, rpm -V clean", () => {
+    expect(existsSync(join(root, "usr/lib/sysimage/rpm/rpmdb.sqlite"))).toBe(true);
+    expect(rpmIn(root, ["-q", "coreutils"]).out.trim()).toBe("coreutils-9.1-1.fc40.x86_64");
+    expect(rpmIn(root, ["-V", "coreutils"])).toEqual({ code: 0, out: "" });
+  });
+
+  test("--dry-run plans the dnf install and changes no file under the root", () => {
+    // Any `rpm -q` or dnf query rewrites the SQLite bookkeeping of rpm's and
+    // dnf's databases (-shm/-wal files, dnf's history.sqlite): those are
+    // theirs, not pkgswitch's; everything else must be untouched, and the
+    // database must list the same packages.
+    const skip = (rel: string) => /\.sqlite-(shm|wal)$/.test(rel) || rel === "var/lib/dnf/history.sqlite";
+    const before = snapshotTree(root, skip);
+    const packages = rpmIn(root, ["-qa"]).out;
+    const r = pkgswitchJson<{ dry_run: boolean; plan: Array<{ install: boolean; package: string }> }>(["--root", root, "enable", "coreutils", "--dry-run"]);
+    expect(r.code).toBe(0);
+    expect(r.json.plan[0]).toMatchObject({ install: true });
+    expect(diffSnapshots(before, snapshotTree(root, skip))).toEqual([]);
+    expect(rpmIn(root, ["-qa"]).out).toBe(packages);
+  });
+
+  test("enable installs uutils-coreutils with dnf and links every command it provides; a watcher never sees one missing", async () => {
+    expect(inRoot(root, ["ls", "--version"]).out).toContain("GNU coreutils");
+    for (const t of gnuCommands()) originals.set(t, identity(t));
+    const stop = await startWatcher(root, [...originals.keys()]);
+    const r = pkgswitch(["--root", root, "enable", "coreutils", "--yes"]);
+    const watched = await stop();
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(watched.missing).toEqual([]);
+    expect(watched.rounds).toBeGreaterThan(10);
+    expect(rpmIn(root, ["-q", "uutils-coreutils"]).out.trim()).toBe("uutils-coreutils-0.0.17-1.fc40.x86_64");
+    targets = expectedTargets();
+    expect(targets.length).toBeGreaterThan(90);
+    expect(targets).toContain("/usr/sbin/chroot");
+    for (const t of targets) expect(readlinkSync(join(root, t))).toBe(`/usr/bin/uu_${t.split("/").pop()}`);
+    const ls = inRoot(root, ["ls", "--version"]);
+    expect(ls.code).toBe(0);
+    expect(ls.out).toMatch(/^ls 0\.0\.17/);
+    const st = pkgswitchJson<{ providers: Array<{ switched: number; targets: number; drifted: unknown[] }> }>(["--root", root, "status"]);
+    expect(st.json.providers[0]).toMatchObject({ switched: targets.length, targets: targets.length, drifted: [] });
+  });
+
+  test("audit: provenance from the rpm database, pkg:rpm purls in a valid SPDX SBOM, at most 3 rpm/dnf queries, minisign verifies", () => {
+    const op = pkgswitchJson<{ operations: Array<{ op: string; command: string }> }>(["--root", root, "audit", "list"]).json.operations.find((o) => o.command === "enable coreutils")!.op;
+    const evs = events(op);
+    expect(evs.filter((e) => e.event === "file.switch").map((e) => e.path).sort()).toEqual(targets);
+    for (const p of evs.filter((e) => e.event === "provenance")) expect(p).toMatchObject({ owner: "coreutils", version: "9.1-1.fc40", source_repo: "fedora", foreign: false });
+    expect(evs.some((e) => e.event === "pkg.install" && e.manager === "rpm" && e.packages[0] === "uutils-coreutils")).toBe(true);
+    // Queries, not the install transaction itself: O(1) whatever the number of targets.
+    const runs = evs.filter((e) => e.event === "pkg.query").map((e) => (e.args as string[]).join(" "));
+    const queries = runs.filter((a) => /(^|\/)rpm /.test(a) || (/(^|\/)dnf /.test(a) && !/ -y /.test(a)));
+    expect(queries.length).toBeGreaterThan(0);
+    expect(queries.length).toBeLessThanOrEqual(3);
+    const end = evs.at(-1)!;
+    const sbomText = readFileSync(join(audit(), end.sbom.file));
+    expect(createHash("sha256").update(sbomText).digest("hex")).toBe(end.sbom.sha256);
+    const sbom = JSON.parse(sbomText.toString());
+    const ajv = new Ajv({ allErrors: true });
+    addFormats(ajv);
+    const valid = ajv.validate(JSON.parse(readFileSync(join(VECTORS, "spdx-2.3/spdx-schema.json"), "utf8")), sbom);
+    expect(ajv.errors ?? []).toEqual([]);
+    expect(valid).toBe(true);
+    const purls = sbom.packages.flatMap((p: any) => p.externalRefs.map((r: any) => r.referenceLocator)).sort();
+    expect(purls).toEqual(["pkg:rpm/fedora/coreutils@9.1-1.fc40?arch=x86_64", "pkg:rpm/fedora/uutils-coreutils@0.0.17-1.fc40?arch=x86_64"]);
+    const m = Bun.spawnSync(["minisign", "-Vm", join(audit(), `audit-${op}.jsonl`), "-x", join(audit(), `audit-${op}.jsonl.sig`), "-p", join(root, "etc/pkgswitch/keys/signing.pub")]);
+    expect(m.exitCode).toBe(0);
+    const v = pkgswitch(["--root", root, "audit", "verify", "--all"]);
+    expect(v.code).toBe(0);
+  });
+
+  test("disable restores SHA-256, mode, uid, gid and mtime of every file: rpm -V coreutils prints nothing", async () => {
+    const stop = await startWatcher(root, targets);
+    const r = pkgswitch(["--root", root, "disable", "coreutils", "--yes"]);
+    const watched = await stop();
+    expect(r.code).toBe(0);
+    expect(watched.missing).toEqual([]);
+    for (const [t, id] of originals) expect(identity(t)).toEqual(id);
+    expect(rpmIn(root, ["-V", "coreutils"])).toEqual({ code: 0, out: "" });
+    expect(inRoot(root, ["ls", "--version"]).out).toContain("GNU coreutils");
+  });
+
+  /** Every target either original (same bytes, mode, mtime) or switched. */
+  function assertConsistent(): { switched: number; original: number } {
+    let switched = 0;
+    let original = 0;
+    for (const t of targets) {
+      if (lstatSync(join(root, t)).isSymbolicLink()) {
+        expect(readlinkSync(join(root, t))).toBe(`/usr/bin/uu_${t.split("/").pop()}`);
+        switched++;
+      } else {
+        expect(identity(t)).toEqual(originals.get(t)!);
+        original++;
+      }
+    }
+    return { switched, original };
+  }
+
+  for (const command of ["enable", "disable"] as const) {
+    test(`SIGKILL during ${command} leaves each target original or switched; re-running finishes`, async () => {
+      const undo = command === "enable" ? "disable" : "enable";
+      if (command === "disable") expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"]).code).toBe(0);
+      const first = join(root, targets[0]!);
+      const seen = new Set<string>();
+      // Kills at fixed delays and the instant the first target changes.
+      for (const point of [20, 200, "first-swap", "first-swap", "first-swap"] as const) {
+        const p = Bun.spawn([BINARY, "--root", root, command, "coreutils", "--yes"], { stdout: "ignore", stderr: "ignore" });
+        if (point === "first-swap") {
+          const deadline = Date.now() + 20_000;
+          while (Date.now() < deadline && lstatSync(first).isSymbolicLink() !== (command === "enable")) {}
+        } else await Bun.sleep(point);
+        p.kill("SIGKILL");
+        await p.exited;
+        const c = assertConsistent();
+        seen.add(c.switched === 0 ? "none" : c.original === 0 ? "all" : "partial");
+        expect(pkgswitch(["--root", root, command, "coreutils", "--yes"]).code).toBe(0);
+        const after = assertConsistent();
+        expect(command === "enable" ? after.switched : after.original).toBe(targets.length);
+        expect(pkgswitch(["--root", root, undo, "coreutils", "--yes"]).code).toBe(0);
+      }
+      expect(seen.has("partial")).toBe(true);
+      if (command === "disable") expect(pkgswitch(["--root", root, "disable", "coreutils", "--yes"]).code).toBe(0);
+      for (const d of ["usr/bin", "usr/sbin"]) expect(readdirSync(join(root, d)).filter((n) => n.includes(".pkgswitch-"))).toEqual([]);
+      expect(rpmIn(root, ["-V", "coreutils"])).toEqual({ code: 0, out: "" });
+    }, 280_000);
+  }
+
+  test("bad input: a provider with no rpm recipe, an unknown provider, a held rpm lock — one line, documented code, nothing changed", async () => {
+    const skip = (rel: string) => /\.sqlite-(shm|wal)$/.test(rel) || rel === "var/lib/dnf/history.sqlite" || rel.startsWith("var/lib/pkgswitch") || rel.startsWith("run/lock");
+    const f = pkgswitch(["--root", root, "enable", "findutils", "--yes"]);
+    expect(f.code).toBe(10);
+    expect(f.stderr.trim().split("\n").length).toBe(1);
+    expect(f.stderr).toContain("rpm");
+    const u = pkgswitch(["--root", root, "enable", "nosuch", "--yes"]);
+    expect(u.code).not.toBe(0);
+    expect(u.stderr.trim().split("\n").length).toBe(1);
+    // rpm's transaction lock is an fcntl lock on <dbpath>/.rpm.lock.
+    expect(dnfIn(root, ["-y", "-q", "remove", "uutils-coreutils"]).code).toBe(0);
+    const holder = Bun.spawn(["python3", "-c", "import fcntl,sys,time; f=open(sys.argv[1],'a'); fcntl.lockf(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)", join(root, "usr/lib/sysimage/rpm/.rpm.lock")], { stdout: "pipe" });
+    const reader = holder.stdout.getReader();
+    await reader.read();
+    const snap = snapshotTree(root, skip);
+    const l = pkgswitch(["--root", root, "enable", "coreutils", "--yes"]);
+    holder.kill();
+    await holder.exited;
+    expect(l.code).toBe(30);
+    expect(l.stderr).toContain(".rpm.lock");
+    expect(diffSnapshots(snap, snapshotTree(root, skip))).toEqual([]);
+    expect(rpmIn(root, ["-q", "uutils-coreutils"]).code).not.toBe(0);
+  });
+});
+
+describe("pkg install|remove with dnf, attested", () => {
+  let r3: string;
+  beforeAll(() => {
+    r3 = fedoraRoot();
+    expect(pkgswitch(["--root", r3, "keys", "generate"]).code).toBe(0);
+  });
+  afterAll(() => removeFedoraRoot(r3));
+
+  test("pkg install records every file of every package dnf installed, with pkg:rpm purls; pkg remove records them gone", () => {
+    const i = pkgswitchJson<{ op: string }>(["--root", r3, "pkg", "install", "uutils-coreutils", "--yes"]);
+    expect(i.code).toBe(0);
+    expect(rpmIn(r3, ["-q", "uutils-coreutils"]).code).toBe(0);
+    const ev = readFileSync(join(r3, `var/lib/pkgswitch/audit/audit-${i.json.op}.jsonl`), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    const files = ev.filter((e) => e.event === "pkg.file" && e.package === "uutils-coreutils");
+    // Every path the rpm database lists for it (directories aside), with the digest now on disk.
+    const listed = rpmIn(r3, ["-ql", "uutils-coreutils"]).out.split("\n").filter((f) => f.startsWith("/"));
+    expect(files.map((e) => e.path).sort()).toEqual(listed.sort());
+    const multicall = files.find((e) => e.path === "/usr/bin/uutils-coreutils")!;
+    expect(multicall).toMatchObject({ before_sha256: null, after_sha256: sha256File(join(r3, "usr/bin/uutils-coreutils")) });
+    // libgcc came along as a dependency: recorded too.
+    expect(ev.some((e) => e.event === "provenance" && e.package === "libgcc" && e.role === "installed" && e.source_repo === "fedora")).toBe(true);
+    const end = ev.at(-1)!;
+    const sbom = JSON.parse(readFileSync(join(r3, "var/lib/pkgswitch/audit", end.sbom.file), "utf8"));
+    const purls = sbom.packages.flatMap((p: any) => p.externalRefs.map((r: any) => r.referenceLocator)).sort();
+    expect(purls).toEqual(["pkg:rpm/fedora/libgcc@12.2.0-1.fc40?arch=x86_64", "pkg:rpm/fedora/uutils-coreutils@0.0.17-1.fc40?arch=x86_64"]);
+    const r = pkgswitchJson<{ op: string }>(["--root", r3, "pkg", "remove", "uutils-coreutils", "--yes"]);
+    expect(r.code).toBe(0);
+    expect(rpmIn(r3, ["-q", "uutils-coreutils"]).code).not.toBe(0);
+    const gone = readFileSync(join(r3, `var/lib/pkgswitch/audit/audit-${r.json.op}.jsonl`), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    expect(gone.find((e) => e.event === "pkg.file" && e.path === "/usr/bin/uutils-coreutils")).toMatchObject({ before_sha256: multicall.after_sha256, after_sha256: null });
+    expect(pkgswitch(["--root", r3, "audit", "verify", "--all"]).code).toBe(0);
+  });
+});
+
+describe("upgrades on a Fedora root: the pkgswitch-hooks rpm's file triggers", () => {
+  let r2: string;
+  let targets: string[] = [];
+  const ops = () => pkgswitchJson<{ operations: Array<{ op: string; command: string; status: string }> }>(["--root", r2, "audit", "list"]).json.operations;
+  const links = () => targets.filter((t) => lstatSync(join(r2, t)).isSymbolicLink());
+
+  beforeAll(() => {
+    r2 = fedoraRoot();
+    // The triggers run inside the root: the binary is installed there, as an operator would.
+    copyFileSync(BINARY, join(r2, "usr/bin/pkgswitch"));
+    expect(Bun.spawnSync(["mount", "-t", "proc", "proc", join(r2, "proc")]).exitCode).toBe(0);
+    expect(pkgswitch(["--root", r2, "keys", "generate"]).code).toBe(0);
+  });
+  afterAll(() => removeFedoraRoot(r2));
+
+  test("hooks install picks the rpm kind: writes the trigger script and installs pkgswitch-hooks", () => {
+    expect(pkgswitch(["--root", r2, "enable", "coreutils", "--yes"]).code).toBe(0);
+    targets = rpmIn(r2, ["-ql", "coreutils"]).out.split("\n").filter((f) => /^\/usr\/s?bin\/[^/]+$/.test(f) && existsSync(join(r2, "usr/bin", "uu_" + f.split("/").pop()))).sort();
+    expect(links()).toEqual(targets);
+    const h = pkgswitch(["--root", r2, "hooks", "install"]);
+    expect(h.code).toBe(0);
+    expect(h.stdout).toContain("installed package pkgswitch-hooks");
+    expect(rpmIn(r2, ["-q", "pkgswitch-hooks"]).out.trim()).toBe("pkgswitch-hooks-1-1.noarch");
+    expect(rpmIn(r2, ["-q", "--filetriggers", "pkgswitch-hooks"]).out).toContain("transfiletriggerpostun");
+    expect(readFileSync(join(r2, "usr/lib/pkgswitch/rpm-hook"), "utf8")).toContain("/usr/bin/pkgswitch relink --hook || true");
+  });
+
+  test("dnf upgrade coreutils to 9.1-2 keeps uutils; the trigger's relink backs up the new files; verify --all passes", () => {
+    const up = dnfIn(r2, ["-y", "-q", "upgrade", "coreutils"]);
+    expect(up.code).toBe(0);
+    expect(rpmIn(r2, ["-q", "coreutils"]).out.trim()).toBe("coreutils-9.1-2.fc40.x86_64");
+    expect(links()).toEqual(targets);
+    expect(inRoot(r2, ["ls", "--version"]).out).toMatch(/^ls 0\.0\.17/);
+    const st = pkgswitchJson<{ providers: Array<{ switched: number; targets: number; drifted: unknown[] }> }>(["--root", r2, "status"]).json.providers[0]!;
+    expect(st).toMatchObject({ switched: targets.length, targets: targets.length, drifted: [] });
+    const op = ops().at(-1)!;
+    expect(op.command).toBe("relink --hook");
+    const evs = readFileSync(join(r2, `var/lib/pkgswitch/audit/audit-${op.op}.jsonl`), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    expect(evs.filter((e) => e.event === "file.backup" && e.reason === "target was overwritten").length).toBe(targets.length);
+    const v = pkgswitch(["--root", r2, "audit", "verify", "--all"]);
+    expect(v.stdout + v.stderr).not.toContain("FAIL");
+    expect(v.code).toBe(0);
+  });
+
+  test("disable after the upgrade restores the new release's files: rpm -V coreutils prints nothing", () => {
+    expect(pkgswitch(["--root", r2, "disable", "coreutils", "--yes"]).code).toBe(0);
+    expect(links()).toEqual([]);
+    expect(rpmIn(r2, ["-V", "coreutils"])).toEqual({ code: 0, out: "" });
+    // 9.1-2's files carry its release note: the backup was refreshed, not the 9.1-1 bytes put back.
+    expect(readFileSync(join(r2, "usr/bin/ls")).toString("latin1")).toContain("pkgswitch fixture coreutils 9.1-2.fc40");
+  });
+
+  test("a bare rpm -U inside the root fires the same trigger", () => {
+    expect(pkgswitch(["--root", r2, "enable", "coreutils", "--yes"]).code).toBe(0);
+    const rpmFile = readdirSync(join(cachedRepo(), "x86_64")).find((f) => f.startsWith("coreutils-9.1-2"))!;
+    copyFileSync(join(cachedRepo(), "x86_64", rpmFile), join(r2, "tmp", rpmFile));
+    const before = ops().length;
+    // --replacepkgs: the same release again, written over the links like any upgrade.
+    const u = inRoot(r2, ["rpm", "--dbpath", "/usr/lib/sysimage/rpm", "-U", "--replacepkgs", `/tmp/${rpmFile}`]);
+    expect(u.code).toBe(0);
+    expect(links()).toEqual(targets);
+    expect(ops().length).toBe(before + 1);
+    expect(ops().at(-1)!.command).toBe("relink --hook");
+  });
+
+  test("dnf remove uutils-coreutils leaves no dangling link: the originals come back", () => {
+    const r = dnfIn(r2, ["-y", "-q", "remove", "uutils-coreutils"]);
+    expect(r.code).toBe(0);
+    expect(links()).toEqual([]);
+    for (const t of targets) expect(lstatSync(join(r2, t)).isFile()).toBe(true);
+    expect(rpmIn(r2, ["-V", "coreutils"])).toEqual({ code: 0, out: "" });
+    expect(inRoot(r2, ["ls", "--version"]).out).toContain("GNU coreutils");
+    expect(pkgswitchJson<{ providers: unknown[] }>(["--root", r2, "status"]).json.providers).toEqual([]);
+    expect(pkgswitch(["--root", r2, "audit", "verify", "--all"]).code).toBe(0);
+  });
+
+  test("hooks remove erases pkgswitch-hooks and its files", () => {
+    const r = pkgswitch(["--root", r2, "hooks", "remove"]);
+    expect(r.code).toBe(0);
+    expect(rpmIn(r2, ["-q", "pkgswitch-hooks"]).code).not.toBe(0);
+    expect(existsSync(join(r2, "usr/lib/pkgswitch/rpm-hook"))).toBe(false);
+    expect(pkgswitch(["--root", r2, "hooks", "remove"]).stdout).toContain("no pkgswitch hooks installed");
+  });
+});
