@@ -19,5 +19,6 @@ fi
 echo "setup: building dist/pkgswitch" >&2
 npm run -s build >&2
 bash scripts/make-root.sh >/dev/null
+bash scripts/setup-releases.sh
 bash scripts/setup-rpm.sh
 bash scripts/setup-postgres.sh

@@ -1,7 +1,8 @@
 /** Finalizing an operation on disk: its events file, signature, ledger line
  * and checkpoint, written in an order that a crash between any two steps
  * leaves finishable (src/audit/recover.ts finishes it). */
-import { existsSync, readFileSync, unlinkSync } from "node:fs";
+import { existsSync, unlinkSync } from "node:fs";
+import { READ_LIMIT, readBounded } from "../config/bounded.ts";
 import { join } from "node:path";
 import { writeFileAtomic } from "../fsops/atomic.ts";
 import { sha256Hex } from "../sys/index.ts";
@@ -145,7 +146,7 @@ export function readCheckpointHead(dir: string): { size: number; root: Uint8Arra
   const path = join(dir, CHECKPOINT_FILE);
   if (!existsSync(path)) return null;
   try {
-    const cp = parseCheckpoint(readFileSync(path));
+    const cp = parseCheckpoint(readBounded(path, { max: READ_LIMIT.small, noFollow: true }));
     return cp.size > BigInt(Number.MAX_SAFE_INTEGER) ? "unparsable" : { size: Number(cp.size), root: cp.root };
   } catch {
     return "unparsable";

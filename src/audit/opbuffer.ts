@@ -98,13 +98,27 @@ export class OpBuffer {
     this.events.push(e);
     this.lines.push(line);
     this.prev = e.hash;
-    if (this.journalFd !== null) writeSync(this.journalFd, line);
+    if (this.journalFd !== null) {
+      try {
+        writeSync(this.journalFd, line);
+      } catch {
+        // A full disk must not turn recording into a failure of its own (a
+        // rollback records every step): the events stay in memory and are
+        // written at finalize, into the space reserved for the record.
+        this.journalFd = null;
+      }
+    }
     return e;
   }
 
   /** Make the journal durable (call before changing the system). */
   flush(): void {
-    if (this.journalFd !== null) fsyncSync(this.journalFd);
+    if (this.journalFd === null) return;
+    try {
+      fsyncSync(this.journalFd);
+    } catch {
+      this.journalFd = null;
+    }
   }
 
   get durationMs(): number {

@@ -1,14 +1,15 @@
 /** Crash recovery: an operation killed mid-way leaves its journal; the next
  * run finalizes it (as failed, interrupted) before starting its own, and
  * re-signs a checkpoint a crash left one operation behind. */
-import { existsSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
+import { existsSync, readdirSync, unlinkSync } from "node:fs";
+import { READ_LIMIT, tooDeep } from "../config/bounded.ts";
 import { join } from "node:path";
 import { Exit } from "../errors.ts";
 import { writeFileAtomic } from "../fsops/atomic.ts";
 import { eventLine, sealEvent, type AuditEvent } from "./event.ts";
 import { checkpointMismatch, readCheckpointHead, writeArtifacts, type FinalizeInput, type SigningSetup } from "./finalize.ts";
 import { CHECKPOINT_FILE, journalOp, LEDGER_FILE } from "./names.ts";
-import { readLedger } from "./store.ts";
+import { readAuditText, readLedger } from "./store.ts";
 
 /** Finish operations a crash left behind (their journals), before a new one
  * starts: the events written so far, plus an `op.end` saying it was
@@ -20,10 +21,11 @@ export function recoverInterrupted(dir: string, signing: SigningSetup, merkleRoo
     const opId = journalOp(name);
     if (opId === null) continue;
     const path = join(dir, name);
-    const text = readFileSync(path, "utf8");
+    const text = readAuditText(path, READ_LIMIT.record);
     const events: AuditEvent[] = [];
     for (const line of text.split("\n")) {
       if (!line) continue;
+      if (tooDeep(line)) break; // not a line we wrote: the journal ends here
       try {
         events.push(JSON.parse(line));
       } catch {
@@ -60,7 +62,7 @@ function catchUpCheckpoint(dir: string, signing: SigningSetup, merkleRoot?: Fina
   if (signing.mode !== "key" || !merkleRoot) return;
   const ledgerPath = join(dir, LEDGER_FILE);
   if (!existsSync(ledgerPath)) return;
-  const leaves = readFileSync(ledgerPath, "utf8").split("\n").filter(Boolean).map((l) => Buffer.from(l));
+  const leaves = readAuditText(ledgerPath, READ_LIMIT.ledger).split("\n").filter(Boolean).map((l) => Buffer.from(l));
   const cp = readCheckpointHead(dir);
   const size = cp === null ? 0 : cp === "unparsable" ? -1 : cp.size;
   if (size === leaves.length || checkpointMismatch(dir, leaves, merkleRoot)) return;

@@ -2,12 +2,13 @@
  * return an exit code; expected failures throw PkgswitchError. */
 import type { ParseArgsConfig } from "node:util";
 import { loadConfig } from "../config/config.ts";
-import { hostPath, layoutFor, type Layout } from "../config/paths.ts";
+import { checkLayout, hostPath, layoutFor, type Layout } from "../config/paths.ts";
 import { Exit, usageError } from "../errors.ts";
 import { loadCatalog, resolveProviders } from "../providers/catalog.ts";
 import { runOperation, type Session } from "../switch/session.ts";
 import { enable } from "../switch/enable.ts";
 import { disable } from "../switch/disable.ts";
+import { dropGuardsIfIdle, installGuards, type GuardResult } from "../switch/guards.ts";
 import { loadState } from "../switch/state.ts";
 import { signingFor } from "../attest/signing.ts";
 import type { GlobalFlags, Parsed } from "./args.ts";
@@ -67,15 +68,21 @@ export const COMMANDS: Command[] = [
     path: ["enable"],
     args: "<provider…>",
     summary: "install the replacement package and switch its commands",
-    help: `Installs the replacement with the package manager if needed, preflights every target (ownership, kind, setuid, replacement executable), runs the compatibility probes (see \`check\`; results are recorded in the operation and reused while the binaries and the corpus are unchanged), backs each one up, swaps it for a symlink atomically (the path is never missing), smoke-tests the switched commands and rolls everything back on failure. --require-compat refuses (exit 10, nothing switched) when any probe does not match. ${PROVIDER_HELP}`,
-    options: { "require-compat": { type: "boolean" } },
+    help: `Installs the replacement with the package manager if needed, preflights every target (ownership, kind, setuid, replacement executable, immutable attributes, read-only and noexec mounts, hard links), runs the compatibility probes (see \`check\`; results are recorded in the operation and reused while the binaries and the corpus are unchanged), backs each one up, swaps it for a symlink atomically (the path is never missing), smoke-tests the switched commands and rolls everything back on failure. --require-compat refuses (exit 10, nothing switched) when any probe does not match. Then installs the package-manager hooks (\`pkgswitch hooks install\`) that keep the switch safe across upgrades and removals, unless --no-hooks. ${PROVIDER_HELP}`,
+    options: { "require-compat": { type: "boolean" }, "no-hooks": { type: "boolean" } },
     async run(ctx) {
       if (ctx.args.length === 0) throw usageError("enable: name at least one provider (see `pkgswitch list`)");
       const s = ctx.session();
-      const providers = resolveProviders(loadCatalog(s.layout.providersDir), ctx.args);
+      const catalog = loadCatalog(s.layout.providersDir);
+      const providers = resolveProviders(catalog, ctx.args);
+      const noHooks = ctx.parsed.values["no-hooks"] === true;
       loadState(s.layout.stateDir); // unreadable or corrupt: refuse before the lock and the record
       await confirm(ctx, `switch ${ctx.args.join(", ")} in ${s.layout.root}`);
-      const { outcome, summary } = await runOperation(s, `enable ${ctx.args.join(" ")}`, (c) => enable(c, providers, { requireCompat: ctx.parsed.values["require-compat"] === true }));
+      const { outcome, summary } = await runOperation(s, `enable ${ctx.args.join(" ")}`, async (c) => {
+        const o = await enable(c, providers, { requireCompat: ctx.parsed.values["require-compat"] === true });
+        if (o.exitCode !== Exit.OK || noHooks) return o;
+        return { ...o, result: { ...(o.result as object), hooks: installGuards(c, catalog.values()) } };
+      });
       reportSwitch(ctx.out, "enable", outcome.result, summary.opId, s.dryRun, outcome.counts);
       return outcome.exitCode;
     },
@@ -100,9 +107,11 @@ export const COMMANDS: Command[] = [
         return Exit.OK;
       }
       await confirm(ctx, `restore the originals of ${all ? "every enabled provider" : ctx.args.join(", ")} in ${s.layout.root}`);
-      const { outcome, summary } = await runOperation(s, `disable ${all ? "--all" : ctx.args.join(" ")}`, (c) =>
-        disable(c, { providers: all ? "all" : ctx.args, removePackage: ctx.parsed.values["remove-package"] === true }),
-      );
+      const { outcome, summary } = await runOperation(s, `disable ${all ? "--all" : ctx.args.join(" ")}`, async (c) => {
+        const o = await disable(c, { providers: all ? "all" : ctx.args, removePackage: ctx.parsed.values["remove-package"] === true });
+        if (o.exitCode !== Exit.OK || s.dryRun) return o;
+        return { ...o, result: { ...(o.result as object), hooks_removed: dropGuardsIfIdle(c) } };
+      });
       reportSwitch(ctx.out, "disable", outcome.result, summary.opId, s.dryRun, outcome.counts);
       return outcome.exitCode;
     },
@@ -161,6 +170,7 @@ function reportSwitch(out: Output, verb: string, result: unknown, opId: string, 
       if (p.compat) out.line(`  ${p.compat}`);
       if (dryRun || out.opts.verbose) for (const t of p.switch as string[]) out.line(`  ${t}`);
       for (const s of skip) out.line(`  skip ${s.target}: ${s.reason}`);
+      if (dryRun) for (const w of (p.way_back as string[] | undefined) ?? []) out.line(`  way back: ${w}`);
     } else {
       const restore = p.restore as string[];
       out.line(`${out.paint("bold", String(p.provider))}: ${dryRun ? "would restore" : "restored"} ${restore.length} command(s)${p.remove_package ? `; ${dryRun ? "would remove" : "removed"} ${p.remove_package}` : ""}`);
@@ -168,6 +178,14 @@ function reportSwitch(out: Output, verb: string, result: unknown, opId: string, 
     }
   }
   if (plan.length === 0) out.line("nothing to do");
+  const r = result as { hooks?: GuardResult; hooks_removed?: string[] };
+  if (r.hooks?.written.length) {
+    out.line(`${dryRun ? "would install" : "installed"} package-manager hooks (--no-hooks to skip): ${r.hooks.written.join(", ")}`);
+    // Not an error: the operator may install the binary afterwards.
+    if (!r.hooks.binary_present) out.line(`  they run ${r.hooks.binary}, which is not in this root yet: until it is, they do nothing`);
+  }
+  for (const f of r.hooks?.foreign ?? []) out.warn(`${f} exists and was not written by pkgswitch; left alone (that hook is not installed)`);
+  if (r.hooks_removed?.length) out.line(`removed package-manager hooks (no provider is enabled): ${r.hooks_removed.join(", ")}`);
   if (!dryRun) out.line(out.paint("dim", `op ${opId} — verify with: pkgswitch audit verify --op ${opId}`));
   else out.line(out.paint("dim", "dry run: nothing was changed"));
 }
@@ -190,10 +208,13 @@ export function makeSession(globals: GlobalFlags, out: Output, argv: string[]): 
   if (globals.stateDir) overrides.stateDir = globals.stateDir;
   if (globals.config) overrides.configFile = globals.config;
   let layout = layoutFor(globals.root, overrides);
+  const flagged = { auditDir: globals.auditDir !== undefined, stateDir: globals.stateDir !== undefined };
+  checkLayout(layout, flagged);
   const config = loadConfig(layout.configFile, globals.config !== undefined);
   // Config paths are inside the root; flags win over config.
   if (config.auditDir && !globals.auditDir) layout = { ...layout, auditDir: hostPath(layout.root, config.auditDir) };
   if (config.stateDir && !globals.stateDir) layout = { ...layout, stateDir: hostPath(layout.root, config.stateDir) };
+  if (config.auditDir || config.stateDir) checkLayout(layout, flagged);
   return { layout, config, out, dryRun: globals.dryRun, yes: globals.yes, argv, signing: (host) => signingFor(layout, config, process.env, host, globals.key) };
 }
 

@@ -2,11 +2,13 @@
 import { existsSync, lstatSync } from "node:fs";
 import { join } from "node:path";
 import { Exit } from "../errors.ts";
+import { backupHostPath } from "../fsops/backup.ts";
 import { loadCatalog, resolveProviders } from "../providers/catalog.ts";
 import { openBackend } from "../pkgmgr/factory.ts";
 import { lockHoldersOf } from "../pkgmgr/locks.ts";
 import { loadState } from "../switch/state.ts";
 import { executableInfo, observe } from "../switch/observe.ts";
+import { presentHooks } from "../hooks/install.ts";
 import { rollbackIncomplete, unfinishedOps } from "../switch/outcome.ts";
 import type { CommandContext } from "./commands.ts";
 
@@ -60,7 +62,7 @@ export async function cmdStatus(ctx: CommandContext): Promise<number> {
     let switched = 0;
     for (const t of p.targets) {
       const o = observe(s.layout.root, t.path);
-      const hasBackup = lstatSync(join(s.layout.stateDir, t.backup), { throwIfNoEntry: false }) !== undefined;
+      const hasBackup = lstatSync(backupHostPath(s.layout.stateDir, t.backup), { throwIfNoEntry: false }) !== undefined;
       if (o.kind === "symlink" && o.linkText === t.link_target) {
         if (executableInfo(s.layout.root, t.link_target).exists) switched++;
         else broken.push(t.path); // the link dangles: the replacement is gone
@@ -75,7 +77,8 @@ export async function cmdStatus(ctx: CommandContext): Promise<number> {
     const diversionsMissing = p.targets.filter((t) => t.diverted_to && t.db_path && !isRegistered(t) && !restored.includes(t.path) && !drifted.some((d) => d.path === t.path)).map((t) => t.db_path!);
     return { provider: name, enabled: true, status: p.status, failed, package: p.package, op: p.op, targets: p.targets.length, switched, broken, restored, drifted, missing_backups: missingBackups, diversions: registered.length, diversions_missing: diversionsMissing };
   });
-  ctx.out.json({ root: s.layout.root, providers: report, state_file: existsSync(join(s.layout.stateDir, "state.json")), unfinished, package_manager_lock: pmLock });
+  const hooks = presentHooks(s.layout.root);
+  ctx.out.json({ root: s.layout.root, providers: report, state_file: existsSync(join(s.layout.stateDir, "state.json")), unfinished, package_manager_lock: pmLock, hooks: hooks.ours, foreign_hooks: hooks.foreign });
   // pkgswitch's own flock shows whether the operation is still running.
   const running = unfinished.length > 0 ? lockHoldersOf([s.layout.lockFile]) : null;
   for (const u of unfinished) ctx.out.line(ctx.out.paint("yellow", `unfinished operation ${u.op} (${u.command}): ${running ? `still running (${running})` : "interrupted — run the same command again"}`));
@@ -96,5 +99,7 @@ export async function cmdStatus(ctx: CommandContext): Promise<number> {
     for (const d of r.drifted) ctx.out.line(`  drifted ${d.path}: now ${d.now}`);
     for (const m of r.missing_backups) ctx.out.line(`  backup missing ${m}`);
   }
+  if (hooks.ours.length > 0) ctx.out.line(`package-manager hooks: ${hooks.ours.join(", ")}`);
+  else if (report.some((r) => r.enabled)) ctx.out.line(ctx.out.paint("yellow", "package-manager hooks: none (an upgrade or removal can break the switch until `pkgswitch relink`; install them with `pkgswitch hooks install`)"));
   return Exit.OK;
 }

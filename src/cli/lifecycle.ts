@@ -1,15 +1,15 @@
 /** Staying switched across package transactions: relink, hooks, pkg. */
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
-import { dirname } from "node:path";
+import { existsSync } from "node:fs";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError, usageError } from "../errors.ts";
-import { writeFileAtomic } from "../fsops/atomic.ts";
 import { acquireLock } from "../fsops/lock.ts";
-import { sha256Hex, stdinText } from "../sys/index.ts";
+import { stdinText } from "../sys/index.ts";
 import { loadCatalog } from "../providers/catalog.ts";
-import { openBackend } from "../pkgmgr/factory.ts";
+import { detectManager, openBackend } from "../pkgmgr/factory.ts";
 import type { HookPackage } from "../pkgmgr/backend.ts";
-import { APT_HOOK_PATH, APT_PRE_INSTALL_PATH, MARKER, PACMAN_HOOK_PATH, aptHook, aptPreInstallScript, pacmanHook, removalsFromAptV2 } from "../hooks/files.ts";
+import { APT_HOOK_PATH, APT_PRE_INSTALL_PATH, DPKG_HOOK_PATH, PACMAN_HOOK_PATH, hookFilesFor, removalsFromAptV2, type HookFile } from "../hooks/files.ts";
+import { foreignAmong, hookBinary, hooksForRoot, presentHooks } from "../hooks/install.ts";
+import { removeHooks, writeHooks } from "../switch/guards.ts";
 import { runOperation } from "../switch/session.ts";
 import { inspect, relink } from "../switch/relink.ts";
 import { loadState } from "../switch/state.ts";
@@ -23,7 +23,8 @@ async function cmdRelink(ctx: CommandContext): Promise<number> {
   const hook = ctx.parsed.values.hook === true;
   if (ctx.args.length > 0) throw usageError("relink takes no arguments");
   // apt's package list must be read whole, whatever happens next.
-  const aptList = ctx.parsed.values["apt-pre-install"] === true ? await stdinText() : "";
+  const aptPre = ctx.parsed.values["apt-pre-install"] === true;
+  const aptList = aptPre ? await stdinText() : "";
   if (hook && process.env.PKGSWITCH_IN_OPERATION) return Exit.OK; // our own apt run: the outer operation relinks
   try {
     const s = ctx.session();
@@ -50,9 +51,13 @@ async function cmdRelink(ctx: CommandContext): Promise<number> {
       const cmd = p.status === "pending" ? "enable" : "disable";
       ctx.out.warn(`${p.provider}: an interrupted ${cmd} is unfinished; relink leaves it alone — run \`pkgswitch ${cmd} ${p.provider}\` again`);
     }
-    const removing = ctx.parsed.values["apt-pre-install"] === true ? removalsFromAptV2(aptList) : [];
-    const findings = ctx.parsed.values["apt-pre-install"] === true
-      ? Object.values(state.providers).filter((p) => removing.includes(p.package)).map((p) => ({ provider: p.provider, path: p.package, problem: "replacement-gone" as const, detail: `apt is about to remove ${p.package}` }))
+    // Before a transaction: providers whose package it is about to remove.
+    const preInvoke = ctx.parsed.values["pre-invoke"] === true;
+    const candidates = Object.values(state.providers).map((p) => p.package);
+    const removing = aptPre ? removalsFromAptV2(aptList) : preInvoke ? backend.pendingRemovals?.(candidates) ?? [] : [];
+    const who = aptPre ? "apt" : `${backend.kind}`;
+    const findings = aptPre || preInvoke
+      ? Object.values(state.providers).filter((p) => removing.includes(p.package)).map((p) => ({ provider: p.provider, path: p.package, problem: "replacement-gone" as const, detail: `${who} is about to remove ${p.package}` }))
       : inspect(s.layout.root, s.layout.stateDir, state, backend.diverter?.list() ?? null);
     if (findings.length === 0) {
       ctx.out.json({ findings: [], changed: false });
@@ -65,11 +70,12 @@ async function cmdRelink(ctx: CommandContext): Promise<number> {
       ctx.out.json({ findings, changed: false, dry_run: true });
       return Exit.OK;
     }
-    const preInstall = ctx.parsed.values["apt-pre-install"] === true;
-    const { outcome, summary } = await runOperation(s, preInstall ? "relink --hook --apt-pre-install" : hook ? "relink --hook" : "relink", async (c) => {
+    const before = aptPre || preInvoke;
+    const command = aptPre ? "relink --hook --apt-pre-install" : preInvoke ? "relink --hook --pre-invoke" : hook ? "relink --hook" : "relink";
+    const { outcome, summary } = await runOperation(s, command, async (c) => {
       // Look again under the lock: another run may have repaired it meanwhile.
       const fresh = loadState(s.layout.stateDir);
-      return relink(c, fresh, preInstall ? findings : inspect(s.layout.root, s.layout.stateDir, fresh, c.backend.diverter?.list() ?? null));
+      return relink(c, fresh, before ? findings.filter((f) => fresh.providers[f.provider]) : inspect(s.layout.root, s.layout.stateDir, fresh, c.backend.diverter?.list() ?? null));
     });
     ctx.out.json({ op: summary.opId, changed: true, ...(outcome.result as object) });
     ctx.out.line(`relinked: ${JSON.stringify(outcome.counts)} (op ${summary.opId})`);
@@ -83,29 +89,27 @@ async function cmdRelink(ctx: CommandContext): Promise<number> {
   }
 }
 
-type HookFile = { path: string; content: string | Uint8Array; mode?: number };
-
 /** The hook files for this root, and the package to install after writing
- * them when the manager keeps hooks in its database (rpm file triggers). */
-function hookFiles(ctx: CommandContext): { files: HookFile[]; pkg: HookPackage | null } {
+ * them when the manager keeps hooks in its database (rpm file triggers).
+ * --apt: apt's and dpkg's own (apt drives dpkg); --pacman, --rpm; without a
+ * flag, those of the root's package manager. */
+function hookFiles(ctx: CommandContext): { files: HookFile[]; pkg: HookPackage | null; binary: string } {
   const v = ctx.parsed.values;
-  const binary = (v.binary as string | undefined) ?? "/usr/bin/pkgswitch";
-  if (!binary.startsWith("/")) throw usageError("--binary must be an absolute path inside the root");
   const s = ctx.session();
+  const binary = (v.binary as string | undefined) ?? hookBinary(s.layout.root);
+  if (!binary.startsWith("/")) throw usageError("--binary must be an absolute path inside the root");
   const explicit = v.apt === true || v.pacman === true || v.rpm === true;
-  const wantApt = v.apt === true || (!explicit && existsSync(hostPath(s.layout.root, "/etc/apt")));
-  const wantPacman = v.pacman === true;
-  const pkg = v.rpm === true || (!explicit && !wantApt) ? hookPackageOf(s.layout.root) : null;
+  const kind = detectManager(s.layout.root);
+  const pkg = v.rpm === true || (!explicit && kind === "rpm") ? hookPackageOf(s.layout.root) : null;
   if (v.rpm === true && !pkg) throw usageError("hooks install --rpm: this root has no rpm database");
-  if (!wantApt && !wantPacman && !pkg) throw usageError("hooks install: give --apt, --pacman or --rpm (no /etc/apt in this root)");
+  const catalog = loadCatalog(s.layout.providersDir).values();
   const files: HookFile[] = [];
-  if (wantApt) files.push({ path: APT_HOOK_PATH, content: aptHook(binary) }, { path: APT_PRE_INSTALL_PATH, content: aptPreInstallScript(binary), mode: 0o755 });
-  if (wantPacman) {
-    const pkgs = [...loadCatalog(s.layout.providersDir).values()].flatMap((p) => (p.recipes.pacman ? [...p.recipes.pacman.replaces, p.recipes.pacman.package] : []));
-    files.push({ path: PACMAN_HOOK_PATH, content: pacmanHook(binary, pkgs) });
-  }
+  if (v.apt === true) files.push(...hookFilesFor("dpkg", binary, { withApt: true, packages: [] }));
+  if (v.pacman === true) files.push(...hooksForRoot(s.layout.root, "pacman", binary, catalog));
+  if (!explicit && kind && kind !== "rpm") files.push(...hooksForRoot(s.layout.root, kind, binary, catalog));
   if (pkg) files.push(...pkg.files(binary));
-  return { files, pkg };
+  if (files.length === 0) throw usageError("hooks install: give --apt, --pacman or --rpm (no package manager with hooks found in this root)");
+  return { files, pkg, binary };
 }
 
 /** The root's hook package, when its package manager keeps hooks in one. */
@@ -118,24 +122,14 @@ function hookPackageOf(root: string): HookPackage | null {
 }
 
 async function cmdHooksInstall(ctx: CommandContext): Promise<number> {
-  const { files, pkg } = hookFiles(ctx);
+  const { files, pkg, binary } = hookFiles(ctx);
   const s = ctx.session();
-  for (const f of files) {
-    const host = hostPath(s.layout.root, f.path);
-    if (existsSync(host) && !readFileSync(host, "utf8").includes(MARKER)) {
-      throw new PkgswitchError(Exit.PREFLIGHT, `${f.path} exists and was not written by pkgswitch; move it aside first (nothing was changed)`);
-    }
-  }
-  const binary = (ctx.parsed.values.binary as string | undefined) ?? "/usr/bin/pkgswitch";
+  const foreign = foreignAmong(s.layout.root, files);
+  if (foreign.length > 0) throw new PkgswitchError(Exit.PREFLIGHT, `${foreign[0]} exists and was not written by pkgswitch; move it aside first (nothing was changed)`);
   if (!existsSync(hostPath(s.layout.root, binary))) ctx.out.warn(`${binary} does not exist in ${s.layout.root}; the hook skips itself until it does`);
+  let written: string[] = [];
   const { summary } = await runOperation(s, "hooks install", async ({ op, backend }) => {
-    for (const f of files) {
-      if (!s.dryRun) {
-        mkdirSync(dirname(hostPath(s.layout.root, f.path)), { recursive: true, mode: 0o755 });
-        writeFileAtomic(hostPath(s.layout.root, f.path), f.content, f.mode ?? 0o644);
-      }
-      op.record("hook.install", { path: f.path, sha256: sha256Hex(f.content) });
-    }
+    written = writeHooks(op, s.layout.root, files, s.dryRun);
     if (pkg && !s.dryRun) {
       // Re-installing replaces an older hook package; the triggers it fires
       // now see PKGSWITCH_IN_OPERATION and leave the work to us.
@@ -144,10 +138,10 @@ async function cmdHooksInstall(ctx: CommandContext): Promise<number> {
       backend.install([hostPath(s.layout.root, pkg.packageFile)]);
       op.record("pkg.install", { manager: backend.kind, packages: [pkg.name], version: backend.installed([pkg.name]).get(pkg.name)?.version ?? null, rc: 0, duration_ms: Math.round(performance.now() - t0) });
     }
-    return { status: "ok", exitCode: Exit.OK, counts: { hooks: files.length } };
+    return { status: "ok", exitCode: Exit.OK, counts: { hooks: written.length } };
   });
-  ctx.out.json({ op: s.dryRun ? null : summary.opId, installed: files.map((f) => f.path), package: pkg?.name ?? null, dry_run: s.dryRun });
-  for (const f of files) ctx.out.line(`${s.dryRun ? "would write" : "wrote"} ${f.path}`);
+  ctx.out.json({ op: s.dryRun ? null : summary.opId, installed: written, package: pkg?.name ?? null, dry_run: s.dryRun });
+  for (const f of written) ctx.out.line(`${s.dryRun ? "would write" : "wrote"} ${f}`);
   if (pkg) ctx.out.line(`${s.dryRun ? "would install" : "installed"} package ${pkg.name}`);
   return Exit.OK;
 }
@@ -156,30 +150,26 @@ async function cmdHooksRemove(ctx: CommandContext): Promise<number> {
   const s = ctx.session();
   const pkg = hookPackageOf(s.layout.root);
   const pkgInstalled = pkg ? openBackend({ root: s.layout.root, observe: () => {}, readOnly: true }).installed([pkg.name]).size > 0 : false;
-  const known = [APT_HOOK_PATH, APT_PRE_INSTALL_PATH, PACMAN_HOOK_PATH, ...(pkg ? pkg.files("/usr/bin/pkgswitch").map((f) => f.path) : [])];
-  const present = known.filter((p) => existsSync(hostPath(s.layout.root, p)));
-  const ours = present.filter((p) => readFileSync(hostPath(s.layout.root, p), "utf8").includes(MARKER));
-  for (const p of present.filter((p) => !ours.includes(p))) ctx.out.warn(`${p} was not written by pkgswitch; left alone`);
-  if (ours.length === 0 && !pkgInstalled) {
+  const present = presentHooks(s.layout.root, pkg ? pkg.files("/usr/bin/pkgswitch").map((f) => f.path) : []);
+  for (const p of present.foreign) ctx.out.warn(`${p} was not written by pkgswitch; left alone`);
+  if (present.ours.length === 0 && !pkgInstalled) {
     ctx.out.json({ removed: [] });
     ctx.out.line("no pkgswitch hooks installed");
     return Exit.OK;
   }
+  let removed: string[] = [];
   const { summary } = await runOperation(s, "hooks remove", async ({ op, backend }) => {
     if (pkg && pkgInstalled && !s.dryRun) {
       const t0 = performance.now();
       backend.remove([pkg.name]);
       op.record("pkg.remove", { manager: backend.kind, packages: [pkg.name], rc: 0, duration_ms: Math.round(performance.now() - t0) });
     }
-    for (const p of ours) {
-      if (!s.dryRun) rmSync(hostPath(s.layout.root, p));
-      op.record("hook.remove", { path: p });
-    }
-    return { status: "ok", exitCode: Exit.OK, counts: { hooks: ours.length } };
+    removed = removeHooks(op, s.layout.root, s.dryRun, undefined, pkg ? pkg.files("/usr/bin/pkgswitch").map((f) => f.path) : []);
+    return { status: "ok", exitCode: Exit.OK, counts: { hooks: removed.length } };
   });
-  ctx.out.json({ op: s.dryRun ? null : summary.opId, removed: ours, package: pkgInstalled ? pkg!.name : null, dry_run: s.dryRun });
+  ctx.out.json({ op: s.dryRun ? null : summary.opId, removed, package: pkgInstalled ? pkg!.name : null, dry_run: s.dryRun });
   if (pkgInstalled) ctx.out.line(`${s.dryRun ? "would remove" : "removed"} package ${pkg!.name}`);
-  for (const p of ours) ctx.out.line(`${s.dryRun ? "would remove" : "removed"} ${p}`);
+  for (const p of removed) ctx.out.line(`${s.dryRun ? "would remove" : "removed"} ${p}`);
   return Exit.OK;
 }
 
@@ -212,8 +202,8 @@ export const lifecycleCommands: Command[] = [
     path: ["relink"],
     args: "[--hook]",
     summary: "re-apply switches after package upgrades (idempotent)",
-    help: "Checks every managed target without starting any process: re-applies links an upgrade overwrote, refreshes backups of originals dpkg updated at their diverted names, re-registers missing diversions, and restores the originals of a provider whose package was removed. Writes an operation only when it changed something. --apt-pre-install (apt's DPkg::Pre-Install-Pkgs hook) reads apt's package list on stdin and restores the originals of a provider whose package apt is about to remove. --hook (used by the package-manager hooks) never fails: errors are printed and the exit code is 0.",
-    options: { hook: { type: "boolean" }, "apt-pre-install": { type: "boolean" } },
+    help: "Checks every managed target without starting any process: re-applies links an upgrade overwrote, refreshes backups of originals dpkg updated at their diverted names, re-registers missing diversions, and restores the originals of a provider whose package was removed. Writes an operation only when it changed something. --apt-pre-install (apt's DPkg::Pre-Install-Pkgs hook) reads apt's package list on stdin and restores the originals of a provider whose package apt is about to remove. --pre-invoke (dpkg's pre-invoke hook) does the same for the packages the calling dpkg run removes (DPKG_HOOK_ACTION remove/purge; the names from its command line). --hook (used by the package-manager hooks) never fails: errors are printed and the exit code is 0.",
+    options: { hook: { type: "boolean" }, "apt-pre-install": { type: "boolean" }, "pre-invoke": { type: "boolean" } },
     // Push after the transaction (post-invoke), not before it (pre-install).
     run: withHookPush(cmdRelink, (ctx) => ctx.parsed.values["apt-pre-install"] !== true),
   },
@@ -221,7 +211,7 @@ export const lifecycleCommands: Command[] = [
     path: ["hooks", "install"],
     args: "[--apt|--pacman|--rpm] [--binary PATH]",
     summary: "install package-manager hooks that run `relink --hook`",
-    help: `apt: ${APT_HOOK_PATH} (DPkg::Pre-Install-Pkgs via ${APT_PRE_INSTALL_PATH}, and DPkg::Post-Invoke). pacman: ${PACMAN_HOOK_PATH} (PostTransaction on the providers' packages). rpm: the pkgswitch-hooks package (file triggers after every transaction touching /usr/bin or /usr/sbin, dnf or bare rpm) and the script it runs, /usr/lib/pkgswitch/rpm-hook. Without a flag: apt when the root has /etc/apt, else the rpm package on an rpm root. --binary is the path of pkgswitch inside the root (default /usr/bin/pkgswitch).`,
+    help: `\`enable\` installs the hook files by default (unless --no-hooks) and disabling the last provider removes them; this command installs them by hand. apt (--apt): ${APT_HOOK_PATH} (DPkg::Pre-Install-Pkgs via ${APT_PRE_INSTALL_PATH}, and DPkg::Post-Invoke), and dpkg's own pre-invoke/post-invoke in ${DPKG_HOOK_PATH} (a bare \`dpkg -r\`). pacman: ${PACMAN_HOOK_PATH} (PostTransaction on the providers' packages). rpm: the pkgswitch-hooks package (file triggers after every transaction touching /usr/bin or /usr/sbin, dnf or bare rpm) and the script it runs, /usr/lib/pkgswitch/rpm-hook. Without a flag: those of the root's package manager (dpkg: with apt's when the root has /etc/apt). --binary is the path of pkgswitch inside the root (default: this binary when it lives inside the root, else /usr/bin/pkgswitch).`,
     options: { apt: { type: "boolean" }, pacman: { type: "boolean" }, rpm: { type: "boolean" }, binary: { type: "string" } },
     run: cmdHooksInstall,
   },

@@ -43,7 +43,7 @@ global options:
 
 exit codes: 0 ok, 1 internal error, 2 usage, 10 preflight refused, 20 package manager failed,
 30 locked, 40 rolled back, 50 rollback incomplete, 60 backup missing, 70 permission denied
-(audit verify: 0 ok, 1 tampered, 3 not found, 4 unsigned/untrusted, 5 live drift, 6 I/O)
+(audit verify: 0 ok, 1 tampered, 3 not found, 4 unsigned/untrusted, 5 live drift, 6 I/O, 7 internal error)
 `;
 }
 

@@ -12,7 +12,7 @@ export const APT_HOOK_PATH = "/etc/apt/apt.conf.d/80pkgswitch";
 export const APT_PRE_INSTALL_PATH = "/usr/lib/pkgswitch/apt-pre-install";
 
 export function aptHook(binary: string): string {
-  return `// ${MARKER} (written by \`pkgswitch hooks install --apt\`; remove with \`pkgswitch hooks remove\`).
+  return `// ${MARKER} (written by \`pkgswitch enable\` or \`pkgswitch hooks install\`; remove with \`pkgswitch hooks remove\`).
 // Before dpkg runs: restore the originals of a provider whose replacement
 // package apt is about to remove (dpkg itself needs rm, cp, … while it works).
 DPkg::Pre-Install-Pkgs { "${APT_PRE_INSTALL_PATH}"; };
@@ -26,7 +26,7 @@ DPkg::Post-Invoke { "if [ -x ${binary} ]; then ${binary} relink --hook || true; 
 
 export function aptPreInstallScript(binary: string): string {
   return `#!/bin/sh
-# ${MARKER} (written by \`pkgswitch hooks install --apt\`).
+# ${MARKER} (written by \`pkgswitch enable\` or \`pkgswitch hooks install\`).
 # apt writes its package list (protocol version 2) to stdin.
 if [ -x ${binary} ]; then
   ${binary} relink --hook --apt-pre-install || true
@@ -37,11 +37,28 @@ exit 0
 `;
 }
 
+/** dpkg: its own hook points, so a bare `dpkg -r rust-coreutils` (no apt)
+ * never leaves dangling links either. dpkg runs pre-invoke before it opens
+ * its database (so the hook may call dpkg-divert) and exports
+ * DPKG_HOOK_ACTION; the hook reads which packages from dpkg's argv. The
+ * post-invoke is the same relink apt's Post-Invoke runs: idempotent, and it
+ * writes nothing when there is nothing to repair. */
+export const DPKG_HOOK_PATH = "/etc/dpkg/dpkg.cfg.d/pkgswitch";
+
+export function dpkgHook(binary: string): string {
+  return `# ${MARKER} (written by \`pkgswitch enable\` or \`pkgswitch hooks install\`; remove with \`pkgswitch hooks remove\`).
+# Before dpkg removes a provider's package: restore its originals.
+pre-invoke="if [ -x ${binary} ]; then ${binary} relink --hook --pre-invoke || true; fi"
+# After dpkg: re-apply switches an upgrade overwrote; restore a removed provider's originals.
+post-invoke="if [ -x ${binary} ]; then ${binary} relink --hook || true; fi"
+`;
+}
+
 /** pacman: a PostTransaction hook on the packages providers involve. */
 export const PACMAN_HOOK_PATH = "/etc/pacman.d/hooks/90-pkgswitch.hook";
 export function pacmanHook(binary: string, packages: string[]): string {
   const targets = [...new Set(packages)].sort().map((p) => `Target = ${p}`).join("\n");
-  return `# ${MARKER} (written by \`pkgswitch hooks install --pacman\`; remove with \`pkgswitch hooks remove\`).
+  return `# ${MARKER} (written by \`pkgswitch enable\` or \`pkgswitch hooks install\`; remove with \`pkgswitch hooks remove\`).
 [Trigger]
 Operation = Install
 Operation = Upgrade
@@ -69,4 +86,28 @@ export function removalsFromAptV2(input: string): string[] {
     if (f.length >= 5 && f[f.length - 1] === "**REMOVE**") out.add(f[0]!.replace(/:[a-z0-9]+$/, ""));
   }
   return [...out].sort();
+}
+
+export interface HookFile {
+  path: string;
+  content: string | Uint8Array;
+  mode?: number;
+}
+
+/** Every path pkgswitch may write a hook to (what `hooks remove` and
+ * `status` look at). */
+export const HOOK_PATHS: readonly string[] = [APT_HOOK_PATH, APT_PRE_INSTALL_PATH, DPKG_HOOK_PATH, PACMAN_HOOK_PATH];
+
+/** The hook files for a package manager (pure but for `exists`, which asks
+ * whether a path is in the root). dpkg gets its own hook points and, when
+ * apt is there (/etc/apt, or `withApt`), apt's; pacman a transaction hook on
+ * `packages`; a manager with no hook support here gets none. */
+export function hookFilesFor(kind: string, binary: string, opts: { withApt?: boolean; exists?: (path: string) => boolean; packages: string[] }): HookFile[] {
+  if (kind === "dpkg") {
+    const files: HookFile[] = [{ path: DPKG_HOOK_PATH, content: dpkgHook(binary) }];
+    if (opts.withApt || opts.exists?.("/etc/apt")) files.unshift({ path: APT_HOOK_PATH, content: aptHook(binary) }, { path: APT_PRE_INSTALL_PATH, content: aptPreInstallScript(binary), mode: 0o755 });
+    return files;
+  }
+  if (kind === "pacman") return [{ path: PACMAN_HOOK_PATH, content: pacmanHook(binary, opts.packages) }];
+  return [];
 }

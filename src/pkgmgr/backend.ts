@@ -66,6 +66,10 @@ export interface PackageBackend {
   lockHolder(): string | null;
   /** Whether `/bin` is an alias of `/usr/bin` in this root. */
   readonly usrMerged: boolean;
+  /** In a pre-invoke hook (`relink --hook --pre-invoke`): which of
+   * `candidates` the package-manager run that called the hook is about to
+   * remove. Absent when the manager has no such hook point. */
+  pendingRemovals?(candidates: string[]): string[];
   /** Paths (inside the root) of the installed packages' maintainer scripts,
    * which `check` reads to see how this system calls switched commands. */
   maintainerScripts?(): string[];

@@ -2,12 +2,14 @@
  * batched: one process for all paths); installs run `apt-get` inside the root.
  * Debian 12 is usrmerged but dpkg's database still records 29 coreutils files
  * under `/bin/…`: ownership queries ask for both spellings. */
-import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync } from "node:fs";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import type { BackendOptions, Diversion, Diverter, InstalledPackage, PackageBackend } from "./backend.ts";
 import { inRoot, run, type CommandResult } from "./exec.ts";
 import { lockHoldersOf } from "./locks.ts";
+import { READ_LIMIT, readBoundedText } from "../config/bounded.ts";
+import { dpkgPendingRemovals } from "./invoker.ts";
 import { readOsId } from "./osrelease.ts";
 
 const FIELDS = "${binary:Package}\\t${Version}\\t${Architecture}\\t${db:Status-Abbrev}\\t${Maintainer}\\t${Homepage}\\n${db-fsys:Files}";
@@ -126,7 +128,7 @@ export class DpkgBackend implements PackageBackend {
   readonly diverter: Diverter = {
     list: () => {
       try {
-        return parseDiversions(readFileSync(hostPath(this.opts.root, "/var/lib/dpkg/diversions"), "utf8"));
+        return parseDiversions(readBoundedText(hostPath(this.opts.root, "/var/lib/dpkg/diversions"), { max: READ_LIMIT.record }));
       } catch {
         return new Map();
       }
@@ -254,6 +256,10 @@ export class DpkgBackend implements PackageBackend {
     }
   }
 
+  pendingRemovals(candidates: string[]): string[] {
+    return dpkgPendingRemovals(process.env, candidates);
+  }
+
   lockHolder(): string | null {
     const files = ["/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/lock"].map((p) => hostPath(this.opts.root, p));
     return lockHoldersOf(files);
@@ -268,3 +274,4 @@ function lastLine(s: string): string {
   const lines = s.trim().split("\n");
   return lines[lines.length - 1] ?? "";
 }
+

@@ -73,7 +73,9 @@ export function planEnable(input: PlanInput): Plan {
     }
     const setuid = ((observed.mode ?? 0) & 0o4000) !== 0;
     if ((setuid || input.setuidRequired.has(applet.applet)) && !input.replacementIsSetuid(applet.linkTarget)) {
-      refusals.push({ target: applet.target, reason: `original is setuid but replacement ${applet.linkTarget} is not setuid root` });
+      // Never link a setuid command (su, sudo) to a binary that is not setuid
+      // root: the original stays, and the operation says why.
+      actions.push({ applet, kind: "skip", reason: `original is setuid but replacement ${applet.linkTarget} is not setuid root; the original stays`, observed });
       continue;
     }
     actions.push({ applet, kind: "switch", observed });

@@ -10,11 +10,13 @@ function openLibc(): Libc {
   const s = ffi.dlopen("libc.so.6", {
     flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
     syncfs: { args: [FFIType.i32], returns: FFIType.i32 },
+    ioctl: { args: [FFIType.i32, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
     __errno_location: { args: [], returns: FFIType.ptr },
   }).symbols;
   return {
     flock: (fd, op) => s.flock(fd, op) as number,
     syncfs: (fd) => s.syncfs(fd) as number,
+    ioctl: (fd, request, arg) => s.ioctl(fd, request, arg) as number,
     errno: () => ffi.read.i32(s.__errno_location() as never, 0),
   };
 }

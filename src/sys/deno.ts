@@ -25,11 +25,13 @@ function openLibc(): Libc {
   const s = Deno.dlopen("libc.so.6", {
     flock: { parameters: ["i32", "i32"], result: "i32" },
     syncfs: { parameters: ["i32"], result: "i32" },
+    ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
     __errno_location: { parameters: [], result: "pointer" },
   }).symbols;
   return {
     flock: (fd, op) => s.flock!(fd, op) as number,
     syncfs: (fd) => s.syncfs!(fd) as number,
+    ioctl: (fd, request, arg) => s.ioctl!(fd, BigInt(request), arg) as number,
     errno: () => new Deno.UnsafePointerView(s.__errno_location!()).getInt32(0),
   };
 }

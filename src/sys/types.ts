@@ -28,11 +28,13 @@ export interface Child {
   kill(signal: "SIGKILL" | "SIGTERM"): void;
 }
 
-/** libc calls the runtimes do not expose (flock, syncfs), through FFI:
+/** libc calls the runtimes do not expose (flock, syncfs, ioctl), through FFI:
  * no external program, so they work with /usr/bin broken. */
 export interface Libc {
   flock(fd: number, op: number): number;
   syncfs(fd: number): number;
+  /** ioctl(2) with a pointer argument (`arg` is read and written in place). */
+  ioctl(fd: number, request: number, arg: Uint8Array): number;
   /** errno of the last failed call on this thread. */
   errno(): number;
 }

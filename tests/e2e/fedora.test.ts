@@ -14,6 +14,9 @@ import { diffSnapshots, pkgswitch, pkgswitchJson, sha256File, snapshotTree } fro
 import { BINARY, VECTORS } from "../helpers/paths.ts";
 
 setDefaultTimeout(300_000);
+// Commands that run a dnf transaction: on a loaded machine (CI shares it)
+// they can take minutes; the helper's default would kill them at 120 s.
+const SLOW = { timeoutMs: 280_000 };
 
 let root: string;
 const audit = () => join(root, "var/lib/pkgswitch/audit");
@@ -69,7 +72,7 @@ describe("coreutils → uutils-coreutils on a Fedora root (rpm database, dnf)", 
     expect(inRoot(root, ["ls", "--version"]).out).toContain("GNU coreutils");
     for (const t of gnuCommands()) originals.set(t, identity(t));
     const stop = await startWatcher(root, [...originals.keys()]);
-    const r = pkgswitch(["--root", root, "enable", "coreutils", "--yes"]);
+    const r = pkgswitch(["--root", root, "enable", "coreutils", "--yes"], SLOW);
     const watched = await stop();
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
@@ -205,7 +208,7 @@ describe("pkg install|remove with dnf, attested", () => {
   afterAll(() => removeFedoraRoot(r3));
 
   test("pkg install records every file of every package dnf installed, with pkg:rpm purls; pkg remove records them gone", () => {
-    const i = pkgswitchJson<{ op: string }>(["--root", r3, "pkg", "install", "uutils-coreutils", "--yes"]);
+    const i = pkgswitchJson<{ op: string }>(["--root", r3, "pkg", "install", "uutils-coreutils", "--yes"], SLOW);
     expect(i.code).toBe(0);
     expect(rpmIn(r3, ["-q", "uutils-coreutils"]).code).toBe(0);
     const ev = readFileSync(join(r3, `var/lib/pkgswitch/audit/audit-${i.json.op}.jsonl`), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
@@ -221,7 +224,7 @@ describe("pkg install|remove with dnf, attested", () => {
     const sbom = JSON.parse(readFileSync(join(r3, "var/lib/pkgswitch/audit", end.sbom.file), "utf8"));
     const purls = sbom.packages.flatMap((p: any) => p.externalRefs.map((r: any) => r.referenceLocator)).sort();
     expect(purls).toEqual(["pkg:rpm/fedora/libgcc@12.2.0-1.fc40?arch=x86_64", "pkg:rpm/fedora/uutils-coreutils@0.0.17-1.fc40?arch=x86_64"]);
-    const r = pkgswitchJson<{ op: string }>(["--root", r3, "pkg", "remove", "uutils-coreutils", "--yes"]);
+    const r = pkgswitchJson<{ op: string }>(["--root", r3, "pkg", "remove", "uutils-coreutils", "--yes"], SLOW);
     expect(r.code).toBe(0);
     expect(rpmIn(r3, ["-q", "uutils-coreutils"]).code).not.toBe(0);
     const gone = readFileSync(join(r3, `var/lib/pkgswitch/audit/audit-${r.json.op}.jsonl`), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
@@ -246,10 +249,10 @@ describe("upgrades on a Fedora root: the pkgswitch-hooks rpm's file triggers", (
   afterAll(() => removeFedoraRoot(r2));
 
   test("hooks install picks the rpm kind: writes the trigger script and installs pkgswitch-hooks", () => {
-    expect(pkgswitch(["--root", r2, "enable", "coreutils", "--yes"]).code).toBe(0);
+    expect(pkgswitch(["--root", r2, "enable", "coreutils", "--yes"], SLOW).code).toBe(0);
     targets = rpmIn(r2, ["-ql", "coreutils"]).out.split("\n").filter((f) => /^\/usr\/s?bin\/[^/]+$/.test(f) && existsSync(join(r2, "usr/bin", "uu_" + f.split("/").pop()))).sort();
     expect(links()).toEqual(targets);
-    const h = pkgswitch(["--root", r2, "hooks", "install"]);
+    const h = pkgswitch(["--root", r2, "hooks", "install"], SLOW);
     expect(h.code).toBe(0);
     expect(h.stdout).toContain("installed package pkgswitch-hooks");
     expect(rpmIn(r2, ["-q", "pkgswitch-hooks"]).out.trim()).toBe("pkgswitch-hooks-1-1.noarch");
@@ -307,7 +310,7 @@ describe("upgrades on a Fedora root: the pkgswitch-hooks rpm's file triggers", (
   });
 
   test("hooks remove erases pkgswitch-hooks and its files", () => {
-    const r = pkgswitch(["--root", r2, "hooks", "remove"]);
+    const r = pkgswitch(["--root", r2, "hooks", "remove"], SLOW);
     expect(r.code).toBe(0);
     expect(rpmIn(r2, ["-q", "pkgswitch-hooks"]).code).not.toBe(0);
     expect(existsSync(join(r2, "usr/lib/pkgswitch/rpm-hook"))).toBe(false);

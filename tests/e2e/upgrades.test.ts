@@ -14,6 +14,7 @@ setDefaultTimeout(300_000);
 
 let root: string;
 const UU = "/usr/lib/cargo/bin/coreutils";
+const HOOKS = ["/etc/apt/apt.conf.d/80pkgswitch", "/etc/dpkg/dpkg.cfg.d/pkgswitch", "/usr/lib/pkgswitch/apt-pre-install"];
 const ledgerLength = () => readFileSync(join(root, "var/lib/pkgswitch/audit/ledger.jsonl"), "utf8").split("\n").filter(Boolean).length;
 const ourDiversions = () => inRoot(root, ["dpkg-divert", "--list"]).out.split("\n").filter((l) => l.includes("pkgswitch"));
 type Status = { providers: Array<{ switched: number; targets: number; drifted: unknown[]; diversions: number; diversions_missing: unknown[] }> };
@@ -42,16 +43,24 @@ beforeAll(() => {
 afterAll(() => removeDebianRoot(root));
 
 describe("upgrades keep the switch", () => {
-  test("enable diverts every switched target; hooks install writes apt's hooks", () => {
-    expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"]).code).toBe(0);
-    const st = pkgswitchJson<Status>(["--root", root, "status"]).json.providers[0]!;
+  test("a plain enable diverts every switched target and installs apt's and dpkg's hooks; status shows them", () => {
+    const r = pkgswitch(["--root", root, "enable", "coreutils", "--yes"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("installed package-manager hooks");
+    const status = pkgswitchJson<Status & { hooks: string[] }>(["--root", root, "status"]).json;
+    const st = status.providers[0]!;
     expect(st.diversions).toBe(st.targets);
     expect(ourDiversions().length).toBe(st.targets);
     // Debian 12 is usrmerged but dpkg knows /bin/ls: the diversion must be of that path.
     expect(ourDiversions()).toContain("local diversion of /bin/ls to /bin/.ls.pkgswitch-orig");
-    const h = pkgswitch(["--root", root, "hooks", "install", "--apt"]);
-    expect(h.code).toBe(0);
+    expect(status.hooks.sort()).toEqual(HOOKS);
+    expect(pkgswitch(["--root", root, "status"]).stdout).toContain(`package-manager hooks: ${HOOKS[0]}`);
     expect(readFileSync(join(root, "etc/apt/apt.conf.d/80pkgswitch"), "utf8")).toContain('DPkg::Post-Invoke { "if [ -x /usr/bin/pkgswitch ]; then /usr/bin/pkgswitch relink --hook || true; fi"; };');
+    expect(readFileSync(join(root, "etc/dpkg/dpkg.cfg.d/pkgswitch"), "utf8")).toContain('pre-invoke="if [ -x /usr/bin/pkgswitch ]; then /usr/bin/pkgswitch relink --hook --pre-invoke || true; fi"');
+    // The operation records each hook file it wrote, with the content's digest.
+    const written = events(lastOp().op).filter((e) => e.event === "hook.install");
+    expect(written.map((e) => e.path).sort()).toEqual(HOOKS);
+    for (const e of written) expect(e.sha256).toBe(sha256File(join(root, String(e.path))));
   });
 
   test("apt-get install --reinstall coreutils keeps uutils; status consistent; verify --all passes", () => {
@@ -80,14 +89,18 @@ describe("upgrades keep the switch", () => {
     expect(ledgerLength()).toBe(before);
   });
 
-  test("disable after the reinstall restores the package's current files; no diversion remains", () => {
-    expect(pkgswitch(["--root", root, "disable", "coreutils", "--yes"]).code).toBe(0);
+  test("disable after the reinstall restores the package's current files; no diversion remains; the last disable removes the hooks", () => {
+    const d = pkgswitch(["--root", root, "disable", "coreutils", "--yes"]);
+    expect(d.code).toBe(0);
+    expect(d.stdout).toContain("removed package-manager hooks");
+    for (const h of HOOKS) expect(existsSync(join(root, h))).toBe(false);
+    expect(events(lastOp().op).filter((e) => e.event === "hook.remove").map((e) => e.path).sort()).toEqual(HOOKS);
     expect(inRoot(root, ["dpkg", "--verify", "coreutils"])).toEqual({ code: 0, out: "" });
     expect(ourDiversions()).toEqual([]);
     expect(inRoot(root, ["ls", "--version"]).out).toContain("GNU coreutils");
   });
 
-  test("apt-get remove rust-coreutils with hooks: originals restored before dpkg runs, apt succeeds", () => {
+  test("apt-get remove rust-coreutils after a plain enable: originals restored before dpkg runs, apt succeeds", () => {
     expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"]).code).toBe(0);
     const r = inRoot(root, ["apt-get", "remove", "-y", "-q", "rust-coreutils"]);
     expect(r.out).not.toContain("not found in PATH");
@@ -99,10 +112,27 @@ describe("upgrades keep the switch", () => {
     expect(events(op.op).some((e) => e.event === "file.restore" && String(e.reason).includes("apt is about to remove rust-coreutils"))).toBe(true);
   });
 
+  test("a bare dpkg -r rust-coreutils after a plain enable: dpkg's pre-invoke hook restores the originals first", () => {
+    expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"]).code).toBe(0);
+    const list = targets();
+    expect(readlinkSync(join(root, "usr/bin/rm"))).toBe(`${UU}/rm`);
+    const r = inRoot(root, ["dpkg", "-r", "rust-coreutils"]);
+    expect(r.out).not.toContain("not found in PATH");
+    expect(r.code).toBe(0);
+    expect(existsSync(join(root, UU))).toBe(false);
+    for (const t of list) expect(lstatSync(join(root, t)).isFile()).toBe(true);
+    expect(inRoot(root, ["dpkg", "--verify", "coreutils"])).toEqual({ code: 0, out: "" });
+    expect(ourDiversions()).toEqual([]);
+    const op = lastOp();
+    expect(op.command).toBe("relink --hook --pre-invoke");
+    expect(events(op.op).filter((e) => e.event === "file.restore" && String(e.reason).includes("dpkg is about to remove rust-coreutils")).length).toBe(list.length);
+  });
+
   test("removing rust-coreutils behind pkgswitch's back, then relink: no dangling link, and the operation says why", () => {
     expect(pkgswitch(["--root", root, "hooks", "remove"]).code).toBe(0);
-    expect(existsSync(join(root, "etc/apt/apt.conf.d/80pkgswitch"))).toBe(false);
-    expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"]).code).toBe(0);
+    expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes", "--no-hooks"]).code).toBe(0);
+    for (const h of HOOKS) expect(existsSync(join(root, h))).toBe(false); // --no-hooks: no hook file
+    expect(pkgswitch(["--root", root, "status"]).stdout).toContain("package-manager hooks: none");
     const list = targets();
     inRoot(root, ["apt-get", "remove", "-y", "-q", "rust-coreutils"]); // dpkg itself trips over the dangling rm
     expect(existsSync(join(root, "usr/bin/coreutils"))).toBe(false);

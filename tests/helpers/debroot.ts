@@ -1,18 +1,20 @@
-/** Throwaway copies of the cached Debian bookworm minbase root
- * (scripts/make-root.sh builds it once; CI reuses it). */
+/** Throwaway copies of the cached Debian minbase roots — bookworm, trixie,
+ * sid (scripts/make-root.sh builds each once; CI reuses them). */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PROJECT } from "./paths.ts";
 
-export function cachedRoot(): string {
-  const p = Bun.spawnSync(["bash", join(PROJECT, "scripts/make-root.sh")], { stderr: "inherit" });
-  if (p.exitCode !== 0) throw new Error("scripts/make-root.sh failed: cannot make the Debian root");
+export type Release = "bookworm" | "trixie" | "sid";
+
+export function cachedRoot(release: Release = "bookworm"): string {
+  const p = Bun.spawnSync(["bash", join(PROJECT, "scripts/make-root.sh"), release], { stderr: "inherit" });
+  if (p.exitCode !== 0) throw new Error(`scripts/make-root.sh ${release} failed: cannot make the Debian root`);
   return p.stdout.toString().trim();
 }
 
 /** A fresh copy of the cached root (about a second). */
-export function debianRoot(): string {
-  const cache = cachedRoot();
+export function debianRoot(release: Release = "bookworm"): string {
+  const cache = cachedRoot(release);
   const root = mkdtempSync("/tmp/pkgswitch-e2e-");
   const p = Bun.spawnSync(["cp", "-a", `${cache}/.`, root]);
   if (p.exitCode !== 0) throw new Error(`cp -a ${cache} failed: ${p.stderr}`);

@@ -90,7 +90,7 @@ describe.skipIf(!canFlock)("against the kernel (a real flock)", () => {
       // the kernel's own spelling of this file's key
       expect(line!.trim().split(/\s+/)[5]).toBe(key);
       expect(parseProcLocks(readFileSync("/proc/locks", "utf8")).get(key)).toContain(proc.pid);
-      expect(lockHoldersOf([other, file])).toBe(`${file} by pid ${proc.pid}`);
+      expect(lockHoldersOf([other, file])).toBe(`${file} by pid ${proc.pid} (sleep 10)`); // the holder by its command line
       expect(lockHoldersOf([other, join(dir, "missing")])).toBeNull();
     } finally {
       proc.kill();

@@ -95,13 +95,13 @@ describe("planEnable", () => {
     expect(p.refusals).toHaveLength(1);
   });
 
-  test("setuid original with a non-setuid replacement → refusal; with a setuid replacement → switch", () => {
+  test("setuid original with a non-setuid replacement → skipped with the reason (never linked); with a setuid replacement → switch", () => {
     const a = { ...applet("su"), linkTarget: "/usr/lib/cargo/bin/su" };
     const obs = { "/usr/bin/su": { kind: "file", mode: 0o104755, uid: 0, gid: 0 } as Observation };
     const asked: string[] = [];
     const refused = planEnable(input({ applets: [a], obs, replacementIsSetuid: (t) => (asked.push(t), false) }));
-    expect(refused.actions).toEqual([]);
-    expect(refused.refusals).toEqual([{ target: "/usr/bin/su", reason: "original is setuid but replacement /usr/lib/cargo/bin/su is not setuid root" }]);
+    expect(refused.refusals).toEqual([]);
+    expect(refused.actions.map((x) => [x.kind, x.reason])).toEqual([["skip", "original is setuid but replacement /usr/lib/cargo/bin/su is not setuid root; the original stays"]]);
     expect(asked).toEqual(["/usr/lib/cargo/bin/su"]);
     const ok = planEnable(input({ applets: [a], obs, replacementIsSetuid: () => true }));
     expect(ok.actions.map((x) => x.kind)).toEqual(["switch"]);
@@ -109,7 +109,7 @@ describe("planEnable", () => {
 
   test("setuidRequired applies even when the original on disk is not setuid (mode 0755)", () => {
     const a = applet("sudo");
-    expect(planEnable(input({ applets: [a], setuidRequired: new Set(["sudo"]) })).refusals).toHaveLength(1);
+    expect(planEnable(input({ applets: [a], setuidRequired: new Set(["sudo"]) })).actions[0]!.kind).toBe("skip");
     expect(planEnable(input({ applets: [a], setuidRequired: new Set(["sudo"]), replacementIsSetuid: () => true })).actions[0]!.kind).toBe("switch");
     // not required, not setuid: the replacement is not even asked
     let calls = 0;
