@@ -16,6 +16,7 @@ import { loadState } from "../switch/state.ts";
 import { rollbackIncomplete } from "../switch/outcome.ts";
 import { pkgTransaction } from "../switch/transaction.ts";
 import type { Command, CommandContext } from "./commands.ts";
+import { writeStderr } from "./output.ts";
 import { withHookPush } from "./fleet.ts";
 
 async function cmdRelink(ctx: CommandContext): Promise<number> {
@@ -83,7 +84,7 @@ async function cmdRelink(ctx: CommandContext): Promise<number> {
     if (!hook) throw e;
     // A hook never fails the package manager's transaction.
     const err = e as PkgswitchError;
-    process.stderr.write(`pkgswitch relink (hook): ${err.message}${err.opId ? ` [op ${err.opId}]` : ""} — run \`pkgswitch relink\` by hand\n`);
+    writeStderr(`pkgswitch relink (hook): ${err.message}${err.opId ? ` [op ${err.opId}]` : ""} — run \`pkgswitch relink\` by hand\n`);
     return Exit.OK;
   }
 }
