@@ -12,6 +12,7 @@ import type { Signer, SigningSetup } from "../audit/opbuffer.ts";
 import { checkpointBody } from "../audit/note.ts";
 import { signNote } from "./notesig.ts";
 import { keyIdHex, parseSecretKey, signPrehashed, type SecretKey } from "./minisign.ts";
+import { writeStderr } from "../sys/stdio.ts";
 
 export const SECRET_KEY_FILE = "signing.key";
 export const PUBLIC_KEY_FILE = "signing.pub";
@@ -68,7 +69,7 @@ export function loadSecretKey(path: string, env: Record<string, string | undefin
 /** Read a passphrase from the terminal without echo; undefined when there is none. */
 function promptPassphrase(prompt: string): string | undefined {
   if (!process.stdin.isTTY) return undefined;
-  process.stderr.write(prompt);
+  writeStderr(prompt);
   process.stdin.setRawMode?.(true);
   let out = "";
   const buf = Buffer.alloc(1);
@@ -86,7 +87,7 @@ function promptPassphrase(prompt: string): string | undefined {
   } finally {
     process.stdin.setRawMode?.(false);
     if (fd) closeSync(fd);
-    process.stderr.write("\n");
+    writeStderr("\n");
   }
   return out;
 }

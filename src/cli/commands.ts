@@ -12,7 +12,7 @@ import { dropGuardsIfIdle, installGuards, type GuardResult } from "../switch/gua
 import { loadState } from "../switch/state.ts";
 import { signingFor } from "../attest/signing.ts";
 import type { GlobalFlags, Parsed } from "./args.ts";
-import { Output } from "./output.ts";
+import { Output, writeStderr } from "./output.ts";
 import { stdinLine } from "../sys/index.ts";
 import { cmdList, cmdStatus } from "./info.ts";
 import { cmdAuditList, cmdAuditShow } from "./audit.ts";
@@ -195,7 +195,7 @@ function reportSwitch(out: Output, verb: string, result: unknown, opId: string, 
 export async function confirm(ctx: CommandContext, what: string): Promise<void> {
   if (ctx.globals.yes || ctx.globals.dryRun) return;
   if (!process.stdin.isTTY) throw usageError(`refusing to ${what} without --yes (stdin is not a terminal); preview with --dry-run`);
-  process.stderr.write(`${what}? [y/N] `);
+  writeStderr(`${what}? [y/N] `);
   const line = await stdinLine();
   if (line !== null && /^y(es)?$/i.test(line.trim())) return;
   throw usageError("cancelled; nothing was changed");

@@ -16,6 +16,7 @@ import { defaultTrust, trustFromFiles, type TrustSet } from "../verify/trust.ts"
 import { CHECKPOINT_FILE } from "../audit/names.ts";
 import { verifyAll, verifyOp } from "../verify/verify.ts";
 import type { Command, CommandContext } from "./commands.ts";
+import { writeStdout } from "./output.ts";
 import { READ_LIMIT, readBoundedText } from "../config/bounded.ts";
 
 const str = (ctx: CommandContext, k: string) => ctx.parsed.values[k] as string | undefined;
@@ -149,7 +150,7 @@ export const verifyCommands: Command[] = [
           parsed = { error: (e as Error).message };
         }
         ctx.out.json({ file: path, checkpoint: text, ...parsed });
-      } else process.stdout.write(text);
+      } else writeStdout(text);
       return Exit.OK;
     },
   },
@@ -168,7 +169,7 @@ export const verifyCommands: Command[] = [
       const bundle = exportBundle(ctx.layout().auditDir, opId, trustFor(ctx));
       const text = serializeBundle(bundle);
       if (out === "-") {
-        process.stdout.write(text);
+        writeStdout(text);
         return Exit.OK;
       }
       if (ctx.globals.dryRun) {

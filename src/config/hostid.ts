@@ -1,6 +1,6 @@
 /** The host id that names this machine in events and checkpoints: the
  * root's /etc/machine-id, else a random id kept in the state dir. */
-import { randomBytes } from "node:crypto";
+import { randomBytes } from "../sys/index.ts";
 import { join } from "node:path";
 import { Exit, PkgswitchError } from "../errors.ts";
 import { writeFileAtomic } from "../fsops/atomic.ts";

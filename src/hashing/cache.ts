@@ -27,7 +27,7 @@
  *   {"v":1,"saved_at_ns":"<ns>","entries":[[dev,ino,mode,uid,gid,size,
  *    mtime_ns,ctime_ns,sha256hex],...]}
  * with every number a decimal string (they exceed 2^53), oldest entry first. */
-import { randomBytes } from "node:crypto";
+import { randomBytes } from "../sys/index.ts";
 import {
   type BigIntStats,
   closeSync,
