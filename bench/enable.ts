@@ -1,6 +1,6 @@
-/** `enable coreutils` benchmark (architecture.md "Performance targets":
- * enable coreutils excluding package download/install ≤ 1.5 s, provenance in
- * O(1) package-manager calls).
+/** `enable coreutils` benchmark (issue 12: enable coreutils with the package
+ * installed ≤ 500 ms; architecture.md: ≤ 1.5 s, provenance in O(1)
+ * package-manager calls).
  *
  * On a fresh copy of the cached Debian bookworm root (scripts/make-root.sh)
  * with rust-coreutils already installed (so apt is not in the figure), time
@@ -13,7 +13,10 @@
  * Baselines measured in the same run, on the same root:
  *   - `dpkg-query --root R -S` with exactly the patterns pkgswitch asked
  *     (all targets and their usrmerge aliases, one call), and
- *   - `pkgswitch --version` (process start-up of the compiled binary).
+ *   - `pkgswitch --version` (process start-up of the compiled binary), and
+ *   - the dpkg-divert floor: as many `dpkg-divert --add` calls as an enable
+ *     makes, on dummy paths, alone (dpkg-divert has no batch mode, so the
+ *     divert phase cannot be shorter while each diversion is one call).
  * Also: enable/disable with `{"smokeTest": false}` (the engine alone).
  *
  * Prints figures; never fails on timing (exit 1 only when an operation fails
@@ -25,7 +28,7 @@ import { join } from "node:path";
 import { arg, binary, median, sh, table, tempDebianRoot, timed } from "./lib.ts";
 
 const RUNS = Math.max(1, Number(arg("--runs", "5")));
-const TARGET_S = 1.5;
+const TARGET_S = 0.5; // issue 12 (architecture.md's budget was 1.5 s)
 const ms = (x: number) => `${x.toFixed(0)} ms`;
 
 interface AuditEvent {
@@ -189,6 +192,17 @@ try {
     dq.push(q.ms);
     ver.push(timed([BINARY, "--version"]).ms);
   }
+  // The dpkg-divert floor: the same number of calls, alone, on dummy paths
+  // (added then removed again, so the root is as it was).
+  const nDivert = enables[0]!.divertCalls;
+  const floor: number[] = [];
+  for (let round = 0; round < Math.min(RUNS, 3); round++) {
+    const t = performance.now();
+    for (let i = 0; i < nDivert; i++) sh(["dpkg-divert", `--root=${root}`, "--no-rename", "--local", "--divert", `/usr/bin/.pkgswitch-bench-${i}.orig`, "--add", `/usr/bin/pkgswitch-bench-${i}`], "dpkg-divert --add (floor)");
+    floor.push(performance.now() - t);
+    for (let i = 0; i < nDivert; i++) sh(["dpkg-divert", `--root=${root}`, "--no-rename", "--remove", `/usr/bin/pkgswitch-bench-${i}`], "dpkg-divert --remove (floor)");
+  }
+  const floorMed = median(floor);
   const dqMed = median(dq);
   const verMed = median(ver);
   const en = summarize(enables);
@@ -225,6 +239,7 @@ try {
     ` (${(en.med / 1000 / TARGET_S).toFixed(2)} of the budget); dpkg-query calls per enable: ${enables[0]!.dpkgQueries}` +
     ` (O(1), for ${targets} targets); dpkg-divert calls: ${enables[0]!.divertCalls} (one per target)`);
   const counts = new Set([...enables, ...enablesNoSmoke].map((r) => `${r.count}/${r.dpkgQueries}/${r.divertCalls}`));
+  console.log(`floor: ${nDivert} dpkg-divert --add calls alone take ${ms(floorMed)} (median of ${floor.length}; ${(floorMed / Math.max(1, nDivert)).toFixed(1)} ms a call) = ${((floorMed / en.med) * 100).toFixed(0)}% of the enable median`);
   if (counts.size > 1) console.log(`note: targets/dpkg-query/dpkg-divert counts varied between runs: ${[...counts].join(" ")}`);
 } catch (e) {
   failed = true;

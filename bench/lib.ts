@@ -2,7 +2,7 @@
  * medians, tables, and a temp copy of the cached Debian root that is always
  * removed (on exit, error or Ctrl-C). Benchmarks print; they never fail on
  * timing. */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 export const PROJECT = resolve(import.meta.dir, "..");
@@ -20,12 +20,27 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-/** Wall time of one spawned command (ms), with its exit code and output. */
-export function timed(argv: string[]): { ms: number; code: number; stdout: string; stderr: string } {
+/** Wall time of one spawned command (ms), with its exit code and output,
+ * its CPU time (user + system, ms: on a busy machine the steadier figure)
+ * and its peak RSS (bytes). */
+export function timed(argv: string[]): { ms: number; cpuMs: number; maxRss: number; code: number; stdout: string; stderr: string } {
   const t0 = performance.now();
   const p = Bun.spawnSync(argv, { env: ENV, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   const ms = performance.now() - t0;
-  return { ms, code: p.exitCode ?? -1, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
+  const ru = p.resourceUsage;
+  return { ms, cpuMs: ru ? Number(ru.cpuTime.total) / 1000 : NaN, maxRss: ru?.maxRSS ?? NaN, code: p.exitCode ?? -1, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
+}
+
+/** A compiled Bun hello-world, built now with the same bun and flags as
+ * dist/pkgswitch: what the runtime alone costs to start (its own temp dir,
+ * removed by the returned cleanup). */
+export function helloWorld(): { path: string; cleanup: () => void } {
+  const dir = mkdtempSync("/tmp/pkgswitch-bench-hello-");
+  // console.log, not process.stdout.write: touching process.stdout builds
+  // Node's stream objects, ~25 ms of CPU that is not the runtime's floor.
+  writeFileSync(join(dir, "hello.ts"), 'console.log("hello");\n');
+  sh([join(PROJECT, "node_modules/.bin/bun"), "build", "--compile", "--minify", "--bytecode", "--format=esm", join(dir, "hello.ts"), "--outfile", join(dir, "hello")], "bun build hello.ts");
+  return { path: join(dir, "hello"), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /** Run a command that must succeed; its stdout. */

@@ -23,6 +23,9 @@ export const VerifyExit = {
   UNTRUSTED: 4,
   LIVE_DRIFT: 5,
   IO: 6,
+  /** The verifier itself failed (a bug): no verdict was reached. Never 1,
+   * which a playbook reads as "tampered" (since 0.2.0). */
+  INTERNAL: 7,
 } as const;
 
 /** An expected failure with its documented exit code and a one-line message

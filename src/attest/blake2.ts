@@ -2,7 +2,7 @@
  * faster than @noble/hashes over a 35 KB audit file (it is what `audit
  * verify --all` spends its time on); noble is the fallback and the
  * reference the native one is tested against (tests/unit/blake2.test.ts). */
-import { createHash } from "node:crypto";
+import { nodeCrypto } from "../sys/index.ts";
 import { blake2b } from "@noble/hashes/blake2.js";
 
 let native: boolean | null = null;
@@ -12,7 +12,7 @@ export function nativeBlake2b(): boolean {
   if (native === null) {
     try {
       const abc = new TextEncoder().encode("abc");
-      native = createHash("blake2b512").update(abc).digest("hex") === Buffer.from(blake2b(abc, { dkLen: 64 })).toString("hex");
+      native = nodeCrypto().createHash("blake2b512").update(abc).digest("hex") === Buffer.from(blake2b(abc, { dkLen: 64 })).toString("hex");
     } catch {
       native = false;
     }
@@ -21,5 +21,5 @@ export function nativeBlake2b(): boolean {
 }
 
 export function blake2b512(bytes: Uint8Array): Uint8Array {
-  return nativeBlake2b() ? new Uint8Array(createHash("blake2b512").update(bytes).digest()) : blake2b(bytes, { dkLen: 64 });
+  return nativeBlake2b() ? new Uint8Array(nodeCrypto().createHash("blake2b512").update(bytes).digest()) : blake2b(bytes, { dkLen: 64 });
 }

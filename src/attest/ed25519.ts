@@ -20,13 +20,8 @@
  */
 import * as ed from "@noble/ed25519";
 import { sha512 } from "@noble/hashes/sha2.js";
-import {
-  createPrivateKey,
-  createPublicKey,
-  sign as nodeSign,
-  verify as nodeVerify,
-  type KeyObject,
-} from "node:crypto";
+import type { KeyObject } from "node:crypto";
+import { nodeCrypto } from "../sys/index.ts";
 
 // noble v3 ships without a hash; the sync API needs one wired in.
 ed.hashes.sha512 = sha512;
@@ -135,7 +130,7 @@ function publicKeyObject(pk: Uint8Array): KeyObject | null {
   if (hit !== undefined) return hit;
   let key: KeyObject | null;
   try {
-    key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, pk]), format: "der", type: "spki" });
+    key = nodeCrypto().createPublicKey({ key: Buffer.concat([SPKI_PREFIX, pk]), format: "der", type: "spki" });
   } catch {
     key = null;
   }
@@ -148,7 +143,7 @@ function privateKeyObject(seed: Uint8Array): KeyObject {
   if (!(seed instanceof Uint8Array) || seed.length !== SEED_BYTES) {
     throw new TypeError(`Ed25519 seed must be ${SEED_BYTES} bytes`);
   }
-  return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: "der", type: "pkcs8" });
+  return nodeCrypto().createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: "der", type: "pkcs8" });
 }
 
 /** Strict verification with node:crypto. The native verifier already does
@@ -159,7 +154,7 @@ export function verifyStrictNode(sig: Uint8Array, msg: Uint8Array, pk: Uint8Arra
   const key = publicKeyObject(pk);
   if (key === null) return false;
   try {
-    return nodeVerify(null, msg, key, sig);
+    return nodeCrypto().verify(null, msg, key, sig);
   } catch {
     return false; // e.g. A is not on the curve
   }
@@ -171,11 +166,11 @@ export const verifyStrict: (sig: Uint8Array, msg: Uint8Array, pk: Uint8Array) =>
 
 /** Ed25519 signature (64 bytes) of `msg` under the 32-byte `seed`. */
 export function sign(msg: Uint8Array, seed: Uint8Array): Uint8Array {
-  return new Uint8Array(nodeSign(null, msg, privateKeyObject(seed)));
+  return new Uint8Array(nodeCrypto().sign(null, msg, privateKeyObject(seed)));
 }
 
 /** The 32-byte public key for a 32-byte seed. */
 export function publicKeyFromSeed(seed: Uint8Array): Uint8Array {
-  const der = createPublicKey(privateKeyObject(seed)).export({ format: "der", type: "spki" });
+  const der = nodeCrypto().createPublicKey(privateKeyObject(seed)).export({ format: "der", type: "spki" });
   return new Uint8Array(der.subarray(der.length - PUBLIC_KEY_BYTES));
 }

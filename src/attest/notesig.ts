@@ -1,5 +1,5 @@
 /** Signing and verifying C2SP signed notes (the format: src/audit/note.ts). */
-import { createHash } from "node:crypto";
+import { nodeCrypto } from "../sys/index.ts";
 import { b64 } from "../encoding/base64.ts";
 import { checkBody, ED25519_TYPE, isValidName, NoteError, parseNote, SIG_PREFIX, type Note } from "../audit/note.ts";
 import { sign, verifyStrict } from "./ed25519.ts";
@@ -9,7 +9,7 @@ const enc = new TextEncoder();
 /** First 4 bytes of SHA-256(name || 0x0A || 0x01 || pk). */
 export function keyHash(name: string, pk: Uint8Array): Uint8Array {
   if (pk.length !== 32) throw new TypeError("Ed25519 public key must be 32 bytes");
-  const h = createHash("sha256");
+  const h = nodeCrypto().createHash("sha256");
   h.update(enc.encode(name));
   h.update(Uint8Array.of(0x0a, ED25519_TYPE));
   h.update(pk);

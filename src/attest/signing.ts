@@ -2,15 +2,17 @@
  * keys"): --key, then PKGSWITCH_SIGNING_KEY, then the config's or the
  * default <root>/etc/pkgswitch/keys/signing.key. A secret key readable by
  * group or others, or not owned by root, is refused. */
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../config/config.ts";
-import { hostPath, type Layout } from "../config/paths.ts";
+import { resolveInRoot, type Layout } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
+import { READ_LIMIT, readBoundedText, readProblem } from "../config/bounded.ts";
 import type { Signer, SigningSetup } from "../audit/opbuffer.ts";
 import { checkpointBody } from "../audit/note.ts";
 import { signNote } from "./notesig.ts";
 import { keyIdHex, parseSecretKey, signPrehashed, type SecretKey } from "./minisign.ts";
+import { writeStderr } from "../sys/stdio.ts";
 
 export const SECRET_KEY_FILE = "signing.key";
 export const PUBLIC_KEY_FILE = "signing.pub";
@@ -53,9 +55,9 @@ export function loadSecretKey(path: string, env: Record<string, string | undefin
   checkKeyFile(path);
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    text = readBoundedText(path, { max: READ_LIMIT.small });
   } catch (e) {
-    throw new PkgswitchError(Exit.PERMISSION, `cannot read signing key ${path}: ${(e as Error).message}`);
+    throw new PkgswitchError(Exit.PERMISSION, `cannot read signing key ${path}: ${readProblem(e)}`);
   }
   try {
     return parseSecretKey(text, () => env.PKGSWITCH_KEY_PASSPHRASE ?? promptPassphrase(`passphrase for ${path}: `));
@@ -67,7 +69,7 @@ export function loadSecretKey(path: string, env: Record<string, string | undefin
 /** Read a passphrase from the terminal without echo; undefined when there is none. */
 function promptPassphrase(prompt: string): string | undefined {
   if (!process.stdin.isTTY) return undefined;
-  process.stderr.write(prompt);
+  writeStderr(prompt);
   process.stdin.setRawMode?.(true);
   let out = "";
   const buf = Buffer.alloc(1);
@@ -85,7 +87,7 @@ function promptPassphrase(prompt: string): string | undefined {
   } finally {
     process.stdin.setRawMode?.(false);
     if (fd) closeSync(fd);
-    process.stderr.write("\n");
+    writeStderr("\n");
   }
   return out;
 }
@@ -96,7 +98,7 @@ function promptPassphrase(prompt: string): string | undefined {
 export function signingFor(layout: Layout, config: Config, env: Record<string, string | undefined>, host: string, keyFlag?: string): SigningSetup {
   const origin = `pkgswitch/${host}`;
   if (keyFlag) return { mode: "key", signer: signerFor(loadSecretKey(keyFlag, env), origin) };
-  const path = env.PKGSWITCH_SIGNING_KEY || (config.signingKey ? hostPath(layout.root, config.signingKey) : join(layout.keyDir, SECRET_KEY_FILE));
+  const path = env.PKGSWITCH_SIGNING_KEY || (config.signingKey ? resolveInRoot(layout.root, config.signingKey) : join(layout.keyDir, SECRET_KEY_FILE));
   const explicit = Boolean(env.PKGSWITCH_SIGNING_KEY || config.signingKey);
   if (!explicit && !existsSync(path)) return { mode: "off" };
   try {

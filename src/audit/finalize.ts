@@ -1,14 +1,17 @@
 /** Finalizing an operation on disk: its events file, signature, ledger line
  * and checkpoint, written in an order that a crash between any two steps
  * leaves finishable (src/audit/recover.ts finishes it). */
-import { existsSync, readFileSync, unlinkSync } from "node:fs";
+import { existsSync, unlinkSync } from "node:fs";
+import { READ_LIMIT, readBounded } from "../config/bounded.ts";
 import { join } from "node:path";
 import { writeFileAtomic } from "../fsops/atomic.ts";
 import { sha256Hex } from "../sys/index.ts";
 import { ledgerLine, type LedgerEntry, type SignatureStatus } from "./ledger.ts";
 import { CHECKPOINT_FILE, jsonlName, LEDGER_FILE, sbomName, sigName } from "./names.ts";
 import { parseCheckpoint } from "./note.ts";
-import { readLedger } from "./store.ts";
+import { appendLeaf } from "./frontier.ts";
+import { readAuditText } from "./store.ts";
+import { appendToLedger, emptyTip, tipRoot, writeTip, type LedgerTip } from "./tip.ts";
 
 /** Signs finalized artifacts; provided by src/attest when a key is configured. */
 export interface Signer {
@@ -34,7 +37,8 @@ export interface FinalizeInput {
   /** Serialized SBOM bytes, written as audit-<op>-sbom.json. */
   sbom?: Uint8Array;
   signing: SigningSetup;
-  /** Merkle root over ledger leaves (from src/audit/merkle). */
+  /** Merkle root over ledger leaves (from src/audit/merkle), for checking a
+   * checkpoint this writer did not sign against the whole ledger. */
   merkleRoot?: (leaves: Uint8Array[]) => Uint8Array;
 }
 
@@ -58,6 +62,8 @@ export function writeArtifacts(
   input: FinalizeInput,
   journal: string | null,
   closeJournal: () => void,
+  /** The ledger's tip (./tip.ts) and where it is kept (null: not kept). */
+  ledgerTip: { tip: LedgerTip; file: string | null },
 ): OpSummary {
   const files: string[] = [];
   const jsonlFile = jsonlName(opId);
@@ -85,10 +91,9 @@ export function writeArtifacts(
     signatureError = input.signing.reason;
   }
 
-  const ledger = readLedger(dir);
   const entry: LedgerEntry = {
     v: 1,
-    seq: ledger.length,
+    seq: ledgerTip.tip.size,
     op: opId,
     head,
     jsonl_sha256: sha256Hex(jsonl),
@@ -96,32 +101,48 @@ export function writeArtifacts(
     key_id: keyId,
     ts: new Date().toISOString(),
   };
-  ledger.push(entry);
-  const ledgerLines = ledger.map(ledgerLine);
-  writeFileAtomic(join(dir, LEDGER_FILE), ledgerLines.join(""));
+  // One appended line and O(log n) hashes: the ledger is never re-read here.
+  let tip = appendToLedger(dir, ledgerTip.tip, entry, ledgerLine(entry));
   files.push(join(dir, LEDGER_FILE));
 
-  if (input.signing.mode === "key" && input.merkleRoot) {
-    const leaves = ledgerLines.map((l) => Buffer.from(l.slice(0, -1)));
-    const mismatch = checkpointMismatch(dir, leaves.slice(0, -1), input.merkleRoot);
+  if (input.signing.mode === "key") {
+    const mismatch = checkpointBehind(dir, ledgerTip.tip, input.merkleRoot);
     if (mismatch) {
       // Re-signing over a ledger that lost or changed lines would launder the
       // tampering; leave the old checkpoint for `audit verify` to report.
       signatureError ??= `checkpoint not updated: ${mismatch} — run \`pkgswitch audit verify --all\``;
     } else {
       try {
-        writeFileAtomic(join(dir, CHECKPOINT_FILE), input.signing.signer.checkpoint(ledger.length, input.merkleRoot(leaves)));
+        const root = tipRoot(tip);
+        writeFileAtomic(join(dir, CHECKPOINT_FILE), input.signing.signer.checkpoint(tip.size, root));
         files.push(join(dir, CHECKPOINT_FILE));
+        tip = { ...tip, checkpoint: { size: tip.size, root: Buffer.from(root).toString("hex") } };
       } catch (e) {
         signatureError ??= `checkpoint: ${(e as Error).message}`;
       }
     }
   }
+  if (ledgerTip.file) writeTip(ledgerTip.file, tip);
+  ledgerTip.tip = tip;
   closeJournal();
   if (journal && existsSync(journal)) unlinkSync(journal);
   const summary: OpSummary = { opId, status: input.status, files, signature, ledgerSeq: entry.seq };
   if (signatureError) summary.signatureError = signatureError;
   return summary;
+}
+
+/** Why the checkpoint on disk does not cover a prefix of the ledger as `tip`
+ * (before this append) knew it, or null when it does. The usual case costs
+ * nothing: the checkpoint is the one this writer last signed over the tip.
+ * Any other checkpoint is checked against the whole ledger, as before. */
+export function checkpointBehind(dir: string, tip: LedgerTip, merkleRoot?: FinalizeInput["merkleRoot"]): string | null {
+  const cp = readCheckpointHead(dir);
+  if (cp === null) return null;
+  if (cp !== "unparsable" && tip.checkpoint && cp.size === tip.checkpoint.size && Buffer.from(cp.root).toString("hex") === tip.checkpoint.root) return null;
+  if (cp !== "unparsable" && cp.size === tip.size && equalBytes(cp.root, tipRoot(tip))) return null;
+  const text = existsSync(join(dir, LEDGER_FILE)) ? readAuditText(join(dir, LEDGER_FILE), READ_LIMIT.ledger) : "";
+  const leaves = text.split("\n").filter(Boolean).slice(0, tip.size).map((l) => Buffer.from(l));
+  return checkpointMismatch(dir, leaves, merkleRoot ?? ((ls) => tipRoot(ls.reduce((t, l) => ({ ...t, frontier: appendLeaf(t.frontier, l) }), emptyTip()))));
 }
 
 /** Why the current checkpoint does not cover a prefix of `leaves` (the
@@ -145,7 +166,7 @@ export function readCheckpointHead(dir: string): { size: number; root: Uint8Arra
   const path = join(dir, CHECKPOINT_FILE);
   if (!existsSync(path)) return null;
   try {
-    const cp = parseCheckpoint(readFileSync(path));
+    const cp = parseCheckpoint(readBounded(path, { max: READ_LIMIT.small, noFollow: true }));
     return cp.size > BigInt(Number.MAX_SAFE_INTEGER) ? "unparsable" : { size: Number(cp.size), root: cp.root };
   } catch {
     return "unparsable";

@@ -29,8 +29,9 @@ export class LedgerParseError extends Error {
 const KEYS = ["head", "jsonl_sha256", "key_id", "op", "seq", "signature", "ts", "v"];
 
 /** Parse ledger text strictly: every line must be exactly the JCS form of a
- * well-shaped entry, and `seq` must count from 0. */
-export function parseLedger(text: string): LedgerEntry[] {
+ * well-shaped entry, and `seq` must count from `firstSeq` (0 for a whole
+ * ledger; the tip's size for lines appended after it). */
+export function parseLedger(text: string, firstSeq = 0): LedgerEntry[] {
   if (text === "") return [];
   if (!text.endsWith("\n")) throw new LedgerParseError(text.split("\n").length, "ledger does not end with a newline");
   const lines = text.slice(0, -1).split("\n");
@@ -45,7 +46,7 @@ export function parseLedger(text: string): LedgerEntry[] {
       throw new LedgerParseError(i + 1, "unexpected fields");
     }
     if (canonicalize(obj) !== line) throw new LedgerParseError(i + 1, "not in canonical (JCS) form");
-    if (obj.v !== 1 || obj.seq !== i) throw new LedgerParseError(i + 1, `seq ${obj.seq} where ${i} was expected`);
+    if (obj.v !== 1 || obj.seq !== firstSeq + i) throw new LedgerParseError(i + 1, `seq ${obj.seq} where ${firstSeq + i} was expected`);
     return obj;
   });
 }

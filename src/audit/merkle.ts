@@ -12,12 +12,12 @@
  * tree sizes are uint64 on the wire. Verifiers return false, never throw, for
  * any bad input (wrong hash length, index out of range, short or long proof).
  */
-import { createHash } from "node:crypto";
+import { nodeCrypto } from "../sys/index.ts";
 
 export const HASH_BYTES = 32;
 
 function sha256(...parts: Uint8Array[]): Uint8Array {
-  const h = createHash("sha256");
+  const h = nodeCrypto().createHash("sha256");
   for (const p of parts) h.update(p);
   return new Uint8Array(h.digest());
 }

@@ -8,17 +8,17 @@
  * keeps everything in memory and writes nothing. Masking is ./mask.ts's,
  * line fitting ./fit.ts's, crash recovery ./recover.ts's. */
 import { closeSync, fsyncSync, openSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { sha256Hex } from "../sys/index.ts";
 import { writeFileAtomic } from "../fsops/atomic.ts";
 import { maskArgv, maskFields, recordableEnv } from "./mask.ts";
 import { eventLine, GENESIS, MAX_LINE_BYTES, sealEvent, type AuditEvent, type EventFields } from "./event.ts";
-import { ledgerHead } from "./ledger.ts";
 import { newOpId } from "./opid.ts";
 import { fitFields } from "./fit.ts";
 import { writeArtifacts, type FinalizeInput, type OpSummary } from "./finalize.ts";
 import { journalName, sbomName } from "./names.ts";
-import { auditIoError, prepareAuditDir, readLedger } from "./store.ts";
+import { auditIoError, prepareAuditDir } from "./store.ts";
+import { emptyTip, loadTip, writeTip, type LedgerTip } from "./tip.ts";
 
 export type { FinalizeInput, OpStatus, OpSummary, Signer, SigningSetup } from "./finalize.ts";
 
@@ -31,6 +31,9 @@ export interface OpStartInfo {
   dryRun: boolean;
   toolVersion: string;
   hostId: string;
+  /** Where the ledger's tip is kept (./tip.ts); without it every operation
+   * rebuilds the tip from the whole ledger. */
+  tipFile?: string;
 }
 
 export class OpBuffer {
@@ -41,6 +44,7 @@ export class OpBuffer {
   private prev: string;
   private journal: string | null = null;
   private journalFd: number | null = null;
+  private ledgerTip: { tip: LedgerTip; file: string | null } = { tip: emptyTip(), file: null };
   private readonly t0 = performance.now();
 
   private constructor(readonly info: OpStartInfo, opId: string, prev: string) {
@@ -52,12 +56,13 @@ export class OpBuffer {
    * directory is usable before anything else happens. */
   static start(info: OpStartInfo, startFields: EventFields = {}): OpBuffer {
     const opId = newOpId();
-    let prev = GENESIS;
+    let loaded: ReturnType<typeof loadTip> | null = null;
     if (!info.dryRun) {
       prepareAuditDir(info.auditDir);
-      prev = ledgerHead(readLedger(info.auditDir));
+      loaded = loadTip(info.auditDir, info.tipFile ?? null);
     }
-    const op = new OpBuffer(info, opId, prev);
+    const op = new OpBuffer(info, opId, loaded?.tip.head ?? GENESIS);
+    if (loaded) op.ledgerTip = { tip: loaded.tip, file: info.tipFile ?? null };
     if (!info.dryRun) op.openJournal();
     op.record("op.start", {
       command: info.command,
@@ -70,10 +75,21 @@ export class OpBuffer {
       host_id: info.hostId,
       ...startFields,
     });
+    if (loaded?.rebuilt || loaded?.repaired) op.record("ledger.tip", { operations: loaded.tip.size, rebuilt: loaded.rebuilt, repaired: loaded.repaired });
     return op;
   }
 
   private openJournal(): void {
+    // Recovery finds this journal through the tip's list of open operations
+    // (no listing of the audit dir), so the list is durable before it exists.
+    if (this.ledgerTip.file) {
+      this.ledgerTip.tip = { ...this.ledgerTip.tip, open: [...this.ledgerTip.tip.open, this.opId] };
+      try {
+        writeTip(this.ledgerTip.file, this.ledgerTip.tip, true);
+      } catch (e) {
+        throw auditIoError(dirname(this.ledgerTip.file), e);
+      }
+    }
     this.journal = join(this.info.auditDir, journalName(this.opId));
     try {
       this.journalFd = openSync(this.journal, "wx", 0o600);
@@ -98,13 +114,27 @@ export class OpBuffer {
     this.events.push(e);
     this.lines.push(line);
     this.prev = e.hash;
-    if (this.journalFd !== null) writeSync(this.journalFd, line);
+    if (this.journalFd !== null) {
+      try {
+        writeSync(this.journalFd, line);
+      } catch {
+        // A full disk must not turn recording into a failure of its own (a
+        // rollback records every step): the events stay in memory and are
+        // written at finalize, into the space reserved for the record.
+        this.journalFd = null;
+      }
+    }
     return e;
   }
 
   /** Make the journal durable (call before changing the system). */
   flush(): void {
-    if (this.journalFd !== null) fsyncSync(this.journalFd);
+    if (this.journalFd === null) return;
+    try {
+      fsyncSync(this.journalFd);
+    } catch {
+      this.journalFd = null;
+    }
   }
 
   get durationMs(): number {
@@ -125,6 +155,6 @@ export class OpBuffer {
     return writeArtifacts(dir, this.opId, this.lines, this.prev, input, this.journal, () => {
       if (this.journalFd !== null) closeSync(this.journalFd);
       this.journalFd = null;
-    });
+    }, this.ledgerTip);
   }
 }

@@ -1,5 +1,5 @@
 /** Operation ids: UTC second + 32 random bits, sortable, and never a path. */
-import { randomBytes } from "node:crypto";
+import { randomBytes } from "../sys/index.ts";
 import { usageError } from "../errors.ts";
 
 export const OP_ID_RE = /^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$/;

@@ -1,11 +1,12 @@
 /** The audit directory on disk: made usable before an operation changes
  * anything, and its ledger read strictly. */
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync } from "node:fs";
+import { closeSync, lstatSync, mkdirSync, openSync, unlinkSync } from "node:fs";
+import { READ_LIMIT, readBoundedText, readProblem } from "../config/bounded.ts";
 import { join } from "node:path";
 import { Exit, PkgswitchError } from "../errors.ts";
 import { present } from "../config/access.ts";
 import { parseLedger, type LedgerEntry } from "./ledger.ts";
-import { LEDGER_FILE } from "./names.ts";
+import { CHECKPOINT_FILE, LEDGER_FILE } from "./names.ts";
 
 export function auditIoError(dir: string, e: unknown): PkgswitchError {
   const code = (e as NodeJS.ErrnoException).code ?? "";
@@ -17,11 +18,33 @@ export function prepareAuditDir(dir: string): void {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const probe = join(dir, `.probe-${process.pid}`);
-    const fd = openSync(probe, "w", 0o600);
+    try {
+      unlinkSync(probe); // a leftover, or a link planted there: never opened
+    } catch {}
+    const fd = openSync(probe, "wx", 0o600);
     closeSync(fd);
     unlinkSync(probe);
   } catch (e) {
     throw auditIoError(dir, e);
+  }
+  // The files finalize reads back must be ours, so that it cannot stop
+  // after the system was changed (a FIFO, a device, a link, a directory).
+  for (const name of [LEDGER_FILE, CHECKPOINT_FILE]) {
+    const path = join(dir, name);
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    const problem = !st ? null : !st.isFile() ? "is not a regular file" : st.size > READ_LIMIT.ledger ? `is larger than ${READ_LIMIT.ledger} bytes` : null;
+    if (problem) throw new PkgswitchError(Exit.PERMISSION, `audit file ${path} ${problem}; move it aside and run \`pkgswitch audit verify --all\` (nothing was changed)`);
+  }
+}
+
+/** Read one of the audit directory's files: a regular file of ours (not
+ * through a link), bounded; anything else stops the command before it
+ * changes anything (exit 70, like an audit directory that cannot be written). */
+export function readAuditText(path: string, max: number): string {
+  try {
+    return readBoundedText(path, { max, noFollow: true });
+  } catch (e) {
+    throw new PkgswitchError(Exit.PERMISSION, `audit file ${path} ${readProblem(e)}; move it aside and run \`pkgswitch audit verify --all\` (nothing was changed)`);
   }
 }
 
@@ -30,8 +53,9 @@ export function readLedger(dir: string): LedgerEntry[] {
   const path = join(dir, LEDGER_FILE);
   if (!present(path)) return [];
   try {
-    return parseLedger(readFileSync(path, "utf8"));
+    return parseLedger(readAuditText(path, READ_LIMIT.ledger));
   } catch (e) {
+    if (e instanceof PkgswitchError) throw e;
     throw new PkgswitchError(Exit.INTERNAL, `ledger ${path} is corrupt (${(e as Error).message}); run \`pkgswitch audit verify --all\``);
   }
 }

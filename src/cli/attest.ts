@@ -1,6 +1,6 @@
 /** Commands about keys: keys generate/show (audit verify, checkpoint and
  * export live in ./verify.ts). */
-import { chmodSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Exit, PkgswitchError, usageError } from "../errors.ts";
 import { present } from "../config/access.ts";
@@ -9,6 +9,7 @@ import { formatPublicKey, generateSecretKey, keyIdHex, parsePublicKey, type Gene
 import { PUBLIC_KEY_FILE, SECRET_KEY_FILE, loadSecretKey, signerFor } from "../attest/signing.ts";
 import type { Command, CommandContext } from "./commands.ts";
 import { runOperation } from "../switch/session.ts";
+import { READ_LIMIT, readBoundedText } from "../config/bounded.ts";
 
 /** Write a key pair into `dir` (secret 0600). A public key already there
  * moves to trusted/<KEYID>.pub: it stays trusted for what it signed. */
@@ -18,7 +19,7 @@ function installKeyPair(dir: string, key: GeneratedKey, opId?: string): void {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     if (existsSync(pk)) {
-      const old = readFileSync(pk, "utf8");
+      const old = readBoundedText(pk, { max: READ_LIMIT.small, noFollow: true });
       mkdirSync(join(dir, "trusted"), { recursive: true, mode: 0o755 });
       writeFileAtomic(join(dir, "trusted", `${keyIdHex(parsePublicKey(old).keyId)}.pub`), old, 0o644);
     }
@@ -119,7 +120,7 @@ export const keyCommands: Command[] = [
       } else {
         path = given?.[0] ?? join(ctx.layout().keyDir, PUBLIC_KEY_FILE);
         if (!present(path)) throw new PkgswitchError(3, `no public key at ${path} (create one with \`pkgswitch keys generate\`)`);
-        text = readFileSync(path, "utf8");
+        text = readBoundedText(path, { max: READ_LIMIT.small });
       }
       let key;
       try {

@@ -1,5 +1,5 @@
 /** `audit list` and `audit show`: reading the record (never writing it). */
-import { readFileSync } from "node:fs";
+import { READ_LIMIT, readBoundedText, readProblem, tooDeep } from "../config/bounded.ts";
 import { join } from "node:path";
 import { Exit, PkgswitchError, usageError } from "../errors.ts";
 import { present } from "../config/access.ts";
@@ -13,8 +13,15 @@ import type { CommandContext } from "./commands.ts";
 export function readOpEvents(auditDir: string, opId: string): AuditEvent[] {
   const path = join(auditDir, jsonlName(opId));
   if (!present(path)) throw new PkgswitchError(3, `no operation ${opId} in ${auditDir}`);
-  return readFileSync(path, "utf8").split("\n").filter(Boolean).map((l, i) => {
+  let text: string;
+  try {
+    text = readBoundedText(path, { max: READ_LIMIT.record, noFollow: true });
+  } catch (e) {
+    throw new PkgswitchError(Exit.PERMISSION, `cannot read ${path}: it ${readProblem(e)}`);
+  }
+  return text.split("\n").filter(Boolean).map((l, i) => {
     try {
+      if (tooDeep(l)) throw new Error("nested too deeply");
       return JSON.parse(l) as AuditEvent;
     } catch {
       throw new PkgswitchError(3, `${path}: line ${i + 1} is not JSON`);

@@ -2,7 +2,7 @@
  * return an exit code; expected failures throw PkgswitchError. */
 import type { ParseArgsConfig } from "node:util";
 import { loadConfig } from "../config/config.ts";
-import { hostPath, layoutFor, type Layout } from "../config/paths.ts";
+import { checkLayout, hostPath, layoutFor, type Layout } from "../config/paths.ts";
 import { Exit, usageError } from "../errors.ts";
 import { loadCatalog, resolveProviders } from "../providers/catalog.ts";
 import { runOperation, type Session } from "../switch/session.ts";
@@ -12,7 +12,7 @@ import { dropGuardsIfIdle, installGuards, type GuardResult } from "../switch/gua
 import { loadState } from "../switch/state.ts";
 import { signingFor } from "../attest/signing.ts";
 import type { GlobalFlags, Parsed } from "./args.ts";
-import { Output } from "./output.ts";
+import { Output, writeStderr } from "./output.ts";
 import { stdinLine } from "../sys/index.ts";
 import { cmdList, cmdStatus } from "./info.ts";
 import { cmdAuditList, cmdAuditShow } from "./audit.ts";
@@ -195,7 +195,7 @@ function reportSwitch(out: Output, verb: string, result: unknown, opId: string, 
 export async function confirm(ctx: CommandContext, what: string): Promise<void> {
   if (ctx.globals.yes || ctx.globals.dryRun) return;
   if (!process.stdin.isTTY) throw usageError(`refusing to ${what} without --yes (stdin is not a terminal); preview with --dry-run`);
-  process.stderr.write(`${what}? [y/N] `);
+  writeStderr(`${what}? [y/N] `);
   const line = await stdinLine();
   if (line !== null && /^y(es)?$/i.test(line.trim())) return;
   throw usageError("cancelled; nothing was changed");
@@ -208,10 +208,13 @@ export function makeSession(globals: GlobalFlags, out: Output, argv: string[]): 
   if (globals.stateDir) overrides.stateDir = globals.stateDir;
   if (globals.config) overrides.configFile = globals.config;
   let layout = layoutFor(globals.root, overrides);
+  const flagged = { auditDir: globals.auditDir !== undefined, stateDir: globals.stateDir !== undefined };
+  checkLayout(layout, flagged);
   const config = loadConfig(layout.configFile, globals.config !== undefined);
   // Config paths are inside the root; flags win over config.
   if (config.auditDir && !globals.auditDir) layout = { ...layout, auditDir: hostPath(layout.root, config.auditDir) };
   if (config.stateDir && !globals.stateDir) layout = { ...layout, stateDir: hostPath(layout.root, config.stateDir) };
+  if (config.auditDir || config.stateDir) checkLayout(layout, flagged);
   return { layout, config, out, dryRun: globals.dryRun, yes: globals.yes, argv, signing: (host) => signingFor(layout, config, process.env, host, globals.key) };
 }
 

@@ -4,6 +4,7 @@ import { Exit, usageError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { GLOBAL_OPTIONS } from "./args.ts";
 import type { CommandContext } from "./commands.ts";
+import { writeStdout } from "./output.ts";
 
 async function table() {
   return (await import("./commands.ts")).COMMANDS;
@@ -24,7 +25,7 @@ export async function cmdCompletion(ctx: CommandContext): Promise<number> {
       const words = s.length ? s.join(" ") : [...optsOf([t]), ...(t === "enable" || t === "disable" || t === "status" ? PROVIDERS.split(" ") : [])].join(" ");
       return `    ${t}) words="${words} ${globals.join(" ")}";;`;
     });
-    process.stdout.write(`# bash completion for pkgswitch ${VERSION}
+    writeStdout(`# bash completion for pkgswitch ${VERSION}
 _pkgswitch() {
   local cur=\${COMP_WORDS[COMP_CWORD]} cmd="" i words
   for ((i=1; i<COMP_CWORD; i++)); do case \${COMP_WORDS[i]} in -*) ;; *) cmd=\${COMP_WORDS[i]}; break;; esac; done
@@ -39,7 +40,7 @@ complete -F _pkgswitch pkgswitch
     return Exit.OK;
   }
   if (shell === "zsh") {
-    process.stdout.write(`#compdef pkgswitch
+    writeStdout(`#compdef pkgswitch
 # zsh completion for pkgswitch ${VERSION}
 _pkgswitch() {
   local -a cmds
@@ -55,7 +56,7 @@ _pkgswitch "$@"
     const lines = top.map((t) => `complete -c pkgswitch -n __fish_use_subcommand -a ${t} -d '${(cmds.find((c) => c.path[0] === t)?.summary ?? "").replace(/'/g, "")}'`);
     for (const g of Object.keys(GLOBAL_OPTIONS)) lines.push(`complete -c pkgswitch -l ${g}`);
     for (const t of ["enable", "disable", "status"]) lines.push(`complete -c pkgswitch -n '__fish_seen_subcommand_from ${t}' -a '${PROVIDERS}'`);
-    process.stdout.write(lines.join("\n") + "\n");
+    writeStdout(lines.join("\n") + "\n");
     return Exit.OK;
   }
   throw usageError("completion: give one of bash, zsh, fish");
@@ -79,12 +80,12 @@ export async function cmdMan(_ctx: CommandContext): Promise<number> {
     ".SH GLOBAL OPTIONS",
     ...Object.keys(GLOBAL_OPTIONS).flatMap((o) => [".TP", `.B \\-\\-${roff(o)}`]),
     ".SH EXIT STATUS",
-    roff("0 done; 1 internal error; 2 usage; 10 preflight refused, nothing changed; 20 package manager failed; 30 locked; 40 rolled back, system as before; 50 rollback incomplete; 60 backup missing; 70 permission denied. audit verify: 0 verified; 1 tampered; 2 usage; 3 not found; 4 unsigned or untrusted key; 5 live files differ; 6 I/O error."),
+    roff("0 done; 1 internal error; 2 usage; 10 preflight refused, nothing changed; 20 package manager failed; 30 locked; 40 rolled back, system as before; 50 rollback incomplete; 60 backup missing; 70 permission denied. audit verify: 0 verified; 1 tampered; 2 usage; 3 not found; 4 unsigned or untrusted key; 5 live files differ; 6 I/O error; 7 internal error (no verdict)."),
     ".SH FILES",
     roff("/etc/pkgswitch/config.jsonc, /etc/pkgswitch/providers.d/*.jsonc, /etc/pkgswitch/keys/, /var/lib/pkgswitch/state.json, /var/lib/pkgswitch/backups/, /var/lib/pkgswitch/audit/, /run/lock/pkgswitch.lock"),
     ".SH SEE ALSO",
     "minisign(1), dpkg(1), apt-get(8)",
   ];
-  process.stdout.write(out.join("\n") + "\n");
+  writeStdout(out.join("\n") + "\n");
   return Exit.OK;
 }

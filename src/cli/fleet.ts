@@ -3,12 +3,19 @@
  * `relink --hook`. The database work is in src/fleet/. Exit codes are
  * `audit verify`'s (docs/exit-codes.md, "fleet"). */
 import { PkgswitchError, usageError, VerifyExit } from "../errors.ts";
-import { openDb, withDb, dbError, type Db } from "../fleet/db.ts";
-import { migrate } from "../fleet/init.ts";
-import { push, PushRefused, type PushResult } from "../fleet/push.ts";
-import { fleetStatus } from "../fleet/status.ts";
-import { EXIT_MEANING, fleetExit, fleetVerify } from "../fleet/verify.ts";
+import type { Db } from "../fleet/db.ts";
+import type { PushResult } from "../fleet/push.ts";
 import type { Command, CommandContext } from "./command.ts";
+import { writeStderr } from "./output.ts";
+
+/** The fleet client, loaded when a fleet command or a hook push runs: it
+ * brings the postgres driver and node:net/tls/stream, which would otherwise
+ * add to the start-up of every command (relink runs after every package
+ * transaction). The build splits dynamic imports into their own chunks. */
+async function fleet() {
+  const [db, init, push, status, verify] = await Promise.all([import("../fleet/db.ts"), import("../fleet/init.ts"), import("../fleet/push.ts"), import("../fleet/status.ts"), import("../fleet/verify.ts")]);
+  return { ...db, ...init, ...push, ...status, ...verify };
+}
 
 const DB_OPTION = { db: { type: "string" } } as const;
 const DEFAULT_HOOK_TIMEOUT_MS = 3000;
@@ -35,6 +42,7 @@ function positiveInt(ctx: CommandContext, k: string): number | undefined {
 /** Push with a deadline: past it, the connection is dropped (the server
  * rolls back the open batch) and the push fails with exit 6. */
 async function pushWithin(url: string, where: string, ctx: CommandContext, timeoutMs: number | undefined, batchOps?: number): Promise<PushResult> {
+  const { openDb, push, dbError } = await fleet();
   const layout = ctx.layout();
   const db: Db = openDb(url, where, timeoutMs !== undefined ? { connectTimeoutS: Math.max(timeoutMs / 1000, 0.1) } : {});
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -73,7 +81,7 @@ export function withHookPush(run: (ctx: CommandContext) => Promise<number>, want
       if (cfg.fleetDb === undefined) return code;
       await pushWithin(cfg.fleetDb, `config "fleetDb"`, ctx, cfg.fleetPushTimeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS);
     } catch (e) {
-      process.stderr.write(`pkgswitch relink (hook): audit push skipped: ${(e as Error).message}\n`);
+      writeStderr(`pkgswitch relink (hook): audit push skipped: ${(e as Error).message}\n`);
     }
     return code;
   };
@@ -87,6 +95,7 @@ export const fleetCommands: Command[] = [
     help: "Run as the database owner. Creates the schema `pkgswitch` (hosts and their keys, operations, checkpoints, alarms), the group roles pkgswitch_host (SELECT and INSERT only: what hosts log in as) and pkgswitch_reader (fleet verify/status), and triggers that refuse UPDATE, DELETE and TRUNCATE on every evidence table. Migrations are versioned; running it again applies only what is missing. The password comes from PGPASSWORD or a pgpass file, never from the URL. See docs/fleet.md.",
     options: DB_OPTION,
     async run(ctx) {
+      const { withDb, migrate } = await fleet();
       noArgs(ctx, "fleet init");
       const { url, where } = dbUrl(ctx);
       const r = await withDb(url, where, "migrating the schema", async (db) => ({ ...(await migrate(db.sql)), db: db.target.display }));
@@ -105,13 +114,9 @@ Exit codes: 0 pushed or nothing to push · 1 refused: history rewritten (alarm r
     async run(ctx) {
       noArgs(ctx, "audit push");
       const { url, where } = dbUrl(ctx);
-      try {
-        reportPush(ctx, await pushWithin(url, where, ctx, positiveInt(ctx, "timeout"), positiveInt(ctx, "batch")));
-        return 0;
-      } catch (e) {
-        if (e instanceof PushRefused) ctx.out.json({ refused: true, alarm: e.alarm });
-        throw e;
-      }
+      // A refusal (exit 1) is reported like any error: one line, and with --json the error document.
+      reportPush(ctx, await pushWithin(url, where, ctx, positiveInt(ctx, "timeout"), positiveInt(ctx, "batch")));
+      return 0;
     },
   },
   {
@@ -121,6 +126,7 @@ Exit codes: 0 pushed or nothing to push · 1 refused: history rewritten (alarm r
     help: `For each host (or --host H): every operation's chain, link, signature (with the keys the fleet holds for the host, each from the operation that announced it), SBOM digest and ledger line; every checkpoint it ever pushed (signature, Merkle root of the held ledger, consistency with the previous one and the stored proof); open alarms. Exit codes as \`audit verify\`: 0 verified · 1 tampered, or an open alarm · 2 usage · 3 not found · 4 unsigned or untrusted · 6 database unreachable or I/O.`,
     options: { ...DB_OPTION, host: { type: "string" }, "allow-unsigned": { type: "boolean" } },
     async run(ctx) {
+      const { withDb, fleetVerify, fleetExit, EXIT_MEANING } = await fleet();
       noArgs(ctx, "fleet verify");
       const { url, where } = dbUrl(ctx);
       const host = ctx.parsed.values.host as string | undefined;
@@ -144,6 +150,7 @@ Exit codes: 0 pushed or nothing to push · 1 refused: history rewritten (alarm r
     help: "From the fleet database's summary of each host's evidence (fleet verify checks it against the events): the providers enabled by successful enable/disable operations, the last operation and its result, how many operations are unsigned or did not succeed, when the host last did something, and open (unacknowledged) alarms. A host whose last operation is older than --silent-days (default 7) is marked silent. Exit 0; 3 without a fleet schema; 6 when the database cannot be reached.",
     options: { ...DB_OPTION, "silent-days": { type: "string" } },
     async run(ctx) {
+      const { withDb, fleetStatus } = await fleet();
       noArgs(ctx, "fleet status");
       const { url, where } = dbUrl(ctx);
       const silentDays = positiveInt(ctx, "silent-days") ?? 7;

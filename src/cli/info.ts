@@ -2,6 +2,7 @@
 import { existsSync, lstatSync } from "node:fs";
 import { join } from "node:path";
 import { Exit } from "../errors.ts";
+import { backupHostPath } from "../fsops/backup.ts";
 import { loadCatalog, resolveProviders } from "../providers/catalog.ts";
 import { openBackend } from "../pkgmgr/factory.ts";
 import { lockHoldersOf } from "../pkgmgr/locks.ts";
@@ -61,7 +62,7 @@ export async function cmdStatus(ctx: CommandContext): Promise<number> {
     let switched = 0;
     for (const t of p.targets) {
       const o = observe(s.layout.root, t.path);
-      const hasBackup = lstatSync(join(s.layout.stateDir, t.backup), { throwIfNoEntry: false }) !== undefined;
+      const hasBackup = lstatSync(backupHostPath(s.layout.stateDir, t.backup), { throwIfNoEntry: false }) !== undefined;
       if (o.kind === "symlink" && o.linkText === t.link_target) {
         if (executableInfo(s.layout.root, t.link_target).exists) switched++;
         else broken.push(t.path); // the link dangles: the replacement is gone

@@ -16,6 +16,7 @@ import { loadState } from "../switch/state.ts";
 import { rollbackIncomplete } from "../switch/outcome.ts";
 import { pkgTransaction } from "../switch/transaction.ts";
 import type { Command, CommandContext } from "./commands.ts";
+import { writeStderr } from "./output.ts";
 import { withHookPush } from "./fleet.ts";
 
 async function cmdRelink(ctx: CommandContext): Promise<number> {
@@ -85,7 +86,7 @@ async function cmdRelink(ctx: CommandContext): Promise<number> {
     if (!hook) throw e;
     // A hook never fails the package manager's transaction.
     const err = e as PkgswitchError;
-    process.stderr.write(`pkgswitch relink (hook): ${err.message}${err.opId ? ` [op ${err.opId}]` : ""} — run \`pkgswitch relink\` by hand\n`);
+    writeStderr(`pkgswitch relink (hook): ${err.message}${err.opId ? ` [op ${err.opId}]` : ""} — run \`pkgswitch relink\` by hand\n`);
     return Exit.OK;
   }
 }
@@ -205,8 +206,8 @@ export const lifecycleCommands: Command[] = [
     summary: "re-apply switches after package upgrades (idempotent)",
     help: "Checks every managed target without starting any process: re-applies links an upgrade overwrote, refreshes backups of originals dpkg updated at their diverted names, re-registers missing diversions, and restores the originals of a provider whose package was removed. Writes an operation only when it changed something. --apt-pre-install (apt's DPkg::Pre-Install-Pkgs hook) reads apt's package list on stdin and restores the originals of a provider whose package apt is about to remove. --pre-invoke (dpkg's pre-invoke hook) does the same for the packages the calling dpkg run removes (DPKG_HOOK_ACTION remove/purge; the names from its command line). --removing (pacman's PreTransaction hook) does the same from package names on stdin, one a line. --hook (used by the package-manager hooks) never fails: errors are printed and the exit code is 0.",
     options: { hook: { type: "boolean" }, "apt-pre-install": { type: "boolean" }, "pre-invoke": { type: "boolean" }, removing: { type: "boolean" } },
-    // Push after the transaction (post-invoke), not before it (pre-install, pre-remove).
-    run: withHookPush(cmdRelink, (ctx) => ctx.parsed.values["apt-pre-install"] !== true && ctx.parsed.values.removing !== true),
+    // Push after the transaction (post-invoke), not before it (pre-install, pre-invoke, pre-remove).
+    run: withHookPush(cmdRelink, (ctx) => ctx.parsed.values["apt-pre-install"] !== true && ctx.parsed.values["pre-invoke"] !== true && ctx.parsed.values.removing !== true),
   },
   {
     path: ["hooks", "install"],

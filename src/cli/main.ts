@@ -3,10 +3,13 @@
 import { Exit, PkgswitchError, usageError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { GLOBAL_OPTIONS, parse } from "./args.ts";
-import { COMMANDS, makeSession, type Command, type CommandContext } from "./commands.ts";
-import { Output } from "./output.ts";
+import type { Command, CommandContext } from "./commands.ts";
+import { Output, writeStdout } from "./output.ts";
 
-const ALL_OPTIONS = Object.assign({}, ...COMMANDS.map((c) => c.options));
+// The command table (and through it every command's code) is loaded only
+// once a command is to run: `--version` answers from this module alone,
+// which keeps its start-up near the runtime's own (bench/cli.ts).
+let COMMANDS: Command[] = [];
 
 function findCommand(positionals: string[]): { cmd: Command; rest: string[] } | null {
   let best: Command | null = null;
@@ -40,7 +43,7 @@ global options:
 
 exit codes: 0 ok, 1 internal error, 2 usage, 10 preflight refused, 20 package manager failed,
 30 locked, 40 rolled back, 50 rollback incomplete, 60 backup missing, 70 permission denied
-(audit verify: 0 ok, 1 tampered, 3 not found, 4 unsigned/untrusted, 5 live drift, 6 I/O)
+(audit verify: 0 ok, 1 tampered, 3 not found, 4 unsigned/untrusted, 5 live drift, 6 I/O, 7 internal error)
 `;
 }
 
@@ -49,24 +52,40 @@ function commandHelp(c: Command): string {
   return `usage: pkgswitch [global options] ${c.path.join(" ")} ${c.args}\n\n${c.summary}.\n\n${c.help}\n${opts.length ? `\noptions:\n${opts.join("\n")}\n` : ""}\nSee \`pkgswitch --help\` for global options.\n`;
 }
 
+function parseGlobalsOnly(argv: string[]): ReturnType<typeof parse> | null {
+  try {
+    return parse(argv);
+  } catch {
+    return null; // the full parse below reports it
+  }
+}
+
+function printVersion(json: boolean): number {
+  writeStdout(json ? JSON.stringify({ version: VERSION }) + "\n" : `pkgswitch ${VERSION}\n`);
+  return Exit.OK;
+}
+
 export async function main(argv: string[]): Promise<number> {
-  // A reader that goes away (`pkgswitch audit show X | head`) is not an error.
-  process.stdout.on?.("error", (e: NodeJS.ErrnoException) => {
-    if (e.code === "EPIPE") process.exit(0);
-  });
+  // A reader that goes away (`pkgswitch audit show X | head`) is not an
+  // error: writeStdout exits 0 on EPIPE.
   let out = Output.detect({ json: argv.includes("--json"), quiet: false, verbose: false, noColor: argv.includes("--no-color") });
   try {
-    const parsed = parse(argv, ALL_OPTIONS);
+    // An argv that parses with the global options alone parses the same
+    // with every command's options added (none redefines a global one), so
+    // its --version needs no command table.
+    const early = parseGlobalsOnly(argv);
+    if (early?.globals.version) return printVersion(early.globals.json);
+    const table = await import("./commands.ts");
+    COMMANDS = table.COMMANDS;
+    const makeSession = table.makeSession;
+    const parsed = parse(argv, Object.assign({}, ...COMMANDS.map((c) => c.options)));
     const g = parsed.globals;
     out = Output.detect({ json: g.json, quiet: g.quiet, verbose: g.verbose, noColor: g.noColor });
-    if (g.version) {
-      process.stdout.write(g.json ? JSON.stringify({ version: VERSION }) + "\n" : `pkgswitch ${VERSION}\n`);
-      return Exit.OK;
-    }
+    if (g.version) return printVersion(g.json);
     const found = findCommand(parsed.positionals);
     if (!found) {
       if (g.help || parsed.positionals.length === 0) {
-        process.stdout.write(globalHelp());
+        writeStdout(globalHelp());
         return g.help ? Exit.OK : Exit.USAGE;
       }
       const group = COMMANDS.filter((c) => c.path[0] === parsed.positionals[0]);
@@ -75,7 +94,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     const { cmd, rest } = found;
     if (g.help) {
-      process.stdout.write(commandHelp(cmd));
+      writeStdout(commandHelp(cmd));
       return Exit.OK;
     }
     for (const k of Object.keys(parsed.values)) {
@@ -95,7 +114,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof PkgswitchError) {
       out.error(e.message + (e.opId ? ` [op ${e.opId}]` : ""));
-      if (out.opts.json) process.stdout.write(JSON.stringify({ error: e.message, exit_code: e.exitCode, op: e.opId ?? null }) + "\n");
+      if (out.opts.json) writeStdout(JSON.stringify({ error: e.message, exit_code: e.exitCode, op: e.opId ?? null }) + "\n");
       return e.exitCode;
     }
     out.error(`internal error (a bug, please report): ${(e as Error).stack ?? e}`);

@@ -1,6 +1,7 @@
 /** Human and machine output. Results go to stdout (JSON with --json);
  * messages and progress go to stderr. Colour only on a TTY, never with
  * NO_COLOR or --no-color. */
+import { isTerminal, writeStderr, writeStdout } from "../sys/stdio.ts";
 export interface OutputOptions {
   json: boolean;
   quiet: boolean;
@@ -16,7 +17,7 @@ export class Output {
   constructor(readonly opts: OutputOptions) {}
 
   static detect(flags: { json: boolean; quiet: boolean; verbose: boolean; noColor: boolean }): Output {
-    const color = !flags.noColor && !("NO_COLOR" in process.env) && process.stdout.isTTY === true && !flags.json;
+    const color = !flags.noColor && !("NO_COLOR" in process.env) && isTerminal(1) && !flags.json;
     return new Output({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose, color });
   }
 
@@ -31,17 +32,17 @@ export class Output {
 
   /** Detail shown with -v. */
   detail(s: string): void {
-    if (this.opts.verbose && !this.opts.json) process.stderr.write(this.paint("dim", s) + "\n");
+    if (this.opts.verbose && !this.opts.json) writeStderr(this.paint("dim", s) + "\n");
   }
 
   warn(s: string): void {
     this.clearProgress();
-    process.stderr.write(this.paint("yellow", "warning: ") + s + "\n");
+    writeStderr(this.paint("yellow", "warning: ") + s + "\n");
   }
 
   error(s: string): void {
     this.clearProgress();
-    process.stderr.write(this.paint("red", "error: ") + s + "\n");
+    writeStderr(this.paint("red", "error: ") + s + "\n");
   }
 
   /** The JSON result document (only with --json). */
@@ -51,24 +52,18 @@ export class Output {
 
   /** Progress on long work, only when stderr is a TTY. */
   progress(label: string, done: number, total: number): void {
-    if (!process.stderr.isTTY || this.opts.json || this.opts.quiet) return;
-    process.stderr.write(`\r\x1b[K${label} ${done}/${total}`);
+    if (!isTerminal(2) || this.opts.json || this.opts.quiet) return;
+    writeStderr(`\r\x1b[K${label} ${done}/${total}`);
     this.progressShown = true;
     if (done >= total) this.clearProgress();
   }
 
   clearProgress(): void {
-    if (this.progressShown) process.stderr.write("\r\x1b[K");
+    if (this.progressShown) writeStderr("\r\x1b[K");
     this.progressShown = false;
   }
 }
 
-/** stdout that tolerates a closed reader (`pkgswitch audit show X | head`). */
-export function writeStdout(s: string): void {
-  try {
-    process.stdout.write(s);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "EPIPE") process.exit(0);
-    throw e;
-  }
-}
+// Printing itself (fds 1 and 2, without Node's stdio streams) is
+// src/sys/stdio.ts's; re-exported for the commands.
+export { isTerminal, stdio, writeStderr, writeStdout } from "../sys/stdio.ts";

@@ -2,7 +2,7 @@
  * offline. Verification failures are results, not errors: the command
  * returns the documented verify exit code (design/formats.md) after printing
  * the report; only usage errors (2) and export/checkpoint failures throw. */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Exit, PkgswitchError, usageError, VerifyExit } from "../errors.ts";
 import { writeFileAtomic } from "../fsops/atomic.ts";
@@ -16,6 +16,8 @@ import { defaultTrust, trustFromFiles, type TrustSet } from "../verify/trust.ts"
 import { CHECKPOINT_FILE } from "../audit/names.ts";
 import { verifyAll, verifyOp } from "../verify/verify.ts";
 import type { Command, CommandContext } from "./commands.ts";
+import { writeStdout } from "./output.ts";
+import { READ_LIMIT, readBoundedText } from "../config/bounded.ts";
 
 const str = (ctx: CommandContext, k: string) => ctx.parsed.values[k] as string | undefined;
 const flag = (ctx: CommandContext, k: string) => ctx.parsed.values[k] === true;
@@ -34,12 +36,68 @@ const VERIFY_HELP = `Checks the audit record offline and exits with a code playb
   0 verified · 1 tampered or invalid (hash, chain, signature, SBOM digest, Merkle) · 2 usage error
   3 not found (unknown op id, missing artifact) · 4 unsigned, or signed by a key not trusted
   5 artifacts verify but live files differ (--deep) · 6 I/O or permission error while reading
+  7 internal error: the verifier failed (a bug) and reached no verdict
 When several problems are found, the code is the first of 6, 1, 3, 4, 5 that applies; the report lists them all.
 
 Modes: --op ID (one operation: chain, link to the previous operation, signature, SBOM digest, ledger entry, Merkle inclusion under the signed checkpoint); --all (default: every operation, the whole chain, no unlisted artifacts, the tree against the signed checkpoint); --bundle FILE (a bundle from \`audit export\`, on its own).
 --since-checkpoint FILE also proves the log only grew since a checkpoint saved earlier (keep one off the host: tail truncation is only caught this way). --deep compares live files with each target's recorded after-state.
 Trust: by default <root>/etc/pkgswitch/keys/signing.pub and trusted/*.pub; with --pubkey FILE (repeatable) only those keys. Unsigned operations fail (4) unless --allow-unsigned; legacy Ed signatures need --allow-legacy.
 --record logs this verification as an operation of its own (the only time verify writes to the audit directory).`;
+
+/** `audit verify` itself; `run` maps a crash to exit 7. */
+async function runVerify(ctx: CommandContext): Promise<number> {
+  if (ctx.args.length > 0) throw usageError(`audit verify takes no arguments (did you mean --op ${ctx.args[0]}?)`);
+  const op = str(ctx, "op");
+  const bundle = str(ctx, "bundle");
+  const since = str(ctx, "since-checkpoint");
+  const all = flag(ctx, "all");
+  if (op !== undefined && all) throw usageError("audit verify: give --op ID or --all, not both");
+  if (bundle !== undefined && (op !== undefined || all || since !== undefined || flag(ctx, "deep"))) {
+    throw usageError("audit verify --bundle verifies the bundle alone; it does not combine with --op, --all, --since-checkpoint or --deep");
+  }
+  if (op !== undefined) parseOpId(op);
+  if (since !== undefined && !existsSync(since)) throw usageError(`--since-checkpoint ${since}: no such file`);
+  const trust = trustFor(ctx);
+  const opts = { allowUnsigned: flag(ctx, "allow-unsigned"), allowLegacy: flag(ctx, "allow-legacy") };
+
+  let report: Report;
+  let header: Record<string, unknown>;
+  if (bundle !== undefined) {
+    let text: string;
+    try {
+      text = readBoundedText(bundle, { max: READ_LIMIT.ledger });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") throw usageError(`--bundle ${bundle}: no such file`);
+      throw new PkgswitchError(VerifyExit.IO, `cannot read ${bundle}: ${code ?? (e as Error).message}`);
+    }
+    report = verifyBundle(text, trust, opts);
+    header = { mode: "bundle", bundle, trusted_keys: trust.keys.map((k) => k.id) };
+  } else {
+    const layout = ctx.layout();
+    const base = { auditDir: layout.auditDir, root: layout.root, trust, ...opts, deep: flag(ctx, "deep"), ...(since !== undefined ? { sinceCheckpoint: since } : {}) };
+    if (op !== undefined) {
+      report = verifyOp(op, base);
+      header = { mode: "op", op };
+    } else {
+      report = await verifyAll(base);
+      header = { mode: "all" };
+    }
+    header = { ...header, audit_dir: layout.auditDir, trusted_keys: trust.keys.map((k) => k.id) };
+  }
+  const code = report.exitCode;
+  if (flag(ctx, "record")) {
+    try {
+      await recordVerification(ctx, header, report);
+    } catch (e) {
+      // The verification stands; say so before the error line.
+      printReport(ctx, report, header);
+      throw e;
+    }
+  }
+  printReport(ctx, report, header);
+  return code;
+}
 
 export const verifyCommands: Command[] = [
   {
@@ -59,57 +117,13 @@ export const verifyCommands: Command[] = [
       record: { type: "boolean" },
     },
     async run(ctx) {
-      if (ctx.args.length > 0) throw usageError(`audit verify takes no arguments (did you mean --op ${ctx.args[0]}?)`);
-      const op = str(ctx, "op");
-      const bundle = str(ctx, "bundle");
-      const since = str(ctx, "since-checkpoint");
-      const all = flag(ctx, "all");
-      if (op !== undefined && all) throw usageError("audit verify: give --op ID or --all, not both");
-      if (bundle !== undefined && (op !== undefined || all || since !== undefined || flag(ctx, "deep"))) {
-        throw usageError("audit verify --bundle verifies the bundle alone; it does not combine with --op, --all, --since-checkpoint or --deep");
+      try {
+        return await runVerify(ctx);
+      } catch (e) {
+        if (e instanceof PkgswitchError) throw e;
+        // A crash must not read as a verdict: 1 means "tampered".
+        throw new PkgswitchError(VerifyExit.INTERNAL, `internal error (a bug, please report; no verdict was reached): ${(e as Error).message}`);
       }
-      if (op !== undefined) parseOpId(op);
-      if (since !== undefined && !existsSync(since)) throw usageError(`--since-checkpoint ${since}: no such file`);
-      const trust = trustFor(ctx);
-      const opts = { allowUnsigned: flag(ctx, "allow-unsigned"), allowLegacy: flag(ctx, "allow-legacy") };
-
-      let report: Report;
-      let header: Record<string, unknown>;
-      if (bundle !== undefined) {
-        let text: string;
-        try {
-          text = readFileSync(bundle, "utf8");
-        } catch (e) {
-          const code = (e as NodeJS.ErrnoException).code;
-          if (code === "ENOENT") throw usageError(`--bundle ${bundle}: no such file`);
-          throw new PkgswitchError(VerifyExit.IO, `cannot read ${bundle}: ${code ?? (e as Error).message}`);
-        }
-        report = verifyBundle(text, trust, opts);
-        header = { mode: "bundle", bundle, trusted_keys: trust.keys.map((k) => k.id) };
-      } else {
-        const layout = ctx.layout();
-        const base = { auditDir: layout.auditDir, root: layout.root, trust, ...opts, deep: flag(ctx, "deep"), ...(since !== undefined ? { sinceCheckpoint: since } : {}) };
-        if (op !== undefined) {
-          report = verifyOp(op, base);
-          header = { mode: "op", op };
-        } else {
-          report = await verifyAll(base);
-          header = { mode: "all" };
-        }
-        header = { ...header, audit_dir: layout.auditDir, trusted_keys: trust.keys.map((k) => k.id) };
-      }
-      const code = report.exitCode;
-      if (flag(ctx, "record")) {
-        try {
-          await recordVerification(ctx, header, report);
-        } catch (e) {
-          // The verification stands; say so before the error line.
-          printReport(ctx, report, header);
-          throw e;
-        }
-      }
-      printReport(ctx, report, header);
-      return code;
     },
   },
   {
@@ -136,7 +150,7 @@ export const verifyCommands: Command[] = [
           parsed = { error: (e as Error).message };
         }
         ctx.out.json({ file: path, checkpoint: text, ...parsed });
-      } else process.stdout.write(text);
+      } else writeStdout(text);
       return Exit.OK;
     },
   },
@@ -155,7 +169,7 @@ export const verifyCommands: Command[] = [
       const bundle = exportBundle(ctx.layout().auditDir, opId, trustFor(ctx));
       const text = serializeBundle(bundle);
       if (out === "-") {
-        process.stdout.write(text);
+        writeStdout(text);
         return Exit.OK;
       }
       if (ctx.globals.dryRun) {

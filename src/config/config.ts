@@ -1,7 +1,8 @@
 /** The operator's config: `<root>/etc/pkgswitch/config.jsonc` (or --config).
  * JSONC so operators can comment it; every field optional; unknown keys and
  * wrong types are refused with the file and the key named. */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
+import { READ_LIMIT, readBoundedText, readProblem, tooDeep } from "./bounded.ts";
 import { parse, printParseErrorCode, stripComments, type ParseError } from "jsonc-parser";
 import { Exit, PkgswitchError } from "../errors.ts";
 
@@ -33,6 +34,7 @@ const configError = (file: string, msg: string) =>
 /** Parse config text; pure. Throws a PkgswitchError naming file and key. */
 export function parseConfig(text: string, file: string): Config {
   // An empty or fully commented-out file means the defaults.
+  if (tooDeep(text)) throw configError(file, "nested too deeply (more than 64 levels)");
   if (stripComments(text).trim() === "") return { ...DEFAULT_CONFIG, exclude: {} };
   const errors: ParseError[] = [];
   const raw = parse(text, errors, { allowTrailingComma: true, disallowComments: false });
@@ -96,9 +98,9 @@ export function loadConfig(file: string, explicit: boolean): Config {
   }
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readBoundedText(file, { max: READ_LIMIT.small });
   } catch (e) {
-    throw configError(file, (e as Error).message);
+    throw configError(file, `${readProblem(e)} (it must be a regular file of at most 1 MiB)`);
   }
   return parseConfig(text, file);
 }

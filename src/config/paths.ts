@@ -1,7 +1,79 @@
 /** Root-aware paths. Every path pkgswitch touches is an absolute path *inside*
  * the managed root, mapped to the host with `hostPath`; nothing may reach the
- * host's own `/` when a root is given. */
+ * host's own `/` when a root is given. A root is a tree its own root user
+ * controls (a container, a mounted image): its symlinks are resolved as
+ * chroot(2) would — an absolute link starts again at the root, `..` stops at
+ * it — so a planted link never leads a read or a write outside. */
+import { lstatSync, readlinkSync, realpathSync } from "node:fs";
 import { join, posix, resolve } from "node:path";
+import { Exit, PkgswitchError } from "../errors.ts";
+
+/** Links followed in one resolution before giving up (Linux's MAXSYMLINKS). */
+const MAX_LINKS = 40;
+
+/** Resolved directories of a root, `root\0dir` → host path. Only
+ * resolutions whose every component existed are kept (a missing one may be
+ * created later, and then the answer is the same anyway). */
+const dirMemo = new Map<string, string>();
+
+/**
+ * Host path of `inRoot` with every symlink inside the root resolved as
+ * chroot(2) would: absolute link text restarts at `root`, `..` never climbs
+ * above it. With `followLast: false` the last component is left as it is
+ * (a target that is itself a link, or a file opened with O_NOFOLLOW).
+ * Components that do not exist are kept literally.
+ */
+export function resolveInRoot(root: string, inRoot: string, followLast = true): string {
+  if (!inRoot.startsWith("/")) throw new Error(`not an absolute path inside the root: ${inRoot}`);
+  if (root === "/") return posix.normalize(inRoot);
+  const todo = inRoot.split("/").filter((c) => c !== "" && c !== ".");
+  const cur: string[] = [];
+  let links = 0;
+  let missing = false;
+  while (todo.length > 0) {
+    const c = todo.shift()!;
+    if (c === ".") continue;
+    if (c === "..") {
+      cur.pop();
+      continue;
+    }
+    cur.push(c);
+    if (missing || (todo.length === 0 && !followLast)) continue;
+    const host = join(root, ...cur);
+    let st;
+    try {
+      st = lstatSync(host, { throwIfNoEntry: false });
+    } catch {
+      st = undefined; // EACCES, ENOTDIR: whoever opens it gets the error
+    }
+    if (!st) {
+      missing = true;
+      continue;
+    }
+    if (!st.isSymbolicLink()) continue;
+    if (++links > MAX_LINKS) throw new PkgswitchError(Exit.PREFLIGHT, `${inRoot} in ${root}: too many levels of symbolic links`);
+    const text = readlinkSync(host);
+    cur.pop();
+    if (text.startsWith("/")) cur.length = 0;
+    todo.unshift(...text.split("/").filter((x) => x !== "" && x !== "."));
+  }
+  return join(root, ...cur);
+}
+
+/** Host path of a directory inside `root`, fully resolved (memoized). */
+function resolveDir(root: string, dir: string): string {
+  const key = `${root}\0${dir}`;
+  const hit = dirMemo.get(key);
+  if (hit !== undefined) return hit;
+  const host = resolveInRoot(root, dir, true);
+  if (lstatSync(host, { throwIfNoEntry: false })?.isDirectory()) dirMemo.set(key, host);
+  return host;
+}
+
+/** Forget memoized resolutions (a test that rearranges a root's directories). */
+export function forgetResolvedDirs(): void {
+  dirMemo.clear();
+}
 
 export interface Layout {
   /** Managed root on the host ("/" in production). */
@@ -20,25 +92,68 @@ export interface Layout {
   keyDir: string;
 }
 
-/** Host path of an absolute path inside `root`. */
+/** Host path of an absolute path inside `root`: the directories on the way
+ * are resolved inside the root (`resolveInRoot`); the last component is not
+ * followed, so a target that is a link is seen as the link. */
 export function hostPath(root: string, inRoot: string): string {
   if (!inRoot.startsWith("/")) throw new Error(`not an absolute path inside the root: ${inRoot}`);
-  return root === "/" ? posix.normalize(inRoot) : join(root, posix.normalize(inRoot));
+  const p = posix.normalize(inRoot);
+  if (root === "/") return p;
+  if (p === "/") return join(root, "/");
+  return join(resolveDir(root, posix.dirname(p)), posix.basename(p));
 }
 
-/** Default layout for a root; `overrides` are host paths from flags/config. */
+/** Default layout for a root; `overrides` are host paths from flags (the
+ * caller's own paths: trusted, not confined to the root). */
 export function layoutFor(root: string, overrides: Partial<Layout> = {}): Layout {
-  const r = resolve(root);
+  let r = resolve(root);
+  try {
+    r = realpathSync(r); // the caller's path to the root may itself go through links
+  } catch {}
   const at = (p: string) => hostPath(r, p);
   return {
     root: r,
     auditDir: overrides.auditDir ? resolve(overrides.auditDir) : at("/var/lib/pkgswitch/audit"),
     stateDir: overrides.stateDir ? resolve(overrides.stateDir) : at("/var/lib/pkgswitch"),
     configFile: overrides.configFile ? resolve(overrides.configFile) : at("/etc/pkgswitch/config.jsonc"),
-    lockFile: at("/run/lock/pkgswitch.lock"),
+    // /run/lock is the system's, not ours: followed (inside the root).
+    lockFile: join(resolveInRoot(r, "/run/lock"), "pkgswitch.lock"),
     providersDir: at("/etc/pkgswitch/providers.d"),
     keyDir: at("/etc/pkgswitch/keys"),
   };
+}
+
+/** Refuse a directory of ours that is a symbolic link (or not a directory):
+ * following it would put state, backups, keys or evidence wherever the
+ * root's owner pointed it. A missing one is fine (it is created later). */
+export function checkOwnDir(path: string, what: string): void {
+  let st;
+  try {
+    st = lstatSync(path, { throwIfNoEntry: false });
+  } catch {
+    // EACCES (not root), ENOTDIR (a file on the way): whatever reads or
+    // writes there reports it, naming what it needed.
+    return;
+  }
+  if (!st) return;
+  if (st.isSymbolicLink()) throw new PkgswitchError(Exit.PERMISSION, `${what} ${path} is a symbolic link; pkgswitch does not follow links for its own directories — move it aside (nothing was changed)`);
+  if (!st.isDirectory()) throw new PkgswitchError(Exit.PERMISSION, `${what} ${path} is not a directory — move it aside (nothing was changed)`);
+}
+
+/** Check every directory of ours in the layout (those the caller did not
+ * give by flag), before anything reads or writes in them. */
+export function checkLayout(layout: Layout, flagged: { auditDir?: boolean; stateDir?: boolean } = {}): void {
+  if (layout.root === "/") return; // the host's own tree is the operator's, links and all
+  // Checked from the root down, each level unresolved: keyDir and
+  // providersDir were resolved through whatever /etc/pkgswitch is.
+  const etc = hostPath(layout.root, "/etc/pkgswitch");
+  checkOwnDir(etc, "config directory");
+  checkOwnDir(join(etc, "keys"), "key directory");
+  checkOwnDir(join(etc, "keys", "trusted"), "trusted-key directory");
+  // providers.d is only read; what is wrong with it is a config error (2).
+  if (!flagged.stateDir) checkOwnDir(layout.stateDir, "state directory");
+  checkOwnDir(join(layout.stateDir, "backups"), "backup directory");
+  if (!flagged.auditDir) checkOwnDir(layout.auditDir, "audit directory");
 }
 
 /** Directories whose commands providers may take over, and the canonical

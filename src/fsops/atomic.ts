@@ -2,8 +2,7 @@
  * half of one, and never a missing target path. */
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, symlinkSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { randomBytes } from "node:crypto";
-import { libc } from "../sys/index.ts";
+import { libc, randomBytes } from "../sys/index.ts";
 
 /** fsync a directory so a rename in it is durable. */
 export function fsyncDir(dir: string): void {

@@ -5,19 +5,69 @@
  * the target's directory and renames it over the target: never missing. */
 import {
   chmodSync, chownSync, closeSync, copyFileSync, constants, fsyncSync, linkSync, lstatSync, mkdirSync,
-  openSync, readFileSync, readlinkSync, symlinkSync, unlinkSync, utimesSync,
+  openSync, readlinkSync, symlinkSync, unlinkSync, utimesSync,
 } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, join, posix } from "node:path";
 import { renameOver, tempBeside, writeFileAtomic } from "./atomic.ts";
+import { READ_LIMIT, readBoundedText, tooDeep } from "../config/bounded.ts";
+import { Exit, PkgswitchError } from "../errors.ts";
+import { deniedError, isDenied } from "../config/access.ts";
 import type { OriginalFile } from "../switch/state.ts";
 
 export const SIDECAR_SUFFIX = ".pkgswitch.json";
+
+/** Directories under a state dir already seen to be real directories. */
+const realDirs = new Set<string>();
+
+/** Refuse `dir` when it is a symbolic link or not a directory (missing is
+ * fine); with `create`, make it (0700) first. */
+function realDir(dir: string, create: boolean): void {
+  if (realDirs.has(dir)) return;
+  if (create) {
+    try {
+      mkdirSync(dir, { mode: 0o700 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+  }
+  let st;
+  try {
+    st = lstatSync(dir, { throwIfNoEntry: false });
+  } catch (e) {
+    if (isDenied(e)) throw deniedError(dir);
+    throw e;
+  }
+  if (!st) return;
+  if (st.isSymbolicLink() || !st.isDirectory()) {
+    throw new PkgswitchError(Exit.PERMISSION, `backup directory ${dir} is ${st.isSymbolicLink() ? "a symbolic link" : "not a directory"}; pkgswitch does not follow links in its state directory — move it aside`);
+  }
+  realDirs.add(dir);
+}
+
+/**
+ * Host path of a backup, `rel` (`backups/usr/bin/ls`) under `stateDir`,
+ * with every directory on the way checked to be a real directory (a link
+ * planted at `backups/usr` would lead reads, writes and deletes outside).
+ * With `create` the directories are made as they are checked.
+ */
+export function backupHostPath(stateDir: string, rel: string, create = false): string {
+  const parts = posix.normalize(rel).split("/");
+  if (parts[0] !== "backups" || parts.includes("..") || rel.startsWith("/")) {
+    throw new PkgswitchError(Exit.PERMISSION, `backup path ${rel} is not under ${join(stateDir, "backups")}`);
+  }
+  let dir = stateDir;
+  for (const c of parts.slice(0, -1)) {
+    dir = join(dir, c);
+    realDir(dir, create);
+  }
+  return join(stateDir, ...parts);
+}
 
 /** Make `backupPath` the same file as `targetPath` and record what the
  * target was in the sidecar (written without fsync; the caller syncs once
  * for the batch). */
 export function backupFile(targetPath: string, backupPath: string, original: OriginalFile): "link" | "copy" {
-  mkdirSync(dirname(backupPath), { recursive: true, mode: 0o700 });
+  mkdirSync(dirname(backupPath), { recursive: true, mode: 0o700 }); // checked by backupHostPath(…, true)
   const how = placeFile(targetPath, backupPath);
   writeFileAtomic(backupPath + SIDECAR_SUFFIX, JSON.stringify(original) + "\n", 0o600, false);
   return how;
@@ -66,7 +116,9 @@ export function copyPreserving(from: string, to: string): void {
 
 export function readSidecar(backupPath: string): OriginalFile | null {
   try {
-    return JSON.parse(readFileSync(backupPath + SIDECAR_SUFFIX, "utf8")) as OriginalFile;
+    // Untrusted like state.json: a regular file of ours, bounded, shallow.
+    const text = readBoundedText(backupPath + SIDECAR_SUFFIX, { max: READ_LIMIT.small, noFollow: true });
+    return tooDeep(text) ? null : (JSON.parse(text) as OriginalFile);
   } catch {
     return null;
   }

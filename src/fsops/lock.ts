@@ -2,7 +2,7 @@
  * The kernel drops it when the holder dies (even by SIGKILL), so a crashed run
  * never leaves a stale lock. The runtimes have no flock binding; src/sys/
  * calls libc through FFI (no external program). */
-import { closeSync, mkdirSync, openSync, writeSync, ftruncateSync } from "node:fs";
+import { closeSync, constants, fstatSync, mkdirSync, openSync, writeSync, ftruncateSync } from "node:fs";
 import { dirname } from "node:path";
 import { Exit, PkgswitchError } from "../errors.ts";
 import { libc, sleepSync } from "../sys/index.ts";
@@ -24,10 +24,18 @@ export function acquireLock(path: string, timeoutMs: number): Lock {
   }
   let fd: number;
   try {
-    fd = openSync(path, "a+", 0o600);
+    // Never through a link (the pid would be written wherever it points),
+    // never blocking on a FIFO planted there.
+    fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new PkgswitchError(code === "EACCES" || code === "EPERM" || code === "EROFS" ? Exit.PERMISSION : Exit.INTERNAL, `cannot open lock ${path}: ${(e as Error).message}`);
+    if (code === "ELOOP") throw new PkgswitchError(Exit.PERMISSION, `lock ${path} is a symbolic link; pkgswitch does not follow it — remove it (nothing was changed)`);
+    // EACCES/EPERM/EROFS, and also EISDIR, ENOSPC, EIO: it cannot be taken.
+    throw new PkgswitchError(Exit.PERMISSION, `cannot open lock ${path}: ${(e as Error).message}`);
+  }
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    throw new PkgswitchError(Exit.PERMISSION, `lock ${path} is not a regular file — remove it (nothing was changed)`);
   }
   const deadline = Date.now() + timeoutMs;
   for (;;) {

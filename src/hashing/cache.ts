@@ -27,7 +27,7 @@
  *   {"v":1,"saved_at_ns":"<ns>","entries":[[dev,ino,mode,uid,gid,size,
  *    mtime_ns,ctime_ns,sha256hex],...]}
  * with every number a decimal string (they exceed 2^53), oldest entry first. */
-import { randomBytes } from "node:crypto";
+import { randomBytes } from "../sys/index.ts";
 import {
   type BigIntStats,
   closeSync,
@@ -37,13 +37,13 @@ import {
   lstatSync,
   mkdirSync,
   openSync,
-  readFileSync,
   renameSync,
   rmSync,
   writeSync,
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { sha256FileSync } from "./hash.ts";
+import { READ_LIMIT, readBoundedText, tooDeep } from "../config/bounded.ts";
 
 /** On-disk format version; any other value is discarded on load. */
 export const HASH_CACHE_VERSION = 1;
@@ -163,7 +163,7 @@ export class HashCache {
       if ((st.mode & 0o022) !== 0 || (euid !== undefined && st.uid !== euid)) {
         return cache.discard("writable by another user");
       }
-      text = readFileSync(path, "utf8");
+      text = readBoundedText(path, { max: READ_LIMIT.record, noFollow: true });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return cache;
       return cache.discard(`unreadable: ${(err as Error).message}`);
@@ -185,6 +185,7 @@ export class HashCache {
    * nothing: one bad entry means the file is not what we wrote. */
   private parse(text: string): string | undefined {
     let doc: unknown;
+    if (tooDeep(text)) return "nested too deeply";
     try {
       doc = JSON.parse(text);
     } catch {

@@ -13,7 +13,8 @@
  *   reading the whole file into one buffer: ~0.35-0.55x (allocates it all).
  * So: `sha256FileSync` is the readSync loop, and `sha256File` uses it up to
  * a few MiB and the pipelined reader above that. */
-import { createHash, type Hash } from "node:crypto";
+import type { Hash } from "node:crypto";
+import { nodeCrypto } from "../sys/index.ts";
 import { closeSync, fstatSync, openSync, read, readSync } from "node:fs";
 
 /** Chunk size of the synchronous reader. 1 MiB amortizes the syscall and
@@ -38,7 +39,7 @@ export { sha256Hex } from "../sys/index.ts";
  * positional `readSync` calls (the descriptor's own offset is not used). */
 export function sha256FdSync(fd: number): string {
   const buf = (sharedBuffer ??= Buffer.allocUnsafe(CHUNK_SIZE));
-  const hash = createHash("sha256");
+  const hash = nodeCrypto().createHash("sha256");
   let pos = 0;
   for (;;) {
     const n = readSync(fd, buf, 0, CHUNK_SIZE, pos);
@@ -72,7 +73,7 @@ function readAt(fd: number, buf: Buffer, pos: number): Promise<number> {
  * while the current one is being hashed, so I/O and hashing overlap. */
 async function sha256FdPipelined(fd: number): Promise<string> {
   const bufs = [Buffer.allocUnsafe(PIPE_CHUNK), Buffer.allocUnsafe(PIPE_CHUNK)];
-  const hash: Hash = createHash("sha256");
+  const hash: Hash = nodeCrypto().createHash("sha256");
   let pos = 0;
   let which = 0;
   let pending = readAt(fd, bufs[0]!, 0);

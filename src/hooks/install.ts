@@ -1,7 +1,8 @@
 /** Which hook files a root has and should have (reads only). A file that
  * exists without pkgswitch's marker belongs to someone else: never
  * overwritten, never removed (src/switch/guards.ts writes and removes). */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
+import { READ_LIMIT, readBoundedText } from "../config/bounded.ts";
 import { basename } from "node:path";
 import { hostPath } from "../config/paths.ts";
 import type { Provider } from "../providers/catalog.ts";
@@ -21,7 +22,7 @@ export function hookBinary(root: string, execPath = process.execPath): string {
 function ours(root: string, path: string): boolean | null {
   const host = hostPath(root, path);
   if (!existsSync(host)) return null;
-  return readFileSync(host, "utf8").includes(MARKER);
+  return readBoundedText(host, { max: READ_LIMIT.small }).includes(MARKER);
 }
 
 /** Hook files present in the root (the known paths and `extra`): ours

@@ -2,13 +2,14 @@
  * batched: one process for all paths); installs run `apt-get` inside the root.
  * Debian 12 is usrmerged but dpkg's database still records 29 coreutils files
  * under `/bin/…`: ownership queries ask for both spellings. */
-import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync } from "node:fs";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import type { BackendOptions, Diversion, Diverter, InstalledPackage, PackageBackend } from "./backend.ts";
 import { lastLine } from "./common.ts";
 import { inRoot, run, type CommandResult } from "./exec.ts";
 import { lockHoldersOf } from "./locks.ts";
+import { READ_LIMIT, readBoundedText } from "../config/bounded.ts";
 import { dpkgPendingRemovals } from "./invoker.ts";
 import { readOsId } from "./osrelease.ts";
 
@@ -128,7 +129,7 @@ export class DpkgBackend implements PackageBackend {
   readonly diverter: Diverter = {
     list: () => {
       try {
-        return parseDiversions(readFileSync(hostPath(this.opts.root, "/var/lib/dpkg/diversions"), "utf8"));
+        return parseDiversions(readBoundedText(hostPath(this.opts.root, "/var/lib/dpkg/diversions"), { max: READ_LIMIT.record }));
       } catch {
         return new Map();
       }

@@ -1,6 +1,7 @@
 /** The provider catalog: which package replaces which, and how to find the
  * replacement's applets. Data, not code: built-in JSONC plus operator drop-ins. */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
+import { READ_LIMIT, readBoundedText, readProblem, tooDeep } from "../config/bounded.ts";
 import { join } from "node:path";
 import { parse, printParseErrorCode, type ParseError } from "jsonc-parser";
 import { Exit, PkgswitchError } from "../errors.ts";
@@ -71,6 +72,7 @@ function parseRecipe(v: unknown, where: string): ManagerRecipe {
 
 /** Parse catalog JSONC text (a map of provider name → entry); pure. */
 export function parseCatalog(text: string, where: string): Catalog {
+  if (tooDeep(text)) throw catalogError(where, "nested too deeply (more than 64 levels)");
   const errors: ParseError[] = [];
   const raw = parse(text, errors, { allowTrailingComma: true });
   if (errors.length > 0) {
@@ -78,6 +80,8 @@ export function parseCatalog(text: string, where: string): Catalog {
     throw catalogError(where, `line ${line}: ${printParseErrorCode(errors[0]!.error)}`);
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw catalogError(where, "must be an object of providers");
+  // `{"__proto__": …}` sets the prototype instead of adding an entry.
+  if (Object.getPrototypeOf(raw) !== Object.prototype) throw catalogError(where, 'unknown key "__proto__"');
   const out: Catalog = new Map();
   for (const [name, entry] of Object.entries(raw as Record<string, unknown>)) {
     if (!NAME_RE.test(name)) throw catalogError(where, `bad provider name "${name}"`);
@@ -104,10 +108,22 @@ export function parseCatalog(text: string, where: string): Catalog {
 export function loadCatalog(providersDir: string): Catalog {
   const catalog = parseCatalog(builtin, "(built-in)");
   if (!existsSync(providersDir)) return catalog;
-  const files = readdirSync(providersDir).filter((f) => f.endsWith(".jsonc") || f.endsWith(".json")).sort();
+  let names: string[];
+  try {
+    names = readdirSync(providersDir);
+  } catch (e) {
+    throw new PkgswitchError(Exit.USAGE, `drop-in directory ${providersDir}: ${readProblem(e)}; it must be a directory of *.jsonc files`);
+  }
+  const files = names.filter((f) => f.endsWith(".jsonc") || f.endsWith(".json")).sort();
   for (const f of files) {
     const path = join(providersDir, f);
-    for (const [name, p] of parseCatalog(readFileSync(path, "utf8"), path)) catalog.set(name, p);
+    let text: string;
+    try {
+      text = readBoundedText(path, { max: READ_LIMIT.small });
+    } catch (e) {
+      throw new PkgswitchError(Exit.USAGE, `drop-in ${path}: ${readProblem(e)} (a drop-in must be a regular file of at most 1 MiB)`);
+    }
+    for (const [name, p] of parseCatalog(text, path)) catalog.set(name, p);
   }
   return catalog;
 }

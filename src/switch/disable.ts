@@ -4,7 +4,7 @@ import { lstatSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
-import { dropBackup, readSidecar, restoreFile } from "../fsops/backup.ts";
+import { backupHostPath, dropBackup, readSidecar, restoreFile } from "../fsops/backup.ts";
 import { fsyncDir } from "../fsops/atomic.ts";
 import { toPackageInfo } from "../pkgmgr/backend.ts";
 import type { PackageInfo } from "../pkgmgr/types.ts";
@@ -100,7 +100,7 @@ export function restoreProvider(ctx: OpContext, e: ProviderState, reason: string
   let n = 0;
   for (const t of e.targets) {
     session.out.progress(`restoring ${e.provider}`, ++n, e.targets.length);
-    const backup = join(stateDir, t.backup);
+    const backup = backupHostPath(stateDir, t.backup);
     if (!isOurLink(root, t.path, t.link_target)) {
       // Restored already (a re-run after a crash), or replaced by the package manager.
       const now = observe(root, t.path);

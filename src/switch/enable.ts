@@ -6,7 +6,7 @@ import { dirname, join } from "node:path";
 import { BIN_DIRS, hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import { fsyncDir, replaceWithSymlink, syncFilesystem } from "../fsops/atomic.ts";
-import { backupFile, dropBackup, restoreFile } from "../fsops/backup.ts";
+import { backupFile, backupHostPath, dropBackup, restoreFile } from "../fsops/backup.ts";
 import type { Provider, ManagerRecipe } from "../providers/catalog.ts";
 import { discoverApplets, parseAppletList, replacementCommands, type Applet } from "../providers/discover.ts";
 import { inRoot, run } from "../pkgmgr/exec.ts";
@@ -21,6 +21,7 @@ import { loadState, managerOf, saveState, type ManagedTarget, type State } from 
 import type { OpContext, OpOutcome } from "./session.ts";
 import { divertedName, divertTargets, undivertTargets } from "./divert.ts";
 import { backupRel, sweepTempFiles, workDirs } from "./sweep.ts";
+import { writeProblem } from "../fsops/reserve.ts";
 import { loadCorpus } from "../probes/corpus.ts";
 import { probeWithCache, probesDirOf, readScripts, summaryLine } from "./compat.ts";
 
@@ -230,37 +231,51 @@ export async function enable(ctx: OpContext, providers: Provider[], opts: Enable
   // 1. Back up every target and record it as managed ("pending") before any swap.
   const managed = new Map<string, ManagedTarget>();
   let n = 0;
-  for (const { plan, action } of toSwitch) {
-    const a = action.applet;
-    const original = describeOriginal(root, a.target, a.replacedPackage, cache);
-    const backup = backupRel(a.target);
-    const how = backupFile(hostPath(root, a.target), join(stateDir, backup), original);
-    op.record("file.backup", { path: a.target, backup: join(stateDir, backup), method: how, kind: original.kind, mode: original.mode, uid: original.uid, gid: original.gid, sha256: original.sha256 });
-    const diverted = backend.diverter ? divertedName(a.dbPath) : null;
-    managed.set(a.target, { applet: a.applet, path: a.target, link_target: a.linkTarget, backup, original, db_path: a.dbPath, diverted_to: diverted });
-    session.out.progress(`backing up ${plan.provider.name}`, ++n, toSwitch.length);
-  }
-  for (const p of plans) {
-    const prev = state.providers[p.provider.name];
-    const targets = new Map((prev?.targets ?? []).map((t) => [t.path, t]));
-    for (const a of p.actions) {
-      const m = managed.get(a.applet.target);
-      if (m) targets.set(m.path, m);
+  try {
+    for (const { plan, action } of toSwitch) {
+      const a = action.applet;
+      const original = describeOriginal(root, a.target, a.replacedPackage, cache);
+      const backup = backupRel(a.target);
+      const how = backupFile(hostPath(root, a.target), backupHostPath(stateDir, backup, true), original);
+      op.record("file.backup", { path: a.target, backup: join(stateDir, backup), method: how, kind: original.kind, mode: original.mode, uid: original.uid, gid: original.gid, sha256: original.sha256 });
+      const diverted = backend.diverter ? divertedName(a.dbPath) : null;
+      managed.set(a.target, { applet: a.applet, path: a.target, link_target: a.linkTarget, backup, original, db_path: a.dbPath, diverted_to: diverted });
+      session.out.progress(`backing up ${plan.provider.name}`, ++n, toSwitch.length);
     }
-    state.providers[p.provider.name] = {
-      provider: p.provider.name,
-      manager: backend.kind,
-      package: p.recipe.package,
-      replaces: p.recipe.replaces,
-      status: "pending",
-      installed_by_us: (prev?.installed_by_us ?? false) || installedByUs.includes(p.recipe.package),
-      op: op.opId,
-      targets: [...targets.values()].sort((x, y) => (x.path < y.path ? -1 : 1)),
-    };
+    for (const p of plans) {
+      const prev = state.providers[p.provider.name];
+      const targets = new Map((prev?.targets ?? []).map((t) => [t.path, t]));
+      for (const a of p.actions) {
+        const m = managed.get(a.applet.target);
+        if (m) targets.set(m.path, m);
+      }
+      state.providers[p.provider.name] = {
+        provider: p.provider.name,
+        manager: backend.kind,
+        package: p.recipe.package,
+        replaces: p.recipe.replaces,
+        status: "pending",
+        installed_by_us: (prev?.installed_by_us ?? false) || installedByUs.includes(p.recipe.package),
+        op: op.opId,
+        targets: [...targets.values()].sort((x, y) => (x.path < y.path ? -1 : 1)),
+      };
+    }
+    syncFilesystem(stateDir); // backups and sidecars durable before any swap
+    op.flush();
+    saveState(stateDir, state);
+  } catch (e) {
+    // No target has changed yet: a disk that fills (or fails) while backing
+    // up undoes the backups and the install, and says so in one line.
+    const full = writeProblem(e);
+    if (!full) throw e;
+    for (const m of managed.values()) {
+      try {
+        dropBackup(backupHostPath(stateDir, m.backup));
+      } catch {}
+    }
+    undoInstalls(ctx, installedByUs);
+    throw new PkgswitchError(Exit.ROLLED_BACK, `backing up the targets failed: ${(e as Error).message.split("\n")[0]}; nothing was switched, system is as before`);
   }
-  syncFilesystem(stateDir); // backups and sidecars durable before any swap
-  op.flush();
-  saveState(stateDir, state);
 
   // 2. Divert (dpkg): the original also lives at a diverted name, where
   //    upgrades of the replaced package will write from now on. Then swap,
@@ -289,11 +304,12 @@ export async function enable(ctx: OpContext, providers: Provider[], opts: Enable
       op.record("smoke.test", { tested: results.length, failed: failed.length, failures: failed.slice(0, 20).map((f) => ({ path: f.target, rc: f.rc, signal: f.signal ?? null, output: f.output })), duration_ms: Math.max(0, ...results.map((r) => r.durationMs)) });
       if (failed.length > 0) throw new PkgswitchError(Exit.ROLLED_BACK, `smoke test failed for ${failed.length} command(s), first ${failed[0]!.target} (${failed[0]!.signal ? `killed by ${failed[0]!.signal}` : failed[0]!.rc === null ? "did not run" : `exit ${failed[0]!.rc}`})${failed[0]!.output ? `: ${failed[0]!.output}` : ""}`);
     }
+    for (const p of plans) state.providers[p.provider.name]!.status = "switched";
+    ctx.spare?.state.release(); // this write must not fail for want of space
+    saveState(stateDir, state);
   } catch (e) {
     rollback(ctx, state, plans, swapped, [...managed.values()], installedByUs, e as Error);
   }
-  for (const p of plans) state.providers[p.provider.name]!.status = "switched";
-  saveState(stateDir, state);
   return {
     status: "ok",
     exitCode: Exit.OK,
@@ -322,7 +338,7 @@ function rollback(ctx: OpContext, state: State, plans: ProviderPlan[], swapped: 
   let firstError = "";
   for (const m of [...swapped].reverse()) {
     try {
-      restoreFile(join(stateDir, m.backup), hostPath(root, m.path));
+      restoreFile(backupHostPath(stateDir, m.backup), hostPath(root, m.path));
       op.record("rollback.step", { path: m.path, action: "restore", ok: true });
     } catch (e) {
       incomplete.push(m.path);
@@ -339,16 +355,25 @@ function rollback(ctx: OpContext, state: State, plans: ProviderPlan[], swapped: 
     }
   }
   if (incomplete.length === 0) {
-    for (const m of backedUp) dropBackup(join(stateDir, m.backup));
+    for (const m of backedUp) dropBackup(backupHostPath(stateDir, m.backup));
     for (const p of plans) {
       const st = state.providers[p.provider.name]!;
       st.targets = st.targets.filter((t) => !backedUp.includes(t));
       if (st.targets.length === 0) delete state.providers[p.provider.name];
       else st.status = "switched";
     }
-    saveState(stateDir, state);
+    ctx.spare?.state.release();
+    let stateNote = "";
+    try {
+      saveState(stateDir, state);
+    } catch (e) {
+      // Every target is original again; state.json still lists them as
+      // "pending", which status reports and a re-run resolves.
+      stateNote = ` (state.json could not be updated: ${writeProblem(e) ?? (e as Error).message})`;
+    }
     undoInstalls(ctx, installedByUs);
-    throw new PkgswitchError(Exit.ROLLED_BACK, `${cause.message}; rolled back ${swapped.length} target(s), system is as before`);
+    const why = writeProblem(cause) ? cause.message.split("\n")[0] : cause.message;
+    throw new PkgswitchError(Exit.ROLLED_BACK, `${why}; rolled back ${swapped.length} target(s), system is as before${stateNote}`);
   }
   // One next step, the same that status and relink give: disable puts the
   // rest back from the diverted originals (the diversions are still there).

@@ -12,7 +12,7 @@ import { dirname, join } from "node:path";
 import { hostPath } from "../config/paths.ts";
 import { Exit } from "../errors.ts";
 import { replaceWithSymlink, fsyncDir, syncFilesystem } from "../fsops/atomic.ts";
-import { backupFile, placeFile } from "../fsops/backup.ts";
+import { backupFile, backupHostPath, placeFile } from "../fsops/backup.ts";
 import { toPackageInfo, type Diversion } from "../pkgmgr/backend.ts";
 import type { PackageInfo } from "../pkgmgr/types.ts";
 import { restoreProvider } from "./disable.ts";
@@ -47,7 +47,7 @@ export function inspect(root: string, stateDir: string, state: State, diversions
       const d = diversions.get(t.db_path);
       if (!d || d.to !== t.diverted_to) findings.push({ provider: p.provider, path: t.path, problem: "diversion-missing", detail: `no diversion of ${t.db_path}` });
       const div = lstatSync(hostPath(root, t.diverted_to), { throwIfNoEntry: false });
-      const bak = lstatSync(join(stateDir, t.backup), { throwIfNoEntry: false });
+      const bak = lstatSync(backupHostPath(stateDir, t.backup), { throwIfNoEntry: false });
       if (div && (!bak || div.ino !== bak.ino || div.dev !== bak.dev)) findings.push({ provider: p.provider, path: t.path, problem: "backup-stale", detail: `${t.diverted_to} was updated by the package manager` });
     }
   }
@@ -86,7 +86,7 @@ export async function relink(ctx: OpContext, state: State, findings: Finding[]):
     const stale = list.filter((f) => f.problem === "backup-stale").map((f) => targets.get(f.path)!);
     for (const t of stale) {
       const original = describeOriginal(root, t.diverted_to!, t.original.owner, cache);
-      backupFile(hostPath(root, t.diverted_to!), join(stateDir, t.backup), original);
+      backupFile(hostPath(root, t.diverted_to!), backupHostPath(stateDir, t.backup, true), original);
       t.original = original;
       op.record("file.backup", { path: t.path, backup: join(stateDir, t.backup), source: t.diverted_to, reason: "the package manager updated the diverted original", sha256: original.sha256, mode: original.mode, uid: original.uid, gid: original.gid });
       counts.backups_refreshed++;
@@ -96,7 +96,7 @@ export async function relink(ctx: OpContext, state: State, findings: Finding[]):
       if (observe(root, t.path).kind !== "missing") {
         // What is there now is the newest original: keep it as the backup.
         const original = describeOriginal(root, t.path, t.original.owner, cache);
-        backupFile(hostPath(root, t.path), join(stateDir, t.backup), original);
+        backupFile(hostPath(root, t.path), backupHostPath(stateDir, t.backup, true), original);
         if (t.diverted_to) placeFile(hostPath(root, t.path), hostPath(root, t.diverted_to));
         t.original = original;
         op.record("file.backup", { path: t.path, backup: join(stateDir, t.backup), reason: "target was overwritten", sha256: original.sha256, mode: original.mode, uid: original.uid, gid: original.gid });
@@ -107,7 +107,7 @@ export async function relink(ctx: OpContext, state: State, findings: Finding[]):
     const toDivert = [...new Set([...undiverted, ...broken.filter((t) => t.diverted_to)])];
     if (backend.diverter && toDivert.length > 0) {
       for (const t of toDivert) {
-        if (!lstatSync(hostPath(root, t.diverted_to!), { throwIfNoEntry: false })) placeFile(join(stateDir, t.backup), hostPath(root, t.diverted_to!));
+        if (!lstatSync(hostPath(root, t.diverted_to!), { throwIfNoEntry: false })) placeFile(backupHostPath(stateDir, t.backup), hostPath(root, t.diverted_to!));
       }
       backend.diverter.add(toDivert.map((t) => ({ from: t.db_path!, to: t.diverted_to! })));
       for (const t of toDivert) op.record("pkg.divert", { manager: backend.kind, action: "add", path: t.db_path, diverted_to: t.diverted_to, reason: "relink" });

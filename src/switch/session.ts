@@ -2,7 +2,12 @@
  * start the audit buffer → run the body → finalize (always, also on failure)
  * → release. Every command that changes the system runs through here, so
  * each leaves exactly one audit operation. */
+import { lstatSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { reserveSpace, writeProblem, type Reserve } from "../fsops/reserve.ts";
+import { prepareAuditDir } from "../audit/store.ts";
+import { LEDGER_FILE } from "../audit/names.ts";
+import { statePath } from "./state.ts";
 import type { Config } from "../config/config.ts";
 import type { Layout } from "../config/paths.ts";
 import { hostId } from "../config/hostid.ts";
@@ -48,12 +53,37 @@ export interface OpContext {
   op: OpBuffer;
   backend: PackageBackend;
   cache: HashCache;
+  /** Space set aside for state.json: release it just before a state write
+   * that must not fail (the last one of an enable, a rollback's). */
+  spare?: { state: Reserve; record: Reserve };
+}
+
+/** Bytes set aside before an operation: its record (the new ledger is
+ * written beside the old one) and state.json (likewise). */
+function spareBytes(path: string, times: number, base: number): number {
+  return base + times * (lstatSync(path, { throwIfNoEntry: false })?.size ?? 0);
+}
+
+/** Make the audit and state dirs, and set space aside in each. */
+function setAside(layout: Layout): { state: Reserve; record: Reserve } {
+  prepareAuditDir(layout.auditDir);
+  mkdirSync(layout.stateDir, { recursive: true, mode: 0o700 });
+  const record = reserveSpace(layout.auditDir, spareBytes(join(layout.auditDir, LEDGER_FILE), 2, 2 << 20), "the audit record");
+  try {
+    return { record, state: reserveSpace(layout.stateDir, spareBytes(statePath(layout.stateDir), 3, 1 << 20), "state.json") };
+  } catch (e) {
+    record.release();
+    throw e;
+  }
 }
 
 /** Open the package backend for the root (exit 10 when unsupported). */
 export function openBackend(session: Session, observe: (r: CommandResult) => void): PackageBackend {
   return openPackageBackend({ root: session.layout.root, observe, readOnly: session.dryRun });
 }
+
+/** Where the ledger's tip is kept: beside the state, not among the artifacts. */
+export const tipFileOf = (stateDir: string) => join(stateDir, "ledger-tip.json");
 
 /** Run `body` as one audited operation. Returns the exit code and summary;
  * throws only PkgswitchErrors that happen before the operation started. */
@@ -78,15 +108,19 @@ export async function runOperation(
   };
   refuseIfBusy();
   const lock = dryRun ? null : acquireLock(layout.lockFile, session.config.lockTimeoutMs);
+  let spare: { state: Reserve; record: Reserve } | undefined;
   try {
     refuseIfBusy();
     const id = hostId(layout, !dryRun);
     const signing: SigningSetup = dryRun ? { mode: "off" } : session.signing(id);
     if (!dryRun) {
-      for (const rid of recoverInterrupted(layout.auditDir, signing, merkleRootOf)) {
+      for (const rid of recoverInterrupted(layout.auditDir, signing, merkleRootOf, tipFileOf(layout.stateDir))) {
         session.out.warn(`finalized operation ${rid}, which was interrupted (see \`pkgswitch audit show ${rid}\`)`);
       }
     }
+    // Before the operation starts: if the disk cannot take its record and
+    // state, stop now (exit 70), not after the targets changed.
+    spare = dryRun ? undefined : setAside(layout);
     op = OpBuffer.start({
       auditDir: layout.auditDir,
       command,
@@ -96,31 +130,60 @@ export async function runOperation(
       dryRun,
       toolVersion: VERSION,
       hostId: id,
+      tipFile: tipFileOf(layout.stateDir),
     });
     for (const r of pending.splice(0)) recordCommand(op, r);
     const cache = HashCache.load(join(layout.stateDir, "hash-cache.json"));
     if (cache.discarded) op.record("preflight.check", { check: "hash-cache", ok: true, note: "hash cache was corrupt and has been discarded" });
     let outcome: OpOutcome;
     try {
-      outcome = await body({ session, op, backend, cache });
+      outcome = await body({ session, op, backend, cache, ...(spare ? { spare } : {}) });
     } catch (e) {
-      const err = e instanceof PkgswitchError ? e : null;
-      op.record("error", { message: (e as Error).message, exit_code: err?.exitCode ?? Exit.INTERNAL, ...(err ? {} : { stack: String((e as Error).stack ?? "").slice(0, 2000) }) });
+      // A full or failing disk stopped the body part-way (enable rolls back
+      // itself; what reaches here could not be): one line, exit 50.
+      const full = e instanceof PkgswitchError ? null : writeProblem(e);
+      const err = e instanceof PkgswitchError ? e : full ? new PkgswitchError(Exit.ROLLBACK_INCOMPLETE, `${(e as Error).message.split("\n")[0]}; the operation stopped part-way — free some space, run \`pkgswitch status\`, then the same command again (see docs/recovery.md)`) : null;
+      op.record("error", { message: err?.message ?? (e as Error).message, exit_code: err?.exitCode ?? Exit.INTERNAL, ...(err ? {} : { stack: String((e as Error).stack ?? "").slice(0, 2000) }) });
       outcome = {
         status: err?.exitCode === Exit.ROLLED_BACK ? "rolled_back" : "failed",
         exitCode: err?.exitCode ?? Exit.INTERNAL,
-        result: { error: (e as Error).message },
+        result: { error: err?.message ?? (e as Error).message },
       };
-      finish(session, op, outcome, signing, id);
-      if (!dryRun) cache.save();
+      finishRecorded(session, op, outcome, signing, id, spare);
+      if (!dryRun) saveCache(cache);
       // A dry run keeps no record, so there is no op id to point at.
       throw new PkgswitchError(outcome.exitCode, err ? err.message : `internal error: ${(e as Error).message} (a bug; please report)`, dryRun ? undefined : op.opId);
     }
-    const summary = finish(session, op, outcome, signing, id);
-    if (!dryRun) cache.save();
+    const summary = finishRecorded(session, op, outcome, signing, id, spare);
+    if (!dryRun) saveCache(cache);
     return { outcome, summary };
   } finally {
+    spare?.state.release();
+    spare?.record.release();
     lock?.release();
+  }
+}
+
+/** The cache only saves time: a disk too full for it is not an error. */
+function saveCache(cache: HashCache): void {
+  try {
+    cache.save();
+  } catch (e) {
+    if (!writeProblem(e)) throw e;
+  }
+}
+
+/** finish, into the space set aside for it; if even that fails, one line:
+ * the journal stays for the next run to finalize. */
+function finishRecorded(session: Session, op: OpBuffer, outcome: OpOutcome, signing: SigningSetup, id: string, spare?: { state: Reserve; record: Reserve }): OpSummary {
+  spare?.state.release();
+  spare?.record.release();
+  try {
+    return finish(session, op, outcome, signing, id);
+  } catch (e) {
+    const full = writeProblem(e);
+    if (!full) throw e;
+    throw new PkgswitchError(outcome.exitCode === Exit.OK ? Exit.PERMISSION : outcome.exitCode, `the audit record of ${op.opId} could not be written (${full}); what was done is in its journal, which the next pkgswitch run finalizes — free some space, then run \`pkgswitch status\``, op.opId);
   }
 }
 

@@ -1,9 +1,9 @@
 /** What pkgswitch manages, kept in `<state-dir>/state.json` for status,
  * disable and relink. Written atomically; the filesystem stays the truth
  * (a target is switched when it is our link), the state says what is ours. */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, posix } from "node:path";
 import { writeFileAtomic } from "../fsops/atomic.ts";
+import { READ_LIMIT, readBoundedText, readProblem, tooDeep } from "../config/bounded.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import { deniedError, isDenied, present } from "../config/access.ts";
 
@@ -65,14 +65,53 @@ export function statePath(stateDir: string): string {
 export function loadState(stateDir: string): State {
   const path = statePath(stateDir);
   if (!present(path)) return emptyState();
+  let s: State;
   try {
-    const s = JSON.parse(readFileSync(path, "utf8")) as State;
+    const text = readBoundedText(path, { max: READ_LIMIT.record, noFollow: true });
+    if (tooDeep(text)) throw new Error("nested too deeply");
+    s = JSON.parse(text) as State;
     if (s.v !== 1 || typeof s.providers !== "object" || s.providers === null) throw new Error("unknown state version");
-    return s;
   } catch (e) {
     if (isDenied(e)) throw deniedError(path);
-    throw stateCorrupt(path, (e as Error).message);
+    throw stateCorrupt(path, (e as NodeJS.ErrnoException).code ? `it ${readProblem(e)}` : (e as Error).message);
   }
+  const bad = untrustedPath(s);
+  if (bad) throw stateCorrupt(path, bad);
+  return s;
+}
+
+/** A clean absolute path inside the root: no `..`, `.`, empty component or NUL. */
+function cleanAbsolute(p: unknown): p is string {
+  return typeof p === "string" && p.startsWith("/") && p.length > 1 && !p.includes("\0") && posix.normalize(p) === p && !p.endsWith("/") && !p.split("/").includes("..");
+}
+
+/**
+ * state.json is read back as untrusted input (the root's owner can edit
+ * it): every path in it must lie where it belongs — a target is a clean
+ * absolute path, its backup exactly `backups/<target>` under the state dir,
+ * its diverted name beside the target (or beside its database path) —
+ * else the whole file is refused before anything changes. Returns the first
+ * problem, or null.
+ */
+export function untrustedPath(s: State): string | null {
+  for (const [name, p] of Object.entries(s.providers)) {
+    if (typeof p !== "object" || p === null || !Array.isArray(p.targets)) return `provider "${name}" has no target list`;
+    for (const [i, t] of p.targets.entries()) {
+      const at = `providers.${name}.targets[${i}]`;
+      if (typeof t !== "object" || t === null) return `${at} is not an object`;
+      if (!cleanAbsolute(t.path)) return `${at}.path ${JSON.stringify(t.path)} is not a clean absolute path`;
+      // backupRel (./sweep.ts) spells it so; not imported, to keep fsops out of a cycle.
+      const backup = posix.join("backups", t.path);
+      if (t.backup !== backup) return `${at}.backup ${JSON.stringify(t.backup)} is not ${backup}`;
+      if (typeof t.link_target !== "string" || t.link_target === "" || t.link_target.includes("\0")) return `${at}.link_target is not a link text`;
+      if (t.db_path !== undefined && t.db_path !== null && !cleanAbsolute(t.db_path)) return `${at}.db_path ${JSON.stringify(t.db_path)} is not a clean absolute path`;
+      if (t.diverted_to !== undefined && t.diverted_to !== null) {
+        const dirs = [posix.dirname(t.path), ...(t.db_path ? [posix.dirname(t.db_path)] : [])];
+        if (!cleanAbsolute(t.diverted_to) || !dirs.includes(posix.dirname(t.diverted_to))) return `${at}.diverted_to ${JSON.stringify(t.diverted_to)} is not beside ${t.db_path ?? t.path}`;
+      }
+    }
+  }
+  return null;
 }
 
 /** Exit 80: the record of what is switched cannot be trusted, so nothing

@@ -2,6 +2,7 @@
 import { readdirSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { hostPath } from "../config/paths.ts";
+import { backupHostPath } from "../fsops/backup.ts";
 
 /** Where a target's backup lives: the state dir mirrors the root's tree. */
 export function backupRel(target: string): string {
@@ -34,7 +35,7 @@ export function workDirs(root: string, stateDir: string, targets: Iterable<strin
   const dirs = new Set<string>();
   for (const t of targets) {
     dirs.add(hostPath(root, dirname(t)));
-    dirs.add(join(stateDir, dirname(backupRel(t))));
+    dirs.add(dirname(backupHostPath(stateDir, backupRel(t))));
   }
   return dirs;
 }

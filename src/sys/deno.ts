@@ -1,9 +1,9 @@
 /** The Deno implementation of ./types.ts: FFI through Deno.dlopen; processes,
  * stdin and hashing through the node:* APIs Deno provides. */
-import { spawn as nodeSpawn, spawnSync as nodeSpawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { createInterface } from "node:readline";
-import { Readable } from "node:stream";
+import type * as ChildProcess from "node:child_process";
+import type * as Readline from "node:readline";
+import type * as Stream from "node:stream";
+import { nodeCrypto } from "./builtins.ts";
 import type { Child, Libc, Runtime, SpawnOptions, SpawnSyncResult } from "./types.ts";
 
 /** The part of Deno's global this file uses (tsc here knows Bun's types only). */
@@ -14,6 +14,12 @@ declare const Deno: {
 };
 
 let libc: Libc | null = null;
+
+// index.ts imports this module under Bun too: the node:* modules it uses are
+// loaded on first use, so they cost Bun's start-up nothing (./builtins.ts).
+const child = () => process.getBuiltinModule("node:child_process") as typeof ChildProcess;
+const readline = () => process.getBuiltinModule("node:readline") as typeof Readline;
+const Readable = { toWeb: (s: Stream.Readable) => (process.getBuiltinModule("node:stream") as typeof Stream).Readable.toWeb(s) };
 
 function openLibc(): Libc {
   const s = Deno.dlopen("libc.so.6", {
@@ -35,12 +41,12 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4));
 export const denoRuntime: Runtime = {
   name: "deno",
   spawnSync(argv: string[], opts: SpawnOptions): SpawnSyncResult {
-    const p = nodeSpawnSync(argv[0]!, argv.slice(1), { env: opts.env, stdio: ["ignore", "pipe", "pipe"], timeout: opts.timeoutMs, maxBuffer: 1 << 30 });
+    const p = child().spawnSync(argv[0]!, argv.slice(1), { env: opts.env, stdio: ["ignore", "pipe", "pipe"], timeout: opts.timeoutMs, maxBuffer: 1 << 30 });
     if (p.error && (p.error as NodeJS.ErrnoException).code === "ENOENT") throw p.error;
     return { exitCode: p.status, signal: p.signal ?? null, stdout: p.stdout?.toString() ?? "", stderr: p.stderr?.toString() ?? "" };
   },
   spawn(argv: string[], opts: SpawnOptions): Child {
-    const p = nodeSpawn(argv[0]!, argv.slice(1), { env: opts.env, stdio: ["ignore", "pipe", "pipe"], timeout: opts.timeoutMs });
+    const p = child().spawn(argv[0]!, argv.slice(1), { env: opts.env, stdio: ["ignore", "pipe", "pipe"], timeout: opts.timeoutMs });
     const exited = new Promise<number | null>((resolve, reject) => {
       p.once("error", reject);
       p.once("close", (code) => resolve(code));
@@ -61,7 +67,7 @@ export const denoRuntime: Runtime = {
     return Buffer.concat(chunks).toString("utf8");
   },
   async stdinLine() {
-    const rl = createInterface({ input: process.stdin });
+    const rl = readline().createInterface({ input: process.stdin });
     try {
       for await (const line of rl) return line;
       return null;
@@ -69,6 +75,6 @@ export const denoRuntime: Runtime = {
       rl.close();
     }
   },
-  sha256Hex: (data) => createHash("sha256").update(data).digest("hex"),
+  sha256Hex: (data) => nodeCrypto().createHash("sha256").update(data).digest("hex"),
   compiled: () => false,
 };

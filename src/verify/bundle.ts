@@ -34,6 +34,7 @@ import { checkOperationFrom, type ArtifactSource } from "./operation.ts";
 import { Report } from "./report.ts";
 import { parseLedgerLine, readLedgerLines } from "./strict.ts";
 import type { TrustSet } from "./trust.ts";
+import { tooDeep } from "../config/bounded.ts";
 
 export const BUNDLE_FORMAT = "pkgswitch-audit-bundle";
 export const BUNDLE_VERSION = 1;
@@ -141,6 +142,10 @@ export function verifyBundle(text: string, trust: TrustSet, opts: { allowUnsigne
   const report = new Report();
   const where = { file: "bundle" };
   let b: Bundle;
+  if (tooDeep(text)) {
+    report.fail("bundle", VerifyExit.TAMPERED, "nested too deeply (not a bundle pkgswitch wrote)", where);
+    return report;
+  }
   try {
     b = JSON.parse(text);
   } catch {

@@ -1,17 +1,21 @@
 /** Reading artifacts for verification: never writes, and turns every error
  * into the exit class a playbook expects (missing → 3, anything else that
  * stops a read → 6). */
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
+import { basename } from "node:path";
+import { READ_LIMIT, readBounded } from "../config/bounded.ts";
 import { VerifyExit } from "../errors.ts";
 
 export type ReadResult =
   | { ok: true; bytes: Buffer }
   | { ok: false; exit: typeof VerifyExit.NOT_FOUND | typeof VerifyExit.IO; message: string };
 
-/** Read a whole file: ENOENT is "not found", anything else "I/O". */
+/** Read a whole file: ENOENT is "not found", anything else "I/O" — also
+ * a FIFO, a device or a directory in its place, or a file over its bound
+ * (the ledger may be large; one operation's artifacts are not). */
 export function readArtifact(path: string): ReadResult {
   try {
-    return { ok: true, bytes: readFileSync(path) };
+    return { ok: true, bytes: readBounded(path, { max: basename(path) === "ledger.jsonl" ? READ_LIMIT.ledger : READ_LIMIT.record }) };
   } catch (e) {
     return readError(e, path);
   }
@@ -20,6 +24,8 @@ export function readArtifact(path: string): ReadResult {
 export function readError(e: unknown, path: string): ReadResult & { ok: false } {
   const code = (e as NodeJS.ErrnoException).code ?? "";
   if (code === "ENOENT" || code === "ENOTDIR") return { ok: false, exit: VerifyExit.NOT_FOUND, message: `missing: ${path}` };
+  // A FIFO, device or directory in place of the file, or one over its bound.
+  if (code === "ENOTREG" || code === "EFBIG") return { ok: false, exit: VerifyExit.IO, message: (e as Error).message };
   return { ok: false, exit: VerifyExit.IO, message: `cannot read ${path}: ${code || (e as Error).message}` };
 }
 

@@ -8,7 +8,8 @@
  * in-process. Results are merged in ledger order, so the report is the same
  * either way. */
 import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { workerThreads } from "../sys/index.ts";
 import type { PublicKey } from "../attest/minisign.ts";
 import { compiledBinary } from "../sys/index.ts";
 import { checkOperations, type OpCheckOptions, type OpCheckResult, type OpTask } from "./operation.ts";
@@ -76,7 +77,7 @@ function inWorkers(dir: string, tasks: OpTask[], keys: PublicKey[], opts: OpChec
     for (let i = 0; i < Math.min(n, batches.length); i++) {
       let w: Worker;
       try {
-        w = new Worker(workerScript());
+        w = new (workerThreads().Worker)(workerScript());
       } catch (e) {
         finish(e as Error);
         return;

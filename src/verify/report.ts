@@ -29,6 +29,7 @@ export const EXIT_MEANING: Record<number, string> = {
   4: "unsigned or untrusted",
   5: "live files differ from the record",
   6: "I/O or permission error",
+  7: "internal error: no verdict",
 };
 
 export interface Check {

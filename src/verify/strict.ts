@@ -37,6 +37,7 @@ import { MAX_LINE_BYTES } from "../audit/event.ts";
 import type { LedgerEntry } from "../audit/ledger.ts";
 import { OP_ID_RE } from "../audit/opid.ts";
 import { CONTROL_RE, scanCanonical, TopMembers } from "./scan.ts";
+import { tooDeep } from "../config/bounded.ts";
 
 export const CHAIN_RE = /^sha256:[0-9a-f]{64}$/;
 export const HEX64_RE = /^[0-9a-f]{64}$/;
@@ -246,6 +247,8 @@ function hashCut(bytes: Buffer): string {
 /** Reference path: JSON.parse + canonicalize. Returns null, or a problem. */
 function readSlow(line: string): string | null {
   let obj: Record<string, unknown>;
+  // Before any recursive parse or walk: a 100k-deep line is a finding, not a crash.
+  if (tooDeep(line)) return "nested too deeply (not a line pkgswitch wrote)";
   try {
     obj = JSON.parse(line);
   } catch {
@@ -394,6 +397,7 @@ const LEDGER_KEYS = "head,jsonl_sha256,key_id,op,seq,signature,ts,v";
  * entry, with the error, so its operation can be checked too. */
 export function parseLedgerLine(line: string, index: number): { entry: LedgerEntry | null; error?: string } {
   let obj: LedgerEntry;
+  if (tooDeep(line)) return { entry: null, error: "nested too deeply (not a line pkgswitch wrote)" };
   try {
     obj = JSON.parse(line);
   } catch {
@@ -426,22 +430,34 @@ export interface LedgerLine {
   error?: string;
 }
 
+/** Invalid ledger lines read before giving up on a ledger: enough to see
+ * what happened, and a bound on the work a hostile file (millions of empty
+ * lines) can cause. */
+export const MAX_LEDGER_PROBLEMS = 1000;
+
 /** Split ledger text into lines and parse each strictly; a trailing
- * fragment without "\n" is reported as such (and still a leaf). */
-export function readLedgerLines(text: string): { lines: LedgerLine[]; problems: LineProblem[] } {
+ * fragment without "\n" is reported as such (and still a leaf). After
+ * MAX_LEDGER_PROBLEMS invalid lines it stops (`stopped`: the lines are then
+ * only a prefix of the ledger). */
+export function readLedgerLines(text: string): { lines: LedgerLine[]; problems: LineProblem[]; stopped?: boolean } {
   const problems: LineProblem[] = [];
   if (text === "") return { lines: [], problems };
-  const parts = text.split("\n");
-  const complete = parts[parts.length - 1] === "";
-  if (complete) parts.pop();
-  else problems.push({ line: parts.length, message: "ledger does not end with a newline" });
-  const lines = parts.map((t, i): LedgerLine => {
+  const lines: LedgerLine[] = [];
+  let start = 0;
+  for (let i = 0; start < text.length; i++) {
+    const nl = text.indexOf("\n", start);
+    const t = nl < 0 ? text.slice(start) : text.slice(start, nl);
+    if (nl < 0) problems.push({ line: i + 1, message: "ledger does not end with a newline" });
+    start = nl < 0 ? text.length : nl + 1;
     const r = parseLedgerLine(t, i);
     if (r.error !== undefined) {
       problems.push({ line: i + 1, message: r.error });
-      return { line: i + 1, text: t, entry: r.entry, error: r.error };
-    }
-    return { line: i + 1, text: t, entry: r.entry };
-  });
+      lines.push({ line: i + 1, text: t, entry: r.entry, error: r.error });
+      if (problems.length >= MAX_LEDGER_PROBLEMS && start < text.length) {
+        problems.push({ line: i + 1, message: `stopped reading after ${problems.length} invalid lines (the ledger is not one pkgswitch wrote)` });
+        return { lines, problems, stopped: true };
+      }
+    } else lines.push({ line: i + 1, text: t, entry: r.entry });
+  }
   return { lines, problems };
 }

@@ -1,7 +1,7 @@
 /** The trusted key set for verification (design/formats.md): by default the
  * local `signing.pub` and `trusted/*.pub` of the key directory; with
  * `--pubkey FILE` (repeatable), only the keys given. */
-import { readFileSync } from "node:fs";
+import { READ_LIMIT, readBoundedText } from "../config/bounded.ts";
 import { join } from "node:path";
 import { keyIdHex, parsePublicKey, type PublicKey } from "../attest/minisign.ts";
 import { PUBLIC_KEY_FILE } from "../attest/signing.ts";
@@ -36,7 +36,7 @@ export function trustFromFiles(files: readonly string[]): TrustSet {
   for (const f of files) {
     let text: string;
     try {
-      text = readFileSync(f, "utf8");
+      text = readBoundedText(f, { max: READ_LIMIT.small });
     } catch (e) {
       throw usageError(`--pubkey ${f}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }

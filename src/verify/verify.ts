@@ -41,6 +41,8 @@ interface LedgerState {
   leaves: Uint8Array[];
   /** False when the ledger could not be read at all. */
   readable: boolean;
+  /** It exists but could not be read (not "deleted"): no orphan verdicts then. */
+  ioError?: boolean;
 }
 
 function opCheckOptions(o: VerifyOptions): OpCheckOptions {
@@ -59,15 +61,20 @@ function readLedgerState(dir: string, report: Report): LedgerState {
   const r = readArtifact(join(dir, LEDGER_FILE));
   if (!r.ok) {
     report.fail("ledger", r.exit, r.exit === VerifyExit.NOT_FOUND ? `no ${LEDGER_FILE} in ${dir}: nothing was recorded here, or it was deleted` : r.message, { file: LEDGER_FILE });
-    return { lines: [], leaves: [], readable: false };
+    return { lines: [], leaves: [], readable: false, ioError: r.exit === VerifyExit.IO };
   }
   const text = decodeUtf8(r.bytes);
   if (!text) {
     report.fail("ledger", VerifyExit.TAMPERED, "not valid UTF-8", { file: LEDGER_FILE });
     return { lines: [], leaves: [], readable: false };
   }
-  const { lines, problems } = readLedgerLines(text.text);
-  for (const p of problems) report.fail("ledger", VerifyExit.TAMPERED, p.message, { file: LEDGER_FILE, line: p.line });
+  const { lines, problems, stopped } = readLedgerLines(text.text);
+  for (const [i, p] of problems.entries()) {
+    // The "stopped reading" line must not drown among the capped failures.
+    report.fail(stopped && i === problems.length - 1 ? "ledger.stopped" : "ledger", VerifyExit.TAMPERED, p.message, { file: LEDGER_FILE, line: p.line });
+  }
+  // Only a prefix was read: no tree, no checkpoint to compare it with.
+  if (stopped) return { lines, leaves: [], readable: false };
   const seen = new Map<string, number>();
   for (const l of lines) {
     if (!l.entry) continue;
@@ -158,7 +165,16 @@ export async function verifyAll(o: VerifyOptions): Promise<Report> {
   }
   const ledger = readLedgerState(o.auditDir, report);
   const tasks: OpTask[] = [];
-  for (let i = 0; i < ledger.lines.length; i++) if (ledger.lines[i]!.entry) tasks.push(taskFor(ledger.lines, i));
+  // An operation listed again is reported once (readLedgerState) and
+  // checked once: repeated lines must not multiply the work.
+  const queued = new Set<string>();
+  for (let i = 0; i < ledger.lines.length; i++) {
+    const e = ledger.lines[i]!.entry;
+    if (e && !queued.has(e.op)) {
+      queued.add(e.op);
+      tasks.push(taskFor(ledger.lines, i));
+    }
+  }
   const t1 = performance.now();
   const results: OpCheckResult[] = await runParallel(o.auditDir, tasks, o.trust.keys, opCheckOptions(o), report, o.workers);
   const t2 = performance.now();
@@ -167,7 +183,7 @@ export async function verifyAll(o: VerifyOptions): Promise<Report> {
   // Artifacts the ledger does not list.
   const listed = new Set(tasks.map((t) => t.entry.op));
   const journals = new Set(ls.names.map(journalOp).filter((j): j is string => j !== null));
-  for (const n of ls.names.sort()) {
+  for (const n of ledger.ioError ? [] : ls.names.sort()) {
     const m = /^audit-(.*?)(\.jsonl|\.jsonl\.sig|-sbom\.json)$/.exec(n);
     if (!m || listed.has(m[1]!)) continue;
     const op = m[1]!;

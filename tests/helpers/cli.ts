@@ -15,7 +15,7 @@ export function pkgswitch(args: string[], opts: { env?: Record<string, string>; 
   const p = Bun.spawnSync([BINARY, ...args], {
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NO_COLOR: "1", ...opts.env },
     stdin: "ignore",
-    timeout: opts.timeoutMs ?? 120_000,
+    timeout: opts.timeoutMs ?? 300_000,
   });
   return { code: p.exitCode ?? -1, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
 }

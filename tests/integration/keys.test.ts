@@ -73,7 +73,7 @@ describe("signing keys", () => {
     const ok = pkgswitchJson<{ op: string }>(["--root", root, "--key", sk, "enable", "coreutils", "--yes"], { env: { PKGSWITCH_KEY_PASSPHRASE: "correct horse" } });
     expect(ok.code).toBe(0);
     expect(minisignVerify(root, ok.json.op, pk)).toBe(0);
-  }, 60_000);
+  }, 300_000); // three scrypt runs at 1 GiB (minisign -G, wrong and right passphrase): over a minute on a loaded 2-CPU machine
 
   test("a missing --key → 2 naming the file, nothing changed", () => {
     const root = newRoot();

@@ -13,7 +13,7 @@ import { merkleRootOf } from "../../src/audit/merkle.ts";
 import { verifyCommands } from "../../src/cli/verify.ts";
 import { parse } from "../../src/cli/args.ts";
 import { makeSession } from "../../src/cli/commands.ts";
-import { Output } from "../../src/cli/output.ts";
+import { Output, stdio } from "../../src/cli/output.ts";
 import { PkgswitchError } from "../../src/errors.ts";
 import { coreutilsRoot, removeRoot } from "../helpers/fakeroot.ts";
 
@@ -77,16 +77,15 @@ afterAll(() => removeRoot(root));
 async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = "";
   let stderr = "";
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string | Uint8Array) => ((stdout += String(s)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array) => ((stderr += String(s)), true)) as typeof process.stderr.write;
+  const { out: ow, err: ew } = stdio;
+  stdio.out = (s) => void (stdout += s);
+  stdio.err = (s) => void (stderr += s);
   try {
     const code = await main(["--root", root, ...argv]);
     return { code, stdout, stderr };
   } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
+    stdio.out = ow;
+    stdio.err = ew;
   }
 }
 

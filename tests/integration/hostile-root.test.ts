@@ -1,0 +1,204 @@
+/** A root is a tree its own root user controls: links and edited state
+ * planted in it must never make pkgswitch write, truncate, chmod or delete
+ * anything outside it. Every case plants one thing, runs every command that
+ * writes, and checks a canary tree outside the root (digests, modes, mtimes,
+ * ctimes, inodes) is exactly as before — and that no run printed a stack
+ * trace or an "internal error". */
+import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test";
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { coreutilsRoot, removeRoot } from "../helpers/fakeroot.ts";
+import { diffSnapshots, pkgswitch, snapshotTree, type RunResult } from "../helpers/cli.ts";
+
+setDefaultTimeout(300_000);
+
+const cleanup: string[] = [];
+afterAll(() => cleanup.forEach(removeRoot));
+
+/** A canary tree outside every root: files, a directory, a would-be victim. */
+function canary(): string {
+  const dir = mkdtempSync(join(tmpdir(), "pkgswitch-canary-"));
+  cleanup.push(dir);
+  writeFileSync(join(dir, "victim"), "data\n");
+  writeFileSync(join(dir, "keep"), "keep me\n");
+  writeFileSync(join(dir, "keep.pkgswitch.json"), "{}\n");
+  mkdirSync(join(dir, "sub/usr/bin"), { recursive: true });
+  writeFileSync(join(dir, "sub/usr/bin/ls"), "not yours\n");
+  writeFileSync(join(dir, "sub/usr/bin/ls.pkgswitch.json"), "{}\n");
+  return dir;
+}
+
+/** R: coreutils enabled, with a signing key (the issue's setting). */
+function enabledRoot(): string {
+  const r = coreutilsRoot();
+  cleanup.push(r);
+  expect(pkgswitch(["--root", r, "keys", "generate"]).code).toBe(0);
+  expect(pkgswitch(["--root", r, "enable", "coreutils", "--yes"]).code).toBe(0);
+  return r;
+}
+
+function freshRoot(): string {
+  const r = coreutilsRoot();
+  cleanup.push(r);
+  return r;
+}
+
+/** Replace `path` (inside a root) by a symlink to `to`. */
+function plantLink(path: string, to: string): void {
+  rmSync(path, { recursive: true, force: true });
+  mkdirSync(join(path, ".."), { recursive: true });
+  symlinkSync(to, path);
+}
+
+/** Every command that writes, as an operator runs it. */
+const WRITERS: string[][] = [
+  ["enable", "coreutils", "--yes"],
+  ["disable", "coreutils", "--yes"],
+  ["relink"],
+  ["keys", "generate", "--force"],
+  ["hooks", "install", "--apt"],
+  ["audit", "verify", "--all", "--record"],
+];
+
+function clean(r: RunResult, what: string): void {
+  const text = r.stdout + r.stderr;
+  expect(text, what).not.toContain("internal error");
+  expect(text, what).not.toMatch(/\n\s+at .*:\d+:\d+/); // a stack trace
+}
+
+/** Run every writer against `root` and check the canary stayed as it was.
+ * `expectCode` is what each must exit with (null: any documented code). */
+function allWritersConfined(root: string, can: string, expectCode: number | null, only?: RegExp): RunResult[] {
+  const before = snapshotTree(can);
+  const results: RunResult[] = [];
+  for (const args of WRITERS) {
+    const r = pkgswitch(["--root", root, ...args]);
+    results.push(r);
+    const what = `${args.join(" ")} → ${r.code}: ${r.stderr.trim()}`;
+    clean(r, what);
+    if (expectCode !== null) expect(r.code, what).toBe(expectCode);
+    if (only) expect(r.stderr, what).toMatch(only);
+    expect(diffSnapshots(before, snapshotTree(can)), what).toEqual([]);
+  }
+  return results;
+}
+
+describe("planted links on pkgswitch's own paths: refused, nothing outside changes", () => {
+  test("lock file → a file outside: exit 70 naming the lock; the file is not truncated", () => {
+    const r = enabledRoot();
+    const can = canary();
+    plantLink(join(r, "run/lock/pkgswitch.lock"), join(can, "victim"));
+    const results = allWritersConfined(r, can, null);
+    WRITERS.forEach((args, i) => {
+      // Commands that take the lock refuse; the others (keys generate, a
+      // relink with nothing to repair) never open it.
+      const r = results[i]!;
+      if (r.code !== 0 || ["enable", "disable"].includes(args[0]!)) {
+        expect(r.code, args.join(" ")).toBe(70);
+        expect(r.stderr).toMatch(/lock .*pkgswitch\.lock is a symbolic link/);
+      }
+    });
+    expect(readFileSync(join(can, "victim"), "utf8")).toBe("data\n");
+  });
+
+  for (const [rel, what] of [
+    ["var/lib/pkgswitch", "state directory"],
+    ["var/lib/pkgswitch/audit", "audit directory"],
+    ["var/lib/pkgswitch/backups", "backup directory"],
+    ["etc/pkgswitch", "config directory"],
+    ["etc/pkgswitch/keys", "key directory"],
+  ] as const) {
+    test(`/${rel} → a directory outside: every writer exits 70 naming it`, () => {
+      const r = enabledRoot();
+      const can = canary();
+      // What was there moves outside (as an attacker would arrange it).
+      const outside = join(can, "moved");
+      renameSync(join(r, rel), outside);
+      plantLink(join(r, rel), outside);
+      const before = snapshotTree(can);
+      allWritersConfined(r, can, 70, new RegExp(`${what} .* is a symbolic link`));
+      expect(diffSnapshots(before, snapshotTree(can))).toEqual([]);
+    });
+  }
+
+  test("backups/usr/bin → a directory outside: disable and relink refuse (70); nothing outside deleted", () => {
+    const r = enabledRoot();
+    const can = canary();
+    const bin = join(r, "var/lib/pkgswitch/backups/usr/bin");
+    renameSync(bin, join(can, "bin"));
+    plantLink(bin, join(can, "bin"));
+    const before = snapshotTree(can);
+    for (const args of [["disable", "coreutils", "--yes"], ["relink"], ["status"]]) {
+      const res = pkgswitch(["--root", r, ...args]);
+      clean(res, args.join(" "));
+      expect(res.code, res.stderr).toBe(70);
+      expect(res.stderr).toContain("is a symbolic link");
+    }
+    expect(diffSnapshots(before, snapshotTree(can))).toEqual([]);
+  });
+
+  test("/var/lib/pkgswitch → a dangling path outside (fresh root): 70, no stack trace, nothing created", () => {
+    const r = freshRoot();
+    const can = canary();
+    plantLink(join(r, "var/lib/pkgswitch"), join(can, "nonexistent/state"));
+    allWritersConfined(r, can, null);
+    for (const args of [["enable", "coreutils", "--yes"], ["keys", "generate"]]) expect(pkgswitch(["--root", r, ...args]).code).toBe(70);
+  });
+
+  test("/run/lock → outside, absolute or climbing: resolved inside the root as chroot would, so the run works", () => {
+    for (const link of ["ABS", "../../../../../../../../.."]) {
+      const r = enabledRoot();
+      const can = canary();
+      // Absolute text names the canary's host path: inside the root it is R/<that path>.
+      plantLink(join(r, "run/lock"), link === "ABS" ? can : link);
+      const before = snapshotTree(can);
+      const res = pkgswitch(["--root", r, "disable", "coreutils", "--yes"]);
+      clean(res, res.stderr);
+      expect(res.code, res.stderr).toBe(0);
+      expect(diffSnapshots(before, snapshotTree(can))).toEqual([]);
+    }
+  });
+
+  test("host-id → a file outside: refused (70), the file's text never becomes the origin", () => {
+    const r = freshRoot();
+    const can = canary();
+    rmSync(join(r, "etc/machine-id"));
+    mkdirSync(join(r, "var/lib/pkgswitch"), { recursive: true });
+    writeFileSync(join(can, "id"), "0123456789abcdef0123456789abcdef\n");
+    plantLink(join(r, "var/lib/pkgswitch/host-id"), join(can, "id"));
+    allWritersConfined(r, can, null);
+    expect(pkgswitch(["--root", r, "enable", "coreutils", "--yes"]).stderr).toMatch(/host id .* is a symbolic link/);
+  });
+});
+
+describe("paths read from state.json are untrusted", () => {
+  const edits: Array<[string, (t: Record<string, unknown>) => void]> = [
+    ["backup climbing out", (t) => (t.backup = "../../../../../../../../../../tmp/x/keep")],
+    ["backup absolute", (t) => (t.backup = "/tmp/x/keep")],
+    ["backup of another target", (t) => (t.backup = "backups/usr/bin/../../../../../keep")],
+    ["path climbing out", (t) => (t.path = "/usr/bin/../../../../tmp/x")],
+    ["diverted_to elsewhere", (t) => (t.diverted_to = "/etc/passwd")],
+  ];
+  for (const [name, edit] of edits) {
+    test(`${name}: every command refuses before changing anything`, () => {
+      const r = enabledRoot();
+      const can = canary();
+      const statePath = join(r, "var/lib/pkgswitch/state.json");
+      const state = JSON.parse(readFileSync(statePath, "utf8"));
+      const t = state.providers.coreutils.targets[0];
+      // Point outside at the canary when the edit names /tmp/x.
+      edit(t);
+      for (const k of ["backup", "path"]) if (typeof t[k] === "string") t[k] = t[k].replace("/tmp/x", can);
+      writeFileSync(statePath, JSON.stringify(state));
+      const rootBefore = snapshotTree(join(r, "usr/bin"));
+      const results = allWritersConfined(r, can, null);
+      for (const res of results.slice(1, 3)) {
+        // disable and relink read the state: refused, naming the key.
+        expect(res.code).toBe(80);
+        expect(res.stderr).toMatch(/state file .*state\.json is corrupt \(providers\.coreutils\.targets\[0\]\.\w+ /);
+      }
+      expect(diffSnapshots(rootBefore, snapshotTree(join(r, "usr/bin")))).toEqual([]);
+    });
+  }
+});
