@@ -63,10 +63,10 @@ describe("dpkg pre-invoke: which packages the calling dpkg removes", () => {
 });
 
 describe("hook set per package manager", () => {
-  test("dpkg: dpkg's own hook, plus apt's when apt is there; pacman: its hook; others: none", () => {
+  test("dpkg: dpkg's own hook, plus apt's when apt is there; pacman: its two hooks (relink after, restore before a removal); others: none", () => {
     expect(hookFilesFor("dpkg", "/usr/bin/pkgswitch", { withApt: false, packages: [] }).map((f) => f.path)).toEqual(["/etc/dpkg/dpkg.cfg.d/pkgswitch"]);
     expect(hookFilesFor("dpkg", "/usr/bin/pkgswitch", { withApt: true, packages: [] }).map((f) => f.path)).toEqual(["/etc/apt/apt.conf.d/80pkgswitch", "/usr/lib/pkgswitch/apt-pre-install", "/etc/dpkg/dpkg.cfg.d/pkgswitch"]);
-    expect(hookFilesFor("pacman", "/usr/bin/pkgswitch", { withApt: false, packages: ["coreutils"] }).map((f) => f.path)).toEqual(["/etc/pacman.d/hooks/90-pkgswitch.hook"]);
+    expect(hookFilesFor("pacman", "/usr/bin/pkgswitch", { withApt: false, packages: ["coreutils"] }).map((f) => f.path)).toEqual(["/etc/pacman.d/hooks/90-pkgswitch.hook", "/etc/pacman.d/hooks/10-pkgswitch-pre-remove.hook"]);
     expect(hookFilesFor("rpm", "/usr/bin/pkgswitch", { withApt: false, packages: [] })).toEqual([]);
   });
   test("the hooks run the binary itself when it lives inside the root", () => {
