@@ -178,13 +178,15 @@ async function cmdHooksRemove(ctx: CommandContext): Promise<number> {
 function pkgCommand(action: "install" | "remove"): Command {
   return {
     path: ["pkg", action],
-    args: "<package…>",
+    args: action === "install" ? "<package|/path/to/package-file…>" : "<package…>",
     summary: `${action} packages as an attested operation`,
-    help: `Runs apt-get ${action} inside the root and records provenance and before/after SHA-256 of every file of every package whose version changed (dependencies included), an SBOM with versions before and after, and any relink repairs the transaction made necessary.`,
+    help: `Runs the root's package manager (apt-get ${action}, pacman ${action === "install" ? "-S" : "-R"}, dnf ${action}) inside the root and records provenance and before/after SHA-256 of every file of every package whose version changed (dependencies included), an SBOM with versions before and after, and any relink repairs the transaction made necessary.`,
     options: {},
     async run(ctx) {
       if (ctx.args.length === 0) throw usageError(`pkg ${action}: name at least one package`);
-      for (const a of ctx.args) if (!/^[a-z0-9][a-z0-9+.:-]*$/.test(a)) throw usageError(`pkg ${action}: "${a}" is not a package name`);
+      // A name, or (install) the absolute path of a package file inside the root.
+      const isFile = (a: string) => action === "install" && /^\/[^\s\0]*[^/\s\0]$/.test(a) && !a.split("/").includes("..");
+      for (const a of ctx.args) if (!/^[a-z0-9][a-z0-9+.:-]*$/.test(a) && !isFile(a)) throw usageError(`pkg ${action}: "${a}" is not a package name${action === "install" ? " or an absolute path of a package file inside the root" : ""}`);
       const s = ctx.session();
       const { confirm } = await import("./commands.ts");
       await confirm(ctx, `${action} ${ctx.args.join(" ")} in ${s.layout.root}`);
