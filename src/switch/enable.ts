@@ -118,6 +118,9 @@ async function prepare(ctx: OpContext, provider: Provider, state: State, install
     linkTarget: a.applet.linkTarget,
     ownLinks: [join(session.layout.stateDir, backupRel(a.applet.target)), ...(backend.diverter ? [hostPath(root, divertedName(a.applet.dbPath))] : [])],
   }));
+  // A run killed between linking a temp name and renaming it left that temp
+  // name as one more hard link of the original: ours, swept before counting.
+  if (!session.dryRun) sweepTempFiles(workDirs(root, session.layout.stateDir, switching.map((s) => s.target)));
   plan.refusals.push(...checkTargets(fsFacts(root, switching), currentMounts(), root));
   for (const r of plan.refusals) op.record("preflight.check", { check: "target", path: r.target, ok: false, reason: r.reason });
   for (const a of plan.actions.filter((x) => x.kind === "skip")) op.record("preflight.check", { check: "target", path: a.applet.target, ok: true, skipped: true, reason: a.reason ?? null });
