@@ -72,7 +72,7 @@ describe("hook set per package manager", () => {
   test("the hooks run the binary itself when it lives inside the root", () => {
     expect(hookBinary("/", "/usr/local/bin/pkgswitch")).toBe("/usr/local/bin/pkgswitch");
     expect(hookBinary("/srv/r", "/srv/r/opt/pkgswitch")).toBe("/opt/pkgswitch");
-    expect(hookBinary("/srv/r", "/work/dist/pkgswitch")).toBe("/usr/bin/pkgswitch");
+    expect(hookBinary("/srv/r", "/opt/build/dist/pkgswitch")).toBe("/usr/bin/pkgswitch");
     expect(hookBinary("/", "/usr/bin/bun")).toBe("/usr/bin/pkgswitch");
   });
 });
