@@ -1,6 +1,5 @@
 /** The command table: each command's usage, options and handler. Handlers
  * return an exit code; expected failures throw PkgswitchError. */
-import type { ParseArgsConfig } from "node:util";
 import { loadConfig } from "../config/config.ts";
 import { checkLayout, hostPath, layoutFor, type Layout } from "../config/paths.ts";
 import { Exit, usageError } from "../errors.ts";
@@ -11,7 +10,7 @@ import { disable } from "../switch/disable.ts";
 import { dropGuardsIfIdle, installGuards, type GuardResult } from "../switch/guards.ts";
 import { loadState } from "../switch/state.ts";
 import { signingFor } from "../attest/signing.ts";
-import type { GlobalFlags, Parsed } from "./args.ts";
+import type { GlobalFlags } from "./args.ts";
 import { Output, writeStderr } from "./output.ts";
 import { stdinLine } from "../sys/index.ts";
 import { cmdList, cmdStatus } from "./info.ts";
@@ -23,27 +22,10 @@ import { lifecycleCommands } from "./lifecycle.ts";
 import { checkCommands } from "./check.ts";
 import { fleetCommands } from "./fleet.ts";
 
-type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
-
-export interface Command {
-  path: string[];
-  args: string;
-  summary: string;
-  help: string;
-  options: OptionSpec;
-  run(ctx: CommandContext): Promise<number>;
-}
-
-export interface CommandContext {
-  parsed: Parsed;
-  globals: GlobalFlags;
-  args: string[];
-  out: Output;
-  argv: string[];
-  /** Layout + config; loaded lazily so `--help` never reads the root. */
-  layout(): Layout;
-  session(): Session;
-}
+// The command shapes live in ./command.ts (subcommand files import them
+// from there, without the table); re-exported for the table's users.
+import type { Command, CommandContext } from "./command.ts";
+export type { Command, CommandContext } from "./command.ts";
 
 const PROVIDER_HELP = "Providers: see `pkgswitch list` (coreutils, findutils, diffutils, sudo-rs, busybox, and any in <root>/etc/pkgswitch/providers.d/).";
 
