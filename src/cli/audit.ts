@@ -8,16 +8,26 @@ import { jsonlName } from "../audit/names.ts";
 import { parseOpId } from "../audit/opid.ts";
 import type { AuditEvent } from "../audit/event.ts";
 import type { CommandContext } from "./commands.ts";
+import { archive, readArchivedFile, segmentOf, type Selection } from "../audit/archive.ts";
+import { segmentPath } from "../audit/archive-records.ts";
+import { runOperation } from "../switch/session.ts";
 
-/** Read an operation's events (exit 3 when it does not exist). */
+/** Read an operation's events (exit 3 when it does not exist); an archived
+ * operation's are read from its segment (`audit archive`). */
 export function readOpEvents(auditDir: string, opId: string): AuditEvent[] {
-  const path = join(auditDir, jsonlName(opId));
-  if (!present(path)) throw new PkgswitchError(3, `no operation ${opId} in ${auditDir}`);
+  let path = join(auditDir, jsonlName(opId));
   let text: string;
-  try {
-    text = readBoundedText(path, { max: READ_LIMIT.record, noFollow: true });
-  } catch (e) {
-    throw new PkgswitchError(Exit.PERMISSION, `cannot read ${path}: it ${readProblem(e)}`);
+  if (!present(path)) {
+    const seg = segmentOf(auditDir, readLedger(auditDir), opId);
+    if (!seg) throw new PkgswitchError(3, `no operation ${opId} in ${auditDir}`);
+    path = `${segmentPath(auditDir, seg.segment)}:${jsonlName(opId)}`;
+    text = Buffer.from(readArchivedFile(auditDir, seg, jsonlName(opId))).toString("utf8");
+  } else {
+    try {
+      text = readBoundedText(path, { max: READ_LIMIT.record, noFollow: true });
+    } catch (e) {
+      throw new PkgswitchError(Exit.PERMISSION, `cannot read ${path}: it ${readProblem(e)}`);
+    }
   }
   return text.split("\n").filter(Boolean).map((l, i) => {
     try {
@@ -96,4 +106,43 @@ export function describeEvent(e: AuditEvent): string {
     }
   })();
   return `${String(e.seq).padStart(4)} ${t} ${e.event.padEnd(16)} ${rest}`;
+}
+
+/** `audit archive --keep N | --before DATE`: move old operations' files into
+ * signed segments (src/audit/archive.ts), as an operation of its own. */
+export async function cmdAuditArchive(ctx: CommandContext): Promise<number> {
+  if (ctx.args.length > 0) throw usageError("audit archive takes no arguments (use --keep N or --before DATE)");
+  const keep = ctx.parsed.values.keep as string | undefined;
+  const before = ctx.parsed.values.before as string | undefined;
+  if ((keep === undefined) === (before === undefined)) throw usageError("audit archive: give --keep N or --before DATE (one of them)");
+  let sel: Selection;
+  if (keep !== undefined) {
+    if (!/^[0-9]{1,9}$/.test(keep)) throw usageError(`audit archive --keep ${JSON.stringify(keep)}: expected a number of operations to keep (0 or more)`);
+    sel = { keep: Number(keep) };
+  } else {
+    const d = parseDate(before!, "audit archive --before");
+    sel = { before: d };
+  }
+  const s = ctx.session();
+  const what = keep !== undefined ? `--keep ${keep}` : `--before ${before}`;
+  const { outcome, summary } = await runOperation(s, `audit archive ${what}`, async (c) => {
+    const signer = c.signing?.mode === "key" ? c.signing.signer : null;
+    const r = archive(s.layout.auditDir, readLedger(s.layout.auditDir), sel, c.op, signer, s.dryRun);
+    return { status: "ok", exitCode: Exit.OK, counts: { archived: r.archived, kept: r.kept, segments: r.segments.length }, result: r };
+  });
+  const r = outcome.result as ReturnType<typeof archive>;
+  ctx.out.json({ op: s.dryRun ? null : summary.opId, dry_run: s.dryRun, archive_dir: segmentPath(s.layout.auditDir, ""), ...r });
+  for (const f of r.finished) ctx.out.line(`finished an interrupted archive: ${f.segment} (removed ${f.removed} file(s) it holds)`);
+  for (const u of r.undone) ctx.out.line(`undid an interrupted archive: ${u} (no record named it; its files were all still in place)`);
+  const verb = s.dryRun ? "would archive" : "archived";
+  ctx.out.line(`${verb} ${r.archived} operation(s) into ${r.segments.length} segment(s) under ${segmentPath(s.layout.auditDir, "")}; ${r.kept} kept in place${s.dryRun ? "" : ` (operation ${summary.opId})`}`);
+  return outcome.exitCode;
+}
+
+/** A date or time given on the command line (YYYY-MM-DD is midnight UTC). */
+export function parseDate(text: string, where: string): Date {
+  const iso = /^[0-9]{4}-[0-9]{2}-[0-9]{2}$/.test(text) ? `${text}T00:00:00Z` : text;
+  const ms = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T/.test(iso) ? Date.parse(iso) : NaN;
+  if (Number.isNaN(ms)) throw usageError(`${where} ${JSON.stringify(text)}: expected a date YYYY-MM-DD or an ISO 8601 time (2026-01-01T12:00:00Z)`);
+  return new Date(ms);
 }
