@@ -54,6 +54,8 @@ export interface ArchiveResult {
   kept: number;
   finished: { segment: string; removed: number }[];
   undone: string[];
+  /** The operations archived (not printed: the segments' records list them). */
+  archivedOps: string[];
 }
 
 interface Present {
@@ -75,7 +77,7 @@ export function archive(auditDir: string, entries: readonly LedgerEntry[], sel: 
     present.push({ entry, jsonl });
     records.push(...recordsIn(entry, jsonl));
   }
-  const result: ArchiveResult = { segments: [], archived: 0, kept: 0, finished: [], undone: [] };
+  const result: ArchiveResult = { segments: [], archived: 0, kept: 0, finished: [], undone: [], archivedOps: [] };
   repair(auditDir, records, names, rec, dryRun, result);
 
   // Operations holding segment records stay: they are where verify finds the segments.
@@ -94,6 +96,7 @@ export function archive(auditDir: string, entries: readonly LedgerEntry[], sel: 
     for (const b of batch) {
       if (!dryRun) for (const m of b.members) unlinkSync(join(auditDir, m.name));
       result.archived++;
+      result.archivedOps.push(b.p.entry.op);
     }
     if (batch.length > 0 && !dryRun) fsyncDir(auditDir);
     batch = [];
@@ -228,6 +231,13 @@ export function segmentOf(auditDir: string, entries: readonly LedgerEntry[], op:
 /** One file of an archived operation, read from its segment (exit 3 when the
  * segment is missing, 1 when it is not the segment its record describes). */
 export function readArchivedFile(auditDir: string, r: SegmentRecord, name: string): Uint8Array {
+  const m = readSegmentFiles(auditDir, r).get(name);
+  if (!m) throw new PkgswitchError(3, `${name} is not in ${segmentPath(auditDir, r.segment)}`);
+  return m;
+}
+
+/** Every file in a recorded segment, by name (errors as readArchivedFile's). */
+export function readSegmentFiles(auditDir: string, r: SegmentRecord): Map<string, Uint8Array> {
   const path = segmentPath(auditDir, r.segment);
   let gz: Buffer;
   try {
@@ -238,7 +248,9 @@ export function readArchivedFile(auditDir: string, r: SegmentRecord, name: strin
     throw new PkgswitchError(Exit.PERMISSION, `cannot read ${path} (${code ?? (e as Error).message})`);
   }
   if (sha256Hex(gz) !== r.sha256) throw new PkgswitchError(1, `${path} is not the segment ${r.archiveOp} recorded (SHA-256 differs); run \`pkgswitch audit verify --all\``);
-  const m = unpackSegment(gz, SEGMENT_READ_LIMIT).find((x) => x.name === name);
-  if (!m) throw new PkgswitchError(3, `${name} is not in ${path}`);
-  return m.bytes;
+  try {
+    return new Map(unpackSegment(gz, SEGMENT_READ_LIMIT).map((m) => [m.name, m.bytes]));
+  } catch (e) {
+    throw new PkgswitchError(1, `${path} is not a readable segment (${(e as Error).message}); run \`pkgswitch audit verify --all\``);
+  }
 }

@@ -11,6 +11,14 @@ import type { CommandContext } from "./commands.ts";
 import { archive, readArchivedFile, segmentOf, type Selection } from "../audit/archive.ts";
 import { segmentPath } from "../audit/archive-records.ts";
 import { runOperation } from "../switch/session.ts";
+import { loadSummaries, markArchived, type OpSummaryLine } from "../audit/list-index.ts";
+import { writeStdout } from "./output.ts";
+
+/** Write lines in chunks (constant memory per chunk, output as it goes). */
+function streamLines(lines: string[], tail: string): void {
+  for (let i = 0; i < lines.length; i += 2000) writeStdout(lines.slice(i, i + 2000).join("\n") + "\n");
+  if (tail) writeStdout(tail);
+}
 
 /** Read an operation's events (exit 3 when it does not exist); an archived
  * operation's are read from its segment (`audit archive`). */
@@ -39,21 +47,51 @@ export function readOpEvents(auditDir: string, opId: string): AuditEvent[] {
   });
 }
 
+/** `audit list [filters]`: from the list index (src/audit/list-index.ts, a
+ * cache rebuilt from the record), filtered. --json streams one document
+ * with one operation object per line; --jsonl one object per line, nothing
+ * else (docs/formats.md). */
 export async function cmdAuditList(ctx: CommandContext): Promise<number> {
+  if (ctx.args.length > 0) throw usageError("audit list takes no arguments (filters are options: see `pkgswitch audit list --help`)");
+  const v = ctx.parsed.values;
+  const str = (k: string) => v[k] as string | undefined;
+  const oneOf = (k: string, allowed: string[]) => {
+    const x = str(k);
+    if (x !== undefined && !allowed.includes(x)) throw usageError(`audit list --${k} ${JSON.stringify(x)}: expected one of ${allowed.join(", ")}`);
+    return x;
+  };
+  const result = oneOf("result", ["ok", "failed", "rolled_back", "dry_run"]);
+  const signature = oneOf("signature", ["signed", "unsigned", "failed"]);
+  const since = str("since") !== undefined ? parseDate(str("since")!, "audit list --since").getTime() : -Infinity;
+  // A bare date includes that whole day; a time is exclusive.
+  const untilText = str("until");
+  const until = untilText === undefined ? Infinity : parseDate(untilText, "audit list --until").getTime() + (/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/.test(untilText) ? 86_400_000 : 0);
+  const provider = str("provider");
+  const command = str("command");
   const s = ctx.session();
-  const ledger = readLedger(s.layout.auditDir);
-  const rows = ledger.map((e) => {
-    let command = "?";
-    let status = "?";
-    try {
-      const ev = readOpEvents(s.layout.auditDir, e.op);
-      command = String(ev[0]?.command ?? "?");
-      status = String(ev[ev.length - 1]?.status ?? "?");
-    } catch {}
-    return { seq: e.seq, op: e.op, ts: e.ts, command, status, signature: e.signature, key_id: e.key_id };
-  });
-  ctx.out.json({ audit_dir: s.layout.auditDir, operations: rows });
-  if (rows.length === 0) ctx.out.line(`no operations recorded in ${s.layout.auditDir}`);
+  const all = loadSummaries(s.layout.auditDir, s.layout.stateDir);
+  const keep = (r: OpSummaryLine) => {
+    if (provider !== undefined && !r.providers.includes(provider)) return false;
+    if (command !== undefined && r.command !== command && !r.command.startsWith(`${command} `)) return false;
+    if (result !== undefined && r.status !== result) return false;
+    if (signature !== undefined && r.signature !== signature) return false;
+    if (since !== -Infinity || until !== Infinity) {
+      const t = Date.parse(r.ts);
+      if (t < since || t >= until) return false;
+    }
+    return true;
+  };
+  const rows = all.filter(keep);
+  if (v.jsonl === true) {
+    streamLines(rows.map((r) => JSON.stringify(r)), "");
+    return Exit.OK;
+  }
+  if (ctx.globals.json) {
+    writeStdout(`{"audit_dir":${JSON.stringify(s.layout.auditDir)},"operations":[\n`);
+    streamLines(rows.map((r, i) => JSON.stringify(r) + (i < rows.length - 1 ? "," : "")), "]}\n");
+    return Exit.OK;
+  }
+  if (rows.length === 0) ctx.out.line(all.length === 0 ? `no operations recorded in ${s.layout.auditDir}` : `no operation of the ${all.length} recorded matches`);
   for (const r of rows) {
     const st = r.status === "ok" ? ctx.out.paint("green", r.status) : r.status === "dry_run" ? r.status : ctx.out.paint("red", r.status);
     ctx.out.line(`${r.op}  ${st.padEnd(11)}  ${r.signature.padEnd(8)}  ${r.command}`);
@@ -130,7 +168,8 @@ export async function cmdAuditArchive(ctx: CommandContext): Promise<number> {
     const r = archive(s.layout.auditDir, readLedger(s.layout.auditDir), sel, c.op, signer, s.dryRun);
     return { status: "ok", exitCode: Exit.OK, counts: { archived: r.archived, kept: r.kept, segments: r.segments.length }, result: r };
   });
-  const r = outcome.result as ReturnType<typeof archive>;
+  const { archivedOps, ...r } = outcome.result as ReturnType<typeof archive>;
+  if (!s.dryRun && archivedOps.length > 0) markArchived(s.layout.auditDir, s.layout.stateDir, archivedOps);
   ctx.out.json({ op: s.dryRun ? null : summary.opId, dry_run: s.dryRun, archive_dir: segmentPath(s.layout.auditDir, ""), ...r });
   for (const f of r.finished) ctx.out.line(`finished an interrupted archive: ${f.segment} (removed ${f.removed} file(s) it holds)`);
   for (const u of r.undone) ctx.out.line(`undid an interrupted archive: ${u} (no record named it; its files were all still in place)`);

@@ -100,10 +100,10 @@ export const COMMANDS: Command[] = [
   },
   {
     path: ["audit", "list"],
-    args: "",
-    summary: "list recorded operations",
-    help: "One line per operation in the ledger: op id, time, command, status, signature.",
-    options: {},
+    args: "[--provider P] [--command C] [--result R] [--signature S] [--since DATE] [--until DATE] [--jsonl]",
+    summary: "list recorded operations (filtered)",
+    help: "One line per operation in the ledger: op id, status, signature, command. Filters (all must match): --provider P (named by the operation), --command C (the command, or its first words: `enable`, `hooks install`), --result ok|failed|rolled_back|dry_run, --signature signed|unsigned|failed, --since DATE (at or after), --until DATE (before; a bare YYYY-MM-DD includes that day); DATE is YYYY-MM-DD (UTC) or an ISO 8601 time. --json streams one document whose operations are one per line; --jsonl prints one JSON object per operation per line and nothing else. Reads a cache of summaries (<state dir>/audit-list-index.jsonl) rebuilt from the record when the ledger changed; `audit verify` never uses it. Archived operations (`audit archive`) are listed too.",
+    options: { provider: { type: "string" }, command: { type: "string" }, result: { type: "string" }, signature: { type: "string" }, since: { type: "string" }, until: { type: "string" }, jsonl: { type: "boolean" } },
     run: cmdAuditList,
   },
   {

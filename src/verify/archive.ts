@@ -48,7 +48,11 @@ export function checkArchived(dir: string, names: ReadonlySet<string>, entries: 
   for (const t of tasks) {
     const r = names.has(jsonlName(t.entry.op)) ? undefined : recordOf.get(t.entry.op);
     if (!r) rest.push(t);
-    else bySegment.set(r, [...(bySegment.get(r) ?? []), t]);
+    else {
+      const list = bySegment.get(r);
+      if (list) list.push(t);
+      else bySegment.set(r, [t]);
+    }
   }
   const results: OpCheckResult[] = [];
   for (const [r, ts] of bySegment) {

@@ -28,8 +28,9 @@ export const timeOf = (i: number, startMs: number, stepMs: number) => new Date(s
 
 /** Write `n` operations into <root>/var/lib/pkgswitch/audit (which must be
  * empty), signed with <root>/etc/pkgswitch/keys/signing.key (make it first
- * with `pkgswitch keys generate`). `allSigned` signs every one. */
-export function makeRecord(root: string, n: number, opts: { startMs?: number; stepMs?: number; allSigned?: boolean } = {}): { ops: string[] } {
+ * with `pkgswitch keys generate`). `allSigned` signs every one,
+ * `noneSigned` none (faster, for listing benchmarks). */
+export function makeRecord(root: string, n: number, opts: { startMs?: number; stepMs?: number; allSigned?: boolean; noneSigned?: boolean } = {}): { ops: string[] } {
   const startMs = opts.startMs ?? Date.UTC(2025, 6, 1);
   const stepMs = opts.stepMs ?? 3_600_000;
   const signer = signerFor(loadSecretKey(join(root, "etc/pkgswitch/keys/signing.key"), {}), "pkgswitch/test-record");
@@ -43,7 +44,7 @@ export function makeRecord(root: string, n: number, opts: { startMs?: number; st
     const ts = when.toISOString();
     const op = `${ts.slice(0, 19).replace(/[-:]/g, "")}Z-${(i * 2654435761 >>> 0).toString(16).padStart(8, "0")}`;
     const sh = shapeOf(i);
-    const signed = opts.allSigned || sh.signed;
+    const signed = !opts.noneSigned && (opts.allSigned || sh.signed);
     const fields: [string, Record<string, unknown>][] = [
       ["op.start", { command: sh.command, argv: ["pkgswitch", ...sh.command.split(" ")], env: {}, tool_version: "0.3.0", root: "/", dry_run: false, uid: 0, host_id: "0123456789abcdef0123456789abcdef" }],
       ...(sh.provider ? [["preflight.check", { check: "owner", path: "/usr/bin/ls", provider: sh.provider, ok: true }] as [string, Record<string, unknown>]] : []),
