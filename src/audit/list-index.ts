@@ -14,7 +14,8 @@
  * {"v":1,"ledger_bytes":N,"ledger_sha256":HEX}, then one summary per ledger
  * line in ledger order (docs/formats.md). Written atomically; a state dir
  * that cannot be written only costs the next run the same work. */
-import { existsSync } from "node:fs";
+import { present } from "../config/access.ts";
+import { readAuditText } from "./store.ts";
 import { join } from "node:path";
 import { READ_LIMIT, readBounded } from "../config/bounded.ts";
 import { writeFileAtomic } from "../fsops/atomic.ts";
@@ -84,7 +85,8 @@ export function summarize(e: LedgerEntry, jsonl: Uint8Array | null, archived: bo
  * ledger, else (re)built; saved back when `save` (best effort). */
 export function loadSummaries(auditDir: string, stateDir: string, save = true): OpSummaryLine[] {
   const ledgerPath = join(auditDir, LEDGER_FILE);
-  const ledger = existsSync(ledgerPath) ? readBounded(ledgerPath, { max: READ_LIMIT.ledger, noFollow: true }) : Buffer.alloc(0);
+  // Unreadable (not root): exit 70 naming the path, never "nothing recorded".
+  const ledger = present(ledgerPath) ? Buffer.from(readAuditText(ledgerPath, READ_LIMIT.ledger)) : Buffer.alloc(0);
   const indexPath = join(stateDir, LIST_INDEX_FILE);
   let summaries: OpSummaryLine[] = [];
   let covered = 0;
