@@ -4,16 +4,15 @@
  *
  * It is a CACHE, never evidence: `audit verify` never reads it, and it is
  * rebuilt from the ledger and the operation files (or their archive
- * segments) whenever it does not match the ledger. It is bound to the
- * ledger by the byte length and SHA-256 of the ledger prefix it covers, so
- * any change to a covered line (not only a truncation) rebuilds it; lines
- * appended since are summarized and appended (so each operation's files are
- * read once, by the first `audit list` after it).
+ * segments) whenever it does not fit the ledger (length, first and last
+ * covered line); lines appended since are summarized and appended (so each
+ * operation's files are read once, by the first `audit list` after it).
  *
  * File: <state dir>/audit-list-index.jsonl, line 1 a header
- * {"v":1,"ledger_bytes":N,"ledger_sha256":HEX}, then one summary per ledger
- * line in ledger order (docs/formats.md). Written atomically; a state dir
+ * {"v":2,"ledger_bytes":N,"lines":N,"first_sha256":HEX,"last_sha256":HEX},
+ * then one summary per ledger line in ledger order (docs/formats.md). Written atomically; a state dir
  * that cannot be written only costs the next run the same work. */
+import { closeSync, constants, lstatSync, openSync, readSync } from "node:fs";
 import { present } from "../config/access.ts";
 import { readAuditText } from "./store.ts";
 import { join } from "node:path";
@@ -45,9 +44,13 @@ export interface OpSummaryLine {
 }
 
 interface Header {
-  v: 1;
+  v: 2;
+  /** Ledger bytes and lines the summaries cover. */
   ledger_bytes: number;
-  ledger_sha256: string;
+  lines: number;
+  /** SHA-256 of the first and of the last covered ledger line. */
+  first_sha256: string;
+  last_sha256: string;
 }
 
 /** Summarize one operation's JSONL (tolerant: a cache of what is there). */
@@ -81,37 +84,53 @@ export function summarize(e: LedgerEntry, jsonl: Uint8Array | null, archived: bo
   return { seq: e.seq, op: e.op, ts: e.ts, command, status, exit_code: exit, providers: [...providers].sort(), signature: e.signature, key_id: e.key_id, archived };
 }
 
-/** The summaries of every ledger line, from the index when it matches the
- * ledger, else (re)built; saved back when `save` (best effort). */
-export function loadSummaries(auditDir: string, stateDir: string, save = true): OpSummaryLine[] {
+/** The summaries of every ledger line, one JSON object per line (the
+ * index's body, as stored: `audit list` filters it without parsing every
+ * line), from the index when it still fits the ledger, else brought up to
+ * date (lines appended since) or rebuilt; saved back when `save` (best
+ * effort). The index is bound to the ledger by the covered length and the
+ * SHA-256 of the first and last covered lines, so that checking it reads
+ * only the ledger's two ends: a ledger edited elsewhere is `audit verify`'s
+ * to find, and the summaries are never evidence. */
+export function loadSummaryText(auditDir: string, stateDir: string, save = true): string {
   const ledgerPath = join(auditDir, LEDGER_FILE);
   // Unreadable (not root): exit 70 naming the path, never "nothing recorded".
-  const ledger = present(ledgerPath) ? Buffer.from(readAuditText(ledgerPath, READ_LIMIT.ledger)) : Buffer.alloc(0);
+  if (!present(ledgerPath)) return "";
+  const size = ledgerSize(ledgerPath);
   const indexPath = join(stateDir, LIST_INDEX_FILE);
-  let summaries: OpSummaryLine[] = [];
-  let covered = 0;
   const cached = readIndex(indexPath);
-  if (cached && cached.header.ledger_bytes <= ledger.length && sha256Hex(ledger.subarray(0, cached.header.ledger_bytes)) === cached.header.ledger_sha256 && cached.lines.length === countLines(ledger.subarray(0, cached.header.ledger_bytes))) {
-    summaries = cached.lines;
+  let body = "";
+  let covered = 0;
+  let lines = 0;
+  if (cached && cached.header.ledger_bytes <= size && ends(ledgerPath, cached.header.ledger_bytes, cached.header.lines)?.join() === [cached.header.first_sha256, cached.header.last_sha256].join()) {
+    body = cached.body;
     covered = cached.header.ledger_bytes;
+    lines = cached.header.lines;
   }
-  if (covered === ledger.length && cached) return summaries;
+  if (cached && covered === size && covered > 0) return body;
   let fresh: LedgerEntry[];
   try {
-    fresh = parseLedger(ledger.subarray(covered).toString("utf8"), summaries.length);
+    fresh = parseLedger(readRange(ledgerPath, covered, size - covered).toString("utf8"), lines);
   } catch (e) {
     throw new PkgswitchError(Exit.INTERNAL, `ledger ${ledgerPath} is corrupt (${(e as Error).message}); run \`pkgswitch audit verify --all\``);
   }
-  summaries.push(...summarizeEntries(auditDir, fresh));
-  if (save) saveSummaries(stateDir, ledger, summaries);
-  return summaries;
+  body += summarizeEntries(auditDir, fresh).map((x) => JSON.stringify(x) + "\n").join("");
+  if (save && fresh.length > 0) saveIndex(stateDir, ledgerPath, size, lines + fresh.length, body);
+  return body;
 }
 
-/** Write the index for `ledger` (best effort: it is only a cache). */
-function saveSummaries(stateDir: string, ledger: Uint8Array, summaries: OpSummaryLine[]): void {
-  const header: Header = { v: 1, ledger_bytes: ledger.length, ledger_sha256: sha256Hex(ledger) };
+/** Every summary, parsed (for callers that need them all). */
+export function loadSummaries(auditDir: string, stateDir: string, save = true): OpSummaryLine[] {
+  return loadSummaryText(auditDir, stateDir, save).split("\n").filter(Boolean).map((l) => JSON.parse(l) as OpSummaryLine);
+}
+
+/** Write the index (best effort: it is only a cache). */
+function saveIndex(stateDir: string, ledgerPath: string, bytes: number, lines: number, body: string): void {
+  const e = ends(ledgerPath, bytes, lines);
+  if (!e) return;
+  const header: Header = { v: 2, ledger_bytes: bytes, lines, first_sha256: e[0], last_sha256: e[1] };
   try {
-    writeFileAtomic(join(stateDir, LIST_INDEX_FILE), [JSON.stringify(header), ...summaries.map((s) => JSON.stringify(s))].join("\n") + "\n", 0o600, false);
+    writeFileAtomic(join(stateDir, LIST_INDEX_FILE), JSON.stringify(header) + "\n" + body, 0o600, false);
   } catch {}
 }
 
@@ -119,10 +138,52 @@ function saveSummaries(stateDir: string, ledger: Uint8Array, summaries: OpSummar
  * does not change when files move, so the index would not notice). */
 export function markArchived(auditDir: string, stateDir: string, ops: readonly string[]): void {
   const moved = new Set(ops);
-  const summaries = loadSummaries(auditDir, stateDir, false);
-  for (const s of summaries) if (moved.has(s.op)) s.archived = true;
+  const summaries = loadSummaries(auditDir, stateDir);
+  for (const x of summaries) if (moved.has(x.op)) x.archived = true;
   const ledgerPath = join(auditDir, LEDGER_FILE);
-  saveSummaries(stateDir, readBounded(ledgerPath, { max: READ_LIMIT.ledger, noFollow: true }), summaries);
+  if (summaries.length === 0) return;
+  saveIndex(stateDir, ledgerPath, ledgerSize(ledgerPath), summaries.length, summaries.map((x) => JSON.stringify(x) + "\n").join(""));
+}
+
+/** The ledger's size; anything but a regular file of ours within its bound
+ * stops here (exit 70, as reading it would). */
+function ledgerSize(path: string): number {
+  const st = lstatSync(path);
+  if (!st.isFile() || st.size > READ_LIMIT.ledger) readAuditText(path, READ_LIMIT.ledger); // throws the one-line error
+  return st.size;
+}
+
+/** SHA-256 of the first and of the last line of ledger[0, bytes) (which
+ * must hold `lines` lines), or null when it does not look so. */
+function ends(path: string, bytes: number, lines: number): [string, string] | null {
+  if (bytes === 0 || lines === 0) return null;
+  const head = readRange(path, 0, Math.min(bytes, 1 << 16));
+  const nl = head.indexOf(10);
+  if (nl < 0) return null;
+  const from = Math.max(0, bytes - (1 << 16));
+  const tail = readRange(path, from, bytes - from);
+  if (tail[tail.length - 1] !== 10) return null;
+  const prev = tail.lastIndexOf(10, tail.length - 2);
+  if (prev < 0 && from > 0) return null;
+  if (lines === 1 && nl + 1 !== bytes) return null;
+  return [sha256Hex(head.subarray(0, nl)), sha256Hex(tail.subarray(prev + 1, tail.length - 1))];
+}
+
+function readRange(path: string, start: number, len: number): Buffer {
+  const buf = Buffer.alloc(len);
+  if (len === 0) return buf;
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    let off = 0;
+    while (off < len) {
+      const n = readSync(fd, buf, off, len - off, start + off);
+      if (n === 0) break;
+      off += n;
+    }
+    return off === len ? buf : buf.subarray(0, off);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function summarizeEntries(auditDir: string, entries: LedgerEntry[]): OpSummaryLine[] {
@@ -170,22 +231,20 @@ function readOr(path: string): Buffer | null {
   }
 }
 
-function countLines(b: Uint8Array): number {
-  let n = 0;
-  for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) n++;
-  return n;
-}
-
-function readIndex(path: string): { header: Header; lines: OpSummaryLine[] } | null {
+function readIndex(path: string): { header: Header; body: string } | null {
   const bytes = readOr(path);
   if (!bytes) return null;
   try {
-    const lines = bytes.toString("utf8").split("\n");
-    if (lines[lines.length - 1] === "") lines.pop();
-    const header = JSON.parse(lines[0]!) as Header;
-    if (header.v !== 1 || typeof header.ledger_bytes !== "number" || typeof header.ledger_sha256 !== "string") return null;
-    const out = lines.slice(1).map((l) => JSON.parse(l) as OpSummaryLine);
-    return out.every((s, i) => s.seq === i) ? { header, lines: out } : null;
+    const text = bytes.toString("utf8");
+    const nl = text.indexOf("\n");
+    const header = JSON.parse(text.slice(0, nl)) as Header;
+    if (header.v !== 2 || typeof header.ledger_bytes !== "number" || typeof header.lines !== "number") return null;
+    const body = text.slice(nl + 1);
+    // Cheap shape check: as many summaries as covered lines, newline-ended.
+    if (body !== "" && !body.endsWith("\n")) return null;
+    let n = 0;
+    for (let i = body.indexOf("\n"); i >= 0; i = body.indexOf("\n", i + 1)) n++;
+    return n === header.lines ? { header, body } : null;
   } catch {
     return null;
   }

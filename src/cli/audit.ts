@@ -11,7 +11,7 @@ import type { CommandContext } from "./commands.ts";
 import { archive, readArchivedFile, segmentOf, type Selection } from "../audit/archive.ts";
 import { segmentPath } from "../audit/archive-records.ts";
 import { runOperation } from "../switch/session.ts";
-import { loadSummaries, markArchived, type OpSummaryLine } from "../audit/list-index.ts";
+import { loadSummaryText, markArchived, type OpSummaryLine } from "../audit/list-index.ts";
 import { writeStdout } from "./output.ts";
 
 /** Write lines in chunks (constant memory per chunk, output as it goes). */
@@ -69,7 +69,7 @@ export async function cmdAuditList(ctx: CommandContext): Promise<number> {
   const provider = str("provider");
   const command = str("command");
   const s = ctx.session();
-  const all = loadSummaries(s.layout.auditDir, s.layout.stateDir);
+  const text = loadSummaryText(s.layout.auditDir, s.layout.stateDir);
   const keep = (r: OpSummaryLine) => {
     if (provider !== undefined && !r.providers.includes(provider)) return false;
     if (command !== undefined && r.command !== command && !r.command.startsWith(`${command} `)) return false;
@@ -81,17 +81,40 @@ export async function cmdAuditList(ctx: CommandContext): Promise<number> {
     }
     return true;
   };
-  const rows = all.filter(keep);
+  // Each filter value must appear in a summary line before it is parsed:
+  // most lines of a long record are rejected by a substring search.
+  const needles = [provider, command !== undefined ? `"command":${JSON.stringify(command).slice(0, -1)}` : undefined, result, signature].filter((x): x is string => x !== undefined).map((x) => (x.startsWith('"command"') ? x : JSON.stringify(x)));
+  const sinceIso = since === -Infinity ? null : new Date(since).toISOString();
+  const lines: string[] = [];
+  const rows: OpSummaryLine[] = [];
+  let total = 0;
+  for (let at = 0; at < text.length; ) {
+    const nl = text.indexOf("\n", at);
+    const line = text.slice(at, nl);
+    at = nl + 1;
+    total++;
+    if (!needles.every((n) => line.includes(n))) continue;
+    // ISO times of one format compare as strings: skip the early ones unparsed.
+    if (sinceIso !== null) {
+      const t = line.indexOf('"ts":"');
+      if (t >= 0 && line.slice(t + 6, t + 30) < sinceIso) continue;
+    }
+    const r = JSON.parse(line) as OpSummaryLine;
+    if (!keep(r)) continue;
+    lines.push(line);
+    if (!ctx.globals.json && v.jsonl !== true) rows.push(r);
+  }
   if (v.jsonl === true) {
-    streamLines(rows.map((r) => JSON.stringify(r)), "");
+    streamLines(lines, "");
     return Exit.OK;
   }
   if (ctx.globals.json) {
     writeStdout(`{"audit_dir":${JSON.stringify(s.layout.auditDir)},"operations":[\n`);
-    streamLines(rows.map((r, i) => JSON.stringify(r) + (i < rows.length - 1 ? "," : "")), "]}\n");
+    for (let i = 0; i < lines.length - 1; i++) lines[i] += ",";
+    streamLines(lines, "]}\n");
     return Exit.OK;
   }
-  if (rows.length === 0) ctx.out.line(all.length === 0 ? `no operations recorded in ${s.layout.auditDir}` : `no operation of the ${all.length} recorded matches`);
+  if (rows.length === 0) ctx.out.line(total === 0 ? `no operations recorded in ${s.layout.auditDir}` : `no operation of the ${total} recorded matches`);
   for (const r of rows) {
     const st = r.status === "ok" ? ctx.out.paint("green", r.status) : r.status === "dry_run" ? r.status : ctx.out.paint("red", r.status);
     ctx.out.line(`${r.op}  ${st.padEnd(11)}  ${r.signature.padEnd(8)}  ${r.command}`);
