@@ -68,16 +68,6 @@ const MANAGER_ALLOW = new Set<string>([
   "src/switch/transaction.ts",
 ]);
 
-/** Import edges that still run upward while the layering is being fixed
- * (issue 7); this list only shrinks. */
-const LAYER_ALLOW = new Set<string>([
-  "src/fsops/backup.ts -> src/switch/state.ts",
-  "src/switch/session.ts -> src/cli/output.ts",
-]);
-/** Modules of the one known cycle (the command table and its subcommand
- * files), allowed until it is broken; this list only shrinks. */
-const CYCLE_ALLOW = new Set<string>(["src/cli/attest.ts", "src/cli/audit.ts", "src/cli/check.ts", "src/cli/commands.ts", "src/cli/docs.ts", "src/cli/info.ts", "src/cli/lifecycle.ts", "src/cli/verify.ts"]);
-
 function walk(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir).sort()) {
     const p = join(dir, name);
@@ -137,7 +127,7 @@ for (const [from, edges] of graph) {
     const b = layerOf(to);
     if (!b || b === a) continue;
     const ok = BASE.includes(b) || (allowed ? allowed.includes("*") || allowed.includes(b) : UNLISTED(b));
-    if (!ok && !LAYER_ALLOW.has(`${from} -> ${to}`)) problems.push(`${from}:${line}: imports upward, ${a} → ${b} (${to})`);
+    if (!ok) problems.push(`${from}:${line}: imports upward, ${a} → ${b} (${to})`);
   }
 }
 
@@ -170,7 +160,7 @@ for (const [from, edges] of graph) {
         comp.push(w);
       } while (w !== v);
       const selfLoop = (graph.get(v) ?? []).some((e) => e.to === v);
-      if ((comp.length > 1 || selfLoop) && !comp.every((m) => CYCLE_ALLOW.has(m))) {
+      if (comp.length > 1 || selfLoop) {
         const members = new Set(comp);
         const lines = comp.sort().map((m) => {
           const e = graph.get(m)!.find((e) => members.has(e.to))!;
@@ -188,5 +178,5 @@ if (problems.length > 0) {
   console.log(`check-structure: ${problems.length} problem(s); see docs/architecture.md`);
   process.exit(1);
 }
-const pending = [MANAGER_ALLOW.size && `${MANAGER_ALLOW.size} file(s) naming a package manager`, LAYER_ALLOW.size && `${LAYER_ALLOW.size} upward import(s)`, CYCLE_ALLOW.size && `${CYCLE_ALLOW.size} module(s) in a known cycle`].filter(Boolean);
+const pending = [MANAGER_ALLOW.size && `${MANAGER_ALLOW.size} file(s) naming a package manager`].filter(Boolean);
 console.log(`check-structure: ${graph.size} modules ok${pending.length ? ` (still allowlisted: ${pending.join(", ")})` : ""}`);

@@ -7,7 +7,7 @@ import { present } from "../config/access.ts";
 import { writeFileAtomic } from "../fsops/atomic.ts";
 import { formatPublicKey, generateSecretKey, keyIdHex, parsePublicKey, type GeneratedKey } from "../attest/minisign.ts";
 import { PUBLIC_KEY_FILE, SECRET_KEY_FILE, loadSecretKey, signerFor } from "../attest/signing.ts";
-import type { Command, CommandContext } from "./commands.ts";
+import type { Command, CommandContext } from "./command.ts";
 import { runOperation } from "../switch/session.ts";
 import { READ_LIMIT, readBoundedText } from "../config/bounded.ts";
 

@@ -7,7 +7,7 @@ import { readLedger } from "../audit/store.ts";
 import { jsonlName } from "../audit/names.ts";
 import { parseOpId } from "../audit/opid.ts";
 import type { AuditEvent } from "../audit/event.ts";
-import type { CommandContext } from "./commands.ts";
+import type { CommandContext } from "./command.ts";
 
 /** Read an operation's events (exit 3 when it does not exist). */
 export function readOpEvents(auditDir: string, opId: string): AuditEvent[] {

@@ -10,7 +10,7 @@ import { checkCompat } from "../probes/check.ts";
 import { loadCorpus } from "../probes/corpus.ts";
 import { pairsFromDiscovery, pairsFromState, probesDirOf, readScripts, scratchParent, summaryLine } from "../switch/compat.ts";
 import { loadState } from "../switch/state.ts";
-import type { Command, CommandContext } from "./commands.ts";
+import type { Command, CommandContext } from "./command.ts";
 
 async function cmdCheck(ctx: CommandContext): Promise<number> {
   if (ctx.args.length !== 1) throw usageError("check: name one provider (see `pkgswitch list`)");

@@ -11,8 +11,8 @@ import { dropGuardsIfIdle, installGuards, type GuardResult } from "../switch/gua
 import { loadState } from "../switch/state.ts";
 import { signingFor } from "../attest/signing.ts";
 import type { GlobalFlags } from "./args.ts";
-import { Output, writeStderr } from "./output.ts";
-import { stdinLine } from "../sys/index.ts";
+import { Output } from "./output.ts";
+import { confirm } from "./confirm.ts";
 import { cmdList, cmdStatus } from "./info.ts";
 import { cmdAuditList, cmdAuditShow } from "./audit.ts";
 import { keyCommands } from "./attest.ts";
@@ -22,10 +22,9 @@ import { lifecycleCommands } from "./lifecycle.ts";
 import { checkCommands } from "./check.ts";
 import { fleetCommands } from "./fleet.ts";
 
-// The command shapes live in ./command.ts (subcommand files import them
-// from there, without the table); re-exported for the table's users.
-import type { Command, CommandContext } from "./command.ts";
-export type { Command, CommandContext } from "./command.ts";
+// The command shapes live in ./command.ts: subcommand files import them
+// from there, never this table, so the table imports them without a cycle.
+import type { Command } from "./command.ts";
 
 const PROVIDER_HELP = "Providers: see `pkgswitch list` (coreutils, findutils, diffutils, sudo-rs, busybox, and any in <root>/etc/pkgswitch/providers.d/).";
 
@@ -125,7 +124,7 @@ export const COMMANDS: Command[] = [
     summary: "print a shell completion script",
     help: "Example: pkgswitch completion bash > /etc/bash_completion.d/pkgswitch",
     options: {},
-    run: cmdCompletion,
+    run: (ctx) => cmdCompletion(ctx, COMMANDS),
   },
   {
     path: ["man"],
@@ -133,7 +132,7 @@ export const COMMANDS: Command[] = [
     summary: "print the man page (roff)",
     help: "Example: pkgswitch man > /usr/local/share/man/man8/pkgswitch.8",
     options: {},
-    run: cmdMan,
+    run: (ctx) => cmdMan(ctx, COMMANDS),
   },
 ];
 
@@ -170,17 +169,6 @@ function reportSwitch(out: Output, verb: string, result: unknown, opId: string, 
   if (r.hooks_removed?.length) out.line(`removed package-manager hooks (no provider is enabled): ${r.hooks_removed.join(", ")}`);
   if (!dryRun) out.line(out.paint("dim", `op ${opId} — verify with: pkgswitch audit verify --op ${opId}`));
   else out.line(out.paint("dim", "dry run: nothing was changed"));
-}
-
-/** Ask before changing the system: on a terminal a y/N prompt; elsewhere
- * --yes is required (a script must say it means it). */
-export async function confirm(ctx: CommandContext, what: string): Promise<void> {
-  if (ctx.globals.yes || ctx.globals.dryRun) return;
-  if (!process.stdin.isTTY) throw usageError(`refusing to ${what} without --yes (stdin is not a terminal); preview with --dry-run`);
-  writeStderr(`${what}? [y/N] `);
-  const line = await stdinLine();
-  if (line !== null && /^y(es)?$/i.test(line.trim())) return;
-  throw usageError("cancelled; nothing was changed");
 }
 
 /** Build the session (layout, config, output) for commands that need one. */

@@ -3,18 +3,14 @@
 import { Exit, usageError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { GLOBAL_OPTIONS } from "./args.ts";
-import type { CommandContext } from "./commands.ts";
+import type { Command, CommandContext } from "./command.ts";
 import { writeStdout } from "./output.ts";
-
-async function table() {
-  return (await import("./commands.ts")).COMMANDS;
-}
 
 const PROVIDERS = "coreutils findutils diffutils sudo-rs busybox";
 
-export async function cmdCompletion(ctx: CommandContext): Promise<number> {
+/** `cmds` is the command table (passed in: the table imports this file). */
+export async function cmdCompletion(ctx: CommandContext, cmds: readonly Command[]): Promise<number> {
   const shell = ctx.args[0];
-  const cmds = await table();
   const top = [...new Set(cmds.map((c) => c.path[0]!))].sort();
   const globals = Object.keys(GLOBAL_OPTIONS).map((o) => `--${o}`);
   const subs = (head: string) => cmds.filter((c) => c.path[0] === head && c.path.length > 1).map((c) => c.path[1]!);
@@ -64,8 +60,7 @@ _pkgswitch "$@"
 
 const roff = (s: string) => s.replace(/\\/g, "\\e").replace(/^\./gm, "\\&.").replace(/-/g, "\\-");
 
-export async function cmdMan(_ctx: CommandContext): Promise<number> {
-  const cmds = await table();
+export async function cmdMan(_ctx: CommandContext, cmds: readonly Command[]): Promise<number> {
   const out = [
     `.TH PKGSWITCH 8 "" "pkgswitch ${VERSION}" "System Administration"`,
     ".SH NAME",

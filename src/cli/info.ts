@@ -10,7 +10,7 @@ import { loadState } from "../switch/state.ts";
 import { executableInfo, observe } from "../switch/observe.ts";
 import { presentHooks } from "../hooks/install.ts";
 import { rollbackIncomplete, unfinishedOps } from "../switch/outcome.ts";
-import type { CommandContext } from "./commands.ts";
+import type { CommandContext } from "./command.ts";
 
 export async function cmdList(ctx: CommandContext): Promise<number> {
   const s = ctx.session();

@@ -15,7 +15,8 @@ import { inspect, relink } from "../switch/relink.ts";
 import { loadState } from "../switch/state.ts";
 import { rollbackIncomplete } from "../switch/outcome.ts";
 import { pkgTransaction } from "../switch/transaction.ts";
-import type { Command, CommandContext } from "./commands.ts";
+import type { Command, CommandContext } from "./command.ts";
+import { confirm } from "./confirm.ts";
 import { writeStderr } from "./output.ts";
 import { withHookPush } from "./fleet.ts";
 
@@ -188,7 +189,6 @@ function pkgCommand(action: "install" | "remove"): Command {
       const isFile = (a: string) => action === "install" && /^\/[^\s\0]*[^/\s\0]$/.test(a) && !a.split("/").includes("..");
       for (const a of ctx.args) if (!/^[a-z0-9][a-z0-9+.:-]*$/.test(a) && !isFile(a)) throw usageError(`pkg ${action}: "${a}" is not a package name${action === "install" ? " or an absolute path of a package file inside the root" : ""}`);
       const s = ctx.session();
-      const { confirm } = await import("./commands.ts");
       await confirm(ctx, `${action} ${ctx.args.join(" ")} in ${s.layout.root}`);
       const { outcome, summary } = await runOperation(s, `pkg ${action} ${ctx.args.join(" ")}`, (c) => pkgTransaction(c, action, ctx.args));
       ctx.out.json({ op: s.dryRun ? null : summary.opId, ...(outcome.result as object), counts: outcome.counts });

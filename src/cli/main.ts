@@ -3,7 +3,7 @@
 import { Exit, PkgswitchError, usageError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { GLOBAL_OPTIONS, parse } from "./args.ts";
-import type { Command, CommandContext } from "./commands.ts";
+import type { Command, CommandContext } from "./command.ts";
 import { Output, writeStdout } from "./output.ts";
 
 // The command table (and through it every command's code) is loaded only

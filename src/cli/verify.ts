@@ -15,7 +15,7 @@ import { EXIT_MEANING, type Report } from "../verify/report.ts";
 import { defaultTrust, trustFromFiles, type TrustSet } from "../verify/trust.ts";
 import { CHECKPOINT_FILE } from "../audit/names.ts";
 import { verifyAll, verifyOp } from "../verify/verify.ts";
-import type { Command, CommandContext } from "./commands.ts";
+import type { Command, CommandContext } from "./command.ts";
 import { writeStdout } from "./output.ts";
 import { READ_LIMIT, readBoundedText } from "../config/bounded.ts";
 
