@@ -50,23 +50,6 @@ const RUNTIME_HOME = "src/sys/";
 const MANAGER_RE = /\b(dpkg|apt-get|apt|pacman|rpm|dnf)\b/i;
 const MANAGER_HOMES = ["src/pkgmgr/", "src/providers/catalog.jsonc"];
 
-/** Files still carrying package-manager names while they move behind the
- * backend (issue 7); this list only shrinks. */
-const MANAGER_ALLOW = new Set<string>([
-  "src/attest/sbom.ts",
-  "src/cli/docs.ts",
-  "src/cli/info.ts",
-  "src/cli/lifecycle.ts",
-  "src/hooks/files.ts",
-  "src/providers/catalog.ts",
-  "src/switch/disable.ts",
-  "src/switch/divert.ts",
-  "src/switch/enable.ts",
-  "src/switch/relink.ts",
-  "src/switch/session.ts",
-  "src/switch/state.ts",
-  "src/switch/transaction.ts",
-]);
 
 function walk(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir).sort()) {
@@ -95,7 +78,7 @@ for (const f of files) {
       if (RUNTIME_RE.test(l)) problems.push(`${r}:${i + 1}: names the runtime outside ${RUNTIME_HOME}: ${l.trim().slice(0, 100)}`);
     });
   }
-  if (!MANAGER_HOMES.some((h) => r.startsWith(h)) && !MANAGER_ALLOW.has(r)) {
+  if (!MANAGER_HOMES.some((h) => r.startsWith(h))) {
     lines.forEach((l, i) => {
       const m = MANAGER_RE.exec(l);
       if (m) problems.push(`${r}:${i + 1}: names the package manager "${m[1]}" outside src/pkgmgr/: ${l.trim().slice(0, 100)}`);
@@ -178,5 +161,4 @@ if (problems.length > 0) {
   console.log(`check-structure: ${problems.length} problem(s); see docs/architecture.md`);
   process.exit(1);
 }
-const pending = [MANAGER_ALLOW.size && `${MANAGER_ALLOW.size} file(s) naming a package manager`].filter(Boolean);
-console.log(`check-structure: ${graph.size} modules ok${pending.length ? ` (still allowlisted: ${pending.join(", ")})` : ""}`);
+console.log(`check-structure: ${graph.size} modules ok`);

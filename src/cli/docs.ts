@@ -3,6 +3,7 @@
 import { Exit, usageError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { GLOBAL_OPTIONS } from "./args.ts";
+import { MANAGER_MAN_PAGES } from "../pkgmgr/factory.ts";
 import type { Command, CommandContext } from "./command.ts";
 import { writeStdout } from "./output.ts";
 
@@ -79,7 +80,7 @@ export async function cmdMan(_ctx: CommandContext, cmds: readonly Command[]): Pr
     ".SH FILES",
     roff("/etc/pkgswitch/config.jsonc, /etc/pkgswitch/providers.d/*.jsonc, /etc/pkgswitch/keys/, /var/lib/pkgswitch/state.json, /var/lib/pkgswitch/backups/, /var/lib/pkgswitch/audit/, /run/lock/pkgswitch.lock"),
     ".SH SEE ALSO",
-    "minisign(1), dpkg(1), apt-get(8)",
+    ["minisign(1)", ...MANAGER_MAN_PAGES].join(", "),
   ];
   writeStdout(out.join("\n") + "\n");
   return Exit.OK;

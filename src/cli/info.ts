@@ -70,8 +70,8 @@ export async function cmdStatus(ctx: CommandContext): Promise<number> {
       } else if ((!hasBackup || failed) && o.kind === "file") restored.push(t.path); // an interrupted disable (or the failed enable's rollback) got this far
       else drifted.push({ path: t.path, now: o.kind === "symlink" ? `link to ${o.linkText}` : o.kind });
     }
-    // Count every registered diversion of a recorded target (what dpkg
-    // lists); only our links need one, so only they can miss it.
+    // Count every registered diversion of a recorded target (what the
+    // package manager lists); only our links need one, so only they can miss it.
     const isRegistered = (t: (typeof p.targets)[number]) => !!t.diverted_to && !!t.db_path && diversions.get(t.db_path)?.to === t.diverted_to;
     const registered = p.targets.filter(isRegistered);
     const diversionsMissing = p.targets.filter((t) => t.diverted_to && t.db_path && !isRegistered(t) && !restored.includes(t.path) && !drifted.some((d) => d.path === t.path)).map((t) => t.db_path!);
@@ -93,7 +93,7 @@ export async function cmdStatus(ctx: CommandContext): Promise<number> {
       + (r.broken.length ? ctx.out.paint("red", `, ${r.broken.length} broken (replacement missing: run relink)`) : "")
       + (r.restored.length ? ctx.out.paint("yellow", `, ${r.restored.length} already restored${r.status === "switched" ? " (interrupted disable: run disable again)" : ""}`) : "");
     const miss = r.missing_backups.length ? ctx.out.paint("red", `, ${r.missing_backups.length} backup(s) missing`) : "";
-    const div = r.diversions || r.diversions_missing.length ? `, ${r.diversions} dpkg diversion(s)${r.diversions_missing.length ? ctx.out.paint("yellow", ` (${r.diversions_missing.length} missing: run relink)`) : ""}` : "";
+    const div = r.diversions || r.diversions_missing.length ? `, ${r.diversions} ${backend.diverter?.noun ?? "diversion"}(s)${r.diversions_missing.length ? ctx.out.paint("yellow", ` (${r.diversions_missing.length} missing: run relink)`) : ""}` : "";
     const state = r.failed ? ctx.out.paint("red", `enable failed, rollback incomplete (run disable ${r.provider} --yes)`) : r.status === "pending" ? ctx.out.paint("yellow", "interrupted enable (run enable again, or disable)") : r.status === "disabling" ? ctx.out.paint("yellow", "interrupted disable (run disable again)") : "enabled";
     ctx.out.line(`${r.provider}: ${state} — ${r.switched}/${r.targets} switched${drift}${miss}${div} (${r.package}, op ${r.op})`);
     for (const d of r.drifted) ctx.out.line(`  drifted ${d.path}: now ${d.now}`);

@@ -26,6 +26,8 @@ export interface Diversion {
 /** Package managers that can redirect a package's file (dpkg-divert), so an
  * upgrade of the replaced package leaves our link alone. */
 export interface Diverter {
+  /** What one is called in messages ("dpkg diversion"). */
+  readonly noun: string;
   /** Current diversions, keyed by the diverted path (`from`). Reads the database only. */
   list(): Map<string, Diversion>;
   /** Register local diversions, without moving files (we place them first). */
@@ -45,9 +47,27 @@ export interface HookPackage {
   files(binary: string): Array<{ path: string; content: string | Uint8Array; mode?: number }>;
 }
 
+/** How messages and help name a package manager's commands, so the engine
+ * never does. */
+export interface ManagerWording {
+  /** The command that installs packages ("apt-get"). */
+  readonly installer: string;
+  /** The command line of a transaction, as `pkg install|remove` help names it. */
+  readonly transaction: Record<"install" | "remove", string>;
+  /** The command line that reinstalls packages (a repair hint). */
+  reinstall(packages: string[]): string;
+  /** Manual pages of its tools (the man page's SEE ALSO). */
+  readonly manPages: readonly string[];
+}
+
 export interface PackageBackend {
   readonly kind: ManagerKind;
   readonly distro: string;
+  /** The command that installs packages, as messages name it ("apt-get"). */
+  readonly installer: string;
+  /** The command line that reinstalls `packages` (the repair hint after a
+   * lost backup). */
+  reinstallHint(packages: string[]): string;
   /** Installed packages among `names`, with their file lists (one query). */
   installed(names: string[]): Map<string, InstalledPackage>;
   /** Version of every installed package (one query, no file lists). */

@@ -5,7 +5,7 @@
 import { existsSync, lstatSync, readdirSync } from "node:fs";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
-import type { BackendOptions, Diversion, Diverter, InstalledPackage, PackageBackend } from "./backend.ts";
+import type { BackendOptions, Diversion, Diverter, InstalledPackage, ManagerWording, PackageBackend } from "./backend.ts";
 import { lastLine } from "./common.ts";
 import { inRoot, run, type CommandResult } from "./exec.ts";
 import { lockHoldersOf } from "./locks.ts";
@@ -122,11 +122,23 @@ export function parseSimulation(out: string): { changed: string[]; removed: stri
   return { changed: [...changed].sort(), removed: [...removed].sort() };
 }
 
+export const DPKG_WORDING: ManagerWording = {
+  installer: "apt-get",
+  transaction: { install: "apt-get install", remove: "apt-get remove" },
+  reinstall: (packages) => `apt-get install --reinstall ${packages.join(" ")}`,
+  manPages: ["dpkg(1)", "apt-get(8)"],
+};
+
 export class DpkgBackend implements PackageBackend {
   readonly kind = "dpkg" as const;
   readonly distro: string;
   readonly usrMerged: boolean;
+  readonly installer = DPKG_WORDING.installer;
+  reinstallHint(packages: string[]): string {
+    return DPKG_WORDING.reinstall(packages);
+  }
   readonly diverter: Diverter = {
+    noun: "dpkg diversion",
     list: () => {
       try {
         return parseDiversions(readBoundedText(hostPath(this.opts.root, "/var/lib/dpkg/diversions"), { max: READ_LIMIT.record }));

@@ -22,7 +22,7 @@ export interface ManagedTarget {
   original: OriginalFile;
   /** The path as the package database records it (may be a /bin alias). */
   db_path?: string;
-  /** Where the package manager now writes the original (dpkg diversion), or null. */
+  /** Where the package manager now writes the original (its diversion), or null. */
   diverted_to?: string | null;
 }
 
