@@ -1,7 +1,7 @@
 /** `audit list` and `audit show`: reading the record (never writing it). */
 import { READ_LIMIT, readBoundedText, readProblem, tooDeep } from "../config/bounded.ts";
 import { join } from "node:path";
-import { Exit, PkgswitchError, usageError } from "../errors.ts";
+import { Exit, PkgswitchError, usageError, VerifyExit, type CommandExit } from "../errors.ts";
 import { present } from "../config/access.ts";
 import { readLedger } from "../audit/store.ts";
 import { jsonlName } from "../audit/names.ts";
@@ -12,7 +12,7 @@ import type { CommandContext } from "./command.ts";
 /** Read an operation's events (exit 3 when it does not exist). */
 export function readOpEvents(auditDir: string, opId: string): AuditEvent[] {
   const path = join(auditDir, jsonlName(opId));
-  if (!present(path)) throw new PkgswitchError(3, `no operation ${opId} in ${auditDir}`);
+  if (!present(path)) throw new PkgswitchError(VerifyExit.NOT_FOUND, `no operation ${opId} in ${auditDir}`);
   let text: string;
   try {
     text = readBoundedText(path, { max: READ_LIMIT.record, noFollow: true });
@@ -24,12 +24,12 @@ export function readOpEvents(auditDir: string, opId: string): AuditEvent[] {
       if (tooDeep(l)) throw new Error("nested too deeply");
       return JSON.parse(l) as AuditEvent;
     } catch {
-      throw new PkgswitchError(3, `${path}: line ${i + 1} is not JSON`);
+      throw new PkgswitchError(VerifyExit.NOT_FOUND, `${path}: line ${i + 1} is not JSON`);
     }
   });
 }
 
-export async function cmdAuditList(ctx: CommandContext): Promise<number> {
+export async function cmdAuditList(ctx: CommandContext): Promise<CommandExit> {
   const s = ctx.session();
   const ledger = readLedger(s.layout.auditDir);
   const rows = ledger.map((e) => {
@@ -51,7 +51,7 @@ export async function cmdAuditList(ctx: CommandContext): Promise<number> {
   return Exit.OK;
 }
 
-export async function cmdAuditShow(ctx: CommandContext): Promise<number> {
+export async function cmdAuditShow(ctx: CommandContext): Promise<CommandExit> {
   if (ctx.args.length !== 1) throw usageError("audit show: give exactly one op id (see `pkgswitch audit list`)");
   const opId = parseOpId(ctx.args[0]!);
   const s = ctx.session();

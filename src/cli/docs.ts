@@ -1,6 +1,6 @@
 /** Generated documentation: shell completion and the man page, both built
  * from the command table so they cannot drift from the real commands. */
-import { Exit, usageError } from "../errors.ts";
+import { Exit, usageError, type CommandExit } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { GLOBAL_OPTIONS } from "./args.ts";
 import { MANAGER_MAN_PAGES } from "../pkgmgr/factory.ts";
@@ -10,7 +10,7 @@ import { writeStdout } from "./output.ts";
 const PROVIDERS = "coreutils findutils diffutils sudo-rs busybox";
 
 /** `cmds` is the command table (passed in: the table imports this file). */
-export async function cmdCompletion(ctx: CommandContext, cmds: readonly Command[]): Promise<number> {
+export async function cmdCompletion(ctx: CommandContext, cmds: readonly Command[]): Promise<CommandExit> {
   const shell = ctx.args[0];
   const top = [...new Set(cmds.map((c) => c.path[0]!))].sort();
   const globals = Object.keys(GLOBAL_OPTIONS).map((o) => `--${o}`);
@@ -61,7 +61,7 @@ _pkgswitch "$@"
 
 const roff = (s: string) => s.replace(/\\/g, "\\e").replace(/^\./gm, "\\&.").replace(/-/g, "\\-");
 
-export async function cmdMan(_ctx: CommandContext, cmds: readonly Command[]): Promise<number> {
+export async function cmdMan(_ctx: CommandContext, cmds: readonly Command[]): Promise<CommandExit> {
   const out = [
     `.TH PKGSWITCH 8 "" "pkgswitch ${VERSION}" "System Administration"`,
     ".SH NAME",

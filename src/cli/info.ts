@@ -1,7 +1,7 @@
 /** Read-only commands about providers and switches: list, status. */
 import { existsSync, lstatSync } from "node:fs";
 import { join } from "node:path";
-import { Exit } from "../errors.ts";
+import { Exit, type CommandExit } from "../errors.ts";
 import { backupHostPath } from "../fsops/backup.ts";
 import { loadCatalog, resolveProviders } from "../providers/catalog.ts";
 import { openBackend } from "../pkgmgr/factory.ts";
@@ -12,7 +12,7 @@ import { presentHooks } from "../hooks/install.ts";
 import { rollbackIncomplete, unfinishedOps } from "../switch/outcome.ts";
 import type { CommandContext } from "./command.ts";
 
-export async function cmdList(ctx: CommandContext): Promise<number> {
+export async function cmdList(ctx: CommandContext): Promise<CommandExit> {
   const s = ctx.session();
   const catalog = loadCatalog(s.layout.providersDir);
   const backend = openBackend({ root: s.layout.root, observe: () => {}, readOnly: true });
@@ -41,7 +41,7 @@ export async function cmdList(ctx: CommandContext): Promise<number> {
   return Exit.OK;
 }
 
-export async function cmdStatus(ctx: CommandContext): Promise<number> {
+export async function cmdStatus(ctx: CommandContext): Promise<CommandExit> {
   const s = ctx.session();
   const state = loadState(s.layout.stateDir);
   const names = ctx.args.length > 0 ? resolveProviders(loadCatalog(s.layout.providersDir), ctx.args).map((p) => p.name) : Object.keys(state.providers).sort();

@@ -1,7 +1,7 @@
 /** Staying switched across package transactions: relink, hooks, pkg. */
 import { existsSync } from "node:fs";
 import { hostPath } from "../config/paths.ts";
-import { Exit, PkgswitchError, usageError } from "../errors.ts";
+import { Exit, PkgswitchError, usageError, type CommandExit } from "../errors.ts";
 import { acquireLock } from "../fsops/lock.ts";
 import { stdinText } from "../sys/index.ts";
 import { loadCatalog } from "../providers/catalog.ts";
@@ -22,7 +22,7 @@ import { confirm } from "./confirm.ts";
 import { writeStderr } from "./output.ts";
 import { withHookPush } from "./fleet.ts";
 
-async function cmdRelink(ctx: CommandContext): Promise<number> {
+async function cmdRelink(ctx: CommandContext): Promise<CommandExit> {
   const hook = ctx.parsed.values.hook === true;
   if (ctx.args.length > 0) throw usageError("relink takes no arguments");
   // Called before a transaction (pkgmgr/hooks.ts): a package list on stdin
@@ -125,7 +125,7 @@ function hookPackageOf(root: string): HookPackage | null {
   }
 }
 
-async function cmdHooksInstall(ctx: CommandContext): Promise<number> {
+async function cmdHooksInstall(ctx: CommandContext): Promise<CommandExit> {
   const { files, pkg, binary } = hookFiles(ctx);
   const s = ctx.session();
   const foreign = foreignAmong(s.layout.root, files);
@@ -150,7 +150,7 @@ async function cmdHooksInstall(ctx: CommandContext): Promise<number> {
   return Exit.OK;
 }
 
-async function cmdHooksRemove(ctx: CommandContext): Promise<number> {
+async function cmdHooksRemove(ctx: CommandContext): Promise<CommandExit> {
   const s = ctx.session();
   const pkg = hookPackageOf(s.layout.root);
   const pkgInstalled = pkg ? openBackend({ root: s.layout.root, observe: () => {}, readOnly: true }).installed([pkg.name]).size > 0 : false;

@@ -11,7 +11,7 @@ import { statePath } from "./state.ts";
 import type { Config } from "../config/config.ts";
 import type { Layout } from "../config/paths.ts";
 import { hostId } from "../config/hostid.ts";
-import { Exit, PkgswitchError } from "../errors.ts";
+import { Exit, PkgswitchError, type CommandExit } from "../errors.ts";
 import { acquireLock } from "../fsops/lock.ts";
 import { HashCache } from "../hashing/cache.ts";
 import { OpBuffer, type OpStatus, type OpSummary, type SigningSetup } from "../audit/opbuffer.ts";
@@ -49,7 +49,7 @@ export interface Session {
 /** What an operation body hands back for finalize. */
 export interface OpOutcome {
   status: OpStatus;
-  exitCode: number;
+  exitCode: CommandExit;
   counts?: Record<string, number>;
   packages?: PackageInfo[];
   /** Result document for --json / the human summary. */
