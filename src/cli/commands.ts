@@ -165,6 +165,7 @@ function reportSwitch(out: Output, verb: string, result: unknown, opId: string, 
     // Not an error: the operator may install the binary afterwards.
     if (!r.hooks.binary_present) out.line(`  they run ${r.hooks.binary}, which is not in this root yet: until it is, they do nothing`);
   }
+  if (r.hooks?.package) out.line(`${dryRun ? "would install" : "installed"} hook package ${r.hooks.package}`);
   for (const f of r.hooks?.foreign ?? []) out.warn(`${f} exists and was not written by pkgswitch; left alone (that hook is not installed)`);
   if (r.hooks_removed?.length) out.line(`removed package-manager hooks (no provider is enabled): ${r.hooks_removed.join(", ")}`);
   if (!dryRun) out.line(out.paint("dim", `op ${opId} — verify with: pkgswitch audit verify --op ${opId}`));
