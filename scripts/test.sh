@@ -30,7 +30,9 @@ run_suite() {
 }
 
 run_suite "$@"
-if [ $# -eq 0 ]; then
+# The whole suite runs the Deno pass; a partial run (test files given) only
+# with PKGSWITCH_TEST_DENO=1.
+if [ $# -eq 0 ] || [ "${PKGSWITCH_TEST_DENO:-}" = 1 ]; then
   echo "== the same CLI under Deno: deno run -A main.ts (keys, audit verify, enable/disable/status)"
   mkdir -p /var/cache/pkgswitch/deno
   PKGSWITCH_CLI=deno run_suite tests/integration/keys.test.ts tests/integration/verify-cli.test.ts tests/integration/switch.test.ts
