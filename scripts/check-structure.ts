@@ -8,7 +8,9 @@
  *    inside src/pkgmgr/ and the provider catalog data;
  * 4. imports only downward: each folder may import the folders listed for it
  *    in LAYERS and nothing above; cli, at the top, may import anything; a
- *    folder LAYERS does not list yet may import anything but cli.
+ *    folder LAYERS does not list yet may import anything but cli;
+ * 5. no bare exit-code number in a PkgswitchError (name it: Exit.PKGMGR,
+ *    VerifyExit.NOT_FOUND; src/errors.ts).
  *
  * Usage: bun scripts/check-structure.ts [--root DIR]. Prints one line per
  * violation ("file:line: what") and exits 1 if there is any. */
@@ -48,6 +50,7 @@ const UNLISTED = (layer: string) => layer !== "cli";
 const RUNTIME_RE = /\bBun\.|\bbun:|\bDeno\./;
 const RUNTIME_HOME = "src/sys/";
 const MANAGER_RE = /\b(dpkg|apt-get|apt|pacman|rpm|dnf)\b/i;
+const BARE_EXIT_RE = /PkgswitchError\(\s*\d/;
 const MANAGER_HOMES = ["src/pkgmgr/", "src/providers/catalog.jsonc"];
 
 
@@ -78,6 +81,9 @@ for (const f of files) {
       if (RUNTIME_RE.test(l)) problems.push(`${r}:${i + 1}: names the runtime outside ${RUNTIME_HOME}: ${l.trim().slice(0, 100)}`);
     });
   }
+  lines.forEach((l, i) => {
+    if (BARE_EXIT_RE.test(l)) problems.push(`${r}:${i + 1}: a bare exit-code number (use Exit.* or VerifyExit.*): ${l.trim().slice(0, 100)}`);
+  });
   if (!MANAGER_HOMES.some((h) => r.startsWith(h))) {
     lines.forEach((l, i) => {
       const m = MANAGER_RE.exec(l);

@@ -79,9 +79,9 @@ export interface PackageBackend {
   /** Source repository of each installed package's version (one query). */
   sourceRepos(names: string[]): Map<string, string>;
   /** Install packages inside the root — names, or absolute paths of package
-   * files inside the root; throws PkgswitchError(20) on failure. */
+   * files inside the root; throws PkgswitchError(Exit.PKGMGR) on failure. */
   install(names: string[]): void;
-  /** Remove packages inside the root; throws PkgswitchError(20) on failure. */
+  /** Remove packages inside the root; throws PkgswitchError(Exit.PKGMGR) on failure. */
   remove(names: string[]): void;
   /** A description of who holds the package manager's lock, or null if free. */
   lockHolder(): string | null;
