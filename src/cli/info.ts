@@ -11,6 +11,7 @@ import { executableInfo, observe } from "../switch/observe.ts";
 import { presentHooks } from "../hooks/install.ts";
 import { hookPackagePaths } from "../switch/guards.ts";
 import { rollbackIncomplete, unfinishedOps } from "../switch/outcome.ts";
+import { nativeProviders } from "../switch/native.ts";
 import type { CommandContext } from "./command.ts";
 
 export async function cmdList(ctx: CommandContext): Promise<CommandExit> {
@@ -45,8 +46,16 @@ export async function cmdList(ctx: CommandContext): Promise<CommandExit> {
 export async function cmdStatus(ctx: CommandContext): Promise<CommandExit> {
   const s = ctx.session();
   const state = loadState(s.layout.stateDir);
-  const names = ctx.args.length > 0 ? resolveProviders(loadCatalog(s.layout.providersDir), ctx.args).map((p) => p.name) : Object.keys(state.providers).sort();
+  const catalog = loadCatalog(s.layout.providersDir);
+  const asked = ctx.args.length > 0 ? resolveProviders(catalog, ctx.args) : null;
   const backend = openBackend({ root: s.layout.root, observe: () => {}, readOnly: true });
+  // Providers the distribution switches itself (docs/native.md): reported
+  // from the package database, never from pkgswitch's state.
+  const natives = nativeProviders(backend, asked ?? [...catalog.values()]).map((n) => ({
+    provider: n.provider.name, mechanism: n.spec.kind, active: n.facts.active, active_name: n.facts.activeName, paths: n.facts.paths.length, packages: n.facts.packages,
+  }));
+  const nativeNames = natives.map((n) => n.provider);
+  const names = (asked ? asked.map((p) => p.name) : Object.keys(state.providers).sort()).filter((n) => !nativeNames.includes(n) || state.providers[n]);
   const diversions = backend.diverter?.list() ?? new Map();
   const unfinished = unfinishedOps(s.layout.auditDir);
   const pmLock = unfinished.length > 0 ? backend.lockHolder() : null;
@@ -79,12 +88,17 @@ export async function cmdStatus(ctx: CommandContext): Promise<CommandExit> {
     return { provider: name, enabled: true, status: p.status, failed, package: p.package, op: p.op, targets: p.targets.length, switched, broken, restored, drifted, missing_backups: missingBackups, diversions: registered.length, diversions_missing: diversionsMissing };
   });
   const hooks = presentHooks(s.layout.root, hookPackagePaths(backend.hookPackage));
-  ctx.out.json({ root: s.layout.root, providers: report, state_file: existsSync(join(s.layout.stateDir, "state.json")), unfinished, package_manager_lock: pmLock, hooks: hooks.ours, foreign_hooks: hooks.foreign });
+  ctx.out.json({ root: s.layout.root, providers: report, native: natives, state_file: existsSync(join(s.layout.stateDir, "state.json")), unfinished, package_manager_lock: pmLock, hooks: hooks.ours, foreign_hooks: hooks.foreign });
   // pkgswitch's own flock shows whether the operation is still running.
   const running = unfinished.length > 0 ? lockHoldersOf([s.layout.lockFile]) : null;
   for (const u of unfinished) ctx.out.line(ctx.out.paint("yellow", `unfinished operation ${u.op} (${u.command}): ${running ? `still running (${running})` : "interrupted — run the same command again"}`));
   if (pmLock) ctx.out.line(ctx.out.paint("yellow", `the package manager's lock is held (${pmLock}); wait for it to finish`));
-  if (report.length === 0) ctx.out.line("no provider is enabled");
+  for (const n of natives) {
+    const what = n.mechanism === "packages" ? "packages" : "alternatives";
+    const side = n.active === "replacement" ? "enabled" : n.active === "original" ? "not enabled" : "neither side active";
+    ctx.out.line(`${n.provider}: ${side} — native switch (${what}): ${n.active_name ?? "nothing"} is active, ${n.paths} path(s) owned by the package manager; pkgswitch adds no links of its own`);
+  }
+  if (report.length === 0 && natives.length === 0) ctx.out.line("no provider is enabled");
   for (const r of report) {
     if (!r.enabled) {
       ctx.out.line(`${r.provider}: not enabled`);

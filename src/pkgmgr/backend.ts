@@ -60,6 +60,41 @@ export interface ManagerWording {
   readonly manPages: readonly string[];
 }
 
+/** A switch the distribution itself provides (docs/native.md): two
+ * packages that own the command paths in turn (Ubuntu's coreutils-from-gnu
+ * / coreutils-from-uutils), or an alternatives group (/usr/bin/sudo). Given
+ * by the provider catalog's `native` entry. */
+export type NativeSpec =
+  | { kind: "packages"; original: string; replacement: string }
+  | { kind: "alternative"; name: string; original: string; replacement: string };
+
+export type NativeSide = "original" | "replacement";
+
+/** What a native mechanism looks like in the root now. */
+export interface NativeFacts {
+  /** Which side is active, or null when neither (another package, another alternative). */
+  active: NativeSide | null;
+  /** The active package, or the alternative's current path. */
+  activeName: string | null;
+  /** Paths the mechanism switches, as the package database spells them. */
+  paths: string[];
+  /** Installed packages that take part (for the SBOM and provenance). */
+  packages: string[];
+}
+
+/** Native switches, driven by the package manager's own tools. */
+export interface NativeSwitcher {
+  /** null when the root has no such mechanism (reads only). */
+  facts(spec: NativeSpec): NativeFacts | null;
+  /** What switching to `side` would do, asked of the package manager
+   * without changing anything; throws PkgswitchError(Exit.PREFLIGHT) when it would
+   * remove more than the other side or cannot be done. */
+  plan(spec: NativeSpec, side: NativeSide): { install: string[]; remove: string[] };
+  /** Switch to `side`, never leaving a switched path missing; throws
+   * PkgswitchError(Exit.PKGMGR) on failure. */
+  apply(spec: NativeSpec, side: NativeSide): void;
+}
+
 export interface PackageBackend {
   readonly kind: ManagerKind;
   readonly distro: string;
@@ -98,6 +133,8 @@ export interface PackageBackend {
   readonly diverter?: Diverter;
   /** Present when the hooks are a package of their own (rpm). */
   readonly hookPackage?: HookPackage;
+  /** Present when the manager can drive native switches (dpkg). */
+  readonly native?: NativeSwitcher;
 }
 
 export interface BackendOptions {
