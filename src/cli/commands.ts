@@ -2,7 +2,7 @@
  * return an exit code; expected failures throw PkgswitchError. */
 import { loadConfig } from "../config/config.ts";
 import { checkLayout, hostPath, layoutFor, type Layout } from "../config/paths.ts";
-import { Exit, usageError } from "../errors.ts";
+import { Exit, usageError, type CommandExit } from "../errors.ts";
 import { loadCatalog, resolveProviders } from "../providers/catalog.ts";
 import { runOperation, type Session } from "../switch/session.ts";
 import { enable } from "../switch/enable.ts";
@@ -15,8 +15,8 @@ import type { NativeSide } from "../pkgmgr/backend.ts";
 import type { Provider } from "../providers/catalog.ts";
 import { signingFor } from "../attest/signing.ts";
 import type { GlobalFlags } from "./args.ts";
-import { Output, writeStderr } from "./output.ts";
-import { stdinLine } from "../sys/index.ts";
+import { Output } from "./output.ts";
+import { confirm } from "./confirm.ts";
 import { cmdList, cmdStatus } from "./info.ts";
 import { cmdAuditArchive, cmdAuditList, cmdAuditShow } from "./audit.ts";
 import { keyCommands } from "./attest.ts";
@@ -26,10 +26,9 @@ import { lifecycleCommands } from "./lifecycle.ts";
 import { checkCommands } from "./check.ts";
 import { fleetCommands } from "./fleet.ts";
 
-// The command shapes live in ./command.ts (subcommand files import them
-// from there, without the table); re-exported for the table's users.
+// The command shapes live in ./command.ts: subcommand files import them
+// from there, never this table, so the table imports them without a cycle.
 import type { Command, CommandContext } from "./command.ts";
-export type { Command, CommandContext } from "./command.ts";
 
 const PROVIDER_HELP = "Providers: see `pkgswitch list` (coreutils, findutils, diffutils, sudo-rs, busybox, and any in <root>/etc/pkgswitch/providers.d/).";
 
@@ -141,7 +140,7 @@ export const COMMANDS: Command[] = [
     summary: "print a shell completion script",
     help: "Example: pkgswitch completion bash > /etc/bash_completion.d/pkgswitch",
     options: {},
-    run: cmdCompletion,
+    run: (ctx) => cmdCompletion(ctx, COMMANDS),
   },
   {
     path: ["man"],
@@ -149,7 +148,7 @@ export const COMMANDS: Command[] = [
     summary: "print the man page (roff)",
     help: "Example: pkgswitch man > /usr/local/share/man/man8/pkgswitch.8",
     options: {},
-    run: cmdMan,
+    run: (ctx) => cmdMan(ctx, COMMANDS),
   },
 ];
 
@@ -167,7 +166,7 @@ function nativeRoute(s: Session, providers: Provider[]): boolean {
 }
 
 /** enable/disable of natively switched providers: one attested operation. */
-async function runNative(ctx: CommandContext, s: Session, providers: Provider[], side: NativeSide): Promise<number> {
+async function runNative(ctx: CommandContext, s: Session, providers: Provider[], side: NativeSide): Promise<CommandExit> {
   const verb = side === "replacement" ? "enable" : "disable";
   const names = providers.map((p) => p.name).join(" ");
   await confirm(ctx, `switch ${names} to its ${side === "replacement" ? "replacement" : "original"} with the distribution's own mechanism in ${s.layout.root}`);
@@ -218,17 +217,6 @@ function reportSwitch(out: Output, verb: string, result: unknown, opId: string, 
   if (r.hooks_removed?.length) out.line(`removed package-manager hooks (no provider is enabled): ${r.hooks_removed.join(", ")}`);
   if (!dryRun) out.line(out.paint("dim", `op ${opId} — verify with: pkgswitch audit verify --op ${opId}`));
   else out.line(out.paint("dim", "dry run: nothing was changed"));
-}
-
-/** Ask before changing the system: on a terminal a y/N prompt; elsewhere
- * --yes is required (a script must say it means it). */
-export async function confirm(ctx: CommandContext, what: string): Promise<void> {
-  if (ctx.globals.yes || ctx.globals.dryRun) return;
-  if (!process.stdin.isTTY) throw usageError(`refusing to ${what} without --yes (stdin is not a terminal); preview with --dry-run`);
-  writeStderr(`${what}? [y/N] `);
-  const line = await stdinLine();
-  if (line !== null && /^y(es)?$/i.test(line.trim())) return;
-  throw usageError("cancelled; nothing was changed");
 }
 
 /** Build the session (layout, config, output) for commands that need one. */

@@ -1,7 +1,7 @@
 /** Read-only commands about providers and switches: list, status. */
 import { existsSync, lstatSync } from "node:fs";
 import { join } from "node:path";
-import { Exit } from "../errors.ts";
+import { Exit, type CommandExit } from "../errors.ts";
 import { backupHostPath } from "../fsops/backup.ts";
 import { loadCatalog, resolveProviders } from "../providers/catalog.ts";
 import { openBackend } from "../pkgmgr/factory.ts";
@@ -12,9 +12,9 @@ import { presentHooks } from "../hooks/install.ts";
 import { hookPackagePaths } from "../switch/guards.ts";
 import { rollbackIncomplete, unfinishedOps } from "../switch/outcome.ts";
 import { nativeProviders } from "../switch/native.ts";
-import type { CommandContext } from "./commands.ts";
+import type { CommandContext } from "./command.ts";
 
-export async function cmdList(ctx: CommandContext): Promise<number> {
+export async function cmdList(ctx: CommandContext): Promise<CommandExit> {
   const s = ctx.session();
   const catalog = loadCatalog(s.layout.providersDir);
   const backend = openBackend({ root: s.layout.root, observe: () => {}, readOnly: true });
@@ -43,7 +43,7 @@ export async function cmdList(ctx: CommandContext): Promise<number> {
   return Exit.OK;
 }
 
-export async function cmdStatus(ctx: CommandContext): Promise<number> {
+export async function cmdStatus(ctx: CommandContext): Promise<CommandExit> {
   const s = ctx.session();
   const state = loadState(s.layout.stateDir);
   const catalog = loadCatalog(s.layout.providersDir);
@@ -80,8 +80,8 @@ export async function cmdStatus(ctx: CommandContext): Promise<number> {
       } else if ((!hasBackup || failed) && o.kind === "file") restored.push(t.path); // an interrupted disable (or the failed enable's rollback) got this far
       else drifted.push({ path: t.path, now: o.kind === "symlink" ? `link to ${o.linkText}` : o.kind });
     }
-    // Count every registered diversion of a recorded target (what dpkg
-    // lists); only our links need one, so only they can miss it.
+    // Count every registered diversion of a recorded target (what the
+    // package manager lists); only our links need one, so only they can miss it.
     const isRegistered = (t: (typeof p.targets)[number]) => !!t.diverted_to && !!t.db_path && diversions.get(t.db_path)?.to === t.diverted_to;
     const registered = p.targets.filter(isRegistered);
     const diversionsMissing = p.targets.filter((t) => t.diverted_to && t.db_path && !isRegistered(t) && !restored.includes(t.path) && !drifted.some((d) => d.path === t.path)).map((t) => t.db_path!);
@@ -108,7 +108,7 @@ export async function cmdStatus(ctx: CommandContext): Promise<number> {
       + (r.broken.length ? ctx.out.paint("red", `, ${r.broken.length} broken (replacement missing: run relink)`) : "")
       + (r.restored.length ? ctx.out.paint("yellow", `, ${r.restored.length} already restored${r.status === "switched" ? " (interrupted disable: run disable again)" : ""}`) : "");
     const miss = r.missing_backups.length ? ctx.out.paint("red", `, ${r.missing_backups.length} backup(s) missing`) : "";
-    const div = r.diversions || r.diversions_missing.length ? `, ${r.diversions} dpkg diversion(s)${r.diversions_missing.length ? ctx.out.paint("yellow", ` (${r.diversions_missing.length} missing: run relink)`) : ""}` : "";
+    const div = r.diversions || r.diversions_missing.length ? `, ${r.diversions} ${backend.diverter?.noun ?? "diversion"}(s)${r.diversions_missing.length ? ctx.out.paint("yellow", ` (${r.diversions_missing.length} missing: run relink)`) : ""}` : "";
     const state = r.failed ? ctx.out.paint("red", `enable failed, rollback incomplete (run disable ${r.provider} --yes)`) : r.status === "pending" ? ctx.out.paint("yellow", "interrupted enable (run enable again, or disable)") : r.status === "disabling" ? ctx.out.paint("yellow", "interrupted disable (run disable again)") : "enabled";
     ctx.out.line(`${r.provider}: ${state} — ${r.switched}/${r.targets} switched${drift}${miss}${div} (${r.package}, op ${r.op})`);
     for (const d of r.drifted) ctx.out.line(`  drifted ${d.path}: now ${d.now}`);

@@ -26,6 +26,8 @@ export interface Diversion {
 /** Package managers that can redirect a package's file (dpkg-divert), so an
  * upgrade of the replaced package leaves our link alone. */
 export interface Diverter {
+  /** What one is called in messages ("dpkg diversion"). */
+  readonly noun: string;
   /** Current diversions, keyed by the diverted path (`from`). Reads the database only. */
   list(): Map<string, Diversion>;
   /** Register local diversions, without moving files (we place them first). */
@@ -43,6 +45,19 @@ export interface HookPackage {
   /** Path inside the root of the package file that files() writes. */
   readonly packageFile: string;
   files(binary: string): Array<{ path: string; content: string | Uint8Array; mode?: number }>;
+}
+
+/** How messages and help name a package manager's commands, so the engine
+ * never does. */
+export interface ManagerWording {
+  /** The command that installs packages ("apt-get"). */
+  readonly installer: string;
+  /** The command line of a transaction, as `pkg install|remove` help names it. */
+  readonly transaction: Record<"install" | "remove", string>;
+  /** The command line that reinstalls packages (a repair hint). */
+  reinstall(packages: string[]): string;
+  /** Manual pages of its tools (the man page's SEE ALSO). */
+  readonly manPages: readonly string[];
 }
 
 /** A switch the distribution itself provides (docs/native.md): two
@@ -72,17 +87,22 @@ export interface NativeSwitcher {
   /** null when the root has no such mechanism (reads only). */
   facts(spec: NativeSpec): NativeFacts | null;
   /** What switching to `side` would do, asked of the package manager
-   * without changing anything; throws PkgswitchError(10) when it would
+   * without changing anything; throws PkgswitchError(Exit.PREFLIGHT) when it would
    * remove more than the other side or cannot be done. */
   plan(spec: NativeSpec, side: NativeSide): { install: string[]; remove: string[] };
   /** Switch to `side`, never leaving a switched path missing; throws
-   * PkgswitchError(20) on failure. */
+   * PkgswitchError(Exit.PKGMGR) on failure. */
   apply(spec: NativeSpec, side: NativeSide): void;
 }
 
 export interface PackageBackend {
   readonly kind: ManagerKind;
   readonly distro: string;
+  /** The command that installs packages, as messages name it ("apt-get"). */
+  readonly installer: string;
+  /** The command line that reinstalls `packages` (the repair hint after a
+   * lost backup). */
+  reinstallHint(packages: string[]): string;
   /** Installed packages among `names`, with their file lists (one query). */
   installed(names: string[]): Map<string, InstalledPackage>;
   /** Version of every installed package (one query, no file lists). */
@@ -94,9 +114,9 @@ export interface PackageBackend {
   /** Source repository of each installed package's version (one query). */
   sourceRepos(names: string[]): Map<string, string>;
   /** Install packages inside the root — names, or absolute paths of package
-   * files inside the root; throws PkgswitchError(20) on failure. */
+   * files inside the root; throws PkgswitchError(Exit.PKGMGR) on failure. */
   install(names: string[]): void;
-  /** Remove packages inside the root; throws PkgswitchError(20) on failure. */
+  /** Remove packages inside the root; throws PkgswitchError(Exit.PKGMGR) on failure. */
   remove(names: string[]): void;
   /** A description of who holds the package manager's lock, or null if free. */
   lockHolder(): string | null;

@@ -8,7 +8,7 @@ import { fsyncDir } from "../fsops/atomic.ts";
 import { formatDivertDb, listProblem, parseDivertDb, planAdd, planRemove } from "./divertdb.ts";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
-import type { BackendOptions, Diversion, Diverter, InstalledPackage, PackageBackend } from "./backend.ts";
+import type { BackendOptions, Diversion, Diverter, InstalledPackage, ManagerWording, PackageBackend } from "./backend.ts";
 import { lastLine, parseSimulation } from "./common.ts";
 import { DpkgNative } from "./dpkg-native.ts";
 import { inRoot, run, type CommandResult } from "./exec.ts";
@@ -118,11 +118,23 @@ export function parseDiversions(text: string): Map<string, Diversion> {
 
 export { parseSimulation } from "./common.ts";
 
+export const DPKG_WORDING: ManagerWording = {
+  installer: "apt-get",
+  transaction: { install: "apt-get install", remove: "apt-get remove" },
+  reinstall: (packages) => `apt-get install --reinstall ${packages.join(" ")}`,
+  manPages: ["dpkg(1)", "apt-get(8)"],
+};
+
 export class DpkgBackend implements PackageBackend {
   readonly kind = "dpkg" as const;
   readonly distro: string;
   readonly usrMerged: boolean;
+  readonly installer = DPKG_WORDING.installer;
+  reinstallHint(packages: string[]): string {
+    return DPKG_WORDING.reinstall(packages);
+  }
   readonly diverter: Diverter = {
+    noun: "dpkg diversion",
     list: () => {
       try {
         return parseDiversions(readBoundedText(hostPath(this.opts.root, "/var/lib/dpkg/diversions"), { max: READ_LIMIT.record }));

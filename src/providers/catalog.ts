@@ -5,7 +5,7 @@ import { READ_LIMIT, readBoundedText, readProblem, tooDeep } from "../config/bou
 import { join } from "node:path";
 import { parse, printParseErrorCode, type ParseError } from "jsonc-parser";
 import { Exit, PkgswitchError } from "../errors.ts";
-import type { ManagerKind } from "../pkgmgr/types.ts";
+import { MANAGER_KINDS, type ManagerKind } from "../pkgmgr/types.ts";
 import type { NativeSpec } from "../pkgmgr/backend.ts";
 import builtin from "./catalog.jsonc" with { type: "text" };
 
@@ -116,9 +116,9 @@ export function parseCatalog(text: string, where: string): Catalog {
     if (!NAME_RE.test(name)) throw catalogError(where, `bad provider name "${name}"`);
     if (typeof entry !== "object" || entry === null) throw catalogError(`${where}: ${name}`, "must be an object");
     const e = entry as Record<string, unknown>;
-    onlyKeys(e, ["description", "dpkg", "pacman", "rpm", "setuid", "exclude"], `${where}: ${name}`);
+    onlyKeys(e, ["description", ...MANAGER_KINDS, "setuid", "exclude"], `${where}: ${name}`);
     const recipes: Provider["recipes"] = {};
-    for (const kind of ["dpkg", "pacman", "rpm"] as const) {
+    for (const kind of MANAGER_KINDS) {
       if (e[kind] !== undefined) recipes[kind] = parseRecipe(e[kind], `${where}: ${name}.${kind}`);
     }
     out.set(name, {
