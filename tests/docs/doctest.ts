@@ -104,6 +104,8 @@ export function normalise(text: string, root?: string): string[] {
   let t = text;
   if (root) t = t.split(root).join("$ROOT");
   t = t
+    // A scene's root is an overlay mounted at /tmp/pkgswitch-doc-XXXX/root.
+    .replace(/\/tmp\/pkgswitch-doc-[A-Za-z0-9]+\/root\b/g, "$ROOT")
     .replace(/\/tmp\/[A-Za-z0-9._-]+/g, "$ROOT")
     .replace(/\d{8}T\d{6}Z-[0-9a-f]{8}/g, "<op>")
     .replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z/g, "<ts>")
