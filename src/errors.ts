@@ -26,6 +26,9 @@ export const VerifyExit = {
   /** The verifier itself failed (a bug): no verdict was reached. Never 1,
    * which a playbook reads as "tampered" (since 0.2.0). */
   INTERNAL: 7,
+  /** Archived operations whose segment is missing were not checked
+   * (`audit archive`; --allow-missing-archive makes it a warning) (since 0.4.0). */
+  ARCHIVED: 8,
 } as const;
 
 /** An expected failure with its documented exit code and a one-line message

@@ -18,3 +18,10 @@ export function journalOp(name: string): string | null {
 export const LEDGER_FILE = "ledger.jsonl";
 /** Signed Merkle checkpoint over the ledger's lines. */
 export const CHECKPOINT_FILE = "checkpoint";
+/** Archive segments (`audit archive`): a subdirectory of the audit dir. */
+export const ARCHIVE_DIR = "archive";
+/** A segment: gzip-compressed ustar of the files of the operations it holds. */
+export const segmentName = (firstOp: string, lastOp: string) => `${firstOp}..${lastOp}.tar.gz`;
+/** minisign signature of a segment (`minisign -Vm <segment>` checks it). */
+export const segmentSigName = (segment: string) => `${segment}.minisig`;
+export const SEGMENT_RE = /^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}\.\.[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}\.tar\.gz$/;

@@ -8,16 +8,34 @@ import { jsonlName } from "../audit/names.ts";
 import { parseOpId } from "../audit/opid.ts";
 import type { AuditEvent } from "../audit/event.ts";
 import type { CommandContext } from "./commands.ts";
+import { archive, readArchivedFile, segmentOf, type Selection } from "../audit/archive.ts";
+import { segmentPath } from "../audit/archive-records.ts";
+import { runOperation } from "../switch/session.ts";
+import { loadSummaries, markArchived, type OpSummaryLine } from "../audit/list-index.ts";
+import { writeStdout } from "./output.ts";
 
-/** Read an operation's events (exit 3 when it does not exist). */
+/** Write lines in chunks (constant memory per chunk, output as it goes). */
+function streamLines(lines: string[], tail: string): void {
+  for (let i = 0; i < lines.length; i += 2000) writeStdout(lines.slice(i, i + 2000).join("\n") + "\n");
+  if (tail) writeStdout(tail);
+}
+
+/** Read an operation's events (exit 3 when it does not exist); an archived
+ * operation's are read from its segment (`audit archive`). */
 export function readOpEvents(auditDir: string, opId: string): AuditEvent[] {
-  const path = join(auditDir, jsonlName(opId));
-  if (!present(path)) throw new PkgswitchError(3, `no operation ${opId} in ${auditDir}`);
+  let path = join(auditDir, jsonlName(opId));
   let text: string;
-  try {
-    text = readBoundedText(path, { max: READ_LIMIT.record, noFollow: true });
-  } catch (e) {
-    throw new PkgswitchError(Exit.PERMISSION, `cannot read ${path}: it ${readProblem(e)}`);
+  if (!present(path)) {
+    const seg = segmentOf(auditDir, readLedger(auditDir), opId);
+    if (!seg) throw new PkgswitchError(3, `no operation ${opId} in ${auditDir}`);
+    path = `${segmentPath(auditDir, seg.segment)}:${jsonlName(opId)}`;
+    text = Buffer.from(readArchivedFile(auditDir, seg, jsonlName(opId))).toString("utf8");
+  } else {
+    try {
+      text = readBoundedText(path, { max: READ_LIMIT.record, noFollow: true });
+    } catch (e) {
+      throw new PkgswitchError(Exit.PERMISSION, `cannot read ${path}: it ${readProblem(e)}`);
+    }
   }
   return text.split("\n").filter(Boolean).map((l, i) => {
     try {
@@ -29,21 +47,51 @@ export function readOpEvents(auditDir: string, opId: string): AuditEvent[] {
   });
 }
 
+/** `audit list [filters]`: from the list index (src/audit/list-index.ts, a
+ * cache rebuilt from the record), filtered. --json streams one document
+ * with one operation object per line; --jsonl one object per line, nothing
+ * else (docs/formats.md). */
 export async function cmdAuditList(ctx: CommandContext): Promise<number> {
+  if (ctx.args.length > 0) throw usageError("audit list takes no arguments (filters are options: see `pkgswitch audit list --help`)");
+  const v = ctx.parsed.values;
+  const str = (k: string) => v[k] as string | undefined;
+  const oneOf = (k: string, allowed: string[]) => {
+    const x = str(k);
+    if (x !== undefined && !allowed.includes(x)) throw usageError(`audit list --${k} ${JSON.stringify(x)}: expected one of ${allowed.join(", ")}`);
+    return x;
+  };
+  const result = oneOf("result", ["ok", "failed", "rolled_back", "dry_run"]);
+  const signature = oneOf("signature", ["signed", "unsigned", "failed"]);
+  const since = str("since") !== undefined ? parseDate(str("since")!, "audit list --since").getTime() : -Infinity;
+  // A bare date includes that whole day; a time is exclusive.
+  const untilText = str("until");
+  const until = untilText === undefined ? Infinity : parseDate(untilText, "audit list --until").getTime() + (/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/.test(untilText) ? 86_400_000 : 0);
+  const provider = str("provider");
+  const command = str("command");
   const s = ctx.session();
-  const ledger = readLedger(s.layout.auditDir);
-  const rows = ledger.map((e) => {
-    let command = "?";
-    let status = "?";
-    try {
-      const ev = readOpEvents(s.layout.auditDir, e.op);
-      command = String(ev[0]?.command ?? "?");
-      status = String(ev[ev.length - 1]?.status ?? "?");
-    } catch {}
-    return { seq: e.seq, op: e.op, ts: e.ts, command, status, signature: e.signature, key_id: e.key_id };
-  });
-  ctx.out.json({ audit_dir: s.layout.auditDir, operations: rows });
-  if (rows.length === 0) ctx.out.line(`no operations recorded in ${s.layout.auditDir}`);
+  const all = loadSummaries(s.layout.auditDir, s.layout.stateDir);
+  const keep = (r: OpSummaryLine) => {
+    if (provider !== undefined && !r.providers.includes(provider)) return false;
+    if (command !== undefined && r.command !== command && !r.command.startsWith(`${command} `)) return false;
+    if (result !== undefined && r.status !== result) return false;
+    if (signature !== undefined && r.signature !== signature) return false;
+    if (since !== -Infinity || until !== Infinity) {
+      const t = Date.parse(r.ts);
+      if (t < since || t >= until) return false;
+    }
+    return true;
+  };
+  const rows = all.filter(keep);
+  if (v.jsonl === true) {
+    streamLines(rows.map((r) => JSON.stringify(r)), "");
+    return Exit.OK;
+  }
+  if (ctx.globals.json) {
+    writeStdout(`{"audit_dir":${JSON.stringify(s.layout.auditDir)},"operations":[\n`);
+    streamLines(rows.map((r, i) => JSON.stringify(r) + (i < rows.length - 1 ? "," : "")), "]}\n");
+    return Exit.OK;
+  }
+  if (rows.length === 0) ctx.out.line(all.length === 0 ? `no operations recorded in ${s.layout.auditDir}` : `no operation of the ${all.length} recorded matches`);
   for (const r of rows) {
     const st = r.status === "ok" ? ctx.out.paint("green", r.status) : r.status === "dry_run" ? r.status : ctx.out.paint("red", r.status);
     ctx.out.line(`${r.op}  ${st.padEnd(11)}  ${r.signature.padEnd(8)}  ${r.command}`);
@@ -96,4 +144,44 @@ export function describeEvent(e: AuditEvent): string {
     }
   })();
   return `${String(e.seq).padStart(4)} ${t} ${e.event.padEnd(16)} ${rest}`;
+}
+
+/** `audit archive --keep N | --before DATE`: move old operations' files into
+ * signed segments (src/audit/archive.ts), as an operation of its own. */
+export async function cmdAuditArchive(ctx: CommandContext): Promise<number> {
+  if (ctx.args.length > 0) throw usageError("audit archive takes no arguments (use --keep N or --before DATE)");
+  const keep = ctx.parsed.values.keep as string | undefined;
+  const before = ctx.parsed.values.before as string | undefined;
+  if ((keep === undefined) === (before === undefined)) throw usageError("audit archive: give --keep N or --before DATE (one of them)");
+  let sel: Selection;
+  if (keep !== undefined) {
+    if (!/^[0-9]{1,9}$/.test(keep)) throw usageError(`audit archive --keep ${JSON.stringify(keep)}: expected a number of operations to keep (0 or more)`);
+    sel = { keep: Number(keep) };
+  } else {
+    const d = parseDate(before!, "audit archive --before");
+    sel = { before: d };
+  }
+  const s = ctx.session();
+  const what = keep !== undefined ? `--keep ${keep}` : `--before ${before}`;
+  const { outcome, summary } = await runOperation(s, `audit archive ${what}`, async (c) => {
+    const signer = c.signing?.mode === "key" ? c.signing.signer : null;
+    const r = archive(s.layout.auditDir, readLedger(s.layout.auditDir), sel, c.op, signer, s.dryRun);
+    return { status: "ok", exitCode: Exit.OK, counts: { archived: r.archived, kept: r.kept, segments: r.segments.length }, result: r };
+  });
+  const { archivedOps, ...r } = outcome.result as ReturnType<typeof archive>;
+  if (!s.dryRun && archivedOps.length > 0) markArchived(s.layout.auditDir, s.layout.stateDir, archivedOps);
+  ctx.out.json({ op: s.dryRun ? null : summary.opId, dry_run: s.dryRun, archive_dir: segmentPath(s.layout.auditDir, ""), ...r });
+  for (const f of r.finished) ctx.out.line(`finished an interrupted archive: ${f.segment} (removed ${f.removed} file(s) it holds)`);
+  for (const u of r.undone) ctx.out.line(`undid an interrupted archive: ${u} (no record named it; its files were all still in place)`);
+  const verb = s.dryRun ? "would archive" : "archived";
+  ctx.out.line(`${verb} ${r.archived} operation(s) into ${r.segments.length} segment(s) under ${segmentPath(s.layout.auditDir, "")}; ${r.kept} kept in place${s.dryRun ? "" : ` (operation ${summary.opId})`}`);
+  return outcome.exitCode;
+}
+
+/** A date or time given on the command line (YYYY-MM-DD is midnight UTC). */
+export function parseDate(text: string, where: string): Date {
+  const iso = /^[0-9]{4}-[0-9]{2}-[0-9]{2}$/.test(text) ? `${text}T00:00:00Z` : text;
+  const ms = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T/.test(iso) ? Date.parse(iso) : NaN;
+  if (Number.isNaN(ms)) throw usageError(`${where} ${JSON.stringify(text)}: expected a date YYYY-MM-DD or an ISO 8601 time (2026-01-01T12:00:00Z)`);
+  return new Date(ms);
 }

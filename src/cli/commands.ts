@@ -14,7 +14,7 @@ import type { GlobalFlags } from "./args.ts";
 import { Output, writeStderr } from "./output.ts";
 import { stdinLine } from "../sys/index.ts";
 import { cmdList, cmdStatus } from "./info.ts";
-import { cmdAuditList, cmdAuditShow } from "./audit.ts";
+import { cmdAuditArchive, cmdAuditList, cmdAuditShow } from "./audit.ts";
 import { keyCommands } from "./attest.ts";
 import { verifyCommands } from "./verify.ts";
 import { cmdCompletion, cmdMan } from "./docs.ts";
@@ -100,10 +100,10 @@ export const COMMANDS: Command[] = [
   },
   {
     path: ["audit", "list"],
-    args: "",
-    summary: "list recorded operations",
-    help: "One line per operation in the ledger: op id, time, command, status, signature.",
-    options: {},
+    args: "[--provider P] [--command C] [--result R] [--signature S] [--since DATE] [--until DATE] [--jsonl]",
+    summary: "list recorded operations (filtered)",
+    help: "One line per operation in the ledger: op id, status, signature, command. Filters (all must match): --provider P (named by the operation), --command C (the command, or its first words: `enable`, `hooks install`), --result ok|failed|rolled_back|dry_run, --signature signed|unsigned|failed, --since DATE (at or after), --until DATE (before; a bare YYYY-MM-DD includes that day); DATE is YYYY-MM-DD (UTC) or an ISO 8601 time. --json streams one document whose operations are one per line; --jsonl prints one JSON object per operation per line and nothing else. Reads a cache of summaries (<state dir>/audit-list-index.jsonl) rebuilt from the record when the ledger changed; `audit verify` never uses it. Archived operations (`audit archive`) are listed too.",
+    options: { provider: { type: "string" }, command: { type: "string" }, result: { type: "string" }, signature: { type: "string" }, since: { type: "string" }, until: { type: "string" }, jsonl: { type: "boolean" } },
     run: cmdAuditList,
   },
   {
@@ -113,6 +113,14 @@ export const COMMANDS: Command[] = [
     help: "Prints a readable summary of the operation's events; --json prints the events themselves.",
     options: {},
     run: cmdAuditShow,
+  },
+  {
+    path: ["audit", "archive"],
+    args: "--keep N | --before DATE",
+    summary: "move old operations' files into signed, compressed archive segments",
+    help: "Moves the files of operations older than the newest N (--keep N) or recorded before DATE (--before YYYY-MM-DD or an ISO 8601 time) into segments under <audit dir>/archive/ (gzip-compressed ustar, at most 400 operations each, with a minisign .minisig when a key is configured), recorded by a signed archive operation (one archive.segment event per segment: its SHA-256 and its operations). Ledger lines, chain, Merkle tree and checkpoints are unchanged; `audit verify --all` reads the segments. Operations holding archive records are never archived. An interrupted archive is repaired by the next run: a recorded segment is finished, an unrecorded one undone. --dry-run says what would be archived. Exit 0; 2 bad usage; 10 an operation file does not match its ledger line (nothing archived; run `audit verify --all`); 30 locked; 70 unreadable or unwritable audit directory.",
+    options: { keep: { type: "string" }, before: { type: "string" } },
+    run: cmdAuditArchive,
   },
   ...lifecycleCommands,
   ...checkCommands,
@@ -166,6 +174,7 @@ function reportSwitch(out: Output, verb: string, result: unknown, opId: string, 
     // Not an error: the operator may install the binary afterwards.
     if (!r.hooks.binary_present) out.line(`  they run ${r.hooks.binary}, which is not in this root yet: until it is, they do nothing`);
   }
+  if (r.hooks?.package) out.line(`${dryRun ? "would install" : "installed"} hook package ${r.hooks.package}`);
   for (const f of r.hooks?.foreign ?? []) out.warn(`${f} exists and was not written by pkgswitch; left alone (that hook is not installed)`);
   if (r.hooks_removed?.length) out.line(`removed package-manager hooks (no provider is enabled): ${r.hooks_removed.join(", ")}`);
   if (!dryRun) out.line(out.paint("dim", `op ${opId} — verify with: pkgswitch audit verify --op ${opId}`));

@@ -9,6 +9,7 @@ import { lockHoldersOf } from "../pkgmgr/locks.ts";
 import { loadState } from "../switch/state.ts";
 import { executableInfo, observe } from "../switch/observe.ts";
 import { presentHooks } from "../hooks/install.ts";
+import { hookPackagePaths } from "../switch/guards.ts";
 import { rollbackIncomplete, unfinishedOps } from "../switch/outcome.ts";
 import type { CommandContext } from "./commands.ts";
 
@@ -77,7 +78,7 @@ export async function cmdStatus(ctx: CommandContext): Promise<number> {
     const diversionsMissing = p.targets.filter((t) => t.diverted_to && t.db_path && !isRegistered(t) && !restored.includes(t.path) && !drifted.some((d) => d.path === t.path)).map((t) => t.db_path!);
     return { provider: name, enabled: true, status: p.status, failed, package: p.package, op: p.op, targets: p.targets.length, switched, broken, restored, drifted, missing_backups: missingBackups, diversions: registered.length, diversions_missing: diversionsMissing };
   });
-  const hooks = presentHooks(s.layout.root);
+  const hooks = presentHooks(s.layout.root, hookPackagePaths(backend.hookPackage));
   ctx.out.json({ root: s.layout.root, providers: report, state_file: existsSync(join(s.layout.stateDir, "state.json")), unfinished, package_manager_lock: pmLock, hooks: hooks.ours, foreign_hooks: hooks.foreign });
   // pkgswitch's own flock shows whether the operation is still running.
   const running = unfinished.length > 0 ? lockHoldersOf([s.layout.lockFile]) : null;

@@ -9,7 +9,7 @@ import { detectManager, openBackend } from "../pkgmgr/factory.ts";
 import type { HookPackage } from "../pkgmgr/backend.ts";
 import { APT_HOOK_PATH, APT_PRE_INSTALL_PATH, DPKG_HOOK_PATH, PACMAN_HOOK_PATH, PACMAN_PRE_REMOVE_HOOK_PATH, hookFilesFor, packageNamesFromLines, removalsFromAptV2, type HookFile } from "../hooks/files.ts";
 import { foreignAmong, hookBinary, hooksForRoot, presentHooks } from "../hooks/install.ts";
-import { removeHooks, writeHooks } from "../switch/guards.ts";
+import { dropHookPackage, ensureHookPackage, hookPackagePaths, removeHooks, writeHooks } from "../switch/guards.ts";
 import { runOperation } from "../switch/session.ts";
 import { inspect, relink } from "../switch/relink.ts";
 import { loadState } from "../switch/state.ts";
@@ -132,14 +132,7 @@ async function cmdHooksInstall(ctx: CommandContext): Promise<number> {
   let written: string[] = [];
   const { summary } = await runOperation(s, "hooks install", async ({ op, backend }) => {
     written = writeHooks(op, s.layout.root, files, s.dryRun);
-    if (pkg && !s.dryRun) {
-      // Re-installing replaces an older hook package; the triggers it fires
-      // now see PKGSWITCH_IN_OPERATION and leave the work to us.
-      const t0 = performance.now();
-      if (backend.installed([pkg.name]).size > 0) backend.remove([pkg.name]);
-      backend.install([hostPath(s.layout.root, pkg.packageFile)]);
-      op.record("pkg.install", { manager: backend.kind, packages: [pkg.name], version: backend.installed([pkg.name]).get(pkg.name)?.version ?? null, rc: 0, duration_ms: Math.round(performance.now() - t0) });
-    }
+    if (pkg) ensureHookPackage(op, backend, s.layout.root, pkg, s.dryRun, true);
     return { status: "ok", exitCode: Exit.OK, counts: { hooks: written.length } };
   });
   ctx.out.json({ op: s.dryRun ? null : summary.opId, installed: written, package: pkg?.name ?? null, dry_run: s.dryRun });
@@ -152,7 +145,7 @@ async function cmdHooksRemove(ctx: CommandContext): Promise<number> {
   const s = ctx.session();
   const pkg = hookPackageOf(s.layout.root);
   const pkgInstalled = pkg ? openBackend({ root: s.layout.root, observe: () => {}, readOnly: true }).installed([pkg.name]).size > 0 : false;
-  const present = presentHooks(s.layout.root, pkg ? pkg.files("/usr/bin/pkgswitch").map((f) => f.path) : []);
+  const present = presentHooks(s.layout.root, hookPackagePaths(pkg ?? undefined));
   for (const p of present.foreign) ctx.out.warn(`${p} was not written by pkgswitch; left alone`);
   if (present.ours.length === 0 && !pkgInstalled) {
     ctx.out.json({ removed: [] });
@@ -161,12 +154,8 @@ async function cmdHooksRemove(ctx: CommandContext): Promise<number> {
   }
   let removed: string[] = [];
   const { summary } = await runOperation(s, "hooks remove", async ({ op, backend }) => {
-    if (pkg && pkgInstalled && !s.dryRun) {
-      const t0 = performance.now();
-      backend.remove([pkg.name]);
-      op.record("pkg.remove", { manager: backend.kind, packages: [pkg.name], rc: 0, duration_ms: Math.round(performance.now() - t0) });
-    }
-    removed = removeHooks(op, s.layout.root, s.dryRun, undefined, pkg ? pkg.files("/usr/bin/pkgswitch").map((f) => f.path) : []);
+    if (pkg && pkgInstalled) dropHookPackage(op, backend, pkg, s.dryRun);
+    removed = removeHooks(op, s.layout.root, s.dryRun, undefined, hookPackagePaths(pkg ?? undefined));
     return { status: "ok", exitCode: Exit.OK, counts: { hooks: removed.length } };
   });
   ctx.out.json({ op: s.dryRun ? null : summary.opId, removed, package: pkgInstalled ? pkg!.name : null, dry_run: s.dryRun });

@@ -37,7 +37,8 @@ const VERIFY_HELP = `Checks the audit record offline and exits with a code playb
   3 not found (unknown op id, missing artifact) · 4 unsigned, or signed by a key not trusted
   5 artifacts verify but live files differ (--deep) · 6 I/O or permission error while reading
   7 internal error: the verifier failed (a bug) and reached no verdict
-When several problems are found, the code is the first of 6, 1, 3, 4, 5 that applies; the report lists them all.
+  8 archived, not checked: an archive segment (\`audit archive\`) is missing (--allow-missing-archive: a warning)
+When several problems are found, the code is the first of 6, 1, 3, 8, 4, 5 that applies; the report lists them all.
 
 Modes: --op ID (one operation: chain, link to the previous operation, signature, SBOM digest, ledger entry, Merkle inclusion under the signed checkpoint); --all (default: every operation, the whole chain, no unlisted artifacts, the tree against the signed checkpoint); --bundle FILE (a bundle from \`audit export\`, on its own).
 --since-checkpoint FILE also proves the log only grew since a checkpoint saved earlier (keep one off the host: tail truncation is only caught this way). --deep compares live files with each target's recorded after-state.
@@ -58,7 +59,7 @@ async function runVerify(ctx: CommandContext): Promise<number> {
   if (op !== undefined) parseOpId(op);
   if (since !== undefined && !existsSync(since)) throw usageError(`--since-checkpoint ${since}: no such file`);
   const trust = trustFor(ctx);
-  const opts = { allowUnsigned: flag(ctx, "allow-unsigned"), allowLegacy: flag(ctx, "allow-legacy") };
+  const opts = { allowUnsigned: flag(ctx, "allow-unsigned"), allowLegacy: flag(ctx, "allow-legacy"), allowMissingArchive: flag(ctx, "allow-missing-archive") };
 
   let report: Report;
   let header: Record<string, unknown>;
@@ -112,6 +113,7 @@ export const verifyCommands: Command[] = [
       deep: { type: "boolean" },
       "allow-unsigned": { type: "boolean" },
       "allow-legacy": { type: "boolean" },
+      "allow-missing-archive": { type: "boolean" },
       pubkey: { type: "string", multiple: true },
       bundle: { type: "string" },
       record: { type: "boolean" },

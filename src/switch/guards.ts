@@ -11,6 +11,7 @@ import { sha256Hex } from "../sys/index.ts";
 import type { OpBuffer } from "../audit/opbuffer.ts";
 import type { Provider } from "../providers/catalog.ts";
 import type { HookFile } from "../hooks/files.ts";
+import type { HookPackage, PackageBackend } from "../pkgmgr/backend.ts";
 import { foreignAmong, hookBinary, hooksForRoot, presentHooks } from "../hooks/install.ts";
 import { executableInfo } from "./observe.ts";
 import { loadState } from "./state.ts";
@@ -21,6 +22,9 @@ export interface GuardResult {
   written: string[];
   /** Same-named files pkgswitch did not write: left alone, not guarded. */
   foreign: string[];
+  /** The hook package installed (or that would be), for managers that keep
+   * hooks in their database (file triggers); null when none was needed. */
+  package: string | null;
   /** The path the hooks run; they skip themselves while it is absent. */
   binary: string;
   binary_present: boolean;
@@ -29,17 +33,55 @@ export interface GuardResult {
 export function installGuards(ctx: OpContext, catalog: Iterable<Provider>): GuardResult {
   const root = ctx.session.layout.root;
   const binary = hookBinary(root);
-  const files = hooksForRoot(root, ctx.backend.kind, binary, catalog);
+  const pkg = ctx.backend.hookPackage;
+  const files = [...hooksForRoot(root, ctx.backend.kind, binary, catalog), ...(pkg?.files(binary) ?? [])];
   const foreign = foreignAmong(root, files);
   for (const path of foreign) ctx.op.record("hook.install", { path, skipped: true, reason: "a file pkgswitch did not write is there; left alone" });
   const written = writeHooks(ctx.op, root, files.filter((f) => !foreign.includes(f.path)), ctx.session.dryRun, { reason: "enable installs the package-manager hooks (--no-hooks to skip)", onlyChanged: true });
-  return { written, foreign, binary, binary_present: executableInfo(root, binary).executable };
+  // The package carries the triggers: without every one of its files, or
+  // with a file of someone else's in its place, it would run the wrong thing.
+  const pkgFiles = pkg?.files(binary).map((f) => f.path) ?? [];
+  const usable = pkg && !pkgFiles.some((p) => foreign.includes(p));
+  const installed = usable ? ensureHookPackage(ctx.op, ctx.backend, root, pkg, ctx.session.dryRun, written.includes(pkg.packageFile)) : false;
+  return { written, foreign, package: installed ? pkg!.name : null, binary, binary_present: executableInfo(root, binary).executable };
 }
+
+/** Install the hook package from its file inside the root when it is not
+ * installed, or (`reinstall`) when that file changed; records `pkg.install`.
+ * True when it was (or, in a dry run, would be) installed. */
+export function ensureHookPackage(op: OpBuffer, backend: PackageBackend, root: string, pkg: HookPackage, dryRun: boolean, reinstall: boolean): boolean {
+  const present = backend.installed([pkg.name]).size > 0;
+  if (present && !reinstall) return false;
+  if (dryRun) return true;
+  // Re-installing replaces an older hook package; the triggers it fires
+  // now see PKGSWITCH_IN_OPERATION and leave the work to us.
+  const t0 = performance.now();
+  if (present) backend.remove([pkg.name]);
+  backend.install([hostPath(root, pkg.packageFile)]);
+  op.record("pkg.install", { manager: backend.kind, packages: [pkg.name], version: backend.installed([pkg.name]).get(pkg.name)?.version ?? null, rc: 0, duration_ms: Math.round(performance.now() - t0) });
+  return true;
+}
+
+/** Erase the hook package when it is installed; records `pkg.remove`. */
+export function dropHookPackage(op: OpBuffer, backend: PackageBackend, pkg: HookPackage, dryRun: boolean): boolean {
+  if (backend.installed([pkg.name]).size === 0) return false;
+  if (dryRun) return true;
+  const t0 = performance.now();
+  backend.remove([pkg.name]);
+  op.record("pkg.remove", { manager: backend.kind, packages: [pkg.name], rc: 0, duration_ms: Math.round(performance.now() - t0) });
+  return true;
+}
+
+/** The paths a hook package's files take (whatever binary they run). */
+export const hookPackagePaths = (pkg: HookPackage | undefined): string[] => pkg?.files("/usr/bin/pkgswitch").map((f) => f.path) ?? [];
 
 /** After a disable: with no provider left, the hooks have nothing to guard. */
 export function dropGuardsIfIdle(ctx: OpContext): string[] {
   if (Object.keys(loadState(ctx.session.layout.stateDir).providers).length > 0) return [];
-  return removeHooks(ctx.op, ctx.session.layout.root, ctx.session.dryRun, "no provider is enabled any more");
+  const pkg = ctx.backend.hookPackage;
+  const reason = "no provider is enabled any more";
+  const dropped = pkg && dropHookPackage(ctx.op, ctx.backend, pkg, ctx.session.dryRun) ? [pkg.name] : [];
+  return [...dropped, ...removeHooks(ctx.op, ctx.session.layout.root, ctx.session.dryRun, reason, hookPackagePaths(pkg))];
 }
 
 /** Write the hook files and record each. With `onlyChanged` (enable), a

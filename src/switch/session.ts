@@ -53,6 +53,8 @@ export interface OpContext {
   op: OpBuffer;
   backend: PackageBackend;
   cache: HashCache;
+  /** How this operation is signed (`audit archive` signs its segments too). */
+  signing?: SigningSetup;
   /** Space set aside for state.json: release it just before a state write
    * that must not fail (the last one of an enable, a rollback's). */
   spare?: { state: Reserve; record: Reserve };
@@ -137,7 +139,7 @@ export async function runOperation(
     if (cache.discarded) op.record("preflight.check", { check: "hash-cache", ok: true, note: "hash cache was corrupt and has been discarded" });
     let outcome: OpOutcome;
     try {
-      outcome = await body({ session, op, backend, cache, ...(spare ? { spare } : {}) });
+      outcome = await body({ session, op, backend, cache, signing, ...(spare ? { spare } : {}) });
     } catch (e) {
       // A full or failing disk stopped the body part-way (enable rolls back
       // itself; what reaches here could not be): one line, exit 50.

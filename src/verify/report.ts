@@ -4,7 +4,7 @@
  *
  * Exit-code precedence when several kinds of problem are found at once:
  *
- *     6 I/O  >  1 tampered  >  3 not found  >  4 untrusted/unsigned  >  5 live drift
+ *     6 I/O  >  1 tampered  >  3 not found  >  8 archived, not checked  >  4 untrusted/unsigned  >  5 live drift
  *
  * An I/O or permission error comes first because it means part of the record
  * could not be examined at all: what was not read may hide anything, so the
@@ -12,14 +12,15 @@
  * findings, tampering outranks a missing artifact (a deletion is usually
  * tampering too, and other evidence already proves it), which outranks a
  * trust problem (authentic-looking but not by a key you trust), which
- * outranks drift of live files (the record is sound; the system changed
+ * outranks drift of live files; a missing archive segment (8) sits after a
+ * missing artifact: the operations it held are known only not to be checked (the record is sound; the system changed
  * since). Every finding is listed in the report regardless of the code. */
 import { VerifyExit } from "../errors.ts";
 
 export type VerifyCode = (typeof VerifyExit)[keyof typeof VerifyExit];
 
 /** Highest precedence first. */
-export const EXIT_PRECEDENCE: readonly VerifyCode[] = [VerifyExit.IO, VerifyExit.TAMPERED, VerifyExit.NOT_FOUND, VerifyExit.UNTRUSTED, VerifyExit.LIVE_DRIFT];
+export const EXIT_PRECEDENCE: readonly VerifyCode[] = [VerifyExit.IO, VerifyExit.TAMPERED, VerifyExit.NOT_FOUND, VerifyExit.ARCHIVED, VerifyExit.UNTRUSTED, VerifyExit.LIVE_DRIFT];
 
 export const EXIT_MEANING: Record<number, string> = {
   0: "verified",
@@ -30,6 +31,7 @@ export const EXIT_MEANING: Record<number, string> = {
   5: "live files differ from the record",
   6: "I/O or permission error",
   7: "internal error: no verdict",
+  8: "archived, not checked (segment missing)",
 };
 
 export interface Check {
@@ -154,6 +156,9 @@ export class Report {
     add("signatures", "signature(s)");
     add("unsigned", "unsigned");
     add("sboms", "SBOM(s)");
+    add("archived_operations", "archived operation(s)");
+    add("segments", "segment(s)");
+    add("archived_not_checked", "archived, NOT checked");
     add("ledger_lines", "ledger line(s)");
     add("checkpoint_size", "= checkpoint tree size");
     add("inclusion_proofs", "inclusion proof(s)");
@@ -195,6 +200,7 @@ function nextStep(code: number): string {
     case 1: return "the record was altered or damaged: keep a copy of the audit directory as evidence and see the audit playbook (docs/)";
     case 3: return "an artifact or operation is missing: check the op id (`pkgswitch audit list`) and the audit directory";
     case 4: return "unsigned, or signed by a key not in the trusted set: pass the right key with --pubkey, or --allow-unsigned if unsigned operations are expected";
+    case 8: return "archived operations were not checked because their segment is missing: restore it under <audit dir>/archive/ (or accept that with --allow-missing-archive)";
     case 5: return "the record verifies, but live files no longer match it: `pkgswitch status` shows the drift";
     case 6: return "could not read part of the record: run as root (the audit directory is 0700) and re-run";
     default: return "";

@@ -19,6 +19,7 @@ import { Report } from "./report.ts";
 import { readLedgerLines, readOpEvents, type LedgerLine } from "./strict.ts";
 import type { TrustSet } from "./trust.ts";
 import { runParallel } from "./parallel.ts";
+import { checkArchived } from "./archive.ts";
 
 export interface VerifyOptions {
   auditDir: string;
@@ -30,6 +31,8 @@ export interface VerifyOptions {
   deep?: boolean;
   /** An earlier checkpoint file (--since-checkpoint). */
   sinceCheckpoint?: string;
+  /** A missing archive segment is a warning, not exit 8 (--allow-missing-archive). */
+  allowMissingArchive?: boolean;
   /** Worker threads for --all (default: by CPU count and log size; 1 = in-process). */
   workers?: number;
 }
@@ -176,7 +179,9 @@ export async function verifyAll(o: VerifyOptions): Promise<Report> {
     }
   }
   const t1 = performance.now();
-  const results: OpCheckResult[] = await runParallel(o.auditDir, tasks, o.trust.keys, opCheckOptions(o), report, o.workers);
+  // Archived operations are read from their segments (./archive.ts).
+  const archived = checkArchived(o.auditDir, new Set(ls.names), ledger.lines.flatMap((l) => (l.entry ? [l.entry] : [])), tasks, o.trust.keys, { ...opCheckOptions(o), allowMissingArchive: o.allowMissingArchive ?? false }, report);
+  const results: OpCheckResult[] = [...archived.results, ...(await runParallel(o.auditDir, archived.rest, o.trust.keys, opCheckOptions(o), report, o.workers))];
   const t2 = performance.now();
   report.timings.operations_ms = t2 - t1;
 

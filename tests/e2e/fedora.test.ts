@@ -86,8 +86,13 @@ describe("coreutils → uutils-coreutils on a Fedora root (rpm database, dnf)", 
     const ls = inRoot(root, ["ls", "--version"]);
     expect(ls.code).toBe(0);
     expect(ls.out).toMatch(/^ls 0\.0\.17/);
-    const st = pkgswitchJson<{ providers: Array<{ switched: number; targets: number; drifted: unknown[] }> }>(["--root", root, "status"]);
+    const st = pkgswitchJson<{ providers: Array<{ switched: number; targets: number; drifted: unknown[] }>; hooks: string[] }>(["--root", root, "status"]);
     expect(st.json.providers[0]).toMatchObject({ switched: targets.length, targets: targets.length, drifted: [] });
+    // Guards on by default: enable installed the hook package (its file
+    // triggers) without being asked, and status lists its files.
+    expect(r.stdout).toContain("installed hook package pkgswitch-hooks");
+    expect(rpmIn(root, ["-q", "pkgswitch-hooks"]).out.trim()).toBe("pkgswitch-hooks-1-1.noarch");
+    expect(st.json.hooks).toContain("/usr/lib/pkgswitch/rpm-hook");
   });
 
   test("audit: provenance from the rpm database, pkg:rpm purls in a valid SPDX SBOM, at most 3 rpm/dnf queries, minisign verifies", () => {
@@ -99,8 +104,12 @@ describe("coreutils → uutils-coreutils on a Fedora root (rpm database, dnf)", 
     // Queries, not the install transaction itself: O(1) whatever the number of targets.
     const runs = evs.filter((e) => e.event === "pkg.query").map((e) => (e.args as string[]).join(" "));
     const queries = runs.filter((a) => /(^|\/)rpm /.test(a) || (/(^|\/)dnf /.test(a) && !/ -y /.test(a)));
-    expect(queries.length).toBeGreaterThan(0);
-    expect(queries.length).toBeLessThanOrEqual(3);
+    // The hook package enable installs by default is looked up apart (is it
+    // there; its version once installed): two more, whatever the targets.
+    const hookQueries = queries.filter((a) => a.includes("pkgswitch-hooks"));
+    expect(hookQueries.length).toBeLessThanOrEqual(2);
+    expect(queries.length - hookQueries.length).toBeGreaterThan(0);
+    expect(queries.length - hookQueries.length).toBeLessThanOrEqual(3);
     const end = evs.at(-1)!;
     const sbomText = readFileSync(join(audit(), end.sbom.file));
     expect(createHash("sha256").update(sbomText).digest("hex")).toBe(end.sbom.sha256);
@@ -127,6 +136,10 @@ describe("coreutils → uutils-coreutils on a Fedora root (rpm database, dnf)", 
     for (const [t, id] of originals) expect(identity(t)).toEqual(id);
     expect(rpmIn(root, ["-V", "coreutils"])).toEqual({ code: 0, out: "" });
     expect(inRoot(root, ["ls", "--version"]).out).toContain("GNU coreutils");
+    // The last provider gone: the hooks have nothing to guard.
+    expect(r.stdout).toContain("removed package-manager hooks (no provider is enabled): pkgswitch-hooks");
+    expect(rpmIn(root, ["-q", "pkgswitch-hooks"]).code).not.toBe(0);
+    expect(existsSync(join(root, "usr/lib/pkgswitch/rpm-hook"))).toBe(false);
   });
 
   /** Every target either original (same bytes, mode, mtime) or switched. */
@@ -248,8 +261,9 @@ describe("upgrades on a Fedora root: the pkgswitch-hooks rpm's file triggers", (
   });
   afterAll(() => removeFedoraRoot(r2));
 
-  test("hooks install picks the rpm kind: writes the trigger script and installs pkgswitch-hooks", () => {
+  test("enable installs pkgswitch-hooks by default; hooks install re-installs it", () => {
     expect(pkgswitch(["--root", r2, "enable", "coreutils", "--yes"], SLOW).code).toBe(0);
+    expect(rpmIn(r2, ["-q", "pkgswitch-hooks"]).out.trim()).toBe("pkgswitch-hooks-1-1.noarch");
     targets = rpmIn(r2, ["-ql", "coreutils"]).out.split("\n").filter((f) => /^\/usr\/s?bin\/[^/]+$/.test(f) && existsSync(join(r2, "usr/bin", "uu_" + f.split("/").pop()))).sort();
     expect(links()).toEqual(targets);
     const h = pkgswitch(["--root", r2, "hooks", "install"], SLOW);

@@ -1,0 +1,99 @@
+/** Verifying archived operations (`audit archive`): their files are read
+ * from the segments their archive operations recorded, and fed to the same
+ * per-operation checks as files in the audit directory (./operation.ts).
+ *
+ * A segment is trusted only through its record: the `archive.segment` event
+ * of an archive operation whose file matches its ledger line (and which is
+ * itself verified like every other operation). Its SHA-256 must be the
+ * recorded one (else exit 1, naming the segment); a missing segment leaves
+ * its operations "archived, not checked" (exit 8), or a warning with
+ * --allow-missing-archive. The chain links, ledger and Merkle tree are
+ * checked from the ledger as before, whatever happened to the files. */
+import { join } from "node:path";
+import { findSegmentRecords, segmentPath, type SegmentRecord } from "../audit/archive-records.ts";
+import { SEGMENT_READ_LIMIT } from "../audit/archive.ts";
+import { SegmentFormatError, unpackSegment } from "../audit/archive-tar.ts";
+import type { LedgerEntry } from "../audit/ledger.ts";
+import { ARCHIVE_DIR, jsonlName, SEGMENT_RE } from "../audit/names.ts";
+import type { PublicKey } from "../attest/minisign.ts";
+import { VerifyExit } from "../errors.ts";
+import { listDir, readArtifact } from "./files.ts";
+import { checkOperationFrom, type ArtifactSource, type OpCheckOptions, type OpCheckResult, type OpTask } from "./operation.ts";
+import type { Report } from "./report.ts";
+import { sha256Hex } from "./strict.ts";
+
+/** Check the operations of `tasks` whose files are not in the audit dir
+ * (`names`) but in a recorded segment; returns their results and the tasks
+ * left for the ordinary path (in the dir, or missing without a record). */
+export function checkArchived(dir: string, names: ReadonlySet<string>, entries: readonly LedgerEntry[], tasks: readonly OpTask[], keys: readonly PublicKey[], opts: OpCheckOptions & { allowMissingArchive?: boolean }, report: Report): { results: OpCheckResult[]; rest: OpTask[] } {
+  const absent = tasks.filter((t) => !names.has(jsonlName(t.entry.op)));
+  const segDir = listDir(join(dir, ARCHIVE_DIR));
+  const onDisk = segDir.ok ? segDir.names.filter((n) => SEGMENT_RE.test(n)) : [];
+  if (absent.length === 0 && onDisk.length === 0) return { results: [], rest: [...tasks] };
+
+  const records = findSegmentRecords(entries, (name) => {
+    if (!names.has(name)) return null;
+    const r = readArtifact(join(dir, name));
+    return r.ok ? r.bytes : null;
+  });
+  const recordOf = new Map<string, SegmentRecord>();
+  for (const r of records) for (const op of r.ops) if (!recordOf.has(op)) recordOf.set(op, r);
+  const recorded = new Set(records.map((r) => r.segment));
+  for (const n of onDisk) {
+    if (!recorded.has(n)) report.warn("archive.segment", "no archive operation records this segment (an interrupted `audit archive`: the next run removes it); not read", { file: `${ARCHIVE_DIR}/${n}` });
+  }
+
+  const bySegment = new Map<SegmentRecord, OpTask[]>();
+  const rest: OpTask[] = [];
+  for (const t of tasks) {
+    const r = names.has(jsonlName(t.entry.op)) ? undefined : recordOf.get(t.entry.op);
+    if (!r) rest.push(t);
+    else {
+      const list = bySegment.get(r);
+      if (list) list.push(t);
+      else bySegment.set(r, [t]);
+    }
+  }
+  const results: OpCheckResult[] = [];
+  for (const [r, ts] of bySegment) {
+    const file = `${ARCHIVE_DIR}/${r.segment}`;
+    const read = readArtifact(segmentPath(dir, r.segment));
+    if (!read.ok) {
+      if (read.exit === VerifyExit.NOT_FOUND) {
+        report.count("archived_not_checked", ts.length);
+        const msg = `segment missing: ${ts.length} archived operation(s) (recorded by ${r.archiveOp}) not checked; their ledger lines and chain links still are`;
+        if (opts.allowMissingArchive) report.warn("archive.missing", `${msg} (--allow-missing-archive)`, { file, op: r.archiveOp });
+        else report.fail("archive.missing", VerifyExit.ARCHIVED, `${msg}; restore the segment, or pass --allow-missing-archive`, { file, op: r.archiveOp });
+      } else report.fail("archive.segment", read.exit, read.message, { file, op: r.archiveOp });
+      continue;
+    }
+    const digest = sha256Hex(read.bytes);
+    if (digest !== r.sha256) report.fail("archive.segment", VerifyExit.TAMPERED, `SHA-256 ${digest} differs from ${r.sha256} recorded by archive operation ${r.archiveOp}`, { file, op: r.archiveOp });
+    let members: Map<string, Uint8Array>;
+    try {
+      members = new Map(unpackSegment(read.bytes, SEGMENT_READ_LIMIT).map((m) => [m.name, m.bytes]));
+    } catch (e) {
+      if (!(e instanceof SegmentFormatError)) throw e;
+      report.fail("archive.segment", VerifyExit.TAMPERED, `not a readable segment (${e.message}); its ${ts.length} operation(s) were not checked`, { file, op: r.archiveOp });
+      continue;
+    }
+    if (digest === r.sha256) report.pass("archive.segment");
+    report.count("segments");
+    const src: ArtifactSource = {
+      read: (name) => {
+        const b = members.get(name);
+        return b ? { ok: true, bytes: Buffer.from(b.buffer, b.byteOffset, b.byteLength) } : { ok: false, exit: VerifyExit.NOT_FOUND, message: `missing: ${name} in ${file}` };
+      },
+      exists: (name) => members.has(name),
+      ledgerRef: (line) => `ledger.jsonl line ${line}`,
+    };
+    for (const t of ts) {
+      const before = report.failures.length;
+      results.push(checkOperationFrom(src, t, keys, opts, report));
+      // Name the segment in what failed inside it.
+      for (const f of report.failures.slice(before)) if (f.file && !f.file.includes("/")) f.file = `${file}:${f.file}`;
+    }
+    report.count("archived_operations", ts.length);
+  }
+  return { results, rest };
+}
