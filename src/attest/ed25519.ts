@@ -50,19 +50,43 @@ function bigintToLe32(n: bigint): Uint8Array {
   return out;
 }
 
+/** L and p as 32 little-endian bytes: the pre-checks compare bytes from
+ * the most significant end (the same order as the integers; no BigInt per
+ * signature — they run twice per audit file in `verify --all`). */
+const L_LE = bigintToLe32(L);
+const P_LE = bigintToLe32(P);
+
+/** a < b for 32-byte little-endian integers; `topMask` masks a's top byte. */
+function lessLe32(a: Uint8Array, b: Uint8Array, topMask = 0xff): boolean {
+  for (let i = 31; i >= 0; i--) {
+    const x = i === 31 ? a[i]! & topMask : a[i]!;
+    if (x !== b[i]) return x < b[i]!;
+  }
+  return false;
+}
+
 /** True if the 32-byte little-endian scalar is < L (RFC 8032 5.1.7, step 1). */
 export function isCanonicalScalar(s: Uint8Array): boolean {
+  return s.length === 32 && lessLe32(s, L_LE);
+}
+
+/** The BigInt forms of the two range checks: the reference the byte
+ * comparisons are tested against. */
+export function isCanonicalScalarReference(s: Uint8Array): boolean {
   return s.length === 32 && leToBigint(s) < L;
+}
+export function isCanonicalPointEncodingReference(b: Uint8Array): boolean {
+  if (b.length !== 32) return false;
+  const y = b.slice();
+  y[31]! &= 0x7f;
+  return leToBigint(y) < P;
 }
 
 /** True if the point encoding's y (sign bit masked off) is < p. Non-canonical
  * encodings (y in [p, 2^255)) decode to the same point as y - p, which would
  * let one key or R have two byte forms. */
 export function isCanonicalPointEncoding(b: Uint8Array): boolean {
-  if (b.length !== 32) return false;
-  const y = b.slice();
-  y[31]! &= 0x7f;
-  return leToBigint(y) < P;
+  return b.length === 32 && lessLe32(b, P_LE, 0x7f);
 }
 
 /**

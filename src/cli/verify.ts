@@ -13,7 +13,9 @@ import { exportBundle, serializeBundle, verifyBundle } from "../verify/bundle.ts
 import { readArtifact } from "../verify/files.ts";
 import { EXIT_MEANING, type Report } from "../verify/report.ts";
 import { defaultTrust, trustFromFiles, type TrustSet } from "../verify/trust.ts";
-import { CHECKPOINT_FILE } from "../audit/names.ts";
+import { CHECKPOINT_FILE, jsonlName } from "../audit/names.ts";
+import { segmentOf } from "../audit/archive.ts";
+import { readLedger } from "../audit/store.ts";
 import { verifyAll, verifyOp } from "../verify/verify.ts";
 import type { Command, CommandContext } from "./commands.ts";
 import { writeStdout } from "./output.ts";
@@ -168,6 +170,11 @@ export const verifyCommands: Command[] = [
       const out = str(ctx, "output");
       if (op === undefined || out === undefined) throw usageError("audit export: give --op ID and -o FILE");
       const opId = parseOpId(op);
+      const dir = ctx.layout().auditDir;
+      if (!existsSync(join(dir, jsonlName(opId)))) {
+        const seg = segmentOf(dir, readLedger(dir), opId);
+        if (seg) throw new PkgswitchError(VerifyExit.NOT_FOUND, `operation ${opId} is archived in ${join(dir, "archive", seg.segment)}; exporting an archived operation is not supported (\`audit verify --op ${opId}\` checks it from the segment)`);
+      }
       const bundle = exportBundle(ctx.layout().auditDir, opId, trustFor(ctx));
       const text = serializeBundle(bundle);
       if (out === "-") {

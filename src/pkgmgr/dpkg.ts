@@ -2,7 +2,10 @@
  * batched: one process for all paths); installs run `apt-get` inside the root.
  * Debian 12 is usrmerged but dpkg's database still records 29 coreutils files
  * under `/bin/…`: ownership queries ask for both spellings. */
-import { existsSync, lstatSync, readdirSync } from "node:fs";
+import { closeSync, existsSync, fchmodSync, fsyncSync, linkSync, lstatSync, openSync, readdirSync, renameSync, rmSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { fsyncDir } from "../fsops/atomic.ts";
+import { formatDivertDb, listProblem, parseDivertDb, planAdd, planRemove } from "./divertdb.ts";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import type { BackendOptions, Diversion, Diverter, InstalledPackage, PackageBackend } from "./backend.ts";
@@ -12,6 +15,9 @@ import { lockHoldersOf } from "./locks.ts";
 import { READ_LIMIT, readBoundedText } from "../config/bounded.ts";
 import { dpkgPendingRemovals } from "./invoker.ts";
 import { readOsId } from "./osrelease.ts";
+
+/** Below this many entries a batch goes to dpkg-divert, one call each. */
+const DIRECT_DIVERT_MIN = 4;
 
 const FIELDS = "${binary:Package}\\t${Version}\\t${Architecture}\\t${db:Status-Abbrev}\\t${Maintainer}\\t${Homepage}\\n${db-fsys:Files}";
 
@@ -135,11 +141,15 @@ export class DpkgBackend implements PackageBackend {
       }
     },
     // dpkg-divert has no batch mode; it is a small C program (~5 ms a call)
-    // and takes no dpkg lock, so it also works from apt's hooks.
+    // and takes no dpkg lock, so it also works from apt's hooks. A batch is
+    // one write of the database instead (see writeDiversions); a few
+    // entries, or anything out of the ordinary, go to dpkg-divert.
     add: (entries) => {
+      if (this.writeDiversions(entries.length, (r) => planAdd(r, entries), (out) => listProblem(out, entries, []))) return;
       for (const e of entries) this.divertCall(["--local", "--divert", e.to, "--add", e.from]);
     },
     remove: (paths) => {
+      if (this.writeDiversions(paths.length, (r) => planRemove(r, paths), (out) => listProblem(out, [], paths))) return;
       for (const p of paths) this.divertCall(["--remove", p]);
     },
   };
@@ -170,6 +180,82 @@ export class DpkgBackend implements PackageBackend {
     if (this.opts.readOnly) throw new Error("internal: diversion change attempted in read-only mode");
     const r = this.exec(["dpkg-divert", `--root=${this.opts.root}`, "--no-rename", ...args], false);
     if (r.rc !== 0) throw new PkgswitchError(Exit.PKGMGR, `dpkg-divert ${args.join(" ")} failed in ${this.opts.root} (exit ${r.rc}): ${lastLine(r.stderr || r.stdout)}`);
+  }
+
+  /**
+   * Apply a batch of diversion changes as one write of dpkg's diversions
+   * database, the way dpkg-divert writes it (./divertdb.ts): whole file to
+   * diversions-new (0644), fsync, old file hard-linked to diversions-old,
+   * rename, and (beyond dpkg-divert) an fsync of the directory. Then one
+   * `dpkg-divert --list` — dpkg reading the file back — must show exactly
+   * the change, else exit 20. dpkg-divert takes no lock and neither does
+   * this; it writes only while no process holds dpkg's locks (checked before
+   * reading and again before the rename), so inside a package transaction
+   * (apt's hooks) the calls go to dpkg-divert as maintainer scripts' do.
+   * Returns false, having changed nothing, when the batch is left to
+   * dpkg-divert: fewer than DIRECT_DIVERT_MIN entries (the --list check
+   * costs about what a few calls do), a lock held, a symlink on the way to
+   * the database (dpkg-divert would resolve it on the host), or anything
+   * the planner does not accept as plain.
+   */
+  private writeDiversions(count: number, plan: (records: Diversion[]) => { records: Diversion[]; changed: boolean } | null, problem: (listOut: string) => string | null): boolean {
+    if (this.opts.readOnly) throw new Error("internal: diversion change attempted in read-only mode");
+    if (count < DIRECT_DIVERT_MIN) return false;
+    const root = this.opts.root;
+    const admin = join(root, "var/lib/dpkg");
+    if (hostPath(root, "/var/lib/dpkg") !== admin || !lstatSync(admin, { throwIfNoEntry: false })?.isDirectory()) return false;
+    if (this.lockHolder()) return false;
+    const db = join(admin, "diversions");
+    let text = "";
+    try {
+      text = readBoundedText(db, { max: READ_LIMIT.record, noFollow: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") return false;
+    }
+    const records = parseDivertDb(text);
+    const next = records && plan(records);
+    if (!next) return false;
+    // dpkg-divert refuses to divert a directory (lstat of root + name).
+    const old = new Set(records);
+    for (const r of next.records) {
+      if (old.has(r)) continue;
+      try {
+        if (lstatSync(root + r.from, { throwIfNoEntry: false })?.isDirectory()) return false;
+      } catch {
+        return false; // dpkg-divert reports what is wrong with it
+      }
+    }
+    if (next.changed) {
+      const fresh = `${db}-new`;
+      const fd = openSync(fresh, "w", 0o644);
+      try {
+        fchmodSync(fd, 0o644);
+        const buf = Buffer.from(formatDivertDb(next.records));
+        for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
+        fsyncSync(fd);
+      } catch (e) {
+        closeSync(fd);
+        rmSync(fresh, { force: true });
+        throw e;
+      }
+      closeSync(fd);
+      if (this.lockHolder()) {
+        rmSync(fresh, { force: true });
+        return false;
+      }
+      rmSync(`${db}-old`, { force: true });
+      try {
+        linkSync(db, `${db}-old`);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+      }
+      renameSync(fresh, db);
+      fsyncDir(admin);
+    }
+    const r = this.exec(["dpkg-divert", `--root=${root}`, "--list"], false);
+    const wrong = r.rc !== 0 ? `exit ${r.rc}: ${lastLine(r.stderr || r.stdout)}` : problem(r.stdout);
+    if (wrong) throw new PkgswitchError(Exit.PKGMGR, `dpkg does not read back the diversions written to ${db}: ${wrong}`);
+    return true;
   }
 
   private exec(argv: string[], chroot: boolean): CommandResult {

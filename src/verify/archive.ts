@@ -11,7 +11,7 @@
  * checked from the ledger as before, whatever happened to the files. */
 import { join } from "node:path";
 import { findSegmentRecords, segmentPath, type SegmentRecord } from "../audit/archive-records.ts";
-import { SEGMENT_READ_LIMIT } from "../audit/archive.ts";
+import { SEGMENT_READ_LIMIT, segmentOf } from "../audit/archive.ts";
 import { SegmentFormatError, unpackSegment } from "../audit/archive-tar.ts";
 import type { LedgerEntry } from "../audit/ledger.ts";
 import { ARCHIVE_DIR, jsonlName, SEGMENT_RE } from "../audit/names.ts";
@@ -79,14 +79,7 @@ export function checkArchived(dir: string, names: ReadonlySet<string>, entries: 
     }
     if (digest === r.sha256) report.pass("archive.segment");
     report.count("segments");
-    const src: ArtifactSource = {
-      read: (name) => {
-        const b = members.get(name);
-        return b ? { ok: true, bytes: Buffer.from(b.buffer, b.byteOffset, b.byteLength) } : { ok: false, exit: VerifyExit.NOT_FOUND, message: `missing: ${name} in ${file}` };
-      },
-      exists: (name) => members.has(name),
-      ledgerRef: (line) => `ledger.jsonl line ${line}`,
-    };
+    const src = memberSource(members, file);
     for (const t of ts) {
       const before = report.failures.length;
       results.push(checkOperationFrom(src, t, keys, opts, report));
@@ -96,4 +89,45 @@ export function checkArchived(dir: string, names: ReadonlySet<string>, entries: 
     report.count("archived_operations", ts.length);
   }
   return { results, rest };
+}
+
+/** Where `verify --op` reads an archived operation's files: its segment,
+ * checked against its record (a failure names the segment and returns
+ * null, as does an operation that is not archived). */
+export function archivedSource(dir: string, entries: readonly LedgerEntry[], op: string, report: Report, allowMissingArchive: boolean): ArtifactSource | null {
+  const r = segmentOf(dir, entries, op);
+  if (!r) return null;
+  const file = `${ARCHIVE_DIR}/${r.segment}`;
+  const read = readArtifact(segmentPath(dir, r.segment));
+  if (!read.ok) {
+    if (read.exit !== VerifyExit.NOT_FOUND) report.fail("archive.segment", read.exit, read.message, { file, op: r.archiveOp });
+    else if (allowMissingArchive) report.warn("archive.missing", `segment missing: operation ${op} (archived by ${r.archiveOp}) not checked (--allow-missing-archive)`, { file, op: r.archiveOp });
+    else report.fail("archive.missing", VerifyExit.ARCHIVED, `segment missing: operation ${op} (archived by ${r.archiveOp}) not checked; restore the segment, or pass --allow-missing-archive`, { file, op: r.archiveOp });
+    return null;
+  }
+  const digest = sha256Hex(read.bytes);
+  if (digest !== r.sha256) {
+    report.fail("archive.segment", VerifyExit.TAMPERED, `SHA-256 ${digest} differs from ${r.sha256} recorded by archive operation ${r.archiveOp}`, { file, op: r.archiveOp });
+    return null;
+  }
+  let members: Map<string, Uint8Array>;
+  try {
+    members = new Map(unpackSegment(read.bytes, SEGMENT_READ_LIMIT).map((m) => [m.name, m.bytes]));
+  } catch (e) {
+    report.fail("archive.segment", VerifyExit.TAMPERED, `not a readable segment (${(e as Error).message})`, { file, op: r.archiveOp });
+    return null;
+  }
+  report.pass("archive.segment");
+  return memberSource(members, file);
+}
+
+function memberSource(members: Map<string, Uint8Array>, file: string): ArtifactSource {
+  return {
+    read: (name) => {
+      const b = members.get(name);
+      return b ? { ok: true, bytes: Buffer.from(b.buffer, b.byteOffset, b.byteLength) } : { ok: false, exit: VerifyExit.NOT_FOUND, message: `missing: ${name} in ${file}` };
+    },
+    exists: (name) => members.has(name),
+    ledgerRef: (line) => `ledger.jsonl line ${line}`,
+  };
 }

@@ -30,6 +30,7 @@
  *    same text, so more than one occurrence falls back to the reference).
  */
 import { sha256Hex } from "../sys/index.ts";
+import { sha256Into } from "../sys/digest.ts";
 
 export { sha256Hex };
 import { canonicalize } from "../audit/jcs.ts";
@@ -233,15 +234,42 @@ function readFast(text: string, start: number, end: number, nextBackslash: numbe
 }
 
 let scratch = Buffer.allocUnsafe(2 * MAX_LINE_BYTES);
+const digest = new Uint8Array(32);
+/** Lowercase hex digit codes of each byte value: [hi, lo] at 2b, 2b + 1. */
+const HEX_CODES = new Uint8Array(512);
+for (let b = 0; b < 256; b++) {
+  const h = b.toString(16).padStart(2, "0");
+  HEX_CODES[2 * b] = h.charCodeAt(0);
+  HEX_CODES[2 * b + 1] = h.charCodeAt(1);
+}
 
-/** SHA-256 hex of bytes[cutA0, cutA1) ++ bytes[cutB0, cutB1). */
-function hashCut(bytes: Buffer): string {
+/** The hash cut's bytes: bytes[cutA0, cutA1) ++ bytes[cutB0, cutB1). */
+function cutBytes(bytes: Buffer): Buffer {
   const n1 = cutA1 - cutA0;
   const n = n1 + cutB1 - cutB0;
   if (n > scratch.length) scratch = Buffer.allocUnsafe(n);
   bytes.copy(scratch, 0, cutA0, cutA1);
   bytes.copy(scratch, n1, cutB0, cutB1);
-  return sha256Hex(scratch.subarray(0, n));
+  return scratch.subarray(0, n);
+}
+
+/** SHA-256 hex of the hash cut. */
+function hashCut(bytes: Buffer): string {
+  return sha256Hex(cutBytes(bytes));
+}
+
+/** True if `hash` is exactly "sha256:" + the lowercase hex SHA-256 of the
+ * hash cut: the digest goes into a fixed buffer and is compared digit by
+ * digit with the string, so a matching line builds no hex string (the
+ * common case; a mismatch is then described by hashCut). */
+function cutMatches(bytes: Buffer, hash: string): boolean {
+  if (hash.length !== 71 || !hash.startsWith("sha256:")) return false;
+  sha256Into(cutBytes(bytes), digest);
+  for (let i = 0; i < 32; i++) {
+    const b = digest[i]! << 1;
+    if (hash.charCodeAt(7 + 2 * i) !== HEX_CODES[b] || hash.charCodeAt(8 + 2 * i) !== HEX_CODES[b + 1]) return false;
+  }
+  return true;
 }
 
 /** Reference path: JSON.parse + canonicalize. Returns null, or a problem. */
@@ -336,7 +364,10 @@ export function readOpEvents(text: string, ascii: boolean, opId: string, collect
       continue;
     }
     // A hash equal to the computed one is well-formed; otherwise say which.
-    const computed = "sha256:" + (!hasCut ? sha256Hex(slowBody!) : raw !== null ? hashCut(raw) : sha256Hex(text.slice(cutA0, cutA1) + text.slice(cutB0, cutB1)));
+    // Fast path: compare the digest with the line's hex in place (the same
+    // equality as below, without building the computed string).
+    const same = hasCut && raw !== null && cutMatches(raw, hash);
+    const computed = same ? hash : "sha256:" + (!hasCut ? sha256Hex(slowBody!) : raw !== null ? hashCut(raw) : sha256Hex(text.slice(cutA0, cutA1) + text.slice(cutB0, cutB1)));
     if (computed !== hash) {
       if (!CHAIN_RE.test(hash)) {
         problem(n, "hash is not sha256:<64 hex>");

@@ -142,6 +142,23 @@ describe("audit archive: usage, refusal, crash", () => {
     expect(opFiles(root).map((n) => n.slice(6, -6))).not.toContain(ops[11]);
     expect(opFiles(root).map((n) => n.slice(6, -6))).toContain(ops[12]);
     expect(pkgswitch(["--root", root, "audit", "verify", "--all"]).code).toBe(0);
+    // One archived operation: verify --op reads it from its segment; export
+    // says it is archived (one line, exit 3).
+    expect(pkgswitch(["--root", root, "audit", "verify", "--op", ops[3]!]).code).toBe(0);
+    const exp = pkgswitch(["--root", root, "audit", "export", "--op", ops[3]!, "-o", join(root, "bundle.json")]);
+    expect(exp.code).toBe(3);
+    expect(exp.stderr).toContain("is archived in");
+    expect(exp.stderr.trim().split("\n").length).toBe(1);
+    const seg = join(auditOf(root), "archive", segments(root)[0]!);
+    const bytes = readFileSync(seg);
+    bytes[bytes.length - 12] ^= 0x40;
+    writeFileSync(seg, bytes);
+    const flipped = pkgswitch(["--root", root, "audit", "verify", "--op", ops[3]!]);
+    expect(flipped.code).toBe(1);
+    expect(flipped.stdout).toContain(`archive/${segments(root)[0]}`);
+    rmSync(seg);
+    expect(pkgswitch(["--root", root, "audit", "verify", "--op", ops[3]!]).code).toBe(8);
+    expect(pkgswitch(["--root", root, "audit", "verify", "--op", ops[3]!, "--allow-missing-archive"]).code).toBe(0);
   });
 
   test("SIGKILL mid-archive: the next run finishes a recorded segment or undoes an unrecorded one, and verify --all exits 0", async () => {

@@ -6,7 +6,9 @@ import * as ed from "@noble/ed25519";
 import {
   hasSmallOrder,
   isCanonicalPointEncoding,
+  isCanonicalPointEncodingReference,
   isCanonicalScalar,
+  isCanonicalScalarReference,
   publicKeyFromSeed,
   sign,
   SMALL_ORDER_ENCODINGS,
@@ -180,5 +182,41 @@ describe("pre-checks", () => {
     const withSign = le(p - 1n);
     withSign[31]! |= 0x80;
     expect(isCanonicalPointEncoding(withSign)).toBe(true);
+  });
+
+  test("the byte-comparison predicates agree with the BigInt references", () => {
+    const L = (1n << 252n) + 27742317777372353535851937790883648493n;
+    const p = (1n << 255n) - 19n;
+    const le = (n: bigint) => new Uint8Array(Buffer.from(n.toString(16).padStart(64, "0"), "hex").reverse());
+    const inputs: Uint8Array[] = [];
+    // Around each bound, with and without the sign bit, and the extremes.
+    for (const b of [0n, 1n, L, p, 1n << 252n, 1n << 255n, (1n << 256n) - 1n]) {
+      for (let d = -300n; d <= 300n; d++) {
+        const n = b + d;
+        if (n < 0n || n >= 1n << 256n) continue;
+        const x = le(n);
+        inputs.push(x);
+        const y = x.slice();
+        y[31]! ^= 0x80;
+        inputs.push(y);
+      }
+    }
+    // Random values, and random values sharing a long prefix with L and p.
+    for (let i = 0; i < 3000; i++) {
+      const r = new Uint8Array(randomBytes(32));
+      inputs.push(r);
+      const k = i % 32;
+      for (const bound of [le(L), le(p)]) {
+        const m = r.slice();
+        m.set(bound.subarray(32 - k), 32 - k);
+        inputs.push(m);
+      }
+    }
+    for (const x of inputs) {
+      expect(isCanonicalScalar(x)).toBe(isCanonicalScalarReference(x));
+      expect(isCanonicalPointEncoding(x)).toBe(isCanonicalPointEncodingReference(x));
+    }
+    expect(isCanonicalScalar(new Uint8Array(31))).toBe(false);
+    expect(isCanonicalPointEncoding(new Uint8Array(33))).toBe(false);
   });
 });
