@@ -3,7 +3,7 @@
  * state with the real binary and apt; states that take a switch to reach
  * are built once per test process and copied. Add a fixture here when a doc
  * needs a new starting point, and say in the doc what it is. */
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { cachedRoot } from "../helpers/debroot.ts";
 import { BINARY } from "../helpers/paths.ts";
@@ -62,7 +62,8 @@ process.on("exit", () => {
 function templated(name: string, build: (root: string) => void): () => string {
   return () => {
     let t = templates.get(name);
-    if (!t) {
+    // Rebuilt if it vanished (something else swept /tmp while the suite ran).
+    if (!t || !existsSync(join(t, "etc"))) {
       t = copyOf(cachedRoot());
       build(t);
       templates.set(name, t);
