@@ -8,7 +8,9 @@
  *    inside src/pkgmgr/ and the provider catalog data;
  * 4. imports only downward: each folder may import the folders listed for it
  *    in LAYERS and nothing above; cli, at the top, may import anything; a
- *    folder LAYERS does not list yet may import anything but cli.
+ *    folder LAYERS does not list yet may import anything but cli;
+ * 5. no bare exit-code number in a PkgswitchError (name it: Exit.PKGMGR,
+ *    VerifyExit.NOT_FOUND; src/errors.ts).
  *
  * Usage: bun scripts/check-structure.ts [--root DIR]. Prints one line per
  * violation ("file:line: what") and exits 1 if there is any. */
@@ -48,35 +50,9 @@ const UNLISTED = (layer: string) => layer !== "cli";
 const RUNTIME_RE = /\bBun\.|\bbun:|\bDeno\./;
 const RUNTIME_HOME = "src/sys/";
 const MANAGER_RE = /\b(dpkg|apt-get|apt|pacman|rpm|dnf)\b/i;
+const BARE_EXIT_RE = /PkgswitchError\(\s*\d/;
 const MANAGER_HOMES = ["src/pkgmgr/", "src/providers/catalog.jsonc"];
 
-/** Files still carrying package-manager names while they move behind the
- * backend (issue 7); this list only shrinks. */
-const MANAGER_ALLOW = new Set<string>([
-  "src/attest/sbom.ts",
-  "src/cli/docs.ts",
-  "src/cli/info.ts",
-  "src/cli/lifecycle.ts",
-  "src/hooks/files.ts",
-  "src/providers/catalog.ts",
-  "src/switch/disable.ts",
-  "src/switch/divert.ts",
-  "src/switch/enable.ts",
-  "src/switch/relink.ts",
-  "src/switch/session.ts",
-  "src/switch/state.ts",
-  "src/switch/transaction.ts",
-]);
-
-/** Import edges that still run upward while the layering is being fixed
- * (issue 7); this list only shrinks. */
-const LAYER_ALLOW = new Set<string>([
-  "src/fsops/backup.ts -> src/switch/state.ts",
-  "src/switch/session.ts -> src/cli/output.ts",
-]);
-/** Modules of the one known cycle (the command table and its subcommand
- * files), allowed until it is broken; this list only shrinks. */
-const CYCLE_ALLOW = new Set<string>(["src/cli/attest.ts", "src/cli/audit.ts", "src/cli/check.ts", "src/cli/commands.ts", "src/cli/docs.ts", "src/cli/info.ts", "src/cli/lifecycle.ts", "src/cli/verify.ts"]);
 
 function walk(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir).sort()) {
@@ -105,7 +81,10 @@ for (const f of files) {
       if (RUNTIME_RE.test(l)) problems.push(`${r}:${i + 1}: names the runtime outside ${RUNTIME_HOME}: ${l.trim().slice(0, 100)}`);
     });
   }
-  if (!MANAGER_HOMES.some((h) => r.startsWith(h)) && !MANAGER_ALLOW.has(r)) {
+  lines.forEach((l, i) => {
+    if (BARE_EXIT_RE.test(l)) problems.push(`${r}:${i + 1}: a bare exit-code number (use Exit.* or VerifyExit.*): ${l.trim().slice(0, 100)}`);
+  });
+  if (!MANAGER_HOMES.some((h) => r.startsWith(h))) {
     lines.forEach((l, i) => {
       const m = MANAGER_RE.exec(l);
       if (m) problems.push(`${r}:${i + 1}: names the package manager "${m[1]}" outside src/pkgmgr/: ${l.trim().slice(0, 100)}`);
@@ -137,7 +116,7 @@ for (const [from, edges] of graph) {
     const b = layerOf(to);
     if (!b || b === a) continue;
     const ok = BASE.includes(b) || (allowed ? allowed.includes("*") || allowed.includes(b) : UNLISTED(b));
-    if (!ok && !LAYER_ALLOW.has(`${from} -> ${to}`)) problems.push(`${from}:${line}: imports upward, ${a} → ${b} (${to})`);
+    if (!ok) problems.push(`${from}:${line}: imports upward, ${a} → ${b} (${to})`);
   }
 }
 
@@ -170,7 +149,7 @@ for (const [from, edges] of graph) {
         comp.push(w);
       } while (w !== v);
       const selfLoop = (graph.get(v) ?? []).some((e) => e.to === v);
-      if ((comp.length > 1 || selfLoop) && !comp.every((m) => CYCLE_ALLOW.has(m))) {
+      if (comp.length > 1 || selfLoop) {
         const members = new Set(comp);
         const lines = comp.sort().map((m) => {
           const e = graph.get(m)!.find((e) => members.has(e.to))!;
@@ -188,5 +167,4 @@ if (problems.length > 0) {
   console.log(`check-structure: ${problems.length} problem(s); see docs/architecture.md`);
   process.exit(1);
 }
-const pending = [MANAGER_ALLOW.size && `${MANAGER_ALLOW.size} file(s) naming a package manager`, LAYER_ALLOW.size && `${LAYER_ALLOW.size} upward import(s)`, CYCLE_ALLOW.size && `${CYCLE_ALLOW.size} module(s) in a known cycle`].filter(Boolean);
-console.log(`check-structure: ${graph.size} modules ok${pending.length ? ` (still allowlisted: ${pending.join(", ")})` : ""}`);
+console.log(`check-structure: ${graph.size} modules ok`);

@@ -19,6 +19,7 @@ fi
 echo "setup: building dist/pkgswitch" >&2
 npm run -s build >&2
 bash scripts/make-root.sh >/dev/null
+bash scripts/make-native-repo.sh >/dev/null
 bash scripts/setup-pacman.sh
 bash scripts/setup-releases.sh
 bash scripts/setup-rpm.sh

@@ -3,7 +3,8 @@
  * Pure and deterministic: the same input gives the same bytes, because the
  * SBOM's digest is recorded in `op.end` and covered by the signature.
  * Validated against ../vectors/spdx-2.3/spdx-schema.json by the tests. */
-import type { ManagerKind, PackageInfo } from "../pkgmgr/types.ts";
+import type { PackageInfo } from "../pkgmgr/types.ts";
+import { PURL_STYLE } from "../pkgmgr/purl.ts";
 
 export interface SbomInput {
   opId: string;
@@ -59,13 +60,6 @@ export interface SpdxDocument {
 const OP_ID = /^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$/;
 const RFC3339_UTC = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.\d+)?Z$/;
 
-/** purl type and default namespace per package manager. */
-const PURL_TYPE: Record<ManagerKind, { type: string; lowerName: boolean }> = {
-  dpkg: { type: "deb", lowerName: true }, // deb names are lowercase by policy and by purl-spec
-  pacman: { type: "alpm", lowerName: true },
-  rpm: { type: "rpm", lowerName: false }, // rpm names are case-sensitive
-};
-
 const encoder = new TextEncoder();
 
 /** Percent-encode one purl component (purl-spec "Character encoding"):
@@ -82,17 +76,16 @@ export function purlEncode(s: string): string {
   return out;
 }
 
-/** The package URL of `pkg`: `pkg:deb/debian/coreutils@9.1-1?arch=amd64`,
- * `pkg:alpm/arch/…`, `pkg:rpm/fedora/…` (an rpm epoch moves to the
- * `epoch` qualifier, as the rpm purl type defines; deb and alpm keep it in
- * the version). Qualifiers sorted, as the canonical form requires. */
+/** The package URL of `pkg`, in its manager's purl style (src/pkgmgr/purl.ts):
+ * type, namespace (the distro), name, version, and sorted qualifiers, as the
+ * canonical form requires. */
 export function purlFor(pkg: PackageInfo): string {
-  const { type, lowerName } = PURL_TYPE[pkg.manager];
+  const { type, lowerName, epochQualifier } = PURL_STYLE[pkg.manager];
   const name = lowerName ? pkg.name.toLowerCase() : pkg.name;
   let version = pkg.version;
   const qualifiers: [string, string][] = [];
   if (pkg.arch) qualifiers.push(["arch", pkg.arch]);
-  if (pkg.manager === "rpm") {
+  if (epochQualifier) {
     const m = /^(\d+):(.+)$/.exec(version);
     if (m) {
       qualifiers.push(["epoch", m[1]!]);

@@ -17,7 +17,7 @@
 import { readdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { READ_LIMIT, readBounded } from "../config/bounded.ts";
-import { Exit, PkgswitchError } from "../errors.ts";
+import { Exit, PkgswitchError, VerifyExit } from "../errors.ts";
 import { fsyncDir, writeFileAtomic } from "../fsops/atomic.ts";
 import { sha256Hex } from "../sys/index.ts";
 import { packSegment, unpackSegment, type TarMember } from "./archive-tar.ts";
@@ -232,7 +232,7 @@ export function segmentOf(auditDir: string, entries: readonly LedgerEntry[], op:
  * segment is missing, 1 when it is not the segment its record describes). */
 export function readArchivedFile(auditDir: string, r: SegmentRecord, name: string): Uint8Array {
   const m = readSegmentFiles(auditDir, r).get(name);
-  if (!m) throw new PkgswitchError(3, `${name} is not in ${segmentPath(auditDir, r.segment)}`);
+  if (!m) throw new PkgswitchError(VerifyExit.NOT_FOUND, `${name} is not in ${segmentPath(auditDir, r.segment)}`);
   return m;
 }
 
@@ -244,13 +244,13 @@ export function readSegmentFiles(auditDir: string, r: SegmentRecord): Map<string
     gz = readBounded(path, { max: READ_LIMIT.record, noFollow: true });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new PkgswitchError(3, `operation files archived in ${path}, which is missing (archived by ${r.archiveOp})`);
+    if (code === "ENOENT") throw new PkgswitchError(VerifyExit.NOT_FOUND, `operation files archived in ${path}, which is missing (archived by ${r.archiveOp})`);
     throw new PkgswitchError(Exit.PERMISSION, `cannot read ${path} (${code ?? (e as Error).message})`);
   }
-  if (sha256Hex(gz) !== r.sha256) throw new PkgswitchError(1, `${path} is not the segment ${r.archiveOp} recorded (SHA-256 differs); run \`pkgswitch audit verify --all\``);
+  if (sha256Hex(gz) !== r.sha256) throw new PkgswitchError(VerifyExit.TAMPERED, `${path} is not the segment ${r.archiveOp} recorded (SHA-256 differs); run \`pkgswitch audit verify --all\``);
   try {
     return new Map(unpackSegment(gz, SEGMENT_READ_LIMIT).map((m) => [m.name, m.bytes]));
   } catch (e) {
-    throw new PkgswitchError(1, `${path} is not a readable segment (${(e as Error).message}); run \`pkgswitch audit verify --all\``);
+    throw new PkgswitchError(VerifyExit.TAMPERED, `${path} is not a readable segment (${(e as Error).message}); run \`pkgswitch audit verify --all\``);
   }
 }

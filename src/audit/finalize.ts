@@ -1,6 +1,7 @@
 /** Finalizing an operation on disk: its events file, signature, ledger line
  * and checkpoint, written in an order that a crash between any two steps
  * leaves finishable (src/audit/recover.ts finishes it). */
+import type { CommandExit } from "../errors.ts";
 import { existsSync, unlinkSync } from "node:fs";
 import { READ_LIMIT, readBounded } from "../config/bounded.ts";
 import { join } from "node:path";
@@ -32,7 +33,7 @@ export type OpStatus = "ok" | "failed" | "rolled_back" | "dry_run";
 
 export interface FinalizeInput {
   status: OpStatus;
-  exitCode: number;
+  exitCode: CommandExit;
   counts?: Record<string, number>;
   /** Serialized SBOM bytes, written as audit-<op>-sbom.json. */
   sbom?: Uint8Array;

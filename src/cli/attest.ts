@@ -2,12 +2,12 @@
  * export live in ./verify.ts). */
 import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { Exit, PkgswitchError, usageError } from "../errors.ts";
+import { Exit, PkgswitchError, usageError, VerifyExit, type CommandExit } from "../errors.ts";
 import { present } from "../config/access.ts";
 import { writeFileAtomic } from "../fsops/atomic.ts";
 import { formatPublicKey, generateSecretKey, keyIdHex, parsePublicKey, type GeneratedKey } from "../attest/minisign.ts";
 import { PUBLIC_KEY_FILE, SECRET_KEY_FILE, loadSecretKey, signerFor } from "../attest/signing.ts";
-import type { Command, CommandContext } from "./commands.ts";
+import type { Command, CommandContext } from "./command.ts";
 import { runOperation } from "../switch/session.ts";
 import { READ_LIMIT, readBoundedText } from "../config/bounded.ts";
 
@@ -35,12 +35,12 @@ function installKeyPair(dir: string, key: GeneratedKey, opId?: string): void {
  * old one (so a verifier holding only the old key can follow the chain of
  * trust); the old public key moves to trusted/ so old operations still
  * verify; the old secret key is removed. */
-async function cmdKeysRotate(ctx: CommandContext): Promise<number> {
+async function cmdKeysRotate(ctx: CommandContext): Promise<CommandExit> {
   if (ctx.args.length > 0) throw usageError("keys rotate takes no arguments");
   const s = ctx.session();
   const dir = s.layout.keyDir;
   const sk = join(dir, SECRET_KEY_FILE);
-  if (!existsSync(sk)) throw new PkgswitchError(3, `no signing key at ${sk} to rotate (create one with \`pkgswitch keys generate\`)`);
+  if (!existsSync(sk)) throw new PkgswitchError(VerifyExit.NOT_FOUND, `no signing key at ${sk} to rotate (create one with \`pkgswitch keys generate\`)`);
   const old = loadSecretKey(sk, process.env); // refuses bad permissions, wrong passphrase
   const oldId = keyIdHex(old.keyId);
   const next = generateSecretKey();
@@ -119,7 +119,7 @@ export const keyCommands: Command[] = [
         path = ctx.globals.key;
       } else {
         path = given?.[0] ?? join(ctx.layout().keyDir, PUBLIC_KEY_FILE);
-        if (!present(path)) throw new PkgswitchError(3, `no public key at ${path} (create one with \`pkgswitch keys generate\`)`);
+        if (!present(path)) throw new PkgswitchError(VerifyExit.NOT_FOUND, `no public key at ${path} (create one with \`pkgswitch keys generate\`)`);
         text = readBoundedText(path, { max: READ_LIMIT.small });
       }
       let key;

@@ -1,13 +1,13 @@
 /** `audit list` and `audit show`: reading the record (never writing it). */
 import { READ_LIMIT, readBoundedText, readProblem, tooDeep } from "../config/bounded.ts";
 import { join } from "node:path";
-import { Exit, PkgswitchError, usageError } from "../errors.ts";
+import { Exit, PkgswitchError, usageError, VerifyExit, type CommandExit } from "../errors.ts";
 import { present } from "../config/access.ts";
 import { readLedger } from "../audit/store.ts";
 import { jsonlName } from "../audit/names.ts";
 import { parseOpId } from "../audit/opid.ts";
 import type { AuditEvent } from "../audit/event.ts";
-import type { CommandContext } from "./commands.ts";
+import type { CommandContext } from "./command.ts";
 import { archive, readArchivedFile, segmentOf, type Selection } from "../audit/archive.ts";
 import { segmentPath } from "../audit/archive-records.ts";
 import { runOperation } from "../switch/session.ts";
@@ -27,7 +27,7 @@ export function readOpEvents(auditDir: string, opId: string): AuditEvent[] {
   let text: string;
   if (!present(path)) {
     const seg = segmentOf(auditDir, readLedger(auditDir), opId);
-    if (!seg) throw new PkgswitchError(3, `no operation ${opId} in ${auditDir}`);
+    if (!seg) throw new PkgswitchError(VerifyExit.NOT_FOUND, `no operation ${opId} in ${auditDir}`);
     path = `${segmentPath(auditDir, seg.segment)}:${jsonlName(opId)}`;
     text = Buffer.from(readArchivedFile(auditDir, seg, jsonlName(opId))).toString("utf8");
   } else {
@@ -42,7 +42,7 @@ export function readOpEvents(auditDir: string, opId: string): AuditEvent[] {
       if (tooDeep(l)) throw new Error("nested too deeply");
       return JSON.parse(l) as AuditEvent;
     } catch {
-      throw new PkgswitchError(3, `${path}: line ${i + 1} is not JSON`);
+      throw new PkgswitchError(VerifyExit.NOT_FOUND, `${path}: line ${i + 1} is not JSON`);
     }
   });
 }
@@ -51,7 +51,7 @@ export function readOpEvents(auditDir: string, opId: string): AuditEvent[] {
  * cache rebuilt from the record), filtered. --json streams one document
  * with one operation object per line; --jsonl one object per line, nothing
  * else (docs/formats.md). */
-export async function cmdAuditList(ctx: CommandContext): Promise<number> {
+export async function cmdAuditList(ctx: CommandContext): Promise<CommandExit> {
   if (ctx.args.length > 0) throw usageError("audit list takes no arguments (filters are options: see `pkgswitch audit list --help`)");
   const v = ctx.parsed.values;
   const str = (k: string) => v[k] as string | undefined;
@@ -99,7 +99,7 @@ export async function cmdAuditList(ctx: CommandContext): Promise<number> {
   return Exit.OK;
 }
 
-export async function cmdAuditShow(ctx: CommandContext): Promise<number> {
+export async function cmdAuditShow(ctx: CommandContext): Promise<CommandExit> {
   if (ctx.args.length !== 1) throw usageError("audit show: give exactly one op id (see `pkgswitch audit list`)");
   const opId = parseOpId(ctx.args[0]!);
   const s = ctx.session();
@@ -136,6 +136,8 @@ export function describeEvent(e: AuditEvent): string {
       case "pkg.divert": return `${f.action} ${f.path} → ${f.diverted_to}${f.reason ? ` (${f.reason})` : ""}`;
       case "file.switch": return `${f.path} → ${f.link_target} (before ${String(f.before_sha256 ?? "-").slice(0, 12)}…, after ${String(f.after_sha256 ?? "-").slice(0, 12)}…)`;
       case "file.restore": return `${f.path} ${f.action}${f.reason ? ": " + f.reason : ""}${f.after_sha256 ? ` sha256 ${String(f.after_sha256).slice(0, 12)}… ${f.matches_original ? "matches original" : "DIFFERS from original"}` : ""}`;
+      case "native.switch": return `${f.provider} (${f.mechanism}): ${f.from ?? "nothing"} → ${f.to}${(f.installed as string[]).length ? `; installed ${(f.installed as string[]).join(" ")}` : ""}${(f.removed as string[]).length ? `; removed ${(f.removed as string[]).join(" ")}` : ""}`;
+      case "native.file": return `${f.path} ${f.before_link_target ?? f.before_kind} → ${f.after_link_target ?? f.after_kind} (before ${String(f.before_sha256 ?? "-").slice(0, 12)}…, after ${String(f.after_sha256 ?? "-").slice(0, 12)}…)`;
       case "smoke.test": return `${f.tested} tested, ${f.failed} failed${detail(((f.failures as Array<{ path: string; rc: number | null; signal: string | null; output?: string }> | undefined) ?? []).map((x) => `FAIL ${x.path}: ${x.signal ? `killed by ${x.signal}` : x.rc === null ? "did not run" : `exit ${x.rc}`}${x.output ? ` — ${cut(x.output.split("\n")[0]!, 200)}` : ""}`))}`;
       case "preflight.check": return `${f.check}${f.path ? " " + f.path : ""}${f.provider ? " " + f.provider : ""}: ${f.ok ? "ok" : f.problem ? `needs repair (${f.problem})` : "REFUSED"}${f.reason ? " — " + f.reason : ""}${f.note ? " — " + f.note : ""}`;
       case "rollback.step": return `${f.path} ${f.action} ${f.ok ? "ok" : "FAILED " + (f.error ?? "")}`;
@@ -148,7 +150,7 @@ export function describeEvent(e: AuditEvent): string {
 
 /** `audit archive --keep N | --before DATE`: move old operations' files into
  * signed segments (src/audit/archive.ts), as an operation of its own. */
-export async function cmdAuditArchive(ctx: CommandContext): Promise<number> {
+export async function cmdAuditArchive(ctx: CommandContext): Promise<CommandExit> {
   if (ctx.args.length > 0) throw usageError("audit archive takes no arguments (use --keep N or --before DATE)");
   const keep = ctx.parsed.values.keep as string | undefined;
   const before = ctx.parsed.values.before as string | undefined;

@@ -3,16 +3,16 @@
  * is removed afterwards. Changes nothing else and records no operation. */
 import { existsSync } from "node:fs";
 import { hostPath } from "../config/paths.ts";
-import { Exit, usageError } from "../errors.ts";
+import { Exit, usageError, type CommandExit } from "../errors.ts";
 import { openBackend } from "../pkgmgr/factory.ts";
 import { loadCatalog, resolveProviders } from "../providers/catalog.ts";
 import { checkCompat } from "../probes/check.ts";
 import { loadCorpus } from "../probes/corpus.ts";
 import { pairsFromDiscovery, pairsFromState, probesDirOf, readScripts, scratchParent, summaryLine } from "../switch/compat.ts";
 import { loadState } from "../switch/state.ts";
-import type { Command, CommandContext } from "./commands.ts";
+import type { Command, CommandContext } from "./command.ts";
 
-async function cmdCheck(ctx: CommandContext): Promise<number> {
+async function cmdCheck(ctx: CommandContext): Promise<CommandExit> {
   if (ctx.args.length !== 1) throw usageError("check: name one provider (see `pkgswitch list`)");
   const s = ctx.session();
   const { root, stateDir, providersDir } = s.layout;

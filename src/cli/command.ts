@@ -1,6 +1,7 @@
 /** The shape of a command and of what its handler receives. Subcommand
  * files import this, never the table (./commands.ts), so the table can
  * import them without a cycle. */
+import type { CommandExit } from "../errors.ts";
 import type { ParseArgsConfig } from "node:util";
 import type { Layout } from "../config/paths.ts";
 import type { Session } from "../switch/session.ts";
@@ -15,7 +16,7 @@ export interface Command {
   summary: string;
   help: string;
   options: OptionSpec;
-  run(ctx: CommandContext): Promise<number>;
+  run(ctx: CommandContext): Promise<CommandExit>;
 }
 
 export interface CommandContext {

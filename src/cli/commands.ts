@@ -2,17 +2,21 @@
  * return an exit code; expected failures throw PkgswitchError. */
 import { loadConfig } from "../config/config.ts";
 import { checkLayout, hostPath, layoutFor, type Layout } from "../config/paths.ts";
-import { Exit, usageError } from "../errors.ts";
+import { Exit, usageError, type CommandExit } from "../errors.ts";
 import { loadCatalog, resolveProviders } from "../providers/catalog.ts";
 import { runOperation, type Session } from "../switch/session.ts";
 import { enable } from "../switch/enable.ts";
 import { disable } from "../switch/disable.ts";
 import { dropGuardsIfIdle, installGuards, type GuardResult } from "../switch/guards.ts";
 import { loadState } from "../switch/state.ts";
+import { nativeProviders, switchNative } from "../switch/native.ts";
+import { openBackend } from "../pkgmgr/factory.ts";
+import type { NativeSide } from "../pkgmgr/backend.ts";
+import type { Provider } from "../providers/catalog.ts";
 import { signingFor } from "../attest/signing.ts";
 import type { GlobalFlags } from "./args.ts";
-import { Output, writeStderr } from "./output.ts";
-import { stdinLine } from "../sys/index.ts";
+import { Output } from "./output.ts";
+import { confirm } from "./confirm.ts";
 import { cmdList, cmdStatus } from "./info.ts";
 import { cmdAuditArchive, cmdAuditList, cmdAuditShow } from "./audit.ts";
 import { keyCommands } from "./attest.ts";
@@ -22,10 +26,9 @@ import { lifecycleCommands } from "./lifecycle.ts";
 import { checkCommands } from "./check.ts";
 import { fleetCommands } from "./fleet.ts";
 
-// The command shapes live in ./command.ts (subcommand files import them
-// from there, without the table); re-exported for the table's users.
+// The command shapes live in ./command.ts: subcommand files import them
+// from there, never this table, so the table imports them without a cycle.
 import type { Command, CommandContext } from "./command.ts";
-export type { Command, CommandContext } from "./command.ts";
 
 const PROVIDER_HELP = "Providers: see `pkgswitch list` (coreutils, findutils, diffutils, sudo-rs, busybox, and any in <root>/etc/pkgswitch/providers.d/).";
 
@@ -59,6 +62,7 @@ export const COMMANDS: Command[] = [
       const providers = resolveProviders(catalog, ctx.args);
       const noHooks = ctx.parsed.values["no-hooks"] === true;
       loadState(s.layout.stateDir); // unreadable or corrupt: refuse before the lock and the record
+      if (nativeRoute(s, providers)) return runNative(ctx, s, providers, "replacement");
       await confirm(ctx, `switch ${ctx.args.join(", ")} in ${s.layout.root}`);
       const { outcome, summary } = await runOperation(s, `enable ${ctx.args.join(" ")}`, async (c) => {
         const o = await enable(c, providers, { requireCompat: ctx.parsed.values["require-compat"] === true });
@@ -79,7 +83,10 @@ export const COMMANDS: Command[] = [
       const all = ctx.parsed.values.all === true;
       if (all === ctx.args.length > 0) throw usageError("disable: name providers or give --all (not both)");
       const s = ctx.session();
-      if (!all) resolveProviders(loadCatalog(s.layout.providersDir), ctx.args);
+      if (!all) {
+        const providers = resolveProviders(loadCatalog(s.layout.providersDir), ctx.args);
+        if (nativeRoute(s, providers)) return runNative(ctx, s, providers, "original");
+      }
       // Nothing enabled to disable: say so and write nothing (no operation),
       // like a no-op relink.
       const enabled = Object.keys(loadState(s.layout.stateDir).providers);
@@ -133,7 +140,7 @@ export const COMMANDS: Command[] = [
     summary: "print a shell completion script",
     help: "Example: pkgswitch completion bash > /etc/bash_completion.d/pkgswitch",
     options: {},
-    run: cmdCompletion,
+    run: (ctx) => cmdCompletion(ctx, COMMANDS),
   },
   {
     path: ["man"],
@@ -141,9 +148,40 @@ export const COMMANDS: Command[] = [
     summary: "print the man page (roff)",
     help: "Example: pkgswitch man > /usr/local/share/man/man8/pkgswitch.8",
     options: {},
-    run: cmdMan,
+    run: (ctx) => cmdMan(ctx, COMMANDS),
   },
 ];
+
+/** Whether these providers switch natively on this root (docs/native.md):
+ * all of them (true), none (false); a mix is refused, one command each. */
+function nativeRoute(s: Session, providers: Provider[]): boolean {
+  const backend = openBackend({ root: s.layout.root, observe: () => {}, readOnly: true });
+  const natives = nativeProviders(backend, providers);
+  if (natives.length === 0) return false;
+  if (natives.length < providers.length) {
+    const n = natives.map((x) => x.provider.name);
+    throw usageError(`${n.join(", ")} switch${n.length === 1 ? "es" : ""} natively in ${s.layout.root} and ${providers.filter((p) => !n.includes(p.name)).map((p) => p.name).join(", ")} do${providers.length - n.length === 1 ? "es" : ""} not; run them as separate commands`);
+  }
+  return true;
+}
+
+/** enable/disable of natively switched providers: one attested operation. */
+async function runNative(ctx: CommandContext, s: Session, providers: Provider[], side: NativeSide): Promise<CommandExit> {
+  const verb = side === "replacement" ? "enable" : "disable";
+  const names = providers.map((p) => p.name).join(" ");
+  await confirm(ctx, `switch ${names} to its ${side === "replacement" ? "replacement" : "original"} with the distribution's own mechanism in ${s.layout.root}`);
+  const { outcome, summary } = await runOperation(s, `${verb} ${names}`, (c) => switchNative(c, nativeProviders(c.backend, providers), side));
+  const plan = (outcome.result as { plan: Array<{ provider: string; native: string; from: string | null; to: string; install: string[]; remove: string[]; paths: number; already: boolean }> }).plan;
+  ctx.out.json({ op: s.dryRun ? null : summary.opId, dry_run: s.dryRun, counts: outcome.counts ?? {}, native: true, plan });
+  for (const p of plan) {
+    const how = p.native === "packages" ? "packages" : "alternatives";
+    if (p.already) ctx.out.line(`${ctx.out.paint("bold", p.provider)}: ${p.to} is already active (native ${how}); nothing to do`);
+    else ctx.out.line(`${ctx.out.paint("bold", p.provider)}: ${s.dryRun ? "would switch" : "switched"} natively (${how}): ${p.from ?? "nothing"} → ${p.to}${p.install.length ? `; ${s.dryRun ? "would install" : "installed"} ${p.install.join(" ")}` : ""}${p.remove.length ? `; ${s.dryRun ? "would remove" : "removed"} ${p.remove.join(" ")}` : ""} (${p.paths} paths)`);
+  }
+  if (!s.dryRun) ctx.out.line(ctx.out.paint("dim", `op ${summary.opId} — verify with: pkgswitch audit verify --op ${summary.opId}`));
+  else ctx.out.line(ctx.out.paint("dim", "dry run: nothing was changed"));
+  return outcome.exitCode;
+}
 
 function reportSwitch(out: Output, verb: string, result: unknown, opId: string, dryRun: boolean, counts?: Record<string, number>): void {
   // A dry run records nothing: there is no op id to cite.
@@ -179,17 +217,6 @@ function reportSwitch(out: Output, verb: string, result: unknown, opId: string, 
   if (r.hooks_removed?.length) out.line(`removed package-manager hooks (no provider is enabled): ${r.hooks_removed.join(", ")}`);
   if (!dryRun) out.line(out.paint("dim", `op ${opId} — verify with: pkgswitch audit verify --op ${opId}`));
   else out.line(out.paint("dim", "dry run: nothing was changed"));
-}
-
-/** Ask before changing the system: on a terminal a y/N prompt; elsewhere
- * --yes is required (a script must say it means it). */
-export async function confirm(ctx: CommandContext, what: string): Promise<void> {
-  if (ctx.globals.yes || ctx.globals.dryRun) return;
-  if (!process.stdin.isTTY) throw usageError(`refusing to ${what} without --yes (stdin is not a terminal); preview with --dry-run`);
-  writeStderr(`${what}? [y/N] `);
-  const line = await stdinLine();
-  if (line !== null && /^y(es)?$/i.test(line.trim())) return;
-  throw usageError("cancelled; nothing was changed");
 }
 
 /** Build the session (layout, config, output) for commands that need one. */

@@ -1,20 +1,17 @@
 /** Generated documentation: shell completion and the man page, both built
  * from the command table so they cannot drift from the real commands. */
-import { Exit, usageError } from "../errors.ts";
+import { Exit, usageError, type CommandExit } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { GLOBAL_OPTIONS } from "./args.ts";
-import type { CommandContext } from "./commands.ts";
+import { MANAGER_MAN_PAGES } from "../pkgmgr/factory.ts";
+import type { Command, CommandContext } from "./command.ts";
 import { writeStdout } from "./output.ts";
-
-async function table() {
-  return (await import("./commands.ts")).COMMANDS;
-}
 
 const PROVIDERS = "coreutils findutils diffutils sudo-rs busybox";
 
-export async function cmdCompletion(ctx: CommandContext): Promise<number> {
+/** `cmds` is the command table (passed in: the table imports this file). */
+export async function cmdCompletion(ctx: CommandContext, cmds: readonly Command[]): Promise<CommandExit> {
   const shell = ctx.args[0];
-  const cmds = await table();
   const top = [...new Set(cmds.map((c) => c.path[0]!))].sort();
   const globals = Object.keys(GLOBAL_OPTIONS).map((o) => `--${o}`);
   const subs = (head: string) => cmds.filter((c) => c.path[0] === head && c.path.length > 1).map((c) => c.path[1]!);
@@ -64,8 +61,7 @@ _pkgswitch "$@"
 
 const roff = (s: string) => s.replace(/\\/g, "\\e").replace(/^\./gm, "\\&.").replace(/-/g, "\\-");
 
-export async function cmdMan(_ctx: CommandContext): Promise<number> {
-  const cmds = await table();
+export async function cmdMan(_ctx: CommandContext, cmds: readonly Command[]): Promise<CommandExit> {
   const out = [
     `.TH PKGSWITCH 8 "" "pkgswitch ${VERSION}" "System Administration"`,
     ".SH NAME",
@@ -84,7 +80,7 @@ export async function cmdMan(_ctx: CommandContext): Promise<number> {
     ".SH FILES",
     roff("/etc/pkgswitch/config.jsonc, /etc/pkgswitch/providers.d/*.jsonc, /etc/pkgswitch/keys/, /var/lib/pkgswitch/state.json, /var/lib/pkgswitch/backups/, /var/lib/pkgswitch/audit/, /run/lock/pkgswitch.lock"),
     ".SH SEE ALSO",
-    "minisign(1), dpkg(1), apt-get(8)",
+    ["minisign(1)", ...MANAGER_MAN_PAGES].join(", "),
   ];
   writeStdout(out.join("\n") + "\n");
   return Exit.OK;

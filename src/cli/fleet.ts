@@ -2,7 +2,7 @@
  * `fleet status`, and the push a package-manager hook makes after
  * `relink --hook`. The database work is in src/fleet/. Exit codes are
  * `audit verify`'s (docs/exit-codes.md, "fleet"). */
-import { PkgswitchError, usageError, VerifyExit } from "../errors.ts";
+import { Exit, PkgswitchError, usageError, VerifyExit, type CommandExit } from "../errors.ts";
 import type { Db } from "../fleet/db.ts";
 import type { PushResult } from "../fleet/push.ts";
 import type { Command, CommandContext } from "./command.ts";
@@ -72,7 +72,7 @@ function reportPush(ctx: CommandContext, r: PushResult): void {
 /** After `relink --hook`: push, bounded by fleetPushTimeoutMs, never failing
  * the package transaction (an unreachable database only prints a line).
  * `wanted` says whether this hook run should push at all. */
-export function withHookPush(run: (ctx: CommandContext) => Promise<number>, wanted: (ctx: CommandContext) => boolean): (ctx: CommandContext) => Promise<number> {
+export function withHookPush(run: (ctx: CommandContext) => Promise<CommandExit>, wanted: (ctx: CommandContext) => boolean): (ctx: CommandContext) => Promise<CommandExit> {
   return async (ctx) => {
     const code = await run(ctx);
     if (ctx.parsed.values.hook !== true || !wanted(ctx) || process.env.PKGSWITCH_IN_OPERATION) return code;
@@ -101,7 +101,7 @@ export const fleetCommands: Command[] = [
       const r = await withDb(url, where, "migrating the schema", async (db) => ({ ...(await migrate(db.sql)), db: db.target.display }));
       ctx.out.json(r);
       ctx.out.line(r.applied.length === 0 ? `fleet schema at version ${r.to} in ${r.db}; nothing to do` : `fleet schema migrated from version ${r.from} to ${r.to} in ${r.db}: ${r.applied.map((a) => `${a.version} (${a.name})`).join(", ")}`);
-      return 0;
+      return Exit.OK;
     },
   },
   {
@@ -116,7 +116,7 @@ Exit codes: 0 pushed or nothing to push · 1 refused: history rewritten (alarm r
       const { url, where } = dbUrl(ctx);
       // A refusal (exit 1) is reported like any error: one line, and with --json the error document.
       reportPush(ctx, await pushWithin(url, where, ctx, positiveInt(ctx, "timeout"), positiveInt(ctx, "batch")));
-      return 0;
+      return Exit.OK;
     },
   },
   {
@@ -133,8 +133,8 @@ Exit codes: 0 pushed or nothing to push · 1 refused: history rewritten (alarm r
       if (host !== undefined && !/^[0-9a-f]{32}$/.test(host)) throw usageError(`--host ${JSON.stringify(host)}: a host id is 32 lowercase hex digits (see \`pkgswitch fleet status\`)`);
       const reports = await withDb(url, where, "verifying", (db) => fleetVerify(db, { host, allowUnsigned: ctx.parsed.values["allow-unsigned"] === true }));
       const code = fleetExit(reports);
-      ctx.out.json({ mode: "fleet", ok: code === 0, exit_code: code, result: EXIT_MEANING[code], hosts: reports.map((r) => ({ host: r.host, ...r.report.toJSON() })) });
-      ctx.out.line(`fleet verify: ${code === 0 ? ctx.out.paint("green", "OK") : ctx.out.paint("red", `FAILED (exit ${code}: ${EXIT_MEANING[code]})`)} — ${reports.length} host(s)`);
+      ctx.out.json({ mode: "fleet", ok: code === VerifyExit.OK, exit_code: code, result: EXIT_MEANING[code], hosts: reports.map((r) => ({ host: r.host, ...r.report.toJSON() })) });
+      ctx.out.line(`fleet verify: ${code === VerifyExit.OK ? ctx.out.paint("green", "OK") : ctx.out.paint("red", `FAILED (exit ${code}: ${EXIT_MEANING[code]})`)} — ${reports.length} host(s)`);
       for (const r of reports) {
         const lines = r.report.human((c, s) => ctx.out.paint(c, s));
         ctx.out.line(`host ${r.host}: ${lines[0]!.replace(/^audit verify: /, "")}`);
@@ -158,7 +158,7 @@ Exit codes: 0 pushed or nothing to push · 1 refused: history rewritten (alarm r
       ctx.out.json({ silent_days: silentDays, hosts });
       if (hosts.length === 0) {
         ctx.out.line("no host has pushed yet");
-        return 0;
+        return Exit.OK;
       }
       const rows = hosts.map((h) => [
         h.host,
@@ -174,7 +174,7 @@ Exit codes: 0 pushed or nothing to push · 1 refused: history rewritten (alarm r
       const head = ["HOST", "PROVIDERS", "LAST OPERATION", "AT", "OPS", "UNSIGNED", "FAILED", "SILENT", "ALARMS"];
       const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.replace(/\x1b\[[0-9;]*m/g, "").length)));
       for (const r of [head, ...rows]) ctx.out.line(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]!))).join("  "));
-      return 0;
+      return Exit.OK;
     },
   },
 ];

@@ -1,7 +1,7 @@
 /** Read-only commands about providers and switches: list, status. */
 import { existsSync, lstatSync } from "node:fs";
 import { join } from "node:path";
-import { Exit } from "../errors.ts";
+import { Exit, type CommandExit } from "../errors.ts";
 import { backupHostPath } from "../fsops/backup.ts";
 import { loadCatalog, resolveProviders } from "../providers/catalog.ts";
 import { openBackend } from "../pkgmgr/factory.ts";
@@ -11,9 +11,10 @@ import { executableInfo, observe } from "../switch/observe.ts";
 import { presentHooks } from "../hooks/install.ts";
 import { hookPackagePaths } from "../switch/guards.ts";
 import { rollbackIncomplete, unfinishedOps } from "../switch/outcome.ts";
-import type { CommandContext } from "./commands.ts";
+import { nativeProviders } from "../switch/native.ts";
+import type { CommandContext } from "./command.ts";
 
-export async function cmdList(ctx: CommandContext): Promise<number> {
+export async function cmdList(ctx: CommandContext): Promise<CommandExit> {
   const s = ctx.session();
   const catalog = loadCatalog(s.layout.providersDir);
   const backend = openBackend({ root: s.layout.root, observe: () => {}, readOnly: true });
@@ -42,11 +43,19 @@ export async function cmdList(ctx: CommandContext): Promise<number> {
   return Exit.OK;
 }
 
-export async function cmdStatus(ctx: CommandContext): Promise<number> {
+export async function cmdStatus(ctx: CommandContext): Promise<CommandExit> {
   const s = ctx.session();
   const state = loadState(s.layout.stateDir);
-  const names = ctx.args.length > 0 ? resolveProviders(loadCatalog(s.layout.providersDir), ctx.args).map((p) => p.name) : Object.keys(state.providers).sort();
+  const catalog = loadCatalog(s.layout.providersDir);
+  const asked = ctx.args.length > 0 ? resolveProviders(catalog, ctx.args) : null;
   const backend = openBackend({ root: s.layout.root, observe: () => {}, readOnly: true });
+  // Providers the distribution switches itself (docs/native.md): reported
+  // from the package database, never from pkgswitch's state.
+  const natives = nativeProviders(backend, asked ?? [...catalog.values()]).map((n) => ({
+    provider: n.provider.name, mechanism: n.spec.kind, active: n.facts.active, active_name: n.facts.activeName, paths: n.facts.paths.length, packages: n.facts.packages,
+  }));
+  const nativeNames = natives.map((n) => n.provider);
+  const names = (asked ? asked.map((p) => p.name) : Object.keys(state.providers).sort()).filter((n) => !nativeNames.includes(n) || state.providers[n]);
   const diversions = backend.diverter?.list() ?? new Map();
   const unfinished = unfinishedOps(s.layout.auditDir);
   const pmLock = unfinished.length > 0 ? backend.lockHolder() : null;
@@ -71,20 +80,25 @@ export async function cmdStatus(ctx: CommandContext): Promise<number> {
       } else if ((!hasBackup || failed) && o.kind === "file") restored.push(t.path); // an interrupted disable (or the failed enable's rollback) got this far
       else drifted.push({ path: t.path, now: o.kind === "symlink" ? `link to ${o.linkText}` : o.kind });
     }
-    // Count every registered diversion of a recorded target (what dpkg
-    // lists); only our links need one, so only they can miss it.
+    // Count every registered diversion of a recorded target (what the
+    // package manager lists); only our links need one, so only they can miss it.
     const isRegistered = (t: (typeof p.targets)[number]) => !!t.diverted_to && !!t.db_path && diversions.get(t.db_path)?.to === t.diverted_to;
     const registered = p.targets.filter(isRegistered);
     const diversionsMissing = p.targets.filter((t) => t.diverted_to && t.db_path && !isRegistered(t) && !restored.includes(t.path) && !drifted.some((d) => d.path === t.path)).map((t) => t.db_path!);
     return { provider: name, enabled: true, status: p.status, failed, package: p.package, op: p.op, targets: p.targets.length, switched, broken, restored, drifted, missing_backups: missingBackups, diversions: registered.length, diversions_missing: diversionsMissing };
   });
   const hooks = presentHooks(s.layout.root, hookPackagePaths(backend.hookPackage));
-  ctx.out.json({ root: s.layout.root, providers: report, state_file: existsSync(join(s.layout.stateDir, "state.json")), unfinished, package_manager_lock: pmLock, hooks: hooks.ours, foreign_hooks: hooks.foreign });
+  ctx.out.json({ root: s.layout.root, providers: report, native: natives, state_file: existsSync(join(s.layout.stateDir, "state.json")), unfinished, package_manager_lock: pmLock, hooks: hooks.ours, foreign_hooks: hooks.foreign });
   // pkgswitch's own flock shows whether the operation is still running.
   const running = unfinished.length > 0 ? lockHoldersOf([s.layout.lockFile]) : null;
   for (const u of unfinished) ctx.out.line(ctx.out.paint("yellow", `unfinished operation ${u.op} (${u.command}): ${running ? `still running (${running})` : "interrupted — run the same command again"}`));
   if (pmLock) ctx.out.line(ctx.out.paint("yellow", `the package manager's lock is held (${pmLock}); wait for it to finish`));
-  if (report.length === 0) ctx.out.line("no provider is enabled");
+  for (const n of natives) {
+    const what = n.mechanism === "packages" ? "packages" : "alternatives";
+    const side = n.active === "replacement" ? "enabled" : n.active === "original" ? "not enabled" : "neither side active";
+    ctx.out.line(`${n.provider}: ${side} — native switch (${what}): ${n.active_name ?? "nothing"} is active, ${n.paths} path(s) owned by the package manager; pkgswitch adds no links of its own`);
+  }
+  if (report.length === 0 && natives.length === 0) ctx.out.line("no provider is enabled");
   for (const r of report) {
     if (!r.enabled) {
       ctx.out.line(`${r.provider}: not enabled`);
@@ -94,7 +108,7 @@ export async function cmdStatus(ctx: CommandContext): Promise<number> {
       + (r.broken.length ? ctx.out.paint("red", `, ${r.broken.length} broken (replacement missing: run relink)`) : "")
       + (r.restored.length ? ctx.out.paint("yellow", `, ${r.restored.length} already restored${r.status === "switched" ? " (interrupted disable: run disable again)" : ""}`) : "");
     const miss = r.missing_backups.length ? ctx.out.paint("red", `, ${r.missing_backups.length} backup(s) missing`) : "";
-    const div = r.diversions || r.diversions_missing.length ? `, ${r.diversions} dpkg diversion(s)${r.diversions_missing.length ? ctx.out.paint("yellow", ` (${r.diversions_missing.length} missing: run relink)`) : ""}` : "";
+    const div = r.diversions || r.diversions_missing.length ? `, ${r.diversions} ${backend.diverter?.noun ?? "diversion"}(s)${r.diversions_missing.length ? ctx.out.paint("yellow", ` (${r.diversions_missing.length} missing: run relink)`) : ""}` : "";
     const state = r.failed ? ctx.out.paint("red", `enable failed, rollback incomplete (run disable ${r.provider} --yes)`) : r.status === "pending" ? ctx.out.paint("yellow", "interrupted enable (run enable again, or disable)") : r.status === "disabling" ? ctx.out.paint("yellow", "interrupted disable (run disable again)") : "enabled";
     ctx.out.line(`${r.provider}: ${state} — ${r.switched}/${r.targets} switched${drift}${miss}${div} (${r.package}, op ${r.op})`);
     for (const d of r.drifted) ctx.out.line(`  drifted ${d.path}: now ${d.now}`);

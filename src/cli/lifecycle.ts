@@ -1,13 +1,15 @@
 /** Staying switched across package transactions: relink, hooks, pkg. */
 import { existsSync } from "node:fs";
 import { hostPath } from "../config/paths.ts";
-import { Exit, PkgswitchError, usageError } from "../errors.ts";
+import { Exit, PkgswitchError, usageError, type CommandExit } from "../errors.ts";
 import { acquireLock } from "../fsops/lock.ts";
 import { stdinText } from "../sys/index.ts";
 import { loadCatalog } from "../providers/catalog.ts";
 import { detectManager, openBackend } from "../pkgmgr/factory.ts";
 import type { HookPackage } from "../pkgmgr/backend.ts";
-import { APT_HOOK_PATH, APT_PRE_INSTALL_PATH, DPKG_HOOK_PATH, PACMAN_HOOK_PATH, PACMAN_PRE_REMOVE_HOOK_PATH, hookFilesFor, packageNamesFromLines, removalsFromAptV2, type HookFile } from "../hooks/files.ts";
+import type { HookFile } from "../hooks/files.ts";
+import { HOOK_INSTALL_FLAGS, HOOK_INSTALL_HELP, PRE_TRANSACTION_HOOKS } from "../pkgmgr/hooks.ts";
+import { transactionCommands } from "../pkgmgr/factory.ts";
 import { foreignAmong, hookBinary, hooksForRoot, presentHooks } from "../hooks/install.ts";
 import { dropHookPackage, ensureHookPackage, hookPackagePaths, removeHooks, writeHooks } from "../switch/guards.ts";
 import { runOperation } from "../switch/session.ts";
@@ -15,19 +17,19 @@ import { inspect, relink } from "../switch/relink.ts";
 import { loadState } from "../switch/state.ts";
 import { rollbackIncomplete } from "../switch/outcome.ts";
 import { pkgTransaction } from "../switch/transaction.ts";
-import type { Command, CommandContext } from "./commands.ts";
+import type { Command, CommandContext } from "./command.ts";
+import { confirm } from "./confirm.ts";
 import { writeStderr } from "./output.ts";
 import { withHookPush } from "./fleet.ts";
 
-async function cmdRelink(ctx: CommandContext): Promise<number> {
+async function cmdRelink(ctx: CommandContext): Promise<CommandExit> {
   const hook = ctx.parsed.values.hook === true;
   if (ctx.args.length > 0) throw usageError("relink takes no arguments");
-  // apt's package list must be read whole, whatever happens next.
-  const aptPre = ctx.parsed.values["apt-pre-install"] === true;
-  // pacman's PreTransaction hook (NeedsTargets): the names, one a line.
-  const pacmanPre = ctx.parsed.values.removing === true;
-  const aptList = aptPre || pacmanPre ? await stdinText() : "";
-  if (hook && process.env.PKGSWITCH_IN_OPERATION) return Exit.OK; // our own apt run: the outer operation relinks
+  // Called before a transaction (pkgmgr/hooks.ts): a package list on stdin
+  // must be read whole, whatever happens next.
+  const pre = PRE_TRANSACTION_HOOKS.find((h) => ctx.parsed.values[h.flag] === true);
+  const list = pre?.fromStdin ? await stdinText() : "";
+  if (hook && process.env.PKGSWITCH_IN_OPERATION) return Exit.OK; // our own package-manager run: the outer operation relinks
   try {
     const s = ctx.session();
     s.hook = hook;
@@ -54,11 +56,10 @@ async function cmdRelink(ctx: CommandContext): Promise<number> {
       ctx.out.warn(`${p.provider}: an interrupted ${cmd} is unfinished; relink leaves it alone — run \`pkgswitch ${cmd} ${p.provider}\` again`);
     }
     // Before a transaction: providers whose package it is about to remove.
-    const preInvoke = ctx.parsed.values["pre-invoke"] === true;
     const candidates = Object.values(state.providers).map((p) => p.package);
-    const removing = aptPre ? removalsFromAptV2(aptList) : pacmanPre ? packageNamesFromLines(aptList) : preInvoke ? backend.pendingRemovals?.(candidates) ?? [] : [];
-    const who = aptPre ? "apt" : `${backend.kind}`;
-    const findings = aptPre || preInvoke || pacmanPre
+    const removing = !pre ? [] : pre.fromStdin ? pre.fromStdin(list) : backend.pendingRemovals?.(candidates) ?? [];
+    const who = pre?.who ?? `${backend.kind}`;
+    const findings = pre
       ? Object.values(state.providers).filter((p) => removing.includes(p.package)).map((p) => ({ provider: p.provider, path: p.package, problem: "replacement-gone" as const, detail: `${who} is about to remove ${p.package}` }))
       : inspect(s.layout.root, s.layout.stateDir, state, backend.diverter?.list() ?? null);
     if (findings.length === 0) {
@@ -72,8 +73,8 @@ async function cmdRelink(ctx: CommandContext): Promise<number> {
       ctx.out.json({ findings, changed: false, dry_run: true });
       return Exit.OK;
     }
-    const before = aptPre || preInvoke || pacmanPre;
-    const command = aptPre ? "relink --hook --apt-pre-install" : preInvoke ? "relink --hook --pre-invoke" : pacmanPre ? "relink --hook --removing" : hook ? "relink --hook" : "relink";
+    const before = pre !== undefined;
+    const command = pre ? `relink --hook --${pre.flag}` : hook ? "relink --hook" : "relink";
     const { outcome, summary } = await runOperation(s, command, async (c) => {
       // Look again under the lock: another run may have repaired it meanwhile.
       const fresh = loadState(s.layout.stateDir);
@@ -92,25 +93,26 @@ async function cmdRelink(ctx: CommandContext): Promise<number> {
 }
 
 /** The hook files for this root, and the package to install after writing
- * them when the manager keeps hooks in its database (rpm file triggers).
- * --apt: apt's and dpkg's own (apt drives dpkg); --pacman, --rpm; without a
- * flag, those of the root's package manager. */
+ * them when the manager keeps hooks in its database. A flag of
+ * HOOK_INSTALL_FLAGS picks a manager's hooks; without one, those of the
+ * root's package manager. */
 function hookFiles(ctx: CommandContext): { files: HookFile[]; pkg: HookPackage | null; binary: string } {
   const v = ctx.parsed.values;
   const s = ctx.session();
   const binary = (v.binary as string | undefined) ?? hookBinary(s.layout.root);
   if (!binary.startsWith("/")) throw usageError("--binary must be an absolute path inside the root");
-  const explicit = v.apt === true || v.pacman === true || v.rpm === true;
+  const chosen = HOOK_INSTALL_FLAGS.filter((f) => v[f.flag] === true);
   const kind = detectManager(s.layout.root);
-  const pkg = v.rpm === true || (!explicit && kind === "rpm") ? hookPackageOf(s.layout.root) : null;
-  if (v.rpm === true && !pkg) throw usageError("hooks install --rpm: this root has no rpm database");
-  const catalog = loadCatalog(s.layout.providersDir).values();
+  const packaged = chosen.length > 0 ? chosen.find((f) => f.packaged) : HOOK_INSTALL_FLAGS.find((f) => f.packaged && f.kind === kind);
+  const pkg = packaged ? hookPackageOf(s.layout.root) : null;
+  if (packaged && chosen.length > 0 && !pkg) throw usageError(`hooks install --${packaged.flag}: ${packaged.packaged!.missing}`);
+  const catalog = [...loadCatalog(s.layout.providersDir).values()];
   const files: HookFile[] = [];
-  if (v.apt === true) files.push(...hookFilesFor("dpkg", binary, { withApt: true, packages: [] }));
-  if (v.pacman === true) files.push(...hooksForRoot(s.layout.root, "pacman", binary, catalog));
-  if (!explicit && kind && kind !== "rpm") files.push(...hooksForRoot(s.layout.root, kind, binary, catalog));
+  for (const f of chosen) if (!f.packaged) files.push(...(f.files ? f.files(binary) : hooksForRoot(s.layout.root, f.kind, binary, catalog)));
+  if (chosen.length === 0 && kind && !packaged) files.push(...hooksForRoot(s.layout.root, kind, binary, catalog));
   if (pkg) files.push(...pkg.files(binary));
-  if (files.length === 0) throw usageError("hooks install: give --apt, --pacman or --rpm (no package manager with hooks found in this root)");
+  const flags = HOOK_INSTALL_FLAGS.map((f) => `--${f.flag}`);
+  if (files.length === 0) throw usageError(`hooks install: give ${flags.slice(0, -1).join(", ")} or ${flags[flags.length - 1]} (no package manager with hooks found in this root)`);
   return { files, pkg, binary };
 }
 
@@ -123,7 +125,7 @@ function hookPackageOf(root: string): HookPackage | null {
   }
 }
 
-async function cmdHooksInstall(ctx: CommandContext): Promise<number> {
+async function cmdHooksInstall(ctx: CommandContext): Promise<CommandExit> {
   const { files, pkg, binary } = hookFiles(ctx);
   const s = ctx.session();
   const foreign = foreignAmong(s.layout.root, files);
@@ -141,7 +143,7 @@ async function cmdHooksInstall(ctx: CommandContext): Promise<number> {
   return Exit.OK;
 }
 
-async function cmdHooksRemove(ctx: CommandContext): Promise<number> {
+async function cmdHooksRemove(ctx: CommandContext): Promise<CommandExit> {
   const s = ctx.session();
   const pkg = hookPackageOf(s.layout.root);
   const pkgInstalled = pkg ? openBackend({ root: s.layout.root, observe: () => {}, readOnly: true }).installed([pkg.name]).size > 0 : false;
@@ -169,7 +171,7 @@ function pkgCommand(action: "install" | "remove"): Command {
     path: ["pkg", action],
     args: action === "install" ? "<package|/path/to/package-file…>" : "<package…>",
     summary: `${action} packages as an attested operation`,
-    help: `Runs the root's package manager (apt-get ${action}, pacman ${action === "install" ? "-S" : "-R"}, dnf ${action}) inside the root and records provenance and before/after SHA-256 of every file of every package whose version changed (dependencies included), an SBOM with versions before and after, and any relink repairs the transaction made necessary.`,
+    help: `Runs the root's package manager (${transactionCommands(action).join(", ")}) inside the root and records provenance and before/after SHA-256 of every file of every package whose version changed (dependencies included), an SBOM with versions before and after, and any relink repairs the transaction made necessary.`,
     options: {},
     async run(ctx) {
       if (ctx.args.length === 0) throw usageError(`pkg ${action}: name at least one package`);
@@ -177,7 +179,6 @@ function pkgCommand(action: "install" | "remove"): Command {
       const isFile = (a: string) => action === "install" && /^\/[^\s\0]*[^/\s\0]$/.test(a) && !a.split("/").includes("..");
       for (const a of ctx.args) if (!/^[a-z0-9][a-z0-9+.:-]*$/.test(a) && !isFile(a)) throw usageError(`pkg ${action}: "${a}" is not a package name${action === "install" ? " or an absolute path of a package file inside the root" : ""}`);
       const s = ctx.session();
-      const { confirm } = await import("./commands.ts");
       await confirm(ctx, `${action} ${ctx.args.join(" ")} in ${s.layout.root}`);
       const { outcome, summary } = await runOperation(s, `pkg ${action} ${ctx.args.join(" ")}`, (c) => pkgTransaction(c, action, ctx.args));
       ctx.out.json({ op: s.dryRun ? null : summary.opId, ...(outcome.result as object), counts: outcome.counts });
@@ -195,17 +196,17 @@ export const lifecycleCommands: Command[] = [
     path: ["relink"],
     args: "[--hook]",
     summary: "re-apply switches after package upgrades (idempotent)",
-    help: "Checks every managed target without starting any process: re-applies links an upgrade overwrote, refreshes backups of originals dpkg updated at their diverted names, re-registers missing diversions, and restores the originals of a provider whose package was removed. Writes an operation only when it changed something. --apt-pre-install (apt's DPkg::Pre-Install-Pkgs hook) reads apt's package list on stdin and restores the originals of a provider whose package apt is about to remove. --pre-invoke (dpkg's pre-invoke hook) does the same for the packages the calling dpkg run removes (DPKG_HOOK_ACTION remove/purge; the names from its command line). --removing (pacman's PreTransaction hook) does the same from package names on stdin, one a line. --hook (used by the package-manager hooks) never fails: errors are printed and the exit code is 0.",
-    options: { hook: { type: "boolean" }, "apt-pre-install": { type: "boolean" }, "pre-invoke": { type: "boolean" }, removing: { type: "boolean" } },
+    help: `Checks every managed target without starting any process: re-applies links an upgrade overwrote, refreshes backups of originals an upgrade updated at their diverted names, re-registers missing diversions, and restores the originals of a provider whose package was removed. Writes an operation only when it changed something. ${PRE_TRANSACTION_HOOKS.map((h) => h.help).join(" ")} --hook (used by the package-manager hooks) never fails: errors are printed and the exit code is 0.`,
+    options: { hook: { type: "boolean" }, ...Object.fromEntries(PRE_TRANSACTION_HOOKS.map((h) => [h.flag, { type: "boolean" as const }])) },
     // Push after the transaction (post-invoke), not before it (pre-install, pre-invoke, pre-remove).
-    run: withHookPush(cmdRelink, (ctx) => ctx.parsed.values["apt-pre-install"] !== true && ctx.parsed.values["pre-invoke"] !== true && ctx.parsed.values.removing !== true),
+    run: withHookPush(cmdRelink, (ctx) => PRE_TRANSACTION_HOOKS.every((h) => ctx.parsed.values[h.flag] !== true)),
   },
   {
     path: ["hooks", "install"],
-    args: "[--apt|--pacman|--rpm] [--binary PATH]",
+    args: `[${HOOK_INSTALL_FLAGS.map((f) => `--${f.flag}`).join("|")}] [--binary PATH]`,
     summary: "install package-manager hooks that run `relink --hook`",
-    help: `\`enable\` installs the hook files by default (unless --no-hooks) and disabling the last provider removes them; this command installs them by hand. apt (--apt): ${APT_HOOK_PATH} (DPkg::Pre-Install-Pkgs via ${APT_PRE_INSTALL_PATH}, and DPkg::Post-Invoke), and dpkg's own pre-invoke/post-invoke in ${DPKG_HOOK_PATH} (a bare \`dpkg -r\`). pacman: ${PACMAN_HOOK_PATH} (PostTransaction on the providers' packages) and ${PACMAN_PRE_REMOVE_HOOK_PATH} (PreTransaction on removal of a replacement). rpm: the pkgswitch-hooks package (file triggers after every transaction touching /usr/bin or /usr/sbin, dnf or bare rpm) and the script it runs, /usr/lib/pkgswitch/rpm-hook. Without a flag: those of the root's package manager (dpkg: with apt's when the root has /etc/apt). --binary is the path of pkgswitch inside the root (default: this binary when it lives inside the root, else /usr/bin/pkgswitch).`,
-    options: { apt: { type: "boolean" }, pacman: { type: "boolean" }, rpm: { type: "boolean" }, binary: { type: "string" } },
+    help: `\`enable\` installs the hook files by default (unless --no-hooks) and disabling the last provider removes them; this command installs them by hand. ${HOOK_INSTALL_HELP} --binary is the path of pkgswitch inside the root (default: this binary when it lives inside the root, else /usr/bin/pkgswitch).`,
+    options: { ...Object.fromEntries(HOOK_INSTALL_FLAGS.map((f) => [f.flag, { type: "boolean" as const }])), binary: { type: "string" } },
     run: cmdHooksInstall,
   },
   {

@@ -1,9 +1,9 @@
 /** argv → command → exit code. Expected failures print one line (what,
  * where, and the op id) and exit with their documented code. */
-import { Exit, PkgswitchError, usageError } from "../errors.ts";
+import { Exit, PkgswitchError, usageError, type CommandExit } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { GLOBAL_OPTIONS, parse } from "./args.ts";
-import type { Command, CommandContext } from "./commands.ts";
+import type { Command, CommandContext } from "./command.ts";
 import { Output, writeStdout } from "./output.ts";
 
 // The command table (and through it every command's code) is loaded only
@@ -60,12 +60,12 @@ function parseGlobalsOnly(argv: string[]): ReturnType<typeof parse> | null {
   }
 }
 
-function printVersion(json: boolean): number {
+function printVersion(json: boolean): CommandExit {
   writeStdout(json ? JSON.stringify({ version: VERSION }) + "\n" : `pkgswitch ${VERSION}\n`);
   return Exit.OK;
 }
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[]): Promise<CommandExit> {
   // A reader that goes away (`pkgswitch audit show X | head`) is not an
   // error: writeStdout exits 0 on EPIPE.
   let out = Output.detect({ json: argv.includes("--json"), quiet: false, verbose: false, noColor: argv.includes("--no-color") });
@@ -114,7 +114,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof PkgswitchError) {
       out.error(e.message + (e.opId ? ` [op ${e.opId}]` : ""));
-      if (out.opts.json) writeStdout(JSON.stringify({ error: e.message, exit_code: e.exitCode, op: e.opId ?? null }) + "\n");
+      if (e.hint) out.hint(e.hint);
+      if (out.opts.json) writeStdout(JSON.stringify({ error: e.message, exit_code: e.exitCode, op: e.opId ?? null, ...(e.hint ? { hint: e.hint } : {}) }) + "\n");
       return e.exitCode;
     }
     out.error(`internal error (a bug, please report): ${(e as Error).stack ?? e}`);

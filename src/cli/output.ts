@@ -2,6 +2,7 @@
  * messages and progress go to stderr. Colour only on a TTY, never with
  * NO_COLOR or --no-color. */
 import { isTerminal, writeStderr, writeStdout } from "../sys/stdio.ts";
+import type { Reporter } from "../switch/session.ts";
 export interface OutputOptions {
   json: boolean;
   quiet: boolean;
@@ -12,7 +13,7 @@ export interface OutputOptions {
 const codes = { red: 31, green: 32, yellow: 33, blue: 34, dim: 2, bold: 1 } as const;
 export type Color = keyof typeof codes;
 
-export class Output {
+export class Output implements Reporter {
   private progressShown = false;
   constructor(readonly opts: OutputOptions) {}
 
@@ -43,6 +44,12 @@ export class Output {
   error(s: string): void {
     this.clearProgress();
     writeStderr(this.paint("red", "error: ") + s + "\n");
+  }
+
+  /** What to do next after an error (PkgswitchError.hint), printed the same
+   * way for every command. */
+  hint(s: string): void {
+    writeStderr(this.paint("dim", "hint: ") + s + "\n");
   }
 
   /** The JSON result document (only with --json). */

@@ -4,7 +4,7 @@
  * the report; only usage errors (2) and export/checkpoint failures throw. */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { Exit, PkgswitchError, usageError, VerifyExit } from "../errors.ts";
+import { Exit, PkgswitchError, usageError, VerifyExit, type CommandExit } from "../errors.ts";
 import { writeFileAtomic } from "../fsops/atomic.ts";
 import { parseCheckpoint } from "../audit/note.ts";
 import { parseOpId } from "../audit/opid.ts";
@@ -17,7 +17,7 @@ import { CHECKPOINT_FILE, jsonlName } from "../audit/names.ts";
 import { segmentOf } from "../audit/archive.ts";
 import { readLedger } from "../audit/store.ts";
 import { verifyAll, verifyOp } from "../verify/verify.ts";
-import type { Command, CommandContext } from "./commands.ts";
+import type { Command, CommandContext } from "./command.ts";
 import { writeStdout } from "./output.ts";
 import { READ_LIMIT, readBoundedText } from "../config/bounded.ts";
 
@@ -48,7 +48,7 @@ Trust: by default <root>/etc/pkgswitch/keys/signing.pub and trusted/*.pub; with 
 --record logs this verification as an operation of its own (the only time verify writes to the audit directory).`;
 
 /** `audit verify` itself; `run` maps a crash to exit 7. */
-async function runVerify(ctx: CommandContext): Promise<number> {
+async function runVerify(ctx: CommandContext): Promise<CommandExit> {
   if (ctx.args.length > 0) throw usageError(`audit verify takes no arguments (did you mean --op ${ctx.args[0]}?)`);
   const op = str(ctx, "op");
   const bundle = str(ctx, "bundle");
@@ -215,7 +215,7 @@ async function recordVerification(ctx: CommandContext, header: Record<string, un
       failure_count: report.failures.length,
       trusted_keys: (header.trusted_keys as string[] | undefined) ?? [],
     });
-    return { status: code === 0 ? "ok" : "failed", exitCode: code, counts: { failures: report.failures.length } };
+    return { status: code === VerifyExit.OK ? "ok" : "failed", exitCode: code, counts: { failures: report.failures.length } };
   });
   header.recorded_op = summary.opId;
   if (!session.dryRun) ctx.out.detail(`recorded as operation ${summary.opId}`);

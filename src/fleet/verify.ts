@@ -15,7 +15,7 @@ import { GENESIS } from "../audit/event.ts";
 import { consistencyProof, leafHash, rootHash, verifyConsistency } from "../audit/merkle.ts";
 import { keyIdHex, parsePublicKeyBase64 } from "../attest/minisign.ts";
 import { b64 } from "../encoding/base64.ts";
-import { PkgswitchError, VerifyExit } from "../errors.ts";
+import { PkgswitchError, VerifyExit, type VerifyExitCode } from "../errors.ts";
 import { checkCheckpoint } from "../verify/checkpoint.ts";
 import type { ReadResult } from "../verify/files.ts";
 import { jsonlName, sbomName, sigName } from "../audit/names.ts";
@@ -203,7 +203,7 @@ export async function fleetVerify(db: Db, o: FleetVerifyOptions): Promise<HostRe
 }
 
 /** The fleet's exit code: the host reports' codes, by the same precedence. */
-export function fleetExit(reports: HostReport[]): number {
+export function fleetExit(reports: HostReport[]): VerifyExitCode {
   const all = new Report();
   for (const r of reports) all.merge(r.report.data());
   return all.exitCode;

@@ -12,7 +12,20 @@ import { renameOver, tempBeside, writeFileAtomic } from "./atomic.ts";
 import { READ_LIMIT, readBoundedText, tooDeep } from "../config/bounded.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import { deniedError, isDenied } from "../config/access.ts";
-import type { OriginalFile } from "../switch/state.ts";
+
+/** A target's prior identity, as backed up (also the sidecar's content). */
+export interface OriginalFile {
+  kind: "file" | "symlink";
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  /** SHA-256 of the content (regular files). */
+  sha256: string | null;
+  /** Link text when the original was itself a symlink. */
+  link_target: string | null;
+  owner: string | null;
+}
 
 export const SIDECAR_SUFFIX = ".pkgswitch.json";
 

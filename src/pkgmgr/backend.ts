@@ -26,6 +26,8 @@ export interface Diversion {
 /** Package managers that can redirect a package's file (dpkg-divert), so an
  * upgrade of the replaced package leaves our link alone. */
 export interface Diverter {
+  /** What one is called in messages ("dpkg diversion"). */
+  readonly noun: string;
   /** Current diversions, keyed by the diverted path (`from`). Reads the database only. */
   list(): Map<string, Diversion>;
   /** Register local diversions, without moving files (we place them first). */
@@ -45,9 +47,62 @@ export interface HookPackage {
   files(binary: string): Array<{ path: string; content: string | Uint8Array; mode?: number }>;
 }
 
+/** How messages and help name a package manager's commands, so the engine
+ * never does. */
+export interface ManagerWording {
+  /** The command that installs packages ("apt-get"). */
+  readonly installer: string;
+  /** The command line of a transaction, as `pkg install|remove` help names it. */
+  readonly transaction: Record<"install" | "remove", string>;
+  /** The command line that reinstalls packages (a repair hint). */
+  reinstall(packages: string[]): string;
+  /** Manual pages of its tools (the man page's SEE ALSO). */
+  readonly manPages: readonly string[];
+}
+
+/** A switch the distribution itself provides (docs/native.md): two
+ * packages that own the command paths in turn (Ubuntu's coreutils-from-gnu
+ * / coreutils-from-uutils), or an alternatives group (/usr/bin/sudo). Given
+ * by the provider catalog's `native` entry. */
+export type NativeSpec =
+  | { kind: "packages"; original: string; replacement: string }
+  | { kind: "alternative"; name: string; original: string; replacement: string };
+
+export type NativeSide = "original" | "replacement";
+
+/** What a native mechanism looks like in the root now. */
+export interface NativeFacts {
+  /** Which side is active, or null when neither (another package, another alternative). */
+  active: NativeSide | null;
+  /** The active package, or the alternative's current path. */
+  activeName: string | null;
+  /** Paths the mechanism switches, as the package database spells them. */
+  paths: string[];
+  /** Installed packages that take part (for the SBOM and provenance). */
+  packages: string[];
+}
+
+/** Native switches, driven by the package manager's own tools. */
+export interface NativeSwitcher {
+  /** null when the root has no such mechanism (reads only). */
+  facts(spec: NativeSpec): NativeFacts | null;
+  /** What switching to `side` would do, asked of the package manager
+   * without changing anything; throws PkgswitchError(Exit.PREFLIGHT) when it would
+   * remove more than the other side or cannot be done. */
+  plan(spec: NativeSpec, side: NativeSide): { install: string[]; remove: string[] };
+  /** Switch to `side`, never leaving a switched path missing; throws
+   * PkgswitchError(Exit.PKGMGR) on failure. */
+  apply(spec: NativeSpec, side: NativeSide): void;
+}
+
 export interface PackageBackend {
   readonly kind: ManagerKind;
   readonly distro: string;
+  /** The command that installs packages, as messages name it ("apt-get"). */
+  readonly installer: string;
+  /** The command line that reinstalls `packages` (the repair hint after a
+   * lost backup). */
+  reinstallHint(packages: string[]): string;
   /** Installed packages among `names`, with their file lists (one query). */
   installed(names: string[]): Map<string, InstalledPackage>;
   /** Version of every installed package (one query, no file lists). */
@@ -59,9 +114,9 @@ export interface PackageBackend {
   /** Source repository of each installed package's version (one query). */
   sourceRepos(names: string[]): Map<string, string>;
   /** Install packages inside the root — names, or absolute paths of package
-   * files inside the root; throws PkgswitchError(20) on failure. */
+   * files inside the root; throws PkgswitchError(Exit.PKGMGR) on failure. */
   install(names: string[]): void;
-  /** Remove packages inside the root; throws PkgswitchError(20) on failure. */
+  /** Remove packages inside the root; throws PkgswitchError(Exit.PKGMGR) on failure. */
   remove(names: string[]): void;
   /** A description of who holds the package manager's lock, or null if free. */
   lockHolder(): string | null;
@@ -78,6 +133,8 @@ export interface PackageBackend {
   readonly diverter?: Diverter;
   /** Present when the hooks are a package of their own (rpm). */
   readonly hookPackage?: HookPackage;
+  /** Present when the manager can drive native switches (dpkg). */
+  readonly native?: NativeSwitcher;
 }
 
 export interface BackendOptions {

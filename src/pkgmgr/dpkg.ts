@@ -8,8 +8,9 @@ import { fsyncDir } from "../fsops/atomic.ts";
 import { formatDivertDb, listProblem, parseDivertDb, planAdd, planRemove } from "./divertdb.ts";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
-import type { BackendOptions, Diversion, Diverter, InstalledPackage, PackageBackend } from "./backend.ts";
-import { lastLine } from "./common.ts";
+import type { BackendOptions, Diversion, Diverter, InstalledPackage, ManagerWording, PackageBackend } from "./backend.ts";
+import { lastLine, parseSimulation } from "./common.ts";
+import { DpkgNative } from "./dpkg-native.ts";
 import { inRoot, run, type CommandResult } from "./exec.ts";
 import { lockHoldersOf } from "./locks.ts";
 import { READ_LIMIT, readBoundedText } from "../config/bounded.ts";
@@ -115,24 +116,25 @@ export function parseDiversions(text: string): Map<string, Diversion> {
   return out;
 }
 
-/** Packages from `apt-get -s` output ("Inst pkg …", "Remv pkg …"): all
- * that change, and those removed; pure. */
-export function parseSimulation(out: string): { changed: string[]; removed: string[] } {
-  const changed = new Set<string>();
-  const removed = new Set<string>();
-  for (const m of out.matchAll(/^(Inst|Remv|Purg) (\S+)/gm)) {
-    const name = m[2]!.replace(/:[a-z0-9]+$/, "");
-    changed.add(name);
-    if (m[1] !== "Inst") removed.add(name);
-  }
-  return { changed: [...changed].sort(), removed: [...removed].sort() };
-}
+export { parseSimulation } from "./common.ts";
+
+export const DPKG_WORDING: ManagerWording = {
+  installer: "apt-get",
+  transaction: { install: "apt-get install", remove: "apt-get remove" },
+  reinstall: (packages) => `apt-get install --reinstall ${packages.join(" ")}`,
+  manPages: ["dpkg(1)", "apt-get(8)"],
+};
 
 export class DpkgBackend implements PackageBackend {
   readonly kind = "dpkg" as const;
   readonly distro: string;
   readonly usrMerged: boolean;
+  readonly installer = DPKG_WORDING.installer;
+  reinstallHint(packages: string[]): string {
+    return DPKG_WORDING.reinstall(packages);
+  }
   readonly diverter: Diverter = {
+    noun: "dpkg diversion",
     list: () => {
       try {
         return parseDiversions(readBoundedText(hostPath(this.opts.root, "/var/lib/dpkg/diversions"), { max: READ_LIMIT.record }));
@@ -154,6 +156,8 @@ export class DpkgBackend implements PackageBackend {
     },
   };
 
+  readonly native: DpkgNative;
+
   maintainerScripts(): string[] {
     const dir = "/var/lib/dpkg/info";
     const host = hostPath(this.opts.root, dir);
@@ -168,6 +172,14 @@ export class DpkgBackend implements PackageBackend {
     }
     this.usrMerged = lstatSync(hostPath(root, "/bin"), { throwIfNoEntry: false })?.isSymbolicLink() ?? false;
     this.distro = readOsId(root, "debian");
+    this.native = new DpkgNative({
+      root,
+      readOnly: opts.readOnly,
+      exec: (argv, chroot) => this.exec(argv, chroot),
+      installed: (names) => this.installed(names),
+      owners: (paths) => this.owners(paths),
+      lockHolder: () => this.lockHolder(),
+    });
   }
 
   /** In a dry run apt must write nothing inside the root: no rebuilt cache

@@ -5,10 +5,10 @@
 import { existsSync } from "node:fs";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
-import type { BackendOptions, PackageBackend } from "./backend.ts";
-import { DpkgBackend } from "./dpkg.ts";
-import { PacmanBackend } from "./pacman.ts";
-import { RpmBackend } from "./rpm.ts";
+import type { BackendOptions, ManagerWording, PackageBackend } from "./backend.ts";
+import { DPKG_WORDING, DpkgBackend } from "./dpkg.ts";
+import { PACMAN_WORDING, PacmanBackend } from "./pacman.ts";
+import { RPM_WORDING, RpmBackend } from "./rpm.ts";
 import type { ManagerKind } from "./types.ts";
 
 /** What each package manager leaves in a root, in the order they are tried. */
@@ -23,6 +23,18 @@ const OPENERS: Partial<Record<ManagerKind, (opts: BackendOptions) => PackageBack
   pacman: (opts) => new PacmanBackend(opts),
   rpm: (opts) => new RpmBackend(opts),
 };
+
+const WORDING: Record<ManagerKind, ManagerWording> = { dpkg: DPKG_WORDING, pacman: PACMAN_WORDING, rpm: RPM_WORDING };
+
+/** The transaction command of every backend, in DETECTORS order (`pkg`
+ * help: "apt-get install, pacman -S, dnf install"). */
+export function transactionCommands(action: "install" | "remove"): string[] {
+  return DETECTORS.map((d) => WORDING[d.kind].transaction[action]);
+}
+
+/** Manual pages of the package managers the built-in backends drive (the
+ * man page's SEE ALSO). */
+export const MANAGER_MAN_PAGES: readonly string[] = DETECTORS.flatMap((d) => WORDING[d.kind].manPages);
 
 /** The package manager whose database the root holds, or null. Pure but for lstat. */
 export function detectManager(root: string): ManagerKind | null {

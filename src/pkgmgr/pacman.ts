@@ -13,7 +13,7 @@ import { existsSync, lstatSync, readlinkSync } from "node:fs";
 import { posix } from "node:path";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
-import type { BackendOptions, InstalledPackage, PackageBackend } from "./backend.ts";
+import type { BackendOptions, InstalledPackage, ManagerWording, PackageBackend } from "./backend.ts";
 import { lastLine } from "./common.ts";
 import { readOsId } from "./osrelease.ts";
 import { inRoot, run, type CommandResult } from "./exec.ts";
@@ -111,8 +111,19 @@ export function pacmanSpelling(root: string, path: string): string {
   return posix.join(dir, posix.basename(path));
 }
 
+export const PACMAN_WORDING: ManagerWording = {
+  installer: "pacman",
+  transaction: { install: "pacman -S", remove: "pacman -R" },
+  reinstall: (packages) => `pacman -S ${packages.join(" ")}`,
+  manPages: ["pacman(8)"],
+};
+
 export class PacmanBackend implements PackageBackend {
   readonly kind = "pacman" as const;
+  readonly installer = PACMAN_WORDING.installer;
+  reinstallHint(packages: string[]): string {
+    return PACMAN_WORDING.reinstall(packages);
+  }
   readonly distro: string;
   readonly usrMerged: boolean;
 

@@ -13,13 +13,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
-import type { BackendOptions, HookPackage, InstalledPackage, PackageBackend } from "./backend.ts";
+import type { BackendOptions, HookPackage, InstalledPackage, ManagerWording, PackageBackend } from "./backend.ts";
 import { decodeBase64Canonical } from "../encoding/base64.ts";
 import { RPM_HOOK_FILE, RPM_HOOK_PACKAGE, RPM_HOOK_RPM_BASE64, RPM_HOOK_SCRIPT } from "./rpm-hook-package.ts";
 import { run, type CommandResult } from "./exec.ts";
 import { lockHoldersOf } from "./locks.ts";
 import { usrMergeAlias } from "./dpkg.ts";
 import { lastLine } from "./common.ts";
+import { MARKER } from "./hooks.ts";
 import { readOsId } from "./osrelease.ts";
 
 /** Where rpm databases live, newest convention first. */
@@ -136,9 +137,6 @@ export function dnfError(out: string): string {
   return lines.find((l) => l.startsWith("Error:")) ?? lines.find((l) => /^No match|^Problem/.test(l)) ?? lines[lines.length - 1] ?? "";
 }
 
-/** hooks/files.ts's MARKER (pkgmgr sits below hooks and cannot import it;
- * a unit test keeps the two equal): `hooks remove` removes only marked files. */
-const MARKER = "pkgswitch package-switch hook";
 
 /** The script the pkgswitch-hooks rpm's file triggers run (they run inside
  * the root, after the transaction); it never fails the transaction. */
@@ -163,8 +161,19 @@ export const RPM_HOOKS: HookPackage = {
   ],
 };
 
+export const RPM_WORDING: ManagerWording = {
+  installer: "dnf",
+  transaction: { install: "dnf install", remove: "dnf remove" },
+  reinstall: (packages) => `dnf reinstall ${packages.join(" ")}`,
+  manPages: ["rpm(8)", "dnf(8)"],
+};
+
 export class RpmBackend implements PackageBackend {
   readonly kind = "rpm" as const;
+  readonly installer = RPM_WORDING.installer;
+  reinstallHint(packages: string[]): string {
+    return RPM_WORDING.reinstall(packages);
+  }
   readonly distro: string;
   readonly usrMerged: boolean;
   /** The root's database directory, as a path inside the root. */

@@ -2,7 +2,8 @@
  * (provenance events, SBOM). Pure types, no behaviour. */
 
 /** Which package manager family a backend speaks for (also the purl type). */
-export type ManagerKind = "dpkg" | "pacman" | "rpm";
+export const MANAGER_KINDS = ["dpkg", "pacman", "rpm"] as const;
+export type ManagerKind = (typeof MANAGER_KINDS)[number];
 
 /** One installed (or about-to-be-removed) package, as an SBOM needs it. */
 export interface PackageInfo {

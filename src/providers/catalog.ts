@@ -5,7 +5,8 @@ import { READ_LIMIT, readBoundedText, readProblem, tooDeep } from "../config/bou
 import { join } from "node:path";
 import { parse, printParseErrorCode, type ParseError } from "jsonc-parser";
 import { Exit, PkgswitchError } from "../errors.ts";
-import type { ManagerKind } from "../pkgmgr/types.ts";
+import { MANAGER_KINDS, type ManagerKind } from "../pkgmgr/types.ts";
+import type { NativeSpec } from "../pkgmgr/backend.ts";
 import builtin from "./catalog.jsonc" with { type: "text" };
 
 export type AppletSource =
@@ -17,6 +18,8 @@ export interface ManagerRecipe {
   package: string;
   applets: AppletSource;
   multicall?: string;
+  /** The distribution's own switch for this provider, when a root has it (docs/native.md). */
+  native?: NativeSpec;
 }
 
 export interface Provider {
@@ -51,7 +54,7 @@ function onlyKeys(obj: Record<string, unknown>, allowed: string[], where: string
 function parseRecipe(v: unknown, where: string): ManagerRecipe {
   if (typeof v !== "object" || v === null) throw catalogError(where, "must be an object");
   const r = v as Record<string, unknown>;
-  onlyKeys(r, ["replaces", "package", "applets", "multicall"], where);
+  onlyKeys(r, ["replaces", "package", "applets", "multicall", "native"], where);
   if (typeof r.applets === "object" && r.applets !== null) onlyKeys(r.applets as Record<string, unknown>, ["dir", "prefix", "suffix", "names", "list"], `${where}.applets`);
   const replaces = asStringList(r.replaces, `${where}.replaces`);
   if (replaces.length === 0) throw catalogError(`${where}.replaces`, "must name at least one package");
@@ -67,7 +70,33 @@ function parseRecipe(v: unknown, where: string): ManagerRecipe {
   } else throw catalogError(`${where}.applets`, 'needs {"dir": "/abs/path"} or {"list": "/abs/binary"}');
   const recipe: ManagerRecipe = { replaces, package: r.package, applets };
   if (typeof r.multicall === "string") recipe.multicall = r.multicall;
+  if (r.native !== undefined) recipe.native = parseNative(r.native, `${where}.native`);
   return recipe;
+}
+
+/** {"packages": {"original": P, "replacement": Q}} or
+ * {"alternative": {"name": N, "original": /path, "replacement": /path}}. */
+function parseNative(v: unknown, where: string): NativeSpec {
+  if (typeof v !== "object" || v === null) throw catalogError(where, "must be an object");
+  const n = v as Record<string, unknown>;
+  onlyKeys(n, ["packages", "alternative"], where);
+  const side = (o: Record<string, unknown>, k: string, path: boolean): string => {
+    const x = o[k];
+    if (typeof x !== "string" || (path ? !x.startsWith("/") : !NAME_RE.test(x))) throw catalogError(`${where}.${k}`, path ? "must be an absolute path" : "must be a package name");
+    return x;
+  };
+  if (typeof n.packages === "object" && n.packages !== null) {
+    const p = n.packages as Record<string, unknown>;
+    onlyKeys(p, ["original", "replacement"], `${where}.packages`);
+    return { kind: "packages", original: side(p, "original", false), replacement: side(p, "replacement", false) };
+  }
+  if (typeof n.alternative === "object" && n.alternative !== null) {
+    const a = n.alternative as Record<string, unknown>;
+    onlyKeys(a, ["name", "original", "replacement"], `${where}.alternative`);
+    if (typeof a.name !== "string" || !NAME_RE.test(a.name)) throw catalogError(`${where}.alternative.name`, "must be an alternative name");
+    return { kind: "alternative", name: a.name, original: side(a, "original", true), replacement: side(a, "replacement", true) };
+  }
+  throw catalogError(where, 'needs {"packages": {…}} or {"alternative": {…}}');
 }
 
 /** Parse catalog JSONC text (a map of provider name → entry); pure. */
@@ -87,9 +116,9 @@ export function parseCatalog(text: string, where: string): Catalog {
     if (!NAME_RE.test(name)) throw catalogError(where, `bad provider name "${name}"`);
     if (typeof entry !== "object" || entry === null) throw catalogError(`${where}: ${name}`, "must be an object");
     const e = entry as Record<string, unknown>;
-    onlyKeys(e, ["description", "dpkg", "pacman", "rpm", "setuid", "exclude"], `${where}: ${name}`);
+    onlyKeys(e, ["description", ...MANAGER_KINDS, "setuid", "exclude"], `${where}: ${name}`);
     const recipes: Provider["recipes"] = {};
-    for (const kind of ["dpkg", "pacman", "rpm"] as const) {
+    for (const kind of MANAGER_KINDS) {
       if (e[kind] !== undefined) recipes[kind] = parseRecipe(e[kind], `${where}: ${name}.${kind}`);
     }
     out.set(name, {

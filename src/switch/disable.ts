@@ -74,7 +74,7 @@ export async function disable(ctx: OpContext, opts: DisableOptions): Promise<OpO
   if (missingBackups > 0) {
     const t = firstMissing!;
     const copies = `${t.diverted_to ? `neither its diverted original ${t.diverted_to} nor ` : "not "}its backup ${join(stateDir, t.backup)} exists`;
-    throw new PkgswitchError(Exit.BACKUP_MISSING, `${missingBackups} target(s) could not be restored, first ${t.path}: ${copies}; reinstall the package so it rewrites the original, then run disable again: apt-get install --reinstall ${entries.flatMap((e) => e.replaces).join(" ")} (docs/recovery.md#exit-60-backup-missing)`);
+    throw new PkgswitchError(Exit.BACKUP_MISSING, `${missingBackups} target(s) could not be restored, first ${t.path}: ${copies}; reinstall the package so it rewrites the original, then run disable again: ${backend.reinstallHint(entries.flatMap((e) => e.replaces))} (docs/recovery.md#exit-60-backup-missing)`);
   }
   let removed: string[] = [];
   if (opts.removePackage) {
@@ -88,8 +88,8 @@ export async function disable(ctx: OpContext, opts: DisableOptions): Promise<OpO
   return { status: "ok", exitCode: Exit.OK, packages, counts: { restored, removed: removed.length }, result: { plan, restored, removed } };
 }
 
-/** Put every original of a provider back: from the diverted name when dpkg
- * keeps the package's current file there, else from the backup; then drop
+/** Put every original of a provider back: from the diverted name when the
+ * package manager keeps the package's current file there, else from the backup; then drop
  * backups and diversions. Targets that are no longer our link are left as
  * they are. Returns the targets that could not be restored (no backup). */
 export function restoreProvider(ctx: OpContext, e: ProviderState, reason: string): { restored: number; remaining: ManagedTarget[] } {

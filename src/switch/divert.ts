@@ -1,5 +1,6 @@
-/** dpkg diversions of switched targets: upgrades of the replaced package
- * write the original to a hidden name beside it, leaving our link alone. */
+/** Diversions of switched targets, where the package manager has them
+ * (backend.diverter): upgrades of the replaced package write the original
+ * to a hidden name beside it, leaving our link alone. */
 import { rmSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { hostPath } from "../config/paths.ts";
@@ -7,14 +8,14 @@ import { placeFile } from "../fsops/backup.ts";
 import type { ManagedTarget } from "./state.ts";
 import type { OpContext } from "./session.ts";
 
-/** Hidden name beside the database path where dpkg writes the diverted
+/** Hidden name beside the database path where the package manager writes the diverted
  * original: `/bin/ls` → `/bin/.ls.pkgswitch-orig`. */
 export function divertedName(dbPath: string): string {
   return `${dirname(dbPath)}/.${basename(dbPath)}.pkgswitch-orig`;
 }
 
 /** Place each original at its diverted name (hard link: same inode, so the
- * target is never missing), then register the diversions with dpkg. */
+ * target is never missing), then register the diversions. */
 export function divertTargets(ctx: OpContext, targets: ManagedTarget[]): void {
   const diverter = ctx.backend.diverter;
   const list = targets.filter((m) => m.diverted_to && m.db_path);

@@ -80,7 +80,7 @@ async function prepare(ctx: OpContext, provider: Provider, state: State, install
       installed = backend.installed([...recipe.replaces, recipe.package]);
       const v = installed.get(recipe.package);
       op.record("pkg.install", { manager: backend.kind, packages: [recipe.package], version: v?.version ?? null, rc: 0, duration_ms: Math.round(performance.now() - t0) });
-      if (!v) throw new PkgswitchError(Exit.PKGMGR, `apt-get reported success but ${recipe.package} is not installed in ${root}`);
+      if (!v) throw new PkgswitchError(Exit.PKGMGR, `${backend.installer} reported success but ${recipe.package} is not installed in ${root}`);
     }
   }
   const replacedFiles = new Map<string, string[]>();
@@ -280,7 +280,7 @@ export async function enable(ctx: OpContext, providers: Provider[], opts: Enable
     throw new PkgswitchError(Exit.ROLLED_BACK, `backing up the targets failed: ${(e as Error).message.split("\n")[0]}; nothing was switched, system is as before`);
   }
 
-  // 2. Divert (dpkg): the original also lives at a diverted name, where
+  // 2. Divert (where the backend can): the original also lives at a diverted name, where
   //    upgrades of the replaced package will write from now on. Then swap,
   //    then smoke test; any failure rolls back what was done.
   const swapped: ManagedTarget[] = [];

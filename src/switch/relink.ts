@@ -4,7 +4,7 @@
  * changed — costs a few syscalls per target and writes nothing. Only when it
  * finds something does `relink` run as an audited operation:
  *   overwritten / missing target  → back up what is there now, re-apply the link
- *   backup stale (dpkg upgraded the diverted original) → refresh the backup
+ *   backup stale (an upgrade rewrote the diverted original) → refresh the backup
  *   diversion missing             → register it again
  *   replacement uninstalled       → restore every original of the provider */
 import { lstatSync } from "node:fs";

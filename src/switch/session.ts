@@ -10,13 +10,12 @@ import { statePath } from "./state.ts";
 import type { Config } from "../config/config.ts";
 import type { Layout } from "../config/paths.ts";
 import { hostId } from "../config/hostid.ts";
-import { Exit, PkgswitchError } from "../errors.ts";
+import { Exit, PkgswitchError, type CommandExit } from "../errors.ts";
 import { acquireLock } from "../fsops/lock.ts";
 import { HashCache } from "../hashing/cache.ts";
 import { OpBuffer, type OpStatus, type OpSummary, type SigningSetup } from "../audit/opbuffer.ts";
 import { recoverInterrupted } from "../audit/recover.ts";
 import { merkleRootOf } from "../audit/merkle.ts";
-import type { Output } from "../cli/output.ts";
 import { managerOfCommand, type CommandResult } from "../pkgmgr/exec.ts";
 import { openBackend as openPackageBackend } from "../pkgmgr/factory.ts";
 import type { PackageBackend } from "../pkgmgr/backend.ts";
@@ -24,10 +23,19 @@ import type { PackageInfo } from "../pkgmgr/types.ts";
 import { buildSbom, serializeSbom } from "../attest/sbom.ts";
 import { VERSION } from "../version.ts";
 
+/** How an operation talks to the person running it (the CLI's Output
+ * implements it): warnings, detail shown with -v, progress on long work.
+ * The switch layer never imports the CLI. */
+export interface Reporter {
+  warn(message: string): void;
+  detail(message: string): void;
+  progress(label: string, done: number, total: number): void;
+}
+
 export interface Session {
   layout: Layout;
   config: Config;
-  out: Output;
+  out: Reporter;
   dryRun: boolean;
   yes: boolean;
   argv: string[];
@@ -40,7 +48,7 @@ export interface Session {
 /** What an operation body hands back for finalize. */
 export interface OpOutcome {
   status: OpStatus;
-  exitCode: number;
+  exitCode: CommandExit;
   counts?: Record<string, number>;
   packages?: PackageInfo[];
   /** Result document for --json / the human summary. */

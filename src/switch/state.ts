@@ -3,23 +3,13 @@
  * (a target is switched when it is our link), the state says what is ours. */
 import { join, posix } from "node:path";
 import { writeFileAtomic } from "../fsops/atomic.ts";
+import type { OriginalFile } from "../fsops/backup.ts";
 import { READ_LIMIT, readBoundedText, readProblem, tooDeep } from "../config/bounded.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import { deniedError, isDenied, present } from "../config/access.ts";
 
-/** A target's prior identity, as backed up (also the sidecar's content). */
-export interface OriginalFile {
-  kind: "file" | "symlink";
-  mode: number;
-  uid: number;
-  gid: number;
-  size: number;
-  /** SHA-256 of the content (regular files). */
-  sha256: string | null;
-  /** Link text when the original was itself a symlink. */
-  link_target: string | null;
-  owner: string | null;
-}
+/** A target's prior identity (fsops/backup.ts: also the sidecar's content). */
+export type { OriginalFile };
 
 export interface ManagedTarget {
   applet: string;
@@ -32,7 +22,7 @@ export interface ManagedTarget {
   original: OriginalFile;
   /** The path as the package database records it (may be a /bin alias). */
   db_path?: string;
-  /** Where the package manager now writes the original (dpkg diversion), or null. */
+  /** Where the package manager now writes the original (its diversion), or null. */
   diverted_to?: string | null;
 }
 

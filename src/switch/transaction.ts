@@ -27,7 +27,7 @@ function fileDigests(root: string, p: InstalledPackage | undefined, cache: HashC
 export async function pkgTransaction(ctx: OpContext, action: "install" | "remove", names: string[]): Promise<OpOutcome> {
   const { op, backend, session, cache } = ctx;
   const root = session.layout.root;
-  // Which packages the transaction will change (apt's simulation), so the
+  // Which packages the transaction will change (the backend's simulation), so the
   // files of upgraded dependencies are hashed before, too.
   const sim = backend.simulate(action, names);
   const versionsBefore = backend.versions();
@@ -41,7 +41,7 @@ export async function pkgTransaction(ctx: OpContext, action: "install" | "remove
     return { status: "dry_run", exitCode: Exit.OK, result: { dry_run: true, action, packages, restore_first: losing.map((p) => p.provider) } };
   }
   // A provider whose replacement this transaction removes gets its originals
-  // back first: dpkg itself needs rm, cp, … while it works.
+  // back first: the package manager itself needs rm, cp, … while it works.
   const reposBefore = backend.sourceRepos([...before.keys()]);
   let restoredFirst = 0;
   for (const p of losing) {

@@ -15,8 +15,8 @@ declare const Deno: {
 
 let libc: Libc | null = null;
 
-// index.ts imports this module under Bun too: the node:* modules it uses are
-// loaded on first use, so they cost Bun's start-up nothing (./builtins.ts).
+// Loaded only under Deno (index.ts). The node:* modules it uses are
+// loaded on first use (./builtins.ts).
 const child = () => process.getBuiltinModule("node:child_process") as typeof ChildProcess;
 const readline = () => process.getBuiltinModule("node:readline") as typeof Readline;
 const Readable = { toWeb: (s: Stream.Readable) => (process.getBuiltinModule("node:stream") as typeof Stream).Readable.toWeb(s) };

@@ -1,13 +1,16 @@
 /** The runtime boundary: the one place that chooses between the Bun and
  * Deno implementations. Everything else imports these functions and never
  * names a runtime (scripts/check-structure.ts enforces it). */
-import { bunRuntime } from "./bun.ts";
-import { denoRuntime } from "./deno.ts";
 import type { Runtime } from "./types.ts";
 
 export type { Child, Libc, SpawnOptions, SpawnSyncResult } from "./types.ts";
 
-const rt: Runtime = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined" ? bunRuntime : denoRuntime;
+// Only the running runtime's implementation is loaded and evaluated: the
+// other one is dead weight at start-up (the build splits each into a chunk
+// of its own, and Deno never reads bun.ts).
+const rt: Runtime = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined"
+  ? (await import("./bun.ts")).bunRuntime
+  : (await import("./deno.ts")).denoRuntime;
 
 export const RUNTIME = rt.name;
 export const spawnSync = rt.spawnSync;

@@ -25,7 +25,7 @@ import { b64, decodeBase64Canonical } from "../encoding/base64.ts";
 import { GENESIS } from "../audit/event.ts";
 import { inclusionProof, leafHash, verifyInclusion } from "../audit/merkle.ts";
 import { OP_ID_RE, parseOpId } from "../audit/opid.ts";
-import { PkgswitchError, VerifyExit } from "../errors.ts";
+import { PkgswitchError, VerifyExit, type VerifyExitCode } from "../errors.ts";
 import { parseCheckpoint } from "../audit/note.ts";
 import { checkCheckpoint } from "./checkpoint.ts";
 import { decodeUtf8, readArtifact, type ReadResult } from "./files.ts";
@@ -56,7 +56,7 @@ export interface Bundle {
 }
 
 
-function fail(code: number, msg: string): never {
+function fail(code: VerifyExitCode, msg: string): never {
   throw new PkgswitchError(code, msg);
 }
 

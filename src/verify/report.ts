@@ -15,23 +15,23 @@
  * outranks drift of live files; a missing archive segment (8) sits after a
  * missing artifact: the operations it held are known only not to be checked (the record is sound; the system changed
  * since). Every finding is listed in the report regardless of the code. */
-import { VerifyExit } from "../errors.ts";
+import { VerifyExit, type VerifyExitCode } from "../errors.ts";
 
-export type VerifyCode = (typeof VerifyExit)[keyof typeof VerifyExit];
+export type VerifyCode = VerifyExitCode;
 
 /** Highest precedence first. */
 export const EXIT_PRECEDENCE: readonly VerifyCode[] = [VerifyExit.IO, VerifyExit.TAMPERED, VerifyExit.NOT_FOUND, VerifyExit.ARCHIVED, VerifyExit.UNTRUSTED, VerifyExit.LIVE_DRIFT];
 
-export const EXIT_MEANING: Record<number, string> = {
-  0: "verified",
-  1: "tampered or invalid",
-  2: "usage error",
-  3: "not found",
-  4: "unsigned or untrusted",
-  5: "live files differ from the record",
-  6: "I/O or permission error",
-  7: "internal error: no verdict",
-  8: "archived, not checked (segment missing)",
+export const EXIT_MEANING: Record<VerifyCode, string> = {
+  [VerifyExit.OK]: "verified",
+  [VerifyExit.TAMPERED]: "tampered or invalid",
+  [VerifyExit.USAGE]: "usage error",
+  [VerifyExit.NOT_FOUND]: "not found",
+  [VerifyExit.UNTRUSTED]: "unsigned or untrusted",
+  [VerifyExit.LIVE_DRIFT]: "live files differ from the record",
+  [VerifyExit.IO]: "I/O or permission error",
+  [VerifyExit.INTERNAL]: "internal error: no verdict",
+  [VerifyExit.ARCHIVED]: "archived, not checked (segment missing)",
 };
 
 export interface Check {
@@ -39,7 +39,7 @@ export interface Check {
   check: string;
   ok: boolean;
   /** Exit code class of a failure (0 for passes and warnings). */
-  exit: number;
+  exit: VerifyCode;
   /** File the finding is about (basename inside the audit dir, or a path). */
   file?: string;
   /** 1-based line in `file`. */
@@ -75,7 +75,7 @@ export class Report {
     this.passed.set(check, (this.passed.get(check) ?? 0) + n);
   }
 
-  fail(check: string, exit: number, message: string, where: Where = {}): void {
+  fail(check: string, exit: VerifyCode, message: string, where: Where = {}): void {
     const key = `${where.file ?? ""}\0${check}`;
     const n = (this.perKey.get(key) ?? 0) + 1;
     this.perKey.set(key, n);
@@ -88,7 +88,7 @@ export class Report {
   }
 
   warn(check: string, message: string, where: Where = {}): void {
-    this.warnings.push({ check, ok: true, exit: 0, ...clean(where), message });
+    this.warnings.push({ check, ok: true, exit: VerifyExit.OK, ...clean(where), message });
   }
 
   count(what: string, n = 1): void {
@@ -109,13 +109,13 @@ export class Report {
   }
 
   /** The exit code, by the precedence documented above. */
-  get exitCode(): number {
+  get exitCode(): VerifyCode {
     for (const code of EXIT_PRECEDENCE) if (this.failures.some((f) => f.exit === code)) return code;
     return this.failures.length > 0 ? VerifyExit.TAMPERED : VerifyExit.OK;
   }
 
   /** Failures with the given exit class. */
-  withExit(code: number): Check[] {
+  withExit(code: VerifyCode): Check[] {
     return this.failures.filter((f) => f.exit === code);
   }
 
@@ -133,7 +133,7 @@ export class Report {
       counts: this.counts,
       checks: [
         ...this.failures,
-        ...[...this.passed].sort().map(([check, n]) => ({ check, ok: true, exit: 0, message: `${n} passed` })),
+        ...[...this.passed].sort().map(([check, n]) => ({ check, ok: true, exit: VerifyExit.OK, message: `${n} passed` })),
       ],
       warnings: this.warnings,
       suppressed: Object.fromEntries(this.suppressed),
@@ -144,7 +144,7 @@ export class Report {
   human(paint: (c: "red" | "green" | "yellow" | "dim" | "bold", s: string) => string = (_c, s) => s): string[] {
     const code = this.exitCode;
     const lines: string[] = [];
-    const verdict = code === 0 ? paint("green", "OK") : paint("red", `FAILED (exit ${code}: ${EXIT_MEANING[code]})`);
+    const verdict = code === VerifyExit.OK ? paint("green", "OK") : paint("red", `FAILED (exit ${code}: ${EXIT_MEANING[code]})`);
     lines.push(`audit verify: ${verdict}`);
     const c = this.counts;
     const parts: string[] = [];
@@ -168,7 +168,7 @@ export class Report {
     for (const f of this.failures) lines.push(`  ${paint("red", "FAIL")} ${describe(f)}`);
     for (const [check, n] of this.suppressed) lines.push(`  ${paint("red", "FAIL")} ${check}: ${n} more failure(s) not listed`);
     for (const w of this.warnings) lines.push(`  ${paint("yellow", "warn")} ${describe(w)}`);
-    if (code !== 0) lines.push(paint("dim", nextStep(code)));
+    if (code !== VerifyExit.OK) lines.push(paint("dim", nextStep(code)));
     return lines;
   }
 }

@@ -4,10 +4,10 @@
  * comment `timestamp:<unix>\tfile:<basename>\thashed\top:<op_id>`, key id
  * as in the ledger). */
 import { verifySignature, type PublicKey } from "../attest/minisign.ts";
-import { VerifyExit } from "../errors.ts";
+import { VerifyExit, type VerifyExitCode } from "../errors.ts";
 
 export interface SigFinding {
-  exit: number;
+  exit: VerifyExitCode;
   message: string;
 }
 

@@ -1,8 +1,10 @@
-/** Run the compiled binary (dist/pkgswitch) as a user would. */
+/** Run the compiled binary (dist/pkgswitch) as a user would; with
+ * PKGSWITCH_CLI=deno, the same CLI from source as `deno run -A main.ts`
+ * (scripts/test.sh runs three integration suites both ways). */
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { BINARY } from "./paths.ts";
+import { BINARY, PROJECT } from "./paths.ts";
 
 export interface RunResult {
   code: number;
@@ -11,13 +13,25 @@ export interface RunResult {
 }
 
 export function pkgswitch(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): RunResult {
-  if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: run \`npm run build\` (scripts/test.sh does)`);
-  const p = Bun.spawnSync([BINARY, ...args], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NO_COLOR: "1", ...opts.env },
+  const cli = cliArgv();
+  const p = Bun.spawnSync([...cli.argv, ...args], {
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NO_COLOR: "1", ...cli.env, ...opts.env },
     stdin: "ignore",
     timeout: opts.timeoutMs ?? 300_000,
   });
   return { code: p.exitCode ?? -1, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
+}
+
+/** How the CLI is started: the compiled binary, or Deno from source. */
+function cliArgv(): { argv: string[]; env: Record<string, string> } {
+  if (process.env.PKGSWITCH_CLI === "deno") {
+    const deno = join(PROJECT, "node_modules/.bin/deno");
+    if (!existsSync(deno)) throw new Error(`${deno} is missing: run \`npm ci\``);
+    // Deno keeps its transpile cache under DENO_DIR (the test env has no HOME).
+    return { argv: [deno, "run", "-A", "--quiet", "--config", join(PROJECT, "deno.json"), join(PROJECT, "main.ts")], env: { DENO_DIR: process.env.DENO_DIR ?? "/var/cache/pkgswitch/deno" } };
+  }
+  if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: run \`npm run build\` (scripts/test.sh does)`);
+  return { argv: [BINARY], env: {} };
 }
 
 /** pkgswitch with --json, parsed. */

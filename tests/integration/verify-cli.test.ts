@@ -16,6 +16,7 @@ import { makeSession } from "../../src/cli/commands.ts";
 import { Output, stdio } from "../../src/cli/output.ts";
 import { PkgswitchError } from "../../src/errors.ts";
 import { coreutilsRoot, removeRoot } from "../helpers/fakeroot.ts";
+import { pkgswitch } from "../helpers/cli.ts";
 
 // Real roots, apt and dpkg: seconds per test, more on a loaded machine.
 setDefaultTimeout(300_000);
@@ -73,8 +74,11 @@ beforeAll(() => {
 });
 afterAll(() => removeRoot(root));
 
-/** Run the CLI in-process; returns exit code and what it printed. */
+/** Run the CLI in-process; returns exit code and what it printed. With
+ * PKGSWITCH_CLI=deno (scripts/test.sh's second pass), the real CLI as
+ * `deno run -A main.ts` instead (tests/helpers/cli.ts). */
 async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  if (process.env.PKGSWITCH_CLI === "deno") return pkgswitch(["--root", root, ...argv]);
   let stdout = "";
   let stderr = "";
   const { out: ow, err: ew } = stdio;

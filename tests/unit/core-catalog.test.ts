@@ -43,6 +43,7 @@ describe("the built-in catalog", () => {
       package: "rust-coreutils",
       applets: { dir: "/usr/lib/cargo/bin/coreutils" },
       multicall: "/usr/bin/coreutils",
+      native: { kind: "packages", original: "coreutils-from-gnu", replacement: "coreutils-from-uutils" },
     });
     expect(c.recipes.pacman!.applets).toEqual({ dir: "/usr/bin", prefix: "uu-" });
     // Fedora: /usr/bin/uutils-coreutils plus /usr/bin/uu_<cmd> links.
@@ -165,5 +166,16 @@ describe("resolveProviders", () => {
     expect(one.message).toBe('unknown provider "uutils"; known: busybox, coreutils, diffutils, findutils, sudo-rs');
     const two = thrown(() => resolveProviders(catalog, ["zz", "aa"]));
     expect(two.message).toBe('unknown providers "zz", "aa"; known: busybox, coreutils, diffutils, findutils, sudo-rs');
+  });
+});
+
+describe("native switches in the catalog", () => {
+  test("sudo-rs names the alternatives group; a bad native entry is refused with where it is", () => {
+    const builtin = loadCatalog(join(tmp, "no-such-providers.d"));
+    expect(builtin.get("sudo-rs")!.recipes.dpkg!.native).toEqual({ kind: "alternative", name: "sudo", original: "/usr/bin/sudo.ws", replacement: "/usr/lib/cargo/bin/sudo" });
+    const entry = (native: unknown) => JSON.stringify({ x: { description: "d", dpkg: { replaces: ["a"], package: "b", applets: { dir: "/usr/bin" }, native } } });
+    expect(() => parseCatalog(entry({ packages: { original: "a" } }), "t.jsonc")).toThrow("x.dpkg.native.replacement: must be a package name");
+    expect(() => parseCatalog(entry({ alternative: { name: "sudo", original: "rel", replacement: "/b" } }), "t.jsonc")).toThrow("must be an absolute path");
+    expect(() => parseCatalog(entry({ other: {} }), "t.jsonc")).toThrow('unknown key "other"');
   });
 });

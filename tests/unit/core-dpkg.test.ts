@@ -369,3 +369,21 @@ describe("usrMergeAlias", () => {
     }
   });
 });
+
+describe("native switches: parsing what dpkg's tools print", () => {
+  test("an alternatives file: link, slaves, each alternative with its priority", async () => {
+    const { parseAlternatives } = await import("../../src/pkgmgr/dpkg-native.ts");
+    // update-alternatives' own format: mode, link, slave name/link pairs, blank,
+    // then per alternative: path, priority, one line per slave.
+    const text = "manual\n/usr/bin/sudo\nsudoedit\n/usr/bin/sudoedit\n\n/usr/bin/sudo.ws\n50\n/usr/bin/sudoedit.ws\n/usr/lib/cargo/bin/sudo\n60\n\n\n";
+    expect(parseAlternatives(text)).toEqual({ link: "/usr/bin/sudo", slaves: ["/usr/bin/sudoedit"], alternatives: [{ path: "/usr/bin/sudo.ws", priority: 50 }, { path: "/usr/lib/cargo/bin/sudo", priority: 60 }] });
+    expect(parseAlternatives("auto\nnot-a-path\n")).toBeNull();
+  });
+  test("apt-get download --print-uris: the package's URI and file name, not another's", async () => {
+    const { parsePrintUris } = await import("../../src/pkgmgr/dpkg-native.ts");
+    const out = "'file:/srv/r/./a-b_1_all.deb' a-b_1_all.deb 10 SHA256:00\n'http://deb.debian.org/debian/pool/main/a/a_2_amd64.deb' a_2_amd64.deb 20 SHA256:11\n";
+    expect(parsePrintUris(out, "a")).toEqual({ uri: "http://deb.debian.org/debian/pool/main/a/a_2_amd64.deb", file: "a_2_amd64.deb" });
+    expect(parsePrintUris(out, "a-b")).toEqual({ uri: "file:/srv/r/./a-b_1_all.deb", file: "a-b_1_all.deb" });
+    expect(parsePrintUris(out, "c")).toBeNull();
+  });
+});

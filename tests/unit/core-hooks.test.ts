@@ -1,4 +1,4 @@
-/** Package-manager hook files (src/hooks/files.ts): the apt Pre-Install-Pkgs
+/** Package-manager hook files (src/pkgmgr/hooks.ts): the apt Pre-Install-Pkgs
  * v2 reader, and the content of the hook files (checked by apt-config and sh
  * themselves where those are installed). */
 import { afterAll, describe, expect, test } from "bun:test";
@@ -19,7 +19,7 @@ import {
   pacmanHook,
   pacmanPreRemoveHook,
   removalsFromAptV2,
-} from "../../src/hooks/files.ts";
+} from "../../src/pkgmgr/hooks.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "pkgswitch-hooks-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -373,7 +373,7 @@ describe("trust and signing status", () => {
 
 describe("exit-code precedence", () => {
   test("6 > 1 > 3 > 4 > 5", () => {
-    const codes = [5, 4, 3, 1, 6];
+    const codes = [5, 4, 3, 1, 6] as const;
     for (let k = 0; k < codes.length; k++) {
       const r = new Report();
       for (const c of codes.slice(0, k + 1)) r.fail("x", c, "m");
