@@ -24,3 +24,4 @@ bash scripts/setup-pacman.sh
 bash scripts/setup-releases.sh
 bash scripts/setup-rpm.sh
 bash scripts/setup-postgres.sh
+bash scripts/setup-docs.sh

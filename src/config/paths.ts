@@ -66,7 +66,14 @@ function resolveDir(root: string, dir: string): string {
   const hit = dirMemo.get(key);
   if (hit !== undefined) return hit;
   const host = resolveInRoot(root, dir, true);
-  if (lstatSync(host, { throwIfNoEntry: false })?.isDirectory()) dirMemo.set(key, host);
+  let isDir = false;
+  try {
+    isDir = lstatSync(host, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  } catch {
+    // EACCES (a root the user cannot enter): whoever reads it reports the
+    // path and its own exit code (verify 6, the rest 70), not a crash.
+  }
+  if (isDir) dirMemo.set(key, host);
   return host;
 }
 

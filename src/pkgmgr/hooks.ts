@@ -14,6 +14,19 @@ export const MARKER = "pkgswitch package-switch hook";
 export const APT_HOOK_PATH = "/etc/apt/apt.conf.d/80pkgswitch";
 export const APT_PRE_INSTALL_PATH = "/usr/lib/pkgswitch/apt-pre-install";
 
+/** Without /proc (a plain chroot) the compiled binary aborts in the Bun
+ * runtime before any of pkgswitch's code runs, printing a crash banner per
+ * hook into apt's or dpkg's output. The hook checks first and says in one
+ * line what to do instead. No quotes inside: the line sits in apt's and
+ * dpkg's double-quoted values. */
+export const NO_PROC_MESSAGE = "pkgswitch: /proc is not mounted, so the hook did nothing: mount it (mount -t proc proc /proc) and run pkgswitch relink";
+
+/** The shell line a hook runs: skip when the binary is absent, say so when
+ * /proc is, else run it and never fail the transaction. */
+function hookCommand(binary: string, args: string): string {
+  return `if [ -x ${binary} ]; then if [ -e /proc/self ]; then ${binary} ${args} || true; else echo '${NO_PROC_MESSAGE}' >&2; fi; fi`;
+}
+
 export function aptHook(binary: string): string {
   return `// ${MARKER} (written by \`pkgswitch enable\` or \`pkgswitch hooks install\`; remove with \`pkgswitch hooks remove\`).
 // Before dpkg runs: restore the originals of a provider whose replacement
@@ -23,7 +36,7 @@ DPkg::Tools::Options::${APT_PRE_INSTALL_PATH}::Version "2";
 // After every dpkg run: re-apply switches an upgrade overwrote, refresh
 // backups of upgraded originals, restore the originals of a removed provider.
 // Never fails the apt transaction.
-DPkg::Post-Invoke { "if [ -x ${binary} ]; then ${binary} relink --hook || true; fi"; };
+DPkg::Post-Invoke { "${hookCommand(binary, "relink --hook")}"; };
 `;
 }
 
@@ -31,9 +44,10 @@ export function aptPreInstallScript(binary: string): string {
   return `#!/bin/sh
 # ${MARKER} (written by \`pkgswitch enable\` or \`pkgswitch hooks install\`).
 # apt writes its package list (protocol version 2) to stdin.
-if [ -x ${binary} ]; then
+if [ -x ${binary} ] && [ -e /proc/self ]; then
   ${binary} relink --hook --apt-pre-install || true
 else
+  if [ -x ${binary} ]; then echo '${NO_PROC_MESSAGE}' >&2; fi
   while read -r _; do :; done
 fi
 exit 0
@@ -51,9 +65,9 @@ export const DPKG_HOOK_PATH = "/etc/dpkg/dpkg.cfg.d/pkgswitch";
 export function dpkgHook(binary: string): string {
   return `# ${MARKER} (written by \`pkgswitch enable\` or \`pkgswitch hooks install\`; remove with \`pkgswitch hooks remove\`).
 # Before dpkg removes a provider's package: restore its originals.
-pre-invoke="if [ -x ${binary} ]; then ${binary} relink --hook --pre-invoke || true; fi"
+pre-invoke="${hookCommand(binary, "relink --hook --pre-invoke")}"
 # After dpkg: re-apply switches an upgrade overwrote; restore a removed provider's originals.
-post-invoke="if [ -x ${binary} ]; then ${binary} relink --hook || true; fi"
+post-invoke="${hookCommand(binary, "relink --hook")}"
 `;
 }
 

@@ -59,5 +59,12 @@ describe("the doc-test format", () => {
     expect(match(doc, bad)).toContain("Setting up coreutils (9.1-1)");
     expect(match(normalise("a\nb"), normalise("a\nb\nc"))).toContain("(end of output)");
     expect(match(normalise(`${"/tmp/pkgswitch-doc-aB12"}/x`), normalise("/tmp/pkgswitch-doctest-ZZ/x", "/tmp/pkgswitch-doctest-ZZ"))).toBeNull();
+    expect(match(normalise("op.start relink (root /, pkgswitch 0.4.0)"), normalise("op.start relink (root /, pkgswitch 0.5.1)"))).toBeNull();
+    // mktemp's names vary; what is around them does not.
+    expect(match(normalise("wrote /tmp/pkgswitch-doctest-A/tmp.ib8nViQLZ9/x.json"), normalise("wrote /tmp/pkgswitch-doctest-B/tmp.YgDqqBt2Kf/x.json"))).toBeNull();
+    expect(match(normalise("wrote /tmp/pkgswitch-doctest-A/tmp.ib8nViQLZ9/x.json"), normalise("wrote /tmp/pkgswitch-doctest-B/tmp.YgDqqBt2Kf/y.json"))).not.toBeNull();
+    // An overlay root (…/root) shown in a doc is $ROOT too, not $ROOT/root.
+    expect(match(normalise("/tmp/pkgswitch-doc-aB12/root/etc/x"), normalise("/tmp/pkgswitch-doc-Q9/root/etc/x", "/tmp/pkgswitch-doc-Q9/root"))).toBeNull();
+    expect(match(normalise("/tmp/pkgswitch-doc-aB12/root/etc/x"), normalise("/tmp/pkgswitch-doc-Q9/root/etc/y", "/tmp/pkgswitch-doc-Q9/root"))).not.toBeNull();
   });
 });

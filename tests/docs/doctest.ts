@@ -104,7 +104,12 @@ export function normalise(text: string, root?: string): string[] {
   let t = text;
   if (root) t = t.split(root).join("$ROOT");
   t = t
+    // A scene's root is an overlay mounted at /tmp/pkgswitch-doc-XXXX/root.
+    .replace(/\/tmp\/pkgswitch-doc-[A-Za-z0-9]+\/root\b/g, "$ROOT")
     .replace(/\/tmp\/[A-Za-z0-9._-]+/g, "$ROOT")
+    .replace(/\btmp\.[A-Za-z0-9]{10}\b/g, "tmp.<mktemp>")
+    // The tool's version (op.start's "pkgswitch X.Y.Z"): a release bump is not doc drift.
+    .replace(/\bpkgswitch \d+\.\d+\.\d+\b/g, "pkgswitch <version>")
     .replace(/\d{8}T\d{6}Z-[0-9a-f]{8}/g, "<op>")
     .replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z/g, "<ts>")
     .replace(/\b\d{2}:\d{2}:\d{2}(\.\d{3})?\b/g, "<time>")

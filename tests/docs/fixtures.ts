@@ -3,7 +3,7 @@
  * state with the real binary and apt; states that take a switch to reach
  * are built once per test process and copied. Add a fixture here when a doc
  * needs a new starting point, and say in the doc what it is. */
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { cachedRoot } from "../helpers/debroot.ts";
 import { BINARY } from "../helpers/paths.ts";
@@ -62,7 +62,8 @@ process.on("exit", () => {
 function templated(name: string, build: (root: string) => void): () => string {
   return () => {
     let t = templates.get(name);
-    if (!t) {
+    // Rebuilt if it vanished (something else swept /tmp while the suite ran).
+    if (!t || !existsSync(join(t, "etc"))) {
       t = copyOf(cachedRoot());
       build(t);
       templates.set(name, t);
@@ -71,8 +72,33 @@ function templated(name: string, build: (root: string) => void): () => string {
   };
 }
 
+/** apt inside the root with its hooks live: the binary inside, /proc mounted. */
+function aptInRoot(root: string, args: string[]): void {
+  copyFileSync(BINARY, join(root, "usr/bin/pkgswitch"));
+  if (Bun.spawnSync(["mount", "-t", "proc", "proc", join(root, "proc")]).exitCode !== 0) throw new Error("fixture: cannot mount /proc");
+  try {
+    const p = Bun.spawnSync(["chroot", root, "apt-get", ...args], { env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", DEBIAN_FRONTEND: "noninteractive" }, stdin: "ignore" });
+    if (p.exitCode !== 0) throw new Error(`fixture: apt-get ${args.join(" ")} exited ${p.exitCode}: ${p.stderr}`);
+  } finally {
+    Bun.spawnSync(["umount", join(root, "proc")]);
+    rmSync(join(root, "usr/bin/pkgswitch"));
+  }
+}
+
 const enabled = templated("coreutils-enabled", (r) => run(r, ["enable", "coreutils", "--yes"]));
 const installed = templated("uutils-installed", (r) => run(r, ["pkg", "install", "rust-coreutils", "--yes"]));
+
+const auditRecord = templated("audit-record", (r) => {
+  run(r, ["keys", "generate"]);
+  run(r, ["enable", "coreutils", "--yes"]);
+  aptInRoot(r, ["install", "--reinstall", "-y", "-q", "coreutils"]);
+  run(r, ["hooks", "remove"]);
+});
+
+const switchedNoHooks = templated("switched-no-hooks", (r) => {
+  run(r, ["keys", "generate"]);
+  run(r, ["enable", "coreutils", "--yes", "--no-hooks"]);
+});
 
 export const FIXTURES: Record<string, () => string> = {
   /** Debian 12 minbase, nothing switched. */
@@ -81,6 +107,13 @@ export const FIXTURES: Record<string, () => string> = {
   "uutils-installed": installed,
   /** `enable coreutils --yes` done: 103 commands switched. */
   "coreutils-enabled": enabled,
+  /** A signed record of three operations: `keys generate`, then `enable
+   * coreutils --yes` (hooks included), `apt-get install --reinstall
+   * coreutils` with the hooks live (recorded as `relink --hook`), `hooks
+   * remove`. */
+  "audit-record": auditRecord,
+  /** A signing key (`keys generate`), then `enable coreutils --yes --no-hooks`. */
+  "switched-no-hooks": switchedNoHooks,
   /** coreutils enabled, then uutils' multicall binary deleted: every switched command dangles. */
   "coreutils-broken": () => {
     const r = enabled();

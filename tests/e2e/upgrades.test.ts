@@ -55,8 +55,8 @@ describe("upgrades keep the switch", () => {
     expect(ourDiversions()).toContain("local diversion of /bin/ls to /bin/.ls.pkgswitch-orig");
     expect(status.hooks.sort()).toEqual(HOOKS);
     expect(pkgswitch(["--root", root, "status"]).stdout).toContain(`package-manager hooks: ${HOOKS[0]}`);
-    expect(readFileSync(join(root, "etc/apt/apt.conf.d/80pkgswitch"), "utf8")).toContain('DPkg::Post-Invoke { "if [ -x /usr/bin/pkgswitch ]; then /usr/bin/pkgswitch relink --hook || true; fi"; };');
-    expect(readFileSync(join(root, "etc/dpkg/dpkg.cfg.d/pkgswitch"), "utf8")).toContain('pre-invoke="if [ -x /usr/bin/pkgswitch ]; then /usr/bin/pkgswitch relink --hook --pre-invoke || true; fi"');
+    expect(readFileSync(join(root, "etc/apt/apt.conf.d/80pkgswitch"), "utf8")).toContain('DPkg::Post-Invoke { "if [ -x /usr/bin/pkgswitch ]; then if [ -e /proc/self ]; then /usr/bin/pkgswitch relink --hook || true; else');
+    expect(readFileSync(join(root, "etc/dpkg/dpkg.cfg.d/pkgswitch"), "utf8")).toContain('pre-invoke="if [ -x /usr/bin/pkgswitch ]; then if [ -e /proc/self ]; then /usr/bin/pkgswitch relink --hook --pre-invoke || true; else');
     // The operation records each hook file it wrote, with the content's digest.
     const written = events(lastOp().op).filter((e) => e.event === "hook.install");
     expect(written.map((e) => e.path).sort()).toEqual(HOOKS);

@@ -59,6 +59,22 @@ describe("reads as a non-root user", () => {
   });
 });
 
+describe("a root the user cannot even enter", () => {
+  test("audit verify is exit 6 (I/O or permission), status exit 70: never an internal error", () => {
+    const root = newRoot();
+    chmodSync(root, 0o700); // as mkdtemp makes it: nobody cannot look inside
+    expect(pkgswitch(["--root", root, "keys", "generate"]).code).toBe(0);
+    expect(pkgswitch(["--root", root, "hooks", "install", "--apt"]).code).toBe(0);
+    const v = asNobody(["--root", root, "audit", "verify"]);
+    expect(v.stdout + v.stderr).not.toContain("internal error");
+    expect(v.code).toBe(6);
+    expect(v.stdout).toContain("EACCES");
+    const s = asNobody(["--root", root, "status"]);
+    expect(s.stderr).not.toContain("internal error");
+    expect(s.code).toBe(70);
+  });
+});
+
 describe("audit show never cuts a path silently", () => {
   test("a pkg.query line with a long root path is printed whole", () => {
     const base = mkdtempSync("/tmp/pkgswitch-long-");

@@ -10,7 +10,9 @@ import {
   APT_PRE_INSTALL_PATH,
   aptHook,
   aptPreInstallScript,
+  dpkgHook,
   MARKER,
+  NO_PROC_MESSAGE,
   PACMAN_HOOK_PATH,
   PACMAN_PRE_REMOVE_HOOK_PATH,
   packageNamesFromLines,
@@ -77,7 +79,7 @@ describe("aptHook", () => {
     expect(text.split("\n")[0]).toContain(MARKER);
     expect(text).toContain(`DPkg::Pre-Install-Pkgs { "${APT_PRE_INSTALL_PATH}"; };`);
     expect(text).toContain(`DPkg::Tools::Options::${APT_PRE_INSTALL_PATH}::Version "2";`);
-    expect(text).toContain(`DPkg::Post-Invoke { "if [ -x ${bin} ]; then ${bin} relink --hook || true; fi"; };`);
+    expect(text).toContain(`DPkg::Post-Invoke { "if [ -x ${bin} ]; then if [ -e /proc/self ]; then ${bin} relink --hook || true; else echo '${NO_PROC_MESSAGE}' >&2; fi; fi"; };`);
     expect(text.endsWith("\n")).toBe(true);
     expect(APT_HOOK_PATH).toBe("/etc/apt/apt.conf.d/80pkgswitch");
     expect(APT_PRE_INSTALL_PATH.startsWith("/")).toBe(true);
@@ -94,7 +96,7 @@ describe("aptHook", () => {
     const dump = r.stdout.toString();
     expect(dump).toContain(`DPkg::Pre-Install-Pkgs:: "${APT_PRE_INSTALL_PATH}";`);
     expect(dump).toContain(`DPkg::Tools::Options::${APT_PRE_INSTALL_PATH}::Version "2";`);
-    expect(dump).toContain(`DPkg::Post-Invoke:: "if [ -x ${bin} ]; then ${bin} relink --hook || true; fi";`);
+    expect(dump).toContain(`DPkg::Post-Invoke:: "if [ -x ${bin} ]; then if [ -e /proc/self ]; then ${bin} relink --hook || true; else echo '${NO_PROC_MESSAGE}' >&2; fi; fi";`);
   });
 });
 
@@ -126,6 +128,34 @@ describe("aptPreInstallScript", () => {
     expect(r2.exitCode).toBe(0);
     expect(r2.stderr.toString()).toBe("");
   });
+});
+
+/** The hooks' shell lines, run by sh in a mount namespace whose /proc is
+ * an empty tmpfs (a chroot without /proc, as the binary sees it). */
+describe("without /proc, a hook says so in one line instead of running the binary", () => {
+  const unshare = Bun.which("unshare");
+  const canUnshare = unshare !== null && process.getuid?.() === 0;
+  const fake = join(tmp, "fake-pkgswitch-proc");
+  writeFileSync(fake, `#!/bin/sh\necho "ran: $*"\n`);
+  chmodSync(fake, 0o755);
+  const lines = [
+    ["apt Post-Invoke", /DPkg::Post-Invoke \{ "(.*)"; \};/.exec(aptHook(fake))![1]!],
+    ["dpkg pre-invoke", /^pre-invoke="(.*)"$/m.exec(dpkgHook(fake))![1]!],
+    ["dpkg post-invoke", /^post-invoke="(.*)"$/m.exec(dpkgHook(fake))![1]!],
+  ] as const;
+  const script = join(tmp, "apt-pre-install-proc");
+  writeFileSync(script, aptPreInstallScript(fake));
+  const run = (cmd: string, noProc: boolean) => {
+    const inner = noProc ? `mount -t tmpfs none /proc && exec sh -c "$0"` : `exec sh -c "$0"`;
+    const p = Bun.spawnSync([unshare!, "-m", "--propagation", "private", "sh", "-c", inner, cmd], { stdin: Buffer.from(APT_V2) });
+    return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
+  };
+  for (const [name, line] of [...lines, ["apt pre-install script", `sh ${script}`] as const]) {
+    test.skipIf(!canUnshare)(name, () => {
+      expect(run(line, false)).toEqual({ code: 0, out: expect.stringContaining("ran: relink --hook"), err: "" });
+      expect(run(line, true)).toEqual({ code: 0, out: "", err: `${NO_PROC_MESSAGE}\n` });
+    });
+  }
 });
 
 describe("pacmanHook", () => {
