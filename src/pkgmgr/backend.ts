@@ -98,11 +98,8 @@ export interface NativeSwitcher {
 export interface PackageBackend {
   readonly kind: ManagerKind;
   readonly distro: string;
-  /** The command that installs packages, as messages name it ("apt-get"). */
-  readonly installer: string;
-  /** The command line that reinstalls `packages` (the repair hint after a
-   * lost backup). */
-  reinstallHint(packages: string[]): string;
+  /** How messages name this manager's commands (installer, reinstall hint). */
+  readonly wording: ManagerWording;
   /** Installed packages among `names`, with their file lists (one query). */
   installed(names: string[]): Map<string, InstalledPackage>;
   /** Version of every installed package (one query, no file lists). */

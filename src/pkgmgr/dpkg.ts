@@ -129,10 +129,7 @@ export class DpkgBackend implements PackageBackend {
   readonly kind = "dpkg" as const;
   readonly distro: string;
   readonly usrMerged: boolean;
-  readonly installer = DPKG_WORDING.installer;
-  reinstallHint(packages: string[]): string {
-    return DPKG_WORDING.reinstall(packages);
-  }
+  readonly wording = DPKG_WORDING;
   readonly diverter: Diverter = {
     noun: "dpkg diversion",
     list: () => {

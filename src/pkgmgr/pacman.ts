@@ -120,10 +120,7 @@ export const PACMAN_WORDING: ManagerWording = {
 
 export class PacmanBackend implements PackageBackend {
   readonly kind = "pacman" as const;
-  readonly installer = PACMAN_WORDING.installer;
-  reinstallHint(packages: string[]): string {
-    return PACMAN_WORDING.reinstall(packages);
-  }
+  readonly wording = PACMAN_WORDING;
   readonly distro: string;
   readonly usrMerged: boolean;
 

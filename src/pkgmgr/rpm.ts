@@ -170,10 +170,7 @@ export const RPM_WORDING: ManagerWording = {
 
 export class RpmBackend implements PackageBackend {
   readonly kind = "rpm" as const;
-  readonly installer = RPM_WORDING.installer;
-  reinstallHint(packages: string[]): string {
-    return RPM_WORDING.reinstall(packages);
-  }
+  readonly wording = RPM_WORDING;
   readonly distro: string;
   readonly usrMerged: boolean;
   /** The root's database directory, as a path inside the root. */

@@ -74,7 +74,7 @@ export async function disable(ctx: OpContext, opts: DisableOptions): Promise<OpO
   if (missingBackups > 0) {
     const t = firstMissing!;
     const copies = `${t.diverted_to ? `neither its diverted original ${t.diverted_to} nor ` : "not "}its backup ${join(stateDir, t.backup)} exists`;
-    throw new PkgswitchError(Exit.BACKUP_MISSING, `${missingBackups} target(s) could not be restored, first ${t.path}: ${copies}; reinstall the package so it rewrites the original, then run disable again: ${backend.reinstallHint(entries.flatMap((e) => e.replaces))} (docs/recovery.md#exit-60-backup-missing)`);
+    throw new PkgswitchError(Exit.BACKUP_MISSING, `${missingBackups} target(s) could not be restored, first ${t.path}: ${copies}; reinstall the package so it rewrites the original, then run disable again: ${backend.wording.reinstall(entries.flatMap((e) => e.replaces))} (docs/recovery.md#exit-60-backup-missing)`);
   }
   let removed: string[] = [];
   if (opts.removePackage) {

@@ -80,7 +80,7 @@ async function prepare(ctx: OpContext, provider: Provider, state: State, install
       installed = backend.installed([...recipe.replaces, recipe.package]);
       const v = installed.get(recipe.package);
       op.record("pkg.install", { manager: backend.kind, packages: [recipe.package], version: v?.version ?? null, rc: 0, duration_ms: Math.round(performance.now() - t0) });
-      if (!v) throw new PkgswitchError(Exit.PKGMGR, `${backend.installer} reported success but ${recipe.package} is not installed in ${root}`);
+      if (!v) throw new PkgswitchError(Exit.PKGMGR, `${backend.wording.installer} reported success but ${recipe.package} is not installed in ${root}`);
     }
   }
   const replacedFiles = new Map<string, string[]>();
