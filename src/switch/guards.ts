@@ -34,14 +34,14 @@ export function installGuards(ctx: OpContext, catalog: Iterable<Provider>): Guar
   const root = ctx.session.layout.root;
   const binary = hookBinary(root);
   const pkg = ctx.backend.hookPackage;
-  const files = [...hooksForRoot(root, ctx.backend.kind, binary, catalog), ...(pkg?.files(binary) ?? [])];
+  const pkgFiles = pkg?.files(binary) ?? [];
+  const files = [...hooksForRoot(root, ctx.backend.kind, binary, catalog), ...pkgFiles];
   const foreign = foreignAmong(root, files);
   for (const path of foreign) ctx.op.record("hook.install", { path, skipped: true, reason: "a file pkgswitch did not write is there; left alone" });
   const written = writeHooks(ctx.op, root, files.filter((f) => !foreign.includes(f.path)), ctx.session.dryRun, { reason: "enable installs the package-manager hooks (--no-hooks to skip)", onlyChanged: true });
   // The package carries the triggers: without every one of its files, or
   // with a file of someone else's in its place, it would run the wrong thing.
-  const pkgFiles = pkg?.files(binary).map((f) => f.path) ?? [];
-  const usable = pkg && !pkgFiles.some((p) => foreign.includes(p));
+  const usable = pkg && !pkgFiles.some((f) => foreign.includes(f.path));
   const installed = usable ? ensureHookPackage(ctx.op, ctx.backend, root, pkg, ctx.session.dryRun, written.includes(pkg.packageFile)) : false;
   return { written, foreign, package: installed ? pkg!.name : null, binary, binary_present: executableInfo(root, binary).executable };
 }
