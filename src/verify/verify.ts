@@ -11,7 +11,8 @@ import { OP_ID_RE, parseOpId } from "../audit/opid.ts";
 import { VerifyExit } from "../errors.ts";
 import { checkCheckpoint, checkConsistency, type CheckedCheckpoint } from "./checkpoint.ts";
 import { checkLive, expectations } from "./deep.ts";
-import { decodeUtf8, listDir, readArtifact } from "./files.ts";
+import { opendirSync } from "node:fs";
+import { decodeUtf8, listDir, readArtifact, readError, type ReadResult } from "./files.ts";
 import { CHECKPOINT_FILE, journalName, journalOp, jsonlName, LEDGER_FILE } from "../audit/names.ts";
 import { checkOperation, checkOperationFrom, type OpCheckOptions, type OpCheckResult } from "./operation.ts";
 import { Report } from "./report.ts";
@@ -148,6 +149,16 @@ function sinceCheckpoint(path: string, ledger: LedgerState, current: Checkpoint 
   checkConsistency(old.cp, { file: LEDGER_FILE }, ledger.index.leaves, current, report);
 }
 
+/** Whether `dir` can be listed, or the error listing it would give. */
+function openableDir(dir: string): { ok: true } | (ReadResult & { ok: false }) {
+  try {
+    opendirSync(dir).closeSync();
+    return { ok: true };
+  } catch (e) {
+    return readError(e, dir);
+  }
+}
+
 /** An operation's artifact: events, signature or SBOM. */
 const ARTIFACT_RE = /^audit-(.*?)(\.jsonl|\.jsonl\.sig|-sbom\.json)$/;
 
@@ -155,11 +166,13 @@ const ARTIFACT_RE = /^audit-(.*?)(\.jsonl|\.jsonl\.sig|-sbom\.json)$/;
  * names for 100,000 operations need not be kept: which ledger lines' events
  * files are here, the artifact names no ledger line lists (sorted), and the
  * interrupted operations' journals (in listing order). */
-function readListing(names: string[], index: LedgerIndex): { inDir: Uint8Array; unlisted: string[]; journals: Set<string> } {
+function readListing(dir: string, index: LedgerIndex): { ok: true; inDir: Uint8Array; unlisted: string[]; journals: Set<string> } | (ReadResult & { ok: false }) {
+  const ls = listDir(dir);
+  if (!ls.ok) return ls;
   const inDir = new Uint8Array(index.length);
   const unlisted: string[] = [];
   const journals = new Set<string>();
-  for (const n of names) {
+  for (const n of ls.names) {
     // test, not exec: no match array for each of 300,000 names.
     if (!ARTIFACT_RE.test(n)) {
       const j = journalOp(n);
@@ -171,7 +184,7 @@ function readListing(names: string[], index: LedgerIndex): { inDir: Uint8Array; 
     if (line === undefined) unlisted.push(n);
     else if (events) inDir[line] = 1;
   }
-  return { inDir, unlisted: unlisted.sort(), journals };
+  return { ok: true, inDir, unlisted: unlisted.sort(), journals };
 }
 
 /** Verify every operation, the whole chain, the tree against the signed
@@ -181,20 +194,26 @@ export async function verifyAll(o: VerifyOptions): Promise<Report> {
   const report = new Report();
   const t0 = performance.now();
   addTrustProblems(o, report);
-  const ls = listDir(o.auditDir);
-  if (!ls.ok) {
-    report.fail("audit-dir", ls.exit, ls.exit === VerifyExit.NOT_FOUND ? `no audit directory at ${o.auditDir}` : ls.message, { file: o.auditDir });
+  const dirFailed = (e: ReadResult & { ok: false }) => {
+    report.fail("audit-dir", e.exit, e.exit === VerifyExit.NOT_FOUND ? `no audit directory at ${o.auditDir}` : e.message, { file: o.auditDir });
     return report;
-  }
+  };
+  // The directory's names are read after the ledger: its 300,000 names
+  // (100,000 operations) and the ledger's text need not be held at once.
+  const canList = openableDir(o.auditDir);
+  if (!canList.ok) return dirFailed(canList);
   const ledger = readLedgerState(o.auditDir, report);
   const { index } = ledger;
-  const listing = readListing(ls.names, index);
-  ls.names.length = 0;
+  // The ledger's text and its parse are garbage now.
+  collectGarbage(true);
+  const listing = readListing(o.auditDir, index);
+  // (Only if the directory changed since it was opened.)
+  if (!listing.ok) return dirFailed(listing);
   // An operation listed again is reported once (readLedgerState) and
   // checked once: repeated lines must not multiply the work.
   const lines = [...index.firstLine.values()];
-  // The ledger's text and the listing are garbage now: collect them before
-  // the workers start, or they set the peak RSS (bench/README.md).
+  // The listing's names are garbage now: collect them before the workers
+  // start, or they set the peak RSS (bench/README.md).
   collectGarbage(true);
   const t1 = performance.now();
   // Archived operations are read from their segments (./archive.ts).
