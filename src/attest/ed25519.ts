@@ -161,16 +161,15 @@ function publicKeyObject(pk: Uint8Array): KeyObject | null {
   return key;
 }
 
-/** The last public key that passed the pre-checks and has a KeyObject (a
- * copy: the caller's array may change), and that KeyObject. `verify --all`
+/** The last public key that passed the pre-checks (a copy: the caller's
+ * array may change), and its KeyObject. `verify --all`
  * checks thousands of signatures in a row under one key; comparing 32 bytes
  * skips the key's checks, its hex id and the map. */
-let lastPk: Uint8Array | null = null;
-let lastKey: KeyObject | null = null;
+let last: { pk: Uint8Array; key: KeyObject } | null = null;
 
-function sameAsLastKey(pk: Uint8Array): boolean {
-  if (lastPk === null || !(pk instanceof Uint8Array) || pk.length !== PUBLIC_KEY_BYTES) return false;
-  for (let i = 0; i < PUBLIC_KEY_BYTES; i++) if (pk[i] !== lastPk[i]) return false;
+function sameKey(pk: Uint8Array, known: Uint8Array): boolean {
+  if (!(pk instanceof Uint8Array) || pk.length !== PUBLIC_KEY_BYTES) return false;
+  for (let i = 0; i < PUBLIC_KEY_BYTES; i++) if (pk[i] !== known[i]) return false;
   return true;
 }
 
@@ -186,15 +185,14 @@ function privateKeyObject(seed: Uint8Array): KeyObject {
  * (S < L, small-order A and R, canonical A). */
 export function verifyStrictNode(sig: Uint8Array, msg: Uint8Array, pk: Uint8Array): boolean {
   let key: KeyObject | null;
-  if (sameAsLastKey(pk)) {
+  if (last !== null && sameKey(pk, last.pk)) {
     if (!sigChecks(sig)) return false;
-    key = lastKey;
+    key = last.key;
   } else {
     if (!preChecks(sig, pk)) return false;
     key = publicKeyObject(pk);
     if (key === null) return false;
-    lastPk = pk.slice();
-    lastKey = key;
+    last = { pk: pk.slice(), key };
   }
   try {
     return nodeCrypto().verify(null, msg, key, sig);
