@@ -243,29 +243,31 @@ function readFast(text: string, start: number, end: number, nextBackslash: numbe
   slowObj = null;
   let hashAt = -1;
   // One pass over the members, picking out the envelope keys by length and
-  // text (keys are unescaped, so the text is the key).
+  // text (keys are unescaped, so the text is the key; compared by char
+  // codes: startsWith at an offset is a call, and most keys are not ours).
   for (let m = 0; m < top.count; m++) {
     const ks = top.keyStart[m]!;
+    const c0 = text.charCodeAt(ks);
     switch (top.keyEnd[m]! - ks) {
       case 1:
-        if (text.charCodeAt(ks) === 118) eV = top.end[m]! - top.valueStart[m]! === 1 && text.charCodeAt(top.valueStart[m]!) === 49 ? 1 : fieldValue(text, m);
+        if (c0 === 118 /* v */) eV = top.end[m]! - top.valueStart[m]! === 1 && text.charCodeAt(top.valueStart[m]!) === 49 ? 1 : fieldValue(text, m);
         break;
       case 2:
-        if (text.startsWith("op", ks)) eOp = isStringValue(text, m, opId) ? opId : fieldValue(text, m);
-        else if (text.startsWith("ts", ks)) eTsOk = tsValueOk(text, m);
+        if (c0 === 111 /* o */ && text.charCodeAt(ks + 1) === 112 /* p */) eOp = isStringValue(text, m, opId) ? opId : fieldValue(text, m);
+        else if (c0 === 116 /* t */ && text.charCodeAt(ks + 1) === 115 /* s */) eTsOk = tsValueOk(text, m);
         break;
       case 3:
-        if (text.startsWith("seq", ks)) {
+        if (c0 === 115 /* s */ && text.startsWith("seq", ks)) {
           const n = smallIntValue(text, m);
           eSeq = n >= 0 ? n : fieldValue(text, m);
         }
         break;
       case 4:
-        if (text.startsWith("hash", ks)) (eHash = fieldValue(text, m)), (hashAt = m);
-        else if (text.startsWith("prev", ks)) ePrev = prevHash !== null && isStringValue(text, m, prevHash) ? prevHash : fieldValue(text, m);
+        if (c0 === 104 /* h */ && text.startsWith("hash", ks)) (eHash = fieldValue(text, m)), (hashAt = m);
+        else if (c0 === 112 /* p */ && text.startsWith("prev", ks)) ePrev = prevHash !== null && isStringValue(text, m, prevHash) ? prevHash : fieldValue(text, m);
         break;
       case 5:
-        if (text.startsWith("event", ks)) eEvent = fieldValue(text, m);
+        if (c0 === 101 /* e */ && text.startsWith("event", ks)) eEvent = fieldValue(text, m);
         break;
     }
   }
