@@ -192,7 +192,7 @@ export function verifyStrictNode(sig: Uint8Array, msg: Uint8Array, pk: Uint8Arra
     if (!preChecks(sig, pk)) return false;
     key = publicKeyObject(pk);
     if (key === null) return false;
-    last = { pk: pk.slice(), key };
+    last = { pk: new Uint8Array(pk), key }; // a copy (Buffer#slice would share the memory)
   }
   try {
     return nodeCrypto().verify(null, msg, key, sig);
