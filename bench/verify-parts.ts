@@ -13,7 +13,7 @@
  * Run: npx bun bench/verify.ts --keep DIR   (once, to generate)
  *      npx bun bench/verify-parts.ts DIR [--files 1000] [--rounds 7] */
 import { createPublicKey, verify as nodeVerify } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parsePublicKey, parseSignature } from "../src/attest/minisign.ts";
 import { blake2b512 } from "../src/attest/blake2.ts";
