@@ -14,6 +14,10 @@ import { GENESIS } from "../audit/event.ts";
 import type { OpTask } from "./operation.ts";
 import { scanLedgerLines, type LineProblem } from "./strict.ts";
 
+/** Lines between collection hints while reading; below this many lines a
+ * ledger's garbage does not matter (verify skips its collections too). */
+export const COLLECT_EVERY = 4096;
+
 const HAS_ENTRY = 1;
 const SIGNED = 2;
 
@@ -68,7 +72,7 @@ export class LedgerIndex {
       count = l.line;
       // Each line leaves ~2 KiB of garbage (parse, canonical check) that
       // the collector would otherwise let pile up to over 100 MiB.
-      if ((l.line & 4095) === 0) collectGarbage(false);
+      if (l.line % COLLECT_EVERY === 0) collectGarbage(false);
       if (!l.entry) return;
       flags[i] = HAS_ENTRY | (l.entry.signature === "signed" ? SIGNED : 0);
       const first = firstLine.get(l.entry.op);

@@ -19,7 +19,7 @@ import { Report } from "./report.ts";
 import { readLedgerLines, readOpEvents, type LedgerLine } from "./strict.ts";
 import type { TrustSet } from "./trust.ts";
 import { runParallel } from "./parallel.ts";
-import { LedgerIndex } from "./ledger-index.ts";
+import { COLLECT_EVERY, LedgerIndex } from "./ledger-index.ts";
 import { collectGarbage } from "../sys/index.ts";
 import { archivedSource, checkArchived } from "./archive.ts";
 
@@ -205,7 +205,8 @@ export async function verifyAll(o: VerifyOptions): Promise<Report> {
   const ledger = readLedgerState(o.auditDir, report);
   const { index } = ledger;
   // The ledger's text and its parse are garbage now.
-  collectGarbage(true);
+  const large = index.length >= COLLECT_EVERY;
+  if (large) collectGarbage(true);
   const listing = readListing(o.auditDir, index);
   // (Only if the directory changed since it was opened.)
   if (!listing.ok) return dirFailed(listing);
@@ -214,7 +215,7 @@ export async function verifyAll(o: VerifyOptions): Promise<Report> {
   const lines = [...index.firstLine.values()];
   // The listing's names are garbage now: collect them before the workers
   // start, or they set the peak RSS (bench/README.md).
-  collectGarbage(true);
+  if (large) collectGarbage(true);
   const t1 = performance.now();
   // Archived operations are read from their segments (./archive.ts).
   const archived = checkArchived(o.auditDir, index, lines, (l) => listing.inDir[l] === 1, o.trust.keys, { ...opCheckOptions(o), allowMissingArchive: o.allowMissingArchive ?? false }, report);
