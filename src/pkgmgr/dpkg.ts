@@ -2,7 +2,7 @@
  * batched: one process for all paths); installs run `apt-get` inside the root.
  * Debian 12 is usrmerged but dpkg's database still records 29 coreutils files
  * under `/bin/…`: ownership queries ask for both spellings. */
-import { closeSync, existsSync, fchmodSync, fsyncSync, linkSync, lstatSync, openSync, readdirSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fchmodSync, fsyncSync, linkSync, lstatSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { fsyncDir } from "../fsops/atomic.ts";
 import { formatDivertDb, listProblem, parseDivertDb, planAdd, planRemove } from "./divertdb.ts";
@@ -174,6 +174,7 @@ export class DpkgBackend implements PackageBackend {
       readOnly: opts.readOnly,
       exec: (argv, chroot) => this.exec(argv, chroot),
       installed: (names) => this.installed(names),
+      mayHold: (names) => this.mayHold(names),
       owners: (paths) => this.owners(paths),
       lockHolder: () => this.lockHolder(),
     });
@@ -276,6 +277,21 @@ export class DpkgBackend implements PackageBackend {
 
   private query(args: string[]): CommandResult {
     return this.exec(["dpkg-query", `--root=${this.opts.root}`, ...args], false);
+  }
+
+  /** Whether dpkg's database may hold any of `names`: a "Package:" stanza
+   * in the status file, or journal entries (updates/) not yet folded into
+   * it. False means dpkg-query -W would report none of them. Unsure (an
+   * unreadable file): true, and the caller asks dpkg-query. */
+  mayHold(names: string[]): boolean {
+    try {
+      const admin = hostPath(this.opts.root, "/var/lib/dpkg");
+      if (readdirSync(join(admin, "updates")).some((n) => /^[0-9]+$/.test(n))) return true;
+      const status = readFileSync(join(admin, "status"), "latin1");
+      return names.some((n) => status.startsWith(`Package: ${n}\n`) || status.includes(`\nPackage: ${n}\n`));
+    } catch {
+      return true;
+    }
   }
 
   installed(names: string[]): Map<string, InstalledPackage> {
