@@ -8,7 +8,7 @@ import { stdinText } from "../sys/index.ts";
 import { openBackend } from "../pkgmgr/factory.ts";
 import { PRE_TRANSACTION_HOOKS } from "../pkgmgr/hooks.ts";
 import { inspect, relink } from "../switch/relink.ts";
-import { loadState } from "../switch/state.ts";
+import { loadState, stateStamp } from "../switch/state.ts";
 import { rollbackIncomplete } from "../switch/outcome.ts";
 import type { CommandContext } from "./command.ts";
 import { writeStderr } from "./output.ts";
@@ -25,13 +25,14 @@ async function relinkOnce(ctx: CommandContext): Promise<CommandExit> {
   try {
     const s = ctx.session();
     s.hook = hook;
+    const read = stateStamp(s.layout.stateDir);
     let state = loadState(s.layout.stateDir);
     if (Object.keys(state.providers).length > 0 && !s.dryRun) {
       // An enable or disable that is running looks like an interrupted one
       // ("pending"/"disabling"): wait for it (bounded, exit 30 naming the
-      // lock), then read the state it left.
+      // lock), then read the state it left — again only if it changed.
       acquireLock(s.layout.lockFile, s.config.lockTimeoutMs).release();
-      state = loadState(s.layout.stateDir);
+      if (read === null || stateStamp(s.layout.stateDir) !== read) state = loadState(s.layout.stateDir);
     }
     if (Object.keys(state.providers).length === 0) {
       ctx.out.json({ findings: [], changed: false });
