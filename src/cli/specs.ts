@@ -86,20 +86,8 @@ export const SPECS = {
     help: "Moves the files of operations older than the newest N (--keep N) or recorded before DATE (--before YYYY-MM-DD or an ISO 8601 time) into segments under <audit dir>/archive/ (gzip-compressed ustar, at most 400 operations each, with a minisign .minisig when a key is configured), recorded by a signed archive operation (one archive.segment event per segment: its SHA-256 and its operations). Ledger lines, chain, Merkle tree and checkpoints are unchanged; `audit verify --all` reads the segments. Operations holding archive records are never archived. An interrupted archive is repaired by the next run: a recorded segment is finished, an unrecorded one undone. --dry-run says what would be archived. Exit 0; 2 bad usage; 10 an operation file does not match its ledger line (nothing archived; run `audit verify --all`); 30 locked; 70 unreadable or unwritable audit directory.",
     options: { keep: { type: "string" }, before: { type: "string" } },
   },
-  "completion": {
-    path: ["completion"],
-    args: "<bash|zsh|fish>",
-    summary: "print a shell completion script",
-    help: "Example: pkgswitch completion bash > /etc/bash_completion.d/pkgswitch",
-    options: {},
-  },
-  "man": {
-    path: ["man"],
-    args: "",
-    summary: "print the man page (roff)",
-    help: "Example: pkgswitch man > /usr/local/share/man/man8/pkgswitch.8",
-    options: {},
-  },
+
+
   "relink": {
     path: ["relink"],
     args: "[--hook]",
@@ -211,5 +199,19 @@ Exit codes: 0 pushed or nothing to push · 1 refused: history rewritten (alarm r
     summary: "per host: providers enabled, last operation, unsigned/failed operations, silence, alarms",
     help: "From the fleet database's summary of each host's evidence (fleet verify checks it against the events): the providers enabled by successful enable/disable operations, the last operation and its result, how many operations are unsigned or did not succeed, when the host last did something, and open (unacknowledged) alarms. A host whose last operation is older than --silent-days (default 7) is marked silent. Exit 0; 3 without a fleet schema; 6 when the database cannot be reached.",
     options: { ...DB_OPTION, "silent-days": { type: "string" } },
+  },
+  "completion": {
+    path: ["completion"],
+    args: "<bash|zsh|fish>",
+    summary: "print a shell completion script",
+    help: "Example: pkgswitch completion bash > /etc/bash_completion.d/pkgswitch",
+    options: {},
+  },
+  "man": {
+    path: ["man"],
+    args: "",
+    summary: "print the man page (roff)",
+    help: "Example: pkgswitch man > /usr/local/share/man/man8/pkgswitch.8",
+    options: {},
   },
 } satisfies Record<string, CommandSpec>;
