@@ -96,6 +96,17 @@ export function placeFile(from: string, to: string): "link" | "copy" {
   const a = lstatSync(from);
   const b = lstatSync(to, { throwIfNoEntry: false });
   if (b && !a.isSymbolicLink() && a.ino === b.ino && a.dev === b.dev) return "link";
+  // Nothing at `to` yet (a backup, a diverted name): link(2) makes the name
+  // appear whole or not at all, so the temp name and rename are not needed.
+  if (!b && !a.isSymbolicLink()) {
+    try {
+      linkSync(from, to);
+      return "link";
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== "EEXIST" && code !== "EXDEV" && code !== "EPERM" && code !== "EMLINK") throw e;
+    }
+  }
   const tmp = tempBeside(to, "tmp");
   let how: "link" | "copy" = "link";
   if (a.isSymbolicLink()) {
