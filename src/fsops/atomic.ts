@@ -54,6 +54,34 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
   if (durable) fsyncDir(dirname(path));
 }
 
+/** Write a file that should not exist yet, without fsync (the caller makes
+ * the batch durable with `syncFilesystem` before anything refers to it): no
+ * temp name and rename, since no reader can see an old version. A file
+ * already there (left by an interrupted run) is replaced atomically instead;
+ * a failed write removes what it wrote. */
+export function writeNewFile(path: string, data: string, mode = 0o600): void {
+  let fd: number;
+  try {
+    fd = openSync(path, "wx", mode);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    writeFileAtomic(path, data, mode, false);
+    return;
+  }
+  try {
+    const buf = Buffer.from(data);
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+  } catch (e) {
+    closeSync(fd);
+    try {
+      unlinkSync(path);
+    } catch {}
+    throw e;
+  }
+  closeSync(fd);
+}
+
 /** Point `path` at `linkTarget` atomically: the path is never missing, it is
  * the old file until the rename and the new link after it. The caller makes
  * the batch durable with `syncFilesystem` / `fsyncDir`. */

@@ -8,7 +8,7 @@ import {
   openSync, readlinkSync, symlinkSync, unlinkSync, utimesSync,
 } from "node:fs";
 import { dirname, join, posix } from "node:path";
-import { renameOver, tempBeside, writeFileAtomic } from "./atomic.ts";
+import { renameOver, tempBeside, writeNewFile } from "./atomic.ts";
 import { READ_LIMIT, readBoundedText, tooDeep } from "../config/bounded.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import { deniedError, isDenied } from "../config/access.ts";
@@ -82,7 +82,9 @@ export function backupHostPath(stateDir: string, rel: string, create = false): s
 export function backupFile(targetPath: string, backupPath: string, original: OriginalFile): "link" | "copy" {
   mkdirSync(dirname(backupPath), { recursive: true, mode: 0o700 }); // checked by backupHostPath(…, true)
   const how = placeFile(targetPath, backupPath);
-  writeFileAtomic(backupPath + SIDECAR_SUFFIX, JSON.stringify(original) + "\n", 0o600, false);
+  // Durable, with the backup, through the caller's one sync before the state
+  // names it; until then a crash leaves a sidecar nothing refers to.
+  writeNewFile(backupPath + SIDECAR_SUFFIX, JSON.stringify(original) + "\n", 0o600);
   return how;
 }
 
