@@ -85,18 +85,16 @@ async function prepare(ctx: OpContext, provider: Provider, state: State, install
   }
   const replacedFiles = new Map<string, string[]>();
   for (const r of recipe.replaces) if (installed.has(r)) replacedFiles.set(r, installed.get(r)!.files);
+  // The source-repository query (apt-cache: 20-50 ms) runs while ownership
+  // and the preflight below are worked out; its answer is needed only for
+  // the provenance records.
+  const pkgNames = [...replacedFiles.keys(), ...(installed.has(recipe.package) ? [recipe.package] : [])];
+  const reposAsync = backend.sourceReposAsync?.(pkgNames);
+  reposAsync?.catch(() => {}); // awaited below; a throw before that must not leave it unhandled
   const exclude = new Set([...provider.exclude, ...(session.config.exclude[provider.name] ?? [])]);
   const replacement = willInstall ? null : replacementCommands(recipe, installed.get(recipe.package)!.files, listApplets(ctx, recipe));
   const applets = replacement ? discoverApplets(replacement, replacedFiles, backend.usrMerged, exclude) : [];
   const owners = backend.owners(applets.map((a) => a.target));
-  const pkgNames = [...replacedFiles.keys(), ...(installed.has(recipe.package) ? [recipe.package] : [])];
-  const repos = backend.sourceRepos(pkgNames);
-  for (const a of applets) {
-    const owner = owners.get(a.target) ?? null;
-    const ownerPkg = owner ? installed.get(owner) : undefined;
-    const repo = owner ? repos.get(owner) ?? "unknown" : "none";
-    op.record("provenance", { path: a.target, applet: a.applet, owner, version: ownerPkg?.version ?? null, source_repo: repo, foreign: repo === "local" || repo === "unknown" || owner === null });
-  }
   const plan = planEnable({
     applets,
     observe: (t) => observe(root, t),
@@ -122,6 +120,13 @@ async function prepare(ctx: OpContext, provider: Provider, state: State, install
   // name as one more hard link of the original: ours, swept before counting.
   if (!session.dryRun) sweepTempFiles(workDirs(root, session.layout.stateDir, switching.map((s) => s.target)));
   plan.refusals.push(...checkTargets(fsFacts(root, switching), currentMounts(), root));
+  const repos = reposAsync ? await reposAsync : backend.sourceRepos(pkgNames);
+  for (const a of applets) {
+    const owner = owners.get(a.target) ?? null;
+    const ownerPkg = owner ? installed.get(owner) : undefined;
+    const repo = owner ? repos.get(owner) ?? "unknown" : "none";
+    op.record("provenance", { path: a.target, applet: a.applet, owner, version: ownerPkg?.version ?? null, source_repo: repo, foreign: repo === "local" || repo === "unknown" || owner === null });
+  }
   for (const r of plan.refusals) op.record("preflight.check", { check: "target", path: r.target, ok: false, reason: r.reason });
   for (const a of plan.actions.filter((x) => x.kind === "skip")) op.record("preflight.check", { check: "target", path: a.applet.target, ok: true, skipped: true, reason: a.reason ?? null });
   op.record("preflight.check", { check: "plan", provider: provider.name, applets: applets.length, switch: plan.actions.filter((a) => a.kind === "switch").length, already: plan.actions.filter((a) => a.kind === "already").length, skip: plan.actions.filter((a) => a.kind === "skip").length, refused: plan.refusals.length, ok: plan.refusals.length === 0 });
