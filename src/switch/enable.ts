@@ -85,7 +85,7 @@ async function prepare(ctx: OpContext, provider: Provider, state: State, install
   }
   const replacedFiles = new Map<string, string[]>();
   for (const r of recipe.replaces) if (installed.has(r)) replacedFiles.set(r, installed.get(r)!.files);
-  // The source-repository query (apt-cache: 20-50 ms) runs while ownership
+  // The source-repository query (20-50 ms on Debian) runs while ownership
   // and the preflight below are worked out; its answer is needed only for
   // the provenance records.
   const pkgNames = [...replacedFiles.keys(), ...(installed.has(recipe.package) ? [recipe.package] : [])];
