@@ -1,6 +1,7 @@
 /** Crash-safe file primitives: a crash leaves the old or the new file, never
  * half of one, and never a missing target path. */
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, symlinkSync, unlinkSync, writeSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { libc, randomBytes } from "../sys/index.ts";
 
@@ -11,6 +12,17 @@ export function fsyncDir(dir: string): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** `fsyncDir` off the main thread: the caller goes on (enable's smoke
+ * test) and awaits it before anything depends on the entries being durable. */
+export async function fsyncDirAsync(dir: string): Promise<void> {
+  const h = await open(dir, "r");
+  try {
+    await h.sync();
+  } finally {
+    await h.close();
   }
 }
 

@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { BIN_DIRS, hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
-import { fsyncDir, replaceWithSymlink, syncFilesystem } from "../fsops/atomic.ts";
+import { fsyncDir, fsyncDirAsync, replaceWithSymlink, syncFilesystem } from "../fsops/atomic.ts";
 import { backupFile, backupHostPath, dropBackup, restoreFile } from "../fsops/backup.ts";
 import type { Provider, ManagerRecipe } from "../providers/catalog.ts";
 import { discoverApplets, parseAppletList, replacementCommands, type Applet } from "../providers/discover.ts";
@@ -304,7 +304,11 @@ export async function enable(ctx: OpContext, providers: Provider[], opts: Enable
       });
       session.out.progress("switching", ++n, toSwitch.length);
     }
-    for (const d of new Set(swapped.map((m) => dirname(m.path)))) fsyncDir(hostPath(root, d));
+    // The swaps' directories are made durable while the smoke test runs
+    // (it reads the same files either way); both end before the state says
+    // "switched", which is what must never be durable before the swaps.
+    const synced = Promise.all([...new Set(swapped.map((m) => dirname(m.path)))].map((d) => fsyncDirAsync(hostPath(root, d))));
+    synced.catch(() => {}); // awaited below; a smoke failure must not leave it unhandled
     if (session.config.smokeTest) {
       const targets = plans.flatMap((p) => p.actions.filter((a) => a.kind !== "skip").map((a) => a.applet.target));
       const results = await smokeTest(root, targets);
@@ -312,6 +316,7 @@ export async function enable(ctx: OpContext, providers: Provider[], opts: Enable
       op.record("smoke.test", { tested: results.length, failed: failed.length, failures: failed.slice(0, 20).map((f) => ({ path: f.target, rc: f.rc, signal: f.signal ?? null, output: f.output })), duration_ms: Math.max(0, ...results.map((r) => r.durationMs)) });
       if (failed.length > 0) throw new PkgswitchError(Exit.ROLLED_BACK, `smoke test failed for ${failed.length} command(s), first ${failed[0]!.target} (${failed[0]!.signal ? `killed by ${failed[0]!.signal}` : failed[0]!.rc === null ? "did not run" : `exit ${failed[0]!.rc}`})${failed[0]!.output ? `: ${failed[0]!.output}` : ""}`);
     }
+    await synced;
     for (const p of plans) state.providers[p.provider.name]!.status = "switched";
     ctx.spare?.state.release(); // this write must not fail for want of space
     saveState(stateDir, state);
