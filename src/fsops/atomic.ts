@@ -48,20 +48,7 @@ export function syncFilesystem(path: string): void {
 export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600, durable = true): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = tempBeside(path);
-  const fd = openSync(tmp, "wx", mode);
-  try {
-    const buf = typeof data === "string" ? Buffer.from(data) : data;
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    if (durable) fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    try {
-      unlinkSync(tmp);
-    } catch {}
-    throw e;
-  }
-  closeSync(fd);
+  fillNew(openSync(tmp, "wx", mode), tmp, data, durable);
   renameSync(tmp, path);
   if (durable) fsyncDir(dirname(path));
 }
@@ -80,10 +67,17 @@ export function writeNewFile(path: string, data: string, mode = 0o600): void {
     writeFileAtomic(path, data, mode, false);
     return;
   }
+  fillNew(fd, path, data, false);
+}
+
+/** Write all of `data` to the new file `fd` (at `path`) and close it; on
+ * failure remove the file, so nothing half-written stays. */
+function fillNew(fd: number, path: string, data: string | Uint8Array, sync: boolean): void {
   try {
-    const buf = Buffer.from(data);
+    const buf = typeof data === "string" ? Buffer.from(data) : data;
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    if (sync) fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
     try {
