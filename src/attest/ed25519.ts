@@ -114,17 +114,15 @@ export function hasSmallOrder(b: Uint8Array): boolean {
  * accepted by a lax verifier, so rejecting it here is never a false negative
  * for an honest signature. */
 function preChecks(sig: Uint8Array, pk: Uint8Array): boolean {
-  if (!(sig instanceof Uint8Array) || !(pk instanceof Uint8Array)) return false;
-  if (sig.length !== SIGNATURE_BYTES || pk.length !== PUBLIC_KEY_BYTES) return false;
+  if (!(pk instanceof Uint8Array) || pk.length !== PUBLIC_KEY_BYTES) return false;
+  return sigChecks(sig) && isCanonicalPointEncoding(pk) && !hasSmallOrder(pk);
+}
+
+/** The signature's share of the pre-checks (S < L; R canonical, not of small order). */
+function sigChecks(sig: Uint8Array): boolean {
+  if (!(sig instanceof Uint8Array) || sig.length !== SIGNATURE_BYTES) return false;
   const r = sig.subarray(0, 32);
-  const s = sig.subarray(32, 64);
-  return (
-    isCanonicalScalar(s) &&
-    isCanonicalPointEncoding(r) &&
-    !hasSmallOrder(r) &&
-    isCanonicalPointEncoding(pk) &&
-    !hasSmallOrder(pk)
-  );
+  return isCanonicalScalar(sig.subarray(32, 64)) && isCanonicalPointEncoding(r) && !hasSmallOrder(r);
 }
 
 /** Strict verification with @noble/ed25519 (pure JS, reference for tests). */
@@ -163,6 +161,18 @@ function publicKeyObject(pk: Uint8Array): KeyObject | null {
   return key;
 }
 
+/** The last public key that passed the pre-checks (a copy: the caller's
+ * array may change), and its KeyObject. `verify --all`
+ * checks thousands of signatures in a row under one key; comparing 32 bytes
+ * skips the key's checks, its hex id and the map. */
+let last: { pk: Uint8Array; key: KeyObject } | null = null;
+
+function sameKey(pk: Uint8Array, known: Uint8Array): boolean {
+  if (!(pk instanceof Uint8Array) || pk.length !== PUBLIC_KEY_BYTES) return false;
+  for (let i = 0; i < PUBLIC_KEY_BYTES; i++) if (pk[i] !== known[i]) return false;
+  return true;
+}
+
 function privateKeyObject(seed: Uint8Array): KeyObject {
   if (!(seed instanceof Uint8Array) || seed.length !== SEED_BYTES) {
     throw new TypeError(`Ed25519 seed must be ${SEED_BYTES} bytes`);
@@ -174,9 +184,16 @@ function privateKeyObject(seed: Uint8Array): KeyObject {
  * the cofactorless byte comparison of R; the pre-checks add what it may not
  * (S < L, small-order A and R, canonical A). */
 export function verifyStrictNode(sig: Uint8Array, msg: Uint8Array, pk: Uint8Array): boolean {
-  if (!preChecks(sig, pk)) return false;
-  const key = publicKeyObject(pk);
-  if (key === null) return false;
+  let key: KeyObject | null;
+  if (last !== null && sameKey(pk, last.pk)) {
+    if (!sigChecks(sig)) return false;
+    key = last.key;
+  } else {
+    if (!preChecks(sig, pk)) return false;
+    key = publicKeyObject(pk);
+    if (key === null) return false;
+    last = { pk: new Uint8Array(pk), key }; // a copy (Buffer#slice would share the memory)
+  }
   try {
     return nodeCrypto().verify(null, msg, key, sig);
   } catch {

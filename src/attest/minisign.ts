@@ -431,9 +431,21 @@ export function verifySignature(
   const malformed = (e: unknown): VerifyResult => ({ ok: false, reason: "malformed", detail: (e as Error).message });
   // Parse leniently first so a signify file is reported as "legacy", not as
   // "malformed"; then insist on the strict form unless the caller relaxed it.
+  const strict = !(opts.lenient || allowLegacy);
   let sig: ParsedSignature;
+  // A file the strict parser accepts, the lenient one parses to the same
+  // result (four lines, no "\r" to strip): one parse then suffices. Any other
+  // file takes both, in this order, so its outcome is unchanged.
+  let strictOk = false;
   try {
-    sig = parseSignature(sigText, { lenient: true });
+    if (strict) {
+      try {
+        sig = parseSignature(sigText);
+        strictOk = true;
+      } catch {
+        sig = parseSignature(sigText, { lenient: true });
+      }
+    } else sig = parseSignature(sigText, { lenient: true });
   } catch (e) {
     return malformed(e);
   }
@@ -441,7 +453,7 @@ export function verifySignature(
   const legacy = sig.algorithm === SIGALG || sig.trustedComment === undefined;
   const base = { keyId, trustedComment: sig.trustedComment, legacy };
   if (legacy && !allowLegacy) return { ok: false, reason: "legacy not allowed", ...base };
-  if (!(opts.lenient || allowLegacy)) {
+  if (strict && !strictOk) {
     try {
       parseSignature(sigText);
     } catch (e) {

@@ -162,8 +162,12 @@ const MAX_PROBLEMS = 50;
 // The line being read, as module state (the hot loop allocates nothing per
 // line on the fast path): its envelope fields, and either the text its hash
 // covers (reference path) or the two ranges of the line that make it up.
-let eV: unknown, eOp: unknown, eSeq: unknown, eTs: unknown, eEvent: unknown, ePrev: unknown, eHash: unknown;
+let eV: unknown, eOp: unknown, eSeq: unknown, eEvent: unknown, ePrev: unknown, eHash: unknown;
+/** ts is a string matching TS_RE. */
+let eTsOk = false;
 let cutA0 = 0, cutA1 = 0, cutB0 = 0, cutB1 = 0;
+/** Offset of the hash value's first character (its opening quote + 1). */
+let hashValueAt = 0;
 let hasCut = false;
 let slowBody: string | null = null;
 let slowObj: Record<string, unknown> | null = null;
@@ -179,6 +183,50 @@ function fieldValue(text: string, m: number): unknown {
   return JSON.parse(text.slice(vs, ve));
 }
 
+// In-place readings of the envelope values the fast path sees on almost
+// every line: each answers only when the value is exactly what a well-formed
+// line holds, and otherwise the caller takes fieldValue, so a deviating line
+// is described from the same value as on the reference path.
+
+/** A plain unescaped string value of exactly `want` (no slice). */
+function isStringValue(text: string, m: number, want: string): boolean {
+  const vs = top.valueStart[m]!;
+  return top.escaped[m] === 0 && top.end[m]! - vs === want.length + 2 && text.charCodeAt(vs) === 34 && text.startsWith(want, vs + 1);
+}
+
+/** A non-negative integer of at most 15 digits, read in place; -1 for any
+ * other value (the recognizer has checked its form: no leading zero). */
+function smallIntValue(text: string, m: number): number {
+  const vs = top.valueStart[m]!;
+  const ve = top.end[m]!;
+  if (ve - vs > 15) return -1;
+  let n = 0;
+  for (let i = vs; i < ve; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/** Digit positions of TS_RE's 24 characters (the others are fixed). */
+const TS_SHAPE = "0000-00-00T00:00:00.000Z";
+
+/** The value is a string matching TS_RE, checked in place. */
+function tsValueOk(text: string, m: number): boolean {
+  const vs = top.valueStart[m]!;
+  if (top.escaped[m] !== 0 || top.end[m]! - vs !== 26 || text.charCodeAt(vs) !== 34) {
+    const v = fieldValue(text, m);
+    return typeof v === "string" && TS_RE.test(v);
+  }
+  for (let i = 0; i < 24; i++) {
+    const c = text.charCodeAt(vs + 1 + i);
+    const want = TS_SHAPE.charCodeAt(i);
+    if (want === 48 ? c < 48 || c > 57 : c !== want) return false;
+  }
+  return true;
+}
+
 /** The current line's object (parsed on demand on the fast path). */
 function objOf(text: string, start: number, end: number): Record<string, unknown> {
   return slowObj ?? (slowObj = JSON.parse(text.slice(start, end)) as Record<string, unknown>);
@@ -186,34 +234,40 @@ function objOf(text: string, start: number, end: number): Record<string, unknown
 
 /** Fast path: true if the recognizer accepted the line (so it is
  * canonical); the envelope and the hash cut are then in the module state. */
-function readFast(text: string, start: number, end: number, nextBackslash: number): boolean {
+function readFast(text: string, start: number, end: number, nextBackslash: number, opId: string, prevHash: string | null): boolean {
   if (!scanCanonical(text, start, end, top, nextBackslash)) return false;
-  eV = eOp = eSeq = eTs = eEvent = ePrev = eHash = undefined;
+  eV = eOp = eSeq = eEvent = ePrev = eHash = undefined;
+  eTsOk = false;
   hasCut = false;
   slowBody = null;
   slowObj = null;
   let hashAt = -1;
   // One pass over the members, picking out the envelope keys by length and
-  // text (keys are unescaped, so the text is the key).
+  // text (keys are unescaped, so the text is the key; compared by char
+  // codes: startsWith at an offset is a call, and most keys are not ours).
   for (let m = 0; m < top.count; m++) {
     const ks = top.keyStart[m]!;
+    const c0 = text.charCodeAt(ks);
     switch (top.keyEnd[m]! - ks) {
       case 1:
-        if (text.charCodeAt(ks) === 118) eV = fieldValue(text, m);
+        if (c0 === 118 /* v */) eV = top.end[m]! - top.valueStart[m]! === 1 && text.charCodeAt(top.valueStart[m]!) === 49 ? 1 : fieldValue(text, m);
         break;
       case 2:
-        if (text.startsWith("op", ks)) eOp = fieldValue(text, m);
-        else if (text.startsWith("ts", ks)) eTs = fieldValue(text, m);
+        if (c0 === 111 /* o */ && text.charCodeAt(ks + 1) === 112 /* p */) eOp = isStringValue(text, m, opId) ? opId : fieldValue(text, m);
+        else if (c0 === 116 /* t */ && text.charCodeAt(ks + 1) === 115 /* s */) eTsOk = tsValueOk(text, m);
         break;
       case 3:
-        if (text.startsWith("seq", ks)) eSeq = fieldValue(text, m);
+        if (c0 === 115 /* s */ && text.startsWith("seq", ks)) {
+          const n = smallIntValue(text, m);
+          eSeq = n >= 0 ? n : fieldValue(text, m);
+        }
         break;
       case 4:
-        if (text.startsWith("hash", ks)) (eHash = fieldValue(text, m)), (hashAt = m);
-        else if (text.startsWith("prev", ks)) ePrev = fieldValue(text, m);
+        if (c0 === 104 /* h */ && text.startsWith("hash", ks)) (eHash = fieldValue(text, m)), (hashAt = m);
+        else if (c0 === 112 /* p */ && text.startsWith("prev", ks)) ePrev = prevHash !== null && isStringValue(text, m, prevHash) ? prevHash : fieldValue(text, m);
         break;
       case 5:
-        if (text.startsWith("event", ks)) eEvent = fieldValue(text, m);
+        if (c0 === 101 /* e */ && text.startsWith("event", ks)) eEvent = fieldValue(text, m);
         break;
     }
   }
@@ -224,6 +278,7 @@ function readFast(text: string, start: number, end: number, nextBackslash: numbe
     const ms = top.keyStart[hashAt]! - 1;
     const me = top.end[hashAt]!;
     hasCut = true;
+    hashValueAt = top.valueStart[hashAt]! + 1;
     cutA0 = start;
     cutB1 = end;
     if (text.charCodeAt(ms - 1) === 44) (cutA1 = ms - 1), (cutB0 = me);
@@ -243,14 +298,20 @@ for (let b = 0; b < 256; b++) {
   HEX_CODES[2 * b + 1] = h.charCodeAt(1);
 }
 
+/** scratch[0, n) for each n seen (up to VIEW_MAX): a line's hash cut is
+ * hashed through a view made once per length, not one per line. */
+let views: Buffer[] = [];
+const VIEW_MAX = 4096;
+
 /** The hash cut's bytes: bytes[cutA0, cutA1) ++ bytes[cutB0, cutB1). */
 function cutBytes(bytes: Buffer): Buffer {
   const n1 = cutA1 - cutA0;
   const n = n1 + cutB1 - cutB0;
-  if (n > scratch.length) scratch = Buffer.allocUnsafe(n);
+  if (n > scratch.length) (scratch = Buffer.allocUnsafe(n)), (views = []);
   bytes.copy(scratch, 0, cutA0, cutA1);
   bytes.copy(scratch, n1, cutB0, cutB1);
-  return scratch.subarray(0, n);
+  if (n > VIEW_MAX) return scratch.subarray(0, n);
+  return views[n] ?? (views[n] = scratch.subarray(0, n));
 }
 
 /** SHA-256 hex of the hash cut. */
@@ -260,14 +321,16 @@ function hashCut(bytes: Buffer): string {
 
 /** True if `hash` is exactly "sha256:" + the lowercase hex SHA-256 of the
  * hash cut: the digest goes into a fixed buffer and is compared digit by
- * digit with the string, so a matching line builds no hex string (the
+ * digit with the line's bytes of `hash` (at hashValueAt; the text is ASCII,
+ * so they are its characters), so a matching line builds no hex string (the
  * common case; a mismatch is then described by hashCut). */
 function cutMatches(bytes: Buffer, hash: string): boolean {
   if (hash.length !== 71 || !hash.startsWith("sha256:")) return false;
   sha256Into(cutBytes(bytes), digest);
+  const at = hashValueAt + 7;
   for (let i = 0; i < 32; i++) {
     const b = digest[i]! << 1;
-    if (hash.charCodeAt(7 + 2 * i) !== HEX_CODES[b] || hash.charCodeAt(8 + 2 * i) !== HEX_CODES[b + 1]) return false;
+    if (bytes[at + 2 * i] !== HEX_CODES[b] || bytes[at + 2 * i + 1] !== HEX_CODES[b + 1]) return false;
   }
   return true;
 }
@@ -288,7 +351,7 @@ function readSlow(line: string): string | null {
   eV = obj.v;
   eOp = obj.op;
   eSeq = obj.seq;
-  eTs = obj.ts;
+  eTsOk = typeof obj.ts === "string" && TS_RE.test(obj.ts);
   eEvent = obj.event;
   ePrev = obj.prev;
   eHash = obj.hash;
@@ -305,6 +368,17 @@ function readSlow(line: string): string | null {
  * caller against `firstPrev`, so a broken link is reported once, as a link.
  */
 export function readOpEvents(text: string, ascii: boolean, opId: string, collectTouched: boolean, bytes?: Uint8Array): ParsedOp {
+  return readOp(text, ascii, opId, collectTouched, bytes, true);
+}
+
+/** readOpEvents by the reference path alone (JSON.parse and canonicalize
+ * for every line, no recognizer, no in-place readings): what the fast path
+ * is tested against. */
+export function readOpEventsReference(text: string, opId: string, collectTouched: boolean): ParsedOp {
+  return readOp(text, false, opId, collectTouched, undefined, false);
+}
+
+function readOp(text: string, ascii: boolean, opId: string, collectTouched: boolean, bytes: Uint8Array | undefined, fast: boolean): ParsedOp {
   // With the file's bytes and an ASCII text, offsets are byte offsets: hash
   // the two ranges straight from the bytes.
   const raw = ascii && bytes && bytes.length === text.length ? (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) : null;
@@ -316,7 +390,7 @@ export function readOpEvents(text: string, ascii: boolean, opId: string, collect
     problem(1, "file is empty (an operation has at least op.start and op.end)");
     return out;
   }
-  const fastOk = !CONTROL_RE.test(text);
+  const fastOk = fast && !CONTROL_RE.test(text);
   let nextBackslash = -1;
   let prevHash: string | null = null;
   let prevOk = false;
@@ -340,7 +414,7 @@ export function readOpEvents(text: string, ascii: boolean, opId: string, collect
       nextBackslash = text.indexOf("\\", lineStart);
       if (nextBackslash < 0) nextBackslash = Infinity;
     }
-    if (!(fastOk && readFast(text, lineStart, end, nextBackslash))) {
+    if (!(fastOk && readFast(text, lineStart, end, nextBackslash, opId, prevHash))) {
       const p = readSlow(text.slice(lineStart, end));
       if (p !== null) {
         problem(n, p);
@@ -354,7 +428,7 @@ export function readOpEvents(text: string, ascii: boolean, opId: string, collect
     if (eV !== 1) (problem(n, `v is ${JSON.stringify(eV)}, expected 1`), (bad = true));
     if (eOp !== opId) (problem(n, `op is ${JSON.stringify(eOp)}, expected ${opId} (the file name)`), (bad = true));
     if (eSeq !== i) (problem(n, `seq is ${JSON.stringify(eSeq)}, expected ${i}`), (bad = true));
-    if (typeof eTs !== "string" || !TS_RE.test(eTs)) (problem(n, "ts is not an RFC 3339 UTC time with milliseconds"), (bad = true));
+    if (!eTsOk) (problem(n, "ts is not an RFC 3339 UTC time with milliseconds"), (bad = true));
     if (typeof eEvent !== "string" || eEvent === "") (problem(n, "event name missing"), (bad = true));
     // A prev equal to the previous line's (checked) hash is well-formed.
     if (!(prevOk && prev === prevHash) && (typeof prev !== "string" || !CHAIN_RE.test(prev))) (problem(n, "prev is not sha256:<64 hex>"), (bad = true));

@@ -220,3 +220,34 @@ describe("pre-checks", () => {
     expect(isCanonicalPointEncoding(new Uint8Array(33))).toBe(false);
   });
 });
+
+describe("the last-key shortcut of verifyStrictNode", () => {
+  const msg = new TextEncoder().encode("pkgswitch");
+  test("a key array changed in place after a verify is verified as the new key", () => {
+    const seedA = new Uint8Array(32).fill(7);
+    const seedB = new Uint8Array(32).fill(8);
+    const pkA = publicKeyFromSeed(seedA);
+    const pkB = publicKeyFromSeed(seedB);
+    const sigA = sign(msg, seedA);
+    const sigB = sign(msg, seedB);
+    // A Buffer: its slice() would share memory, so a kept "copy" would change too.
+    const key = Buffer.from(pkA);
+    expect(verifyStrictNode(sigA, msg, key)).toBe(true);
+    key.set(pkB);
+    expect(verifyStrictNode(sigA, msg, key)).toBe(false);
+    expect(verifyStrictNode(sigB, msg, key)).toBe(true);
+    // Changed into a small-order key: the key's own checks run again.
+    const identity = new Uint8Array(32);
+    identity[0] = 1;
+    const forged = new Uint8Array(64);
+    forged.set(identity, 0);
+    key.set(identity);
+    expect(verifyStrictNode(forged, msg, key)).toBe(false);
+    // And the same key again, after others: still verifies, still strict.
+    expect(verifyStrictNode(sigA, msg, pkA)).toBe(true);
+    expect(verifyStrictNode(sigA, msg, pkA)).toBe(true);
+    const highS = new Uint8Array(sigA);
+    highS[63] = 0xff;
+    expect(verifyStrictNode(highS, msg, pkA)).toBe(false);
+  });
+});
