@@ -48,19 +48,14 @@ export function resolveInRoot(root: string, inRoot: string): string | null {
   return null;
 }
 
-/** Digests of resolved files within this run: 103 applet links resolve to
- * one 23 MB multicall binary, too fresh (racy) for the persistent cache. */
-const runDigests = new Map<string, string>();
-
-/** SHA-256 of what a link in the root resolves to (the replacement binary). */
+/** SHA-256 of what a link in the root resolves to (the replacement binary).
+ * 103 applet links resolve to one 23 MB multicall binary, often too fresh
+ * for the persistent cache: the cache's operation memo hashes it once. */
 export function resolvedDigest(root: string, linkTarget: string, cache: HashCache): string | null {
   const host = resolveInRoot(root, linkTarget);
-  const st = host ? lstatSync(host, { throwIfNoEntry: false, bigint: true }) : undefined;
+  const st = host ? lstatSync(host, { throwIfNoEntry: false }) : undefined;
   if (!host || !st?.isFile()) return null;
-  const key = `${host}\0${st.ino}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}`;
-  let d = runDigests.get(key);
-  if (!d) runDigests.set(key, (d = cache.digest(host)));
-  return d;
+  return cache.digest(host);
 }
 
 function normalizeJoin(from: string, rel: string): string {
