@@ -7,7 +7,7 @@ import { present } from "../config/access.ts";
 import { writeFileAtomic } from "../fsops/atomic.ts";
 import { formatPublicKey, generateSecretKey, keyIdHex, parsePublicKey, type GeneratedKey } from "../attest/minisign.ts";
 import { PUBLIC_KEY_FILE, SECRET_KEY_FILE, loadSecretKey, signerFor } from "../attest/signing.ts";
-import type { Command, CommandContext } from "./command.ts";
+import type { CommandContext } from "./command.ts";
 import { runOperation } from "../switch/session.ts";
 import { READ_LIMIT, readBoundedText } from "../config/bounded.ts";
 
@@ -35,7 +35,7 @@ function installKeyPair(dir: string, key: GeneratedKey, opId?: string): void {
  * old one (so a verifier holding only the old key can follow the chain of
  * trust); the old public key moves to trusted/ so old operations still
  * verify; the old secret key is removed. */
-async function cmdKeysRotate(ctx: CommandContext): Promise<CommandExit> {
+export async function cmdKeysRotate(ctx: CommandContext): Promise<CommandExit> {
   if (ctx.args.length > 0) throw usageError("keys rotate takes no arguments");
   const s = ctx.session();
   const dir = s.layout.keyDir;
@@ -70,69 +70,46 @@ async function cmdKeysRotate(ctx: CommandContext): Promise<CommandExit> {
   return Exit.OK;
 }
 
-export const keyCommands: Command[] = [
-  {
-    path: ["keys", "rotate"],
-    args: "",
-    summary: "replace the signing key, announced by an operation the old key signs",
-    help: "Generates a new key pair, records a key.rotate operation (new key id and public key) signed by the current key, moves the old public key to trusted/<KEYID>.pub so earlier operations keep verifying, and replaces signing.key and signing.pub. Give auditors the new signing.pub; one who holds only the old key can verify the announcement.",
-    options: {},
-    run: cmdKeysRotate,
-  },
-  {
-    path: ["keys", "generate"],
-    args: "[--dir DIR] [--force]",
-    summary: "create a signing key pair (minisign format)",
-    help: "Writes signing.key (0600, unencrypted) and signing.pub to DIR (default <root>/etc/pkgswitch/keys). Refuses to overwrite an existing key without --force; with --force the old public key moves to trusted/<KEYID>.pub so what it signed still verifies (prefer `keys rotate`, which also records the change). A key made by `minisign -G` works as well.",
-    options: { dir: { type: "string" }, force: { type: "boolean" } },
-    async run(ctx: CommandContext) {
-      if (ctx.args.length > 0) throw usageError("keys generate takes no arguments");
-      const dir = resolve((ctx.parsed.values.dir as string | undefined) ?? ctx.layout().keyDir);
-      const sk = join(dir, SECRET_KEY_FILE);
-      const pk = join(dir, PUBLIC_KEY_FILE);
-      if (existsSync(sk) && ctx.parsed.values.force !== true) throw new PkgswitchError(Exit.USAGE, `${sk} exists; use --force to replace it (old signatures still verify with the old public key)`);
-      if (ctx.globals.dryRun) {
-        ctx.out.line(`would write ${sk} and ${pk}`);
-        return Exit.OK;
-      }
-      const key = generateSecretKey();
-      installKeyPair(dir, key);
-      const id = keyIdHex(key.keyId);
-      ctx.out.json({ key_id: id, secret_key: sk, public_key: pk });
-      ctx.out.line(`key ${id}\n  secret: ${sk} (0600; keep it off backups you do not trust)\n  public: ${pk}`);
-      return Exit.OK;
-    },
-  },
-  {
-    path: ["keys", "show"],
-    args: "[--pubkey FILE]",
-    summary: "print the key id and public key",
-    help: "Shows the public key that verifies this host's operations (default <root>/etc/pkgswitch/keys/signing.pub, or the one derived from --key).",
-    options: { pubkey: { type: "string", multiple: true } },
-    async run(ctx: CommandContext) {
-      const given = ctx.parsed.values.pubkey as string[] | undefined;
-      let text: string;
-      let path: string;
-      if (ctx.globals.key && !given) {
-        const s = loadSecretKey(ctx.globals.key, process.env);
-        text = formatPublicKey(s.pk, s.keyId);
-        path = ctx.globals.key;
-      } else {
-        path = given?.[0] ?? join(ctx.layout().keyDir, PUBLIC_KEY_FILE);
-        if (!present(path)) throw new PkgswitchError(VerifyExit.NOT_FOUND, `no public key at ${path} (create one with \`pkgswitch keys generate\`)`);
-        text = readBoundedText(path, { max: READ_LIMIT.small });
-      }
-      let key;
-      try {
-        key = parsePublicKey(text);
-      } catch (e) {
-        throw new PkgswitchError(Exit.USAGE, `${path}: ${(e as Error).message}`);
-      }
-      const id = keyIdHex(key.keyId);
-      const line = text.trim().split("\n")[1]!;
-      ctx.out.json({ key_id: id, public_key: line, file: path });
-      ctx.out.line(`key id:     ${id}\npublic key: ${line}\nfile:       ${path}`);
-      return Exit.OK;
-    },
-  },
-];
+export async function cmdKeysGenerate(ctx: CommandContext): Promise<CommandExit> {
+  if (ctx.args.length > 0) throw usageError("keys generate takes no arguments");
+  const dir = resolve((ctx.parsed.values.dir as string | undefined) ?? ctx.layout().keyDir);
+  const sk = join(dir, SECRET_KEY_FILE);
+  const pk = join(dir, PUBLIC_KEY_FILE);
+  if (existsSync(sk) && ctx.parsed.values.force !== true) throw new PkgswitchError(Exit.USAGE, `${sk} exists; use --force to replace it (old signatures still verify with the old public key)`);
+  if (ctx.globals.dryRun) {
+    ctx.out.line(`would write ${sk} and ${pk}`);
+    return Exit.OK;
+  }
+  const key = generateSecretKey();
+  installKeyPair(dir, key);
+  const id = keyIdHex(key.keyId);
+  ctx.out.json({ key_id: id, secret_key: sk, public_key: pk });
+  ctx.out.line(`key ${id}\n  secret: ${sk} (0600; keep it off backups you do not trust)\n  public: ${pk}`);
+  return Exit.OK;
+}
+
+export async function cmdKeysShow(ctx: CommandContext): Promise<CommandExit> {
+  const given = ctx.parsed.values.pubkey as string[] | undefined;
+  let text: string;
+  let path: string;
+  if (ctx.globals.key && !given) {
+    const s = loadSecretKey(ctx.globals.key, process.env);
+    text = formatPublicKey(s.pk, s.keyId);
+    path = ctx.globals.key;
+  } else {
+    path = given?.[0] ?? join(ctx.layout().keyDir, PUBLIC_KEY_FILE);
+    if (!present(path)) throw new PkgswitchError(VerifyExit.NOT_FOUND, `no public key at ${path} (create one with \`pkgswitch keys generate\`)`);
+    text = readBoundedText(path, { max: READ_LIMIT.small });
+  }
+  let key;
+  try {
+    key = parsePublicKey(text);
+  } catch (e) {
+    throw new PkgswitchError(Exit.USAGE, `${path}: ${(e as Error).message}`);
+  }
+  const id = keyIdHex(key.keyId);
+  const line = text.trim().split("\n")[1]!;
+  ctx.out.json({ key_id: id, public_key: line, file: path });
+  ctx.out.line(`key id:     ${id}\npublic key: ${line}\nfile:       ${path}`);
+  return Exit.OK;
+}

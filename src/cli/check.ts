@@ -10,9 +10,9 @@ import { checkCompat } from "../probes/check.ts";
 import { loadCorpus } from "../probes/corpus.ts";
 import { pairsFromDiscovery, pairsFromState, probesDirOf, readScripts, scratchParent, summaryLine } from "../switch/compat.ts";
 import { loadState } from "../switch/state.ts";
-import type { Command, CommandContext } from "./command.ts";
+import type { CommandContext } from "./command.ts";
 
-async function cmdCheck(ctx: CommandContext): Promise<CommandExit> {
+export async function cmdCheck(ctx: CommandContext): Promise<CommandExit> {
   if (ctx.args.length !== 1) throw usageError("check: name one provider (see `pkgswitch list`)");
   const s = ctx.session();
   const { root, stateDir, providersDir } = s.layout;
@@ -46,14 +46,3 @@ async function cmdCheck(ctx: CommandContext): Promise<CommandExit> {
   ctx.out.line(`${provider!.name}: ${summaryLine(report)} (${seconds.toFixed(1)} s)`);
   return Exit.OK;
 }
-
-export const checkCommands: Command[] = [
-  {
-    path: ["check"],
-    args: "<provider>",
-    summary: "compare original and replacement commands side by side (what would break)",
-    help: "Runs the compatibility probes (the built-in corpus, <root>/etc/pkgswitch/probes.d/, and the flag combinations the root's own package maintainer scripts use) with the original command and with its replacement, inside the root, in a scratch directory that is removed afterwards (LC_ALL=C, TZ=UTC, fixed fixtures). Prints, per command, same / differs / unsupported with the first difference. The replacement package must be installed; once the provider is switched the originals come from their diverted copies or backups. Records no operation; exit 0 when the probes ran, whatever they found (`enable --require-compat` is the gate).",
-    options: {},
-    run: cmdCheck,
-  },
-];

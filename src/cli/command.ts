@@ -19,6 +19,9 @@ export interface Command {
   run(ctx: CommandContext): Promise<CommandExit>;
 }
 
+/** A command without its handler: what ./specs.ts declares. */
+export type CommandSpec = Omit<Command, "run">;
+
 export interface CommandContext {
   parsed: Parsed;
   globals: GlobalFlags;

@@ -5,7 +5,7 @@
 import { Exit, PkgswitchError, usageError, VerifyExit, type CommandExit } from "../errors.ts";
 import type { Db } from "../fleet/db.ts";
 import type { PushResult } from "../fleet/push.ts";
-import type { Command, CommandContext } from "./command.ts";
+import type { CommandContext } from "./command.ts";
 import { writeStderr } from "./output.ts";
 
 /** The fleet client, loaded when a fleet command or a hook push runs: it
@@ -17,7 +17,6 @@ async function fleet() {
   return { ...db, ...init, ...push, ...status, ...verify };
 }
 
-const DB_OPTION = { db: { type: "string" } } as const;
 const DEFAULT_HOOK_TIMEOUT_MS = 3000;
 
 function dbUrl(ctx: CommandContext): { url: string; where: string } {
@@ -87,94 +86,66 @@ export function withHookPush(run: (ctx: CommandContext) => Promise<CommandExit>,
   };
 }
 
-export const fleetCommands: Command[] = [
-  {
-    path: ["fleet", "init"],
-    args: "--db URL",
-    summary: "create or migrate the fleet ledger schema in PostgreSQL",
-    help: "Run as the database owner. Creates the schema `pkgswitch` (hosts and their keys, operations, checkpoints, alarms), the group roles pkgswitch_host (SELECT and INSERT only: what hosts log in as) and pkgswitch_reader (fleet verify/status), and triggers that refuse UPDATE, DELETE and TRUNCATE on every evidence table. Migrations are versioned; running it again applies only what is missing. The password comes from PGPASSWORD or a pgpass file, never from the URL. See docs/fleet.md.",
-    options: DB_OPTION,
-    async run(ctx) {
-      const { withDb, migrate } = await fleet();
-      noArgs(ctx, "fleet init");
-      const { url, where } = dbUrl(ctx);
-      const r = await withDb(url, where, "migrating the schema", async (db) => ({ ...(await migrate(db.sql)), db: db.target.display }));
-      ctx.out.json(r);
-      ctx.out.line(r.applied.length === 0 ? `fleet schema at version ${r.to} in ${r.db}; nothing to do` : `fleet schema migrated from version ${r.from} to ${r.to} in ${r.db}: ${r.applied.map((a) => `${a.version} (${a.name})`).join(", ")}`);
-      return Exit.OK;
-    },
-  },
-  {
-    path: ["audit", "push"],
-    args: "[--db URL] [--timeout MS] [--batch N]",
-    summary: "send this host's audit record to the fleet database (append-only)",
-    help: `Sends, in ledger order and in batches, the operations the fleet database does not hold yet, then the signed checkpoint with an RFC 9162 consistency proof from the last one it holds. Idempotent; a push killed at any point is finished by the next. If this host's history is not an extension of what the fleet holds (rewritten or truncated), nothing is sent, an alarm row naming the host and the first differing seq is recorded, and the exit code is 1. Nothing in the audit directory changes. --db defaults to "fleetDb" in the config; the password comes from PGPASSWORD or a pgpass file. --timeout gives up after MS milliseconds (exit 6). --batch sets the operations per round trip (default 500; a batch is also cut at 16 MiB).
-Exit codes: 0 pushed or nothing to push · 1 refused: history rewritten (alarm recorded) · 2 usage · 3 nothing recorded here, or no fleet schema · 6 database unreachable, login refused or I/O error.`,
-    options: { ...DB_OPTION, timeout: { type: "string" }, batch: { type: "string" } },
-    async run(ctx) {
-      noArgs(ctx, "audit push");
-      const { url, where } = dbUrl(ctx);
-      // A refusal (exit 1) is reported like any error: one line, and with --json the error document.
-      reportPush(ctx, await pushWithin(url, where, ctx, positiveInt(ctx, "timeout"), positiveInt(ctx, "batch")));
-      return Exit.OK;
-    },
-  },
-  {
-    path: ["fleet", "verify"],
-    args: "[--db URL] [--host H] [--allow-unsigned]",
-    summary: "re-verify every host's evidence from the fleet database alone",
-    help: `For each host (or --host H): every operation's chain, link, signature (with the keys the fleet holds for the host, each from the operation that announced it), SBOM digest and ledger line; every checkpoint it ever pushed (signature, Merkle root of the held ledger, consistency with the previous one and the stored proof); open alarms. Exit codes as \`audit verify\`: 0 verified · 1 tampered, or an open alarm · 2 usage · 3 not found · 4 unsigned or untrusted · 6 database unreachable or I/O.`,
-    options: { ...DB_OPTION, host: { type: "string" }, "allow-unsigned": { type: "boolean" } },
-    async run(ctx) {
-      const { withDb, fleetVerify, fleetExit, EXIT_MEANING } = await fleet();
-      noArgs(ctx, "fleet verify");
-      const { url, where } = dbUrl(ctx);
-      const host = ctx.parsed.values.host as string | undefined;
-      if (host !== undefined && !/^[0-9a-f]{32}$/.test(host)) throw usageError(`--host ${JSON.stringify(host)}: a host id is 32 lowercase hex digits (see \`pkgswitch fleet status\`)`);
-      const reports = await withDb(url, where, "verifying", (db) => fleetVerify(db, { host, allowUnsigned: ctx.parsed.values["allow-unsigned"] === true }));
-      const code = fleetExit(reports);
-      ctx.out.json({ mode: "fleet", ok: code === VerifyExit.OK, exit_code: code, result: EXIT_MEANING[code], hosts: reports.map((r) => ({ host: r.host, ...r.report.toJSON() })) });
-      ctx.out.line(`fleet verify: ${code === VerifyExit.OK ? ctx.out.paint("green", "OK") : ctx.out.paint("red", `FAILED (exit ${code}: ${EXIT_MEANING[code]})`)} — ${reports.length} host(s)`);
-      for (const r of reports) {
-        const lines = r.report.human((c, s) => ctx.out.paint(c, s));
-        ctx.out.line(`host ${r.host}: ${lines[0]!.replace(/^audit verify: /, "")}`);
-        for (const l of lines.slice(1)) ctx.out.line(`  ${l}`);
-      }
-      return code;
-    },
-  },
-  {
-    path: ["fleet", "status"],
-    args: "[--db URL] [--silent-days N]",
-    summary: "per host: providers enabled, last operation, unsigned/failed operations, silence, alarms",
-    help: "From the fleet database's summary of each host's evidence (fleet verify checks it against the events): the providers enabled by successful enable/disable operations, the last operation and its result, how many operations are unsigned or did not succeed, when the host last did something, and open (unacknowledged) alarms. A host whose last operation is older than --silent-days (default 7) is marked silent. Exit 0; 3 without a fleet schema; 6 when the database cannot be reached.",
-    options: { ...DB_OPTION, "silent-days": { type: "string" } },
-    async run(ctx) {
-      const { withDb, fleetStatus } = await fleet();
-      noArgs(ctx, "fleet status");
-      const { url, where } = dbUrl(ctx);
-      const silentDays = positiveInt(ctx, "silent-days") ?? 7;
-      const hosts = await withDb(url, where, "reading the status", (db) => fleetStatus(db, { silentDays }));
-      ctx.out.json({ silent_days: silentDays, hosts });
-      if (hosts.length === 0) {
-        ctx.out.line("no host has pushed yet");
-        return Exit.OK;
-      }
-      const rows = hosts.map((h) => [
-        h.host,
-        h.providers.join(",") || "-",
-        h.last_op ? `${h.last_op.command ?? "?"} → ${h.last_op.status ?? "unfinished"}` : "-",
-        h.last_op?.ts ?? "-",
-        String(h.operations),
-        String(h.unsigned),
-        String(h.failed),
-        h.silent ? `silent ${h.silent_days ?? "?"}d` : "-",
-        h.open_alarms ? ctx.out.paint("red", String(h.open_alarms)) : "0",
-      ]);
-      const head = ["HOST", "PROVIDERS", "LAST OPERATION", "AT", "OPS", "UNSIGNED", "FAILED", "SILENT", "ALARMS"];
-      const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.replace(/\x1b\[[0-9;]*m/g, "").length)));
-      for (const r of [head, ...rows]) ctx.out.line(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]!))).join("  "));
-      return Exit.OK;
-    },
-  },
-];
+export async function cmdFleetInit(ctx: CommandContext): Promise<CommandExit> {
+  const { withDb, migrate } = await fleet();
+  noArgs(ctx, "fleet init");
+  const { url, where } = dbUrl(ctx);
+  const r = await withDb(url, where, "migrating the schema", async (db) => ({ ...(await migrate(db.sql)), db: db.target.display }));
+  ctx.out.json(r);
+  ctx.out.line(r.applied.length === 0 ? `fleet schema at version ${r.to} in ${r.db}; nothing to do` : `fleet schema migrated from version ${r.from} to ${r.to} in ${r.db}: ${r.applied.map((a) => `${a.version} (${a.name})`).join(", ")}`);
+  return Exit.OK;
+}
+
+export async function cmdAuditPush(ctx: CommandContext): Promise<CommandExit> {
+  noArgs(ctx, "audit push");
+  const { url, where } = dbUrl(ctx);
+  // A refusal (exit 1) is reported like any error: one line, and with --json the error document.
+  reportPush(ctx, await pushWithin(url, where, ctx, positiveInt(ctx, "timeout"), positiveInt(ctx, "batch")));
+  return Exit.OK;
+}
+
+export async function cmdFleetVerify(ctx: CommandContext): Promise<CommandExit> {
+  const { withDb, fleetVerify, fleetExit, EXIT_MEANING } = await fleet();
+  noArgs(ctx, "fleet verify");
+  const { url, where } = dbUrl(ctx);
+  const host = ctx.parsed.values.host as string | undefined;
+  if (host !== undefined && !/^[0-9a-f]{32}$/.test(host)) throw usageError(`--host ${JSON.stringify(host)}: a host id is 32 lowercase hex digits (see \`pkgswitch fleet status\`)`);
+  const reports = await withDb(url, where, "verifying", (db) => fleetVerify(db, { host, allowUnsigned: ctx.parsed.values["allow-unsigned"] === true }));
+  const code = fleetExit(reports);
+  ctx.out.json({ mode: "fleet", ok: code === VerifyExit.OK, exit_code: code, result: EXIT_MEANING[code], hosts: reports.map((r) => ({ host: r.host, ...r.report.toJSON() })) });
+  ctx.out.line(`fleet verify: ${code === VerifyExit.OK ? ctx.out.paint("green", "OK") : ctx.out.paint("red", `FAILED (exit ${code}: ${EXIT_MEANING[code]})`)} — ${reports.length} host(s)`);
+  for (const r of reports) {
+    const lines = r.report.human((c, s) => ctx.out.paint(c, s));
+    ctx.out.line(`host ${r.host}: ${lines[0]!.replace(/^audit verify: /, "")}`);
+    for (const l of lines.slice(1)) ctx.out.line(`  ${l}`);
+  }
+  return code;
+}
+
+export async function cmdFleetStatus(ctx: CommandContext): Promise<CommandExit> {
+  const { withDb, fleetStatus } = await fleet();
+  noArgs(ctx, "fleet status");
+  const { url, where } = dbUrl(ctx);
+  const silentDays = positiveInt(ctx, "silent-days") ?? 7;
+  const hosts = await withDb(url, where, "reading the status", (db) => fleetStatus(db, { silentDays }));
+  ctx.out.json({ silent_days: silentDays, hosts });
+  if (hosts.length === 0) {
+    ctx.out.line("no host has pushed yet");
+    return Exit.OK;
+  }
+  const rows = hosts.map((h) => [
+    h.host,
+    h.providers.join(",") || "-",
+    h.last_op ? `${h.last_op.command ?? "?"} → ${h.last_op.status ?? "unfinished"}` : "-",
+    h.last_op?.ts ?? "-",
+    String(h.operations),
+    String(h.unsigned),
+    String(h.failed),
+    h.silent ? `silent ${h.silent_days ?? "?"}d` : "-",
+    h.open_alarms ? ctx.out.paint("red", String(h.open_alarms)) : "0",
+  ]);
+  const head = ["HOST", "PROVIDERS", "LAST OPERATION", "AT", "OPS", "UNSIGNED", "FAILED", "SILENT", "ALARMS"];
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.replace(/\x1b\[[0-9;]*m/g, "").length)));
+  for (const r of [head, ...rows]) ctx.out.line(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]!))).join("  "));
+  return Exit.OK;
+}

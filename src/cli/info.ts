@@ -7,7 +7,7 @@ import { loadCatalog, resolveProviders } from "../providers/catalog.ts";
 import { openBackend } from "../pkgmgr/factory.ts";
 import { lockHoldersOf } from "../pkgmgr/locks.ts";
 import { loadState } from "../switch/state.ts";
-import { executableInfo, observe } from "../switch/observe.ts";
+import { executableInfoPass, observe } from "../switch/observe.ts";
 import { presentHooks } from "../hooks/install.ts";
 import { hookPackagePaths } from "../switch/guards.ts";
 import { rollbackIncomplete, unfinishedOps } from "../switch/outcome.ts";
@@ -59,6 +59,7 @@ export async function cmdStatus(ctx: CommandContext): Promise<CommandExit> {
   const diversions = backend.diverter?.list() ?? new Map();
   const unfinished = unfinishedOps(s.layout.auditDir);
   const pmLock = unfinished.length > 0 ? backend.lockHolder() : null;
+  const executable = executableInfoPass(s.layout.root);
   const report = names.map((name) => {
     const p = state.providers[name];
     if (!p) return { provider: name, enabled: false, status: null, failed: false, switched: 0, broken: [], restored: [], drifted: [], missing_backups: [], targets: 0, diversions: 0, diversions_missing: [] };
@@ -74,7 +75,7 @@ export async function cmdStatus(ctx: CommandContext): Promise<CommandExit> {
       const o = observe(s.layout.root, t.path);
       const hasBackup = lstatSync(backupHostPath(s.layout.stateDir, t.backup), { throwIfNoEntry: false }) !== undefined;
       if (o.kind === "symlink" && o.linkText === t.link_target) {
-        if (executableInfo(s.layout.root, t.link_target).exists) switched++;
+        if (executable(t.link_target).exists) switched++;
         else broken.push(t.path); // the link dangles: the replacement is gone
         if (!hasBackup) missingBackups.push(t.path);
       } else if ((!hasBackup || failed) && o.kind === "file") restored.push(t.path); // an interrupted disable (or the failed enable's rollback) got this far

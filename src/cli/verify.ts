@@ -19,6 +19,7 @@ import { readLedger } from "../audit/store.ts";
 import { verifyAll, verifyOp } from "../verify/verify.ts";
 import type { Command, CommandContext } from "./command.ts";
 import { writeStdout } from "./output.ts";
+import { SPECS } from "./specs.ts";
 import { READ_LIMIT, readBoundedText } from "../config/bounded.ts";
 
 const str = (ctx: CommandContext, k: string) => ctx.parsed.values[k] as string | undefined;
@@ -33,19 +34,6 @@ function printReport(ctx: CommandContext, report: Report, header: Record<string,
   ctx.out.json({ ...header, ...report.toJSON() });
   for (const l of report.human((c, s) => ctx.out.paint(c, s))) ctx.out.line(l);
 }
-
-const VERIFY_HELP = `Checks the audit record offline and exits with a code playbooks branch on:
-  0 verified · 1 tampered or invalid (hash, chain, signature, SBOM digest, Merkle) · 2 usage error
-  3 not found (unknown op id, missing artifact) · 4 unsigned, or signed by a key not trusted
-  5 artifacts verify but live files differ (--deep) · 6 I/O or permission error while reading
-  7 internal error: the verifier failed (a bug) and reached no verdict
-  8 archived, not checked: an archive segment (\`audit archive\`) is missing (--allow-missing-archive: a warning)
-When several problems are found, the code is the first of 6, 1, 3, 8, 4, 5 that applies; the report lists them all.
-
-Modes: --op ID (one operation: chain, link to the previous operation, signature, SBOM digest, ledger entry, Merkle inclusion under the signed checkpoint); --all (default: every operation, the whole chain, no unlisted artifacts, the tree against the signed checkpoint); --bundle FILE (a bundle from \`audit export\`, on its own).
---since-checkpoint FILE also proves the log only grew since a checkpoint saved earlier (keep one off the host: tail truncation is only caught this way). --deep compares live files with each target's recorded after-state.
-Trust: by default <root>/etc/pkgswitch/keys/signing.pub and trusted/*.pub; with --pubkey FILE (repeatable) only those keys. Unsigned operations fail (4) unless --allow-unsigned; legacy Ed signatures need --allow-legacy.
---record logs this verification as an operation of its own (the only time verify writes to the audit directory).`;
 
 /** `audit verify` itself; `run` maps a crash to exit 7. */
 async function runVerify(ctx: CommandContext): Promise<CommandExit> {
@@ -102,100 +90,75 @@ async function runVerify(ctx: CommandContext): Promise<CommandExit> {
   return code;
 }
 
+export async function cmdAuditVerify(ctx: CommandContext): Promise<CommandExit> {
+  try {
+    return await runVerify(ctx);
+  } catch (e) {
+    if (e instanceof PkgswitchError) throw e;
+    // A crash must not read as a verdict: 1 means "tampered".
+    throw new PkgswitchError(VerifyExit.INTERNAL, `internal error (a bug, please report; no verdict was reached): ${(e as Error).message}`);
+  }
+}
+
+export async function cmdAuditCheckpoint(ctx: CommandContext): Promise<CommandExit> {
+  if (ctx.args.length > 0) throw usageError("audit checkpoint takes no arguments");
+  const path = join(ctx.layout().auditDir, CHECKPOINT_FILE);
+  const r = readArtifact(path);
+  if (!r.ok) {
+    if (r.exit === VerifyExit.NOT_FOUND) throw new PkgswitchError(VerifyExit.NOT_FOUND, `no checkpoint at ${path} (it is written after each signed operation)`);
+    throw new PkgswitchError(VerifyExit.IO, r.message);
+  }
+  const text = r.bytes.toString("utf8");
+  if (ctx.globals.json) {
+    let parsed: Record<string, unknown> = {};
+    try {
+      const cp = parseCheckpoint(r.bytes);
+      parsed = { origin: cp.origin, size: Number(cp.size), root: Buffer.from(cp.root).toString("base64"), signers: cp.signatures.map((s) => s.name) };
+    } catch (e) {
+      parsed = { error: (e as Error).message };
+    }
+    ctx.out.json({ file: path, checkpoint: text, ...parsed });
+  } else writeStdout(text);
+  return Exit.OK;
+}
+
+export async function cmdAuditExport(ctx: CommandContext): Promise<CommandExit> {
+  if (ctx.args.length > 0) throw usageError("audit export takes no arguments (use --op ID -o FILE)");
+  const op = str(ctx, "op");
+  const out = str(ctx, "output");
+  if (op === undefined || out === undefined) throw usageError("audit export: give --op ID and -o FILE");
+  const opId = parseOpId(op);
+  const dir = ctx.layout().auditDir;
+  if (!existsSync(join(dir, jsonlName(opId)))) {
+    const seg = segmentOf(dir, readLedger(dir), opId);
+    if (seg) throw new PkgswitchError(VerifyExit.NOT_FOUND, `operation ${opId} is archived in ${join(dir, "archive", seg.segment)}; exporting an archived operation is not supported (\`audit verify --op ${opId}\` checks it from the segment)`);
+  }
+  const bundle = exportBundle(ctx.layout().auditDir, opId, trustFor(ctx));
+  const text = serializeBundle(bundle);
+  if (out === "-") {
+    writeStdout(text);
+    return Exit.OK;
+  }
+  if (ctx.globals.dryRun) {
+    ctx.out.line(`would write the bundle of ${opId} to ${out}`);
+    return Exit.OK;
+  }
+  try {
+    writeFileAtomic(out, text, 0o600);
+  } catch (e) {
+    throw new PkgswitchError(Exit.PERMISSION, `cannot write ${out}: ${(e as Error).message}`);
+  }
+  ctx.out.json({ op: opId, file: out, bytes: Buffer.byteLength(text), signed: bundle.files.sig !== null, checkpoint: bundle.checkpoint !== null });
+  ctx.out.line(`wrote ${out} (operation ${opId}${bundle.files.sig ? "" : ", unsigned"}${bundle.checkpoint ? "" : ", no checkpoint"})`);
+  ctx.out.line(ctx.out.paint("dim", `verify with: pkgswitch audit verify --bundle ${out} --pubkey signing.pub`));
+  return Exit.OK;
+}
+
+/** The commands of this file (the table, ./commands.ts, loads them on demand). */
 export const verifyCommands: Command[] = [
-  {
-    path: ["audit", "verify"],
-    args: "[--op ID | --all | --bundle FILE] [--since-checkpoint FILE] [--deep] [--pubkey FILE]…",
-    summary: "verify the audit record offline (signatures, chain, SBOMs, ledger, checkpoint)",
-    help: VERIFY_HELP,
-    options: {
-      op: { type: "string" },
-      all: { type: "boolean" },
-      "since-checkpoint": { type: "string" },
-      deep: { type: "boolean" },
-      "allow-unsigned": { type: "boolean" },
-      "allow-legacy": { type: "boolean" },
-      "allow-missing-archive": { type: "boolean" },
-      pubkey: { type: "string", multiple: true },
-      bundle: { type: "string" },
-      record: { type: "boolean" },
-    },
-    async run(ctx) {
-      try {
-        return await runVerify(ctx);
-      } catch (e) {
-        if (e instanceof PkgswitchError) throw e;
-        // A crash must not read as a verdict: 1 means "tampered".
-        throw new PkgswitchError(VerifyExit.INTERNAL, `internal error (a bug, please report; no verdict was reached): ${(e as Error).message}`);
-      }
-    },
-  },
-  {
-    path: ["audit", "checkpoint"],
-    args: "",
-    summary: "print the current signed checkpoint (keep a copy off the host)",
-    help: "Prints <audit dir>/checkpoint, the C2SP signed note over the ledger's Merkle tree. Keep copies elsewhere: `pkgswitch audit verify --since-checkpoint FILE` then proves the log only grew since. Exit 3 when there is none (no signed operation yet).",
-    options: {},
-    async run(ctx) {
-      if (ctx.args.length > 0) throw usageError("audit checkpoint takes no arguments");
-      const path = join(ctx.layout().auditDir, CHECKPOINT_FILE);
-      const r = readArtifact(path);
-      if (!r.ok) {
-        if (r.exit === VerifyExit.NOT_FOUND) throw new PkgswitchError(VerifyExit.NOT_FOUND, `no checkpoint at ${path} (it is written after each signed operation)`);
-        throw new PkgswitchError(VerifyExit.IO, r.message);
-      }
-      const text = r.bytes.toString("utf8");
-      if (ctx.globals.json) {
-        let parsed: Record<string, unknown> = {};
-        try {
-          const cp = parseCheckpoint(r.bytes);
-          parsed = { origin: cp.origin, size: Number(cp.size), root: Buffer.from(cp.root).toString("base64"), signers: cp.signatures.map((s) => s.name) };
-        } catch (e) {
-          parsed = { error: (e as Error).message };
-        }
-        ctx.out.json({ file: path, checkpoint: text, ...parsed });
-      } else writeStdout(text);
-      return Exit.OK;
-    },
-  },
-  {
-    path: ["audit", "export"],
-    args: "--op ID -o FILE",
-    summary: "write one operation's evidence as a portable bundle",
-    help: "Writes one JSON file with the operation's JSONL, signature, SBOM, the public key (from the trusted set, for reference), its ledger line and the one before it, their Merkle inclusion proofs and the signed checkpoint. Verify it anywhere with `pkgswitch audit verify --bundle FILE --pubkey KEY` (trust comes from --pubkey, not from the bundle). -o - writes to stdout.",
-    options: { op: { type: "string" }, output: { type: "string", short: "o" }, pubkey: { type: "string", multiple: true } },
-    async run(ctx) {
-      if (ctx.args.length > 0) throw usageError("audit export takes no arguments (use --op ID -o FILE)");
-      const op = str(ctx, "op");
-      const out = str(ctx, "output");
-      if (op === undefined || out === undefined) throw usageError("audit export: give --op ID and -o FILE");
-      const opId = parseOpId(op);
-      const dir = ctx.layout().auditDir;
-      if (!existsSync(join(dir, jsonlName(opId)))) {
-        const seg = segmentOf(dir, readLedger(dir), opId);
-        if (seg) throw new PkgswitchError(VerifyExit.NOT_FOUND, `operation ${opId} is archived in ${join(dir, "archive", seg.segment)}; exporting an archived operation is not supported (\`audit verify --op ${opId}\` checks it from the segment)`);
-      }
-      const bundle = exportBundle(ctx.layout().auditDir, opId, trustFor(ctx));
-      const text = serializeBundle(bundle);
-      if (out === "-") {
-        writeStdout(text);
-        return Exit.OK;
-      }
-      if (ctx.globals.dryRun) {
-        ctx.out.line(`would write the bundle of ${opId} to ${out}`);
-        return Exit.OK;
-      }
-      try {
-        writeFileAtomic(out, text, 0o600);
-      } catch (e) {
-        throw new PkgswitchError(Exit.PERMISSION, `cannot write ${out}: ${(e as Error).message}`);
-      }
-      ctx.out.json({ op: opId, file: out, bytes: Buffer.byteLength(text), signed: bundle.files.sig !== null, checkpoint: bundle.checkpoint !== null });
-      ctx.out.line(`wrote ${out} (operation ${opId}${bundle.files.sig ? "" : ", unsigned"}${bundle.checkpoint ? "" : ", no checkpoint"})`);
-      ctx.out.line(ctx.out.paint("dim", `verify with: pkgswitch audit verify --bundle ${out} --pubkey signing.pub`));
-      return Exit.OK;
-    },
-  },
+  { ...SPECS["audit verify"], run: cmdAuditVerify },
+  { ...SPECS["audit checkpoint"], run: cmdAuditCheckpoint },
+  { ...SPECS["audit export"], run: cmdAuditExport },
 ];
 
 /** --record: the verification becomes an operation of its own (lock,

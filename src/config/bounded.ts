@@ -68,10 +68,39 @@ export function readBoundedText(path: string, opts: ReadOptions): string {
   return readBounded(path, opts).toString("utf8");
 }
 
+/** Strings (to their closing quote, or the end), line and block comments:
+ * what `tooDeep` skips. Unrolled (one step per escape, not per character). */
+const SKIPPED = /"[^"\\]*(?:\\[\s\S][^"\\]*)*"?|\/\/[^\n]*|\/\*[\s\S]*?(?:\*\/|$)/g;
+
+/** Below this length `tooDeep` lets the regular-expression engine skip
+ * strings and comments: on the small documents read at start-up (state.json,
+ * the catalog, the config) that is several times faster than the loop, which
+ * is still cold then; above it the loop, whose speed does not depend on the
+ * shape of the text (a hostile ledger of escapes). Same answer either way
+ * (tests/unit/bounded-depth.test.ts). */
+const SHORT_TEXT = 1 << 20;
+
 /** Is this (JSON or JSONC) text nested deeper than `max`? A linear scan
  * that skips strings and comments, run before any recursive parser or walk
  * sees the text. */
 export function tooDeep(text: string, max = MAX_JSON_DEPTH): boolean {
+  return text.length <= SHORT_TEXT ? bracketsTooDeep(text.replace(SKIPPED, "").replace(/[^{}[\]]+/g, ""), max) : tooDeepScan(text, max);
+}
+
+/** Depth of a text of brackets only. */
+function bracketsTooDeep(brackets: string, max: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < brackets.length; i++) {
+    const c = brackets.charCodeAt(i);
+    if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else depth--;
+  }
+  return false;
+}
+
+/** `tooDeep` as one pass over the characters. */
+export function tooDeepScan(text: string, max = MAX_JSON_DEPTH): boolean {
   let depth = 0;
   const n = text.length;
   for (let i = 0; i < n; i++) {

@@ -1,6 +1,7 @@
 /** Crash-safe file primitives: a crash leaves the old or the new file, never
  * half of one, and never a missing target path. */
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, symlinkSync, unlinkSync, writeSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { libc, randomBytes } from "../sys/index.ts";
 
@@ -11,6 +12,17 @@ export function fsyncDir(dir: string): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** `fsyncDir` off the main thread: the caller goes on (enable's smoke
+ * test) and awaits it before anything depends on the entries being durable. */
+export async function fsyncDirAsync(dir: string): Promise<void> {
+  const h = await open(dir, "r");
+  try {
+    await h.sync();
+  } finally {
+    await h.close();
   }
 }
 
@@ -36,22 +48,44 @@ export function syncFilesystem(path: string): void {
 export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600, durable = true): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = tempBeside(path);
-  const fd = openSync(tmp, "wx", mode);
+  fillNew(openSync(tmp, "wx", mode), tmp, data, durable);
+  renameSync(tmp, path);
+  if (durable) fsyncDir(dirname(path));
+}
+
+/** Write a file that should not exist yet, without fsync (the caller makes
+ * the batch durable with `syncFilesystem` before anything refers to it): no
+ * temp name and rename, since no reader can see an old version. A file
+ * already there (left by an interrupted run) is replaced atomically instead;
+ * a failed write removes what it wrote. */
+export function writeNewFile(path: string, data: string, mode = 0o600): void {
+  let fd: number;
+  try {
+    fd = openSync(path, "wx", mode);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    writeFileAtomic(path, data, mode, false);
+    return;
+  }
+  fillNew(fd, path, data, false);
+}
+
+/** Write all of `data` to the new file `fd` (at `path`) and close it; on
+ * failure remove the file, so nothing half-written stays. */
+function fillNew(fd: number, path: string, data: string | Uint8Array, sync: boolean): void {
   try {
     const buf = typeof data === "string" ? Buffer.from(data) : data;
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    if (durable) fsyncSync(fd);
+    if (sync) fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
     try {
-      unlinkSync(tmp);
+      unlinkSync(path);
     } catch {}
     throw e;
   }
   closeSync(fd);
-  renameSync(tmp, path);
-  if (durable) fsyncDir(dirname(path));
 }
 
 /** Point `path` at `linkTarget` atomically: the path is never missing, it is

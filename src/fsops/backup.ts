@@ -8,7 +8,7 @@ import {
   openSync, readlinkSync, symlinkSync, unlinkSync, utimesSync,
 } from "node:fs";
 import { dirname, join, posix } from "node:path";
-import { renameOver, tempBeside, writeFileAtomic } from "./atomic.ts";
+import { renameOver, tempBeside, writeNewFile } from "./atomic.ts";
 import { READ_LIMIT, readBoundedText, tooDeep } from "../config/bounded.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import { deniedError, isDenied } from "../config/access.ts";
@@ -82,7 +82,9 @@ export function backupHostPath(stateDir: string, rel: string, create = false): s
 export function backupFile(targetPath: string, backupPath: string, original: OriginalFile): "link" | "copy" {
   mkdirSync(dirname(backupPath), { recursive: true, mode: 0o700 }); // checked by backupHostPath(…, true)
   const how = placeFile(targetPath, backupPath);
-  writeFileAtomic(backupPath + SIDECAR_SUFFIX, JSON.stringify(original) + "\n", 0o600, false);
+  // Durable, with the backup, through the caller's one sync before the state
+  // names it; until then a crash leaves a sidecar nothing refers to.
+  writeNewFile(backupPath + SIDECAR_SUFFIX, JSON.stringify(original) + "\n", 0o600);
   return how;
 }
 
@@ -96,6 +98,17 @@ export function placeFile(from: string, to: string): "link" | "copy" {
   const a = lstatSync(from);
   const b = lstatSync(to, { throwIfNoEntry: false });
   if (b && !a.isSymbolicLink() && a.ino === b.ino && a.dev === b.dev) return "link";
+  // Nothing at `to` yet (a backup, a diverted name): link(2) makes the name
+  // appear whole or not at all, so the temp name and rename are not needed.
+  if (!b && !a.isSymbolicLink()) {
+    try {
+      linkSync(from, to);
+      return "link";
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== "EEXIST" && code !== "EXDEV" && code !== "EPERM" && code !== "EMLINK") throw e;
+    }
+  }
   const tmp = tempBeside(to, "tmp");
   let how: "link" | "copy" = "link";
   if (a.isSymbolicLink()) {

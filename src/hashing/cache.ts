@@ -19,6 +19,25 @@
  * - the stat did not change while the file was being read (stat before and
  *   after); otherwise the digest may mix old and new content.
  *
+ * Racy digests and the operation memo. A digest too fresh for the file (the
+ * racy rule above) is still kept, in memory only, for the life of this
+ * object — one operation (session.ts loads one per operation) — and only when
+ * the file's mtime and ctime were at least `memoWindowMs` older than the
+ * moment its read began. Why that is safe while saving it is not: a write can
+ * hide from a stat comparison only by landing in the same timestamp tick as
+ * the stamp already recorded. Linux's native file systems stamp with the
+ * kernel's coarse clock, one tick being a jiffy (at most 10 ms); stamps older
+ * than the read's start by more than a tick mean that tick was over before
+ * the read, so any later write, even in place and of the same size, gets a
+ * newer ctime and misses the memo (so does a replacement by rename: a new
+ * inode, or a reused inode number with a new ctime). A file changed within
+ * the window is re-hashed on every call, as before. What the memo does not
+ * cover, on purpose: file systems with a coarser stamp than the window (FAT's
+ * 2 s), which no replaced command lives on — the persistent rule keeps its
+ * 2 s for them. The saved file never holds a memo entry, so the next
+ * operation hashes such a file again. This is what lets one enable hash the
+ * freshly unpacked 23 MB multicall binary once, not once per applet link.
+ *
  * Bounded: at most `maxEntries`, least recently used evicted first. A Map's
  * insertion order is the LRU order (a hit moves the entry to the end), and
  * the file keeps that order so recency survives restarts.
@@ -52,6 +71,11 @@ export const DEFAULT_MAX_ENTRIES = 100_000;
  * file system in use (FAT) and far above the kernel's coarse-clock tick
  * (1-10 ms), so mtimes within it may still be re-stamped identically. */
 export const DEFAULT_RACY_WINDOW_MS = 2_000;
+/** Default memo window (see "the operation memo" above): twenty times the
+ * longest jiffy (HZ=100), so clock reads rounded to the millisecond, a
+ * coarse clock lagging by a tick, or a process descheduled between writing a
+ * file and hashing it cannot matter. */
+export const DEFAULT_MEMO_WINDOW_MS = 200;
 /** Attempts to get a stable read of a file that keeps changing. */
 const MAX_HASH_ATTEMPTS = 3;
 
@@ -60,6 +84,9 @@ export interface HashCacheOptions {
   maxEntries?: number;
   /** Files changed less than this long before hashing are not cached. */
   racyWindowMs?: number;
+  /** Files changed less than this long before hashing are not memoized for
+   * the rest of the operation either (default 200 ms). */
+  memoWindowMs?: number;
   /** Hash function (default `sha256FileSync`); tests inject one to change
    * the file mid-hash. Must return 64 lowercase hex. */
   hashFile?: (path: string) => string;
@@ -126,12 +153,18 @@ export class HashCache {
   discardReason: string | undefined;
   /** Entries dropped on load because they were racy. */
   racyDropped = 0;
+  /** Digests served from the operation memo (racy files, never saved). */
+  memoHits = 0;
 
   private readonly entries = new Map<bigint, Entry>();
+  /** Racy digests for this operation only (see the file comment); bounded
+   * like `entries`, never written by `save()`. */
+  private readonly memo = new Map<bigint, Entry>();
   /** File-system time of the last save (ns); 0 before the first. */
   private savedAtNs = 0n;
   private readonly maxEntries: number;
   private readonly racyWindowNs: bigint;
+  private readonly memoWindowNs: bigint;
   private readonly hashFile: (path: string) => string;
   private readonly clockNs: () => bigint;
 
@@ -144,6 +177,7 @@ export class HashCache {
     if (!Number.isSafeInteger(max) || max < 1) throw new RangeError(`maxEntries must be a positive integer: ${max}`);
     this.maxEntries = max;
     this.racyWindowNs = BigInt(Math.max(0, Math.trunc(options.racyWindowMs ?? DEFAULT_RACY_WINDOW_MS))) * 1_000_000n;
+    this.memoWindowNs = BigInt(Math.max(0, Math.trunc(options.memoWindowMs ?? DEFAULT_MEMO_WINDOW_MS))) * 1_000_000n;
     this.hashFile = options.hashFile ?? sha256FileSync;
     this.clockNs = options.clockNs ?? wallClockNs;
   }
@@ -243,6 +277,11 @@ export class HashCache {
       return e.digest;
     }
     if (e !== undefined) this.entries.delete(key); // stale: the file changed
+    const m = this.memo.get(key);
+    if (m !== undefined && sameStat(m, st)) {
+      this.memoHits++;
+      return m.digest;
+    }
     return this.hashAndRemember(path, st, key);
   }
 
@@ -258,17 +297,19 @@ export class HashCache {
         st = after; // changed mid-read: the digest may mix two versions
         continue;
       }
-      // Changed too recently to trust a later stat comparison: return the
-      // digest, but do not remember it.
-      const fresh = startNs - this.racyWindowNs;
-      if (st.mtimeNs < fresh && st.ctimeNs < fresh) this.remember(key, st, digest);
+      // Changed too recently to trust a later run's stat comparison: not
+      // saved; kept for this operation when older than the memo window, else
+      // (changed within a tick or so of the read) not remembered at all.
+      const older = (windowNs: bigint) => st.mtimeNs < startNs - windowNs && st.ctimeNs < startNs - windowNs;
+      if (older(this.racyWindowNs)) this.remember(this.entries, key, st, digest);
+      else if (older(this.memoWindowNs)) this.remember(this.memo, key, st, digest);
       return digest;
     }
     throw new FileChangedWhileHashingError(path);
   }
 
-  private remember(key: bigint, st: BigIntStats, digest: string): void {
-    this.entries.set(key, {
+  private remember(into: Map<bigint, Entry>, key: bigint, st: BigIntStats, digest: string): void {
+    into.set(key, {
       dev: st.dev,
       ino: st.ino,
       mode: st.mode,
@@ -279,10 +320,10 @@ export class HashCache {
       ctimeNs: st.ctimeNs,
       digest,
     });
-    if (this.entries.size > this.maxEntries) {
+    if (into.size > this.maxEntries) {
       // The first key in insertion order is the least recently used.
-      const oldest = this.entries.keys().next().value as bigint;
-      this.entries.delete(oldest);
+      const oldest = into.keys().next().value as bigint;
+      into.delete(oldest);
     }
   }
 

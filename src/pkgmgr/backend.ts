@@ -110,6 +110,9 @@ export interface PackageBackend {
   owners(paths: string[]): Map<string, string | null>;
   /** Source repository of each installed package's version (one query). */
   sourceRepos(names: string[]): Map<string, string>;
+  /** The same, the query running while the caller does other work (where
+   * the backend can; else callers use `sourceRepos`). */
+  sourceReposAsync?(names: string[]): Promise<Map<string, string>>;
   /** Install packages inside the root — names, or absolute paths of package
    * files inside the root; throws PkgswitchError(Exit.PKGMGR) on failure. */
   install(names: string[]): void;

@@ -25,6 +25,9 @@ export interface DpkgNativeDeps {
   /** Run argv (inside the root when chroot), recorded. */
   exec(argv: string[], chroot: boolean): CommandResult;
   installed(names: string[]): Map<string, InstalledPackage>;
+  /** False when dpkg's database cannot hold any of `names` (then
+   * `installed(names)` is empty, known without starting dpkg-query). */
+  mayHold(names: string[]): boolean;
   owners(paths: string[]): Map<string, string | null>;
   lockHolder(): string | null;
 }
@@ -66,6 +69,9 @@ export class DpkgNative implements NativeSwitcher {
   }
 
   private packageFacts(spec: Extract<NativeSpec, { kind: "packages" }>): NativeFacts | null {
+    // Most roots have neither package (only Ubuntu ships the pair), and
+    // `status` asks on every run: answer that case from the database file.
+    if (!this.d.mayHold([spec.original, spec.replacement])) return null;
     const inst = this.d.installed([spec.original, spec.replacement]);
     const activeName = inst.has(spec.replacement) ? spec.replacement : inst.has(spec.original) ? spec.original : null;
     if (!activeName) return null;

@@ -2,7 +2,7 @@
  * batched: one process for all paths); installs run `apt-get` inside the root.
  * Debian 12 is usrmerged but dpkg's database still records 29 coreutils files
  * under `/bin/…`: ownership queries ask for both spellings. */
-import { closeSync, existsSync, fchmodSync, fsyncSync, linkSync, lstatSync, openSync, readdirSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fchmodSync, fsyncSync, linkSync, lstatSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { fsyncDir } from "../fsops/atomic.ts";
 import { formatDivertDb, listProblem, parseDivertDb, planAdd, planRemove } from "./divertdb.ts";
@@ -11,7 +11,7 @@ import { Exit, PkgswitchError } from "../errors.ts";
 import type { BackendOptions, Diversion, Diverter, InstalledPackage, ManagerWording, PackageBackend } from "./backend.ts";
 import { lastLine, parseSimulation } from "./common.ts";
 import { DpkgNative } from "./dpkg-native.ts";
-import { inRoot, run, type CommandResult } from "./exec.ts";
+import { inRoot, run, runAsync, type CommandResult } from "./exec.ts";
 import { lockHoldersOf } from "./locks.ts";
 import { READ_LIMIT, readBoundedText } from "../config/bounded.ts";
 import { dpkgPendingRemovals } from "./invoker.ts";
@@ -174,6 +174,7 @@ export class DpkgBackend implements PackageBackend {
       readOnly: opts.readOnly,
       exec: (argv, chroot) => this.exec(argv, chroot),
       installed: (names) => this.installed(names),
+      mayHold: (names) => this.mayHold(names),
       owners: (paths) => this.owners(paths),
       lockHolder: () => this.lockHolder(),
     });
@@ -278,6 +279,21 @@ export class DpkgBackend implements PackageBackend {
     return this.exec(["dpkg-query", `--root=${this.opts.root}`, ...args], false);
   }
 
+  /** Whether dpkg's database may hold any of `names`: a "Package:" stanza
+   * in the status file, or journal entries (updates/) not yet folded into
+   * it. False means dpkg-query -W would report none of them. Unsure (an
+   * unreadable file): true, and the caller asks dpkg-query. */
+  mayHold(names: string[]): boolean {
+    try {
+      const admin = hostPath(this.opts.root, "/var/lib/dpkg");
+      if (readdirSync(join(admin, "updates")).some((n) => /^[0-9]+$/.test(n))) return true;
+      const status = readFileSync(join(admin, "status"), "latin1");
+      return names.some((n) => status.startsWith(`Package: ${n}\n`) || status.includes(`\nPackage: ${n}\n`));
+    } catch {
+      return true;
+    }
+  }
+
   installed(names: string[]): Map<string, InstalledPackage> {
     if (names.length === 0) return new Map();
     // rc 1 just means some name is not installed; read what was printed.
@@ -323,10 +339,29 @@ export class DpkgBackend implements PackageBackend {
   }
 
   sourceRepos(names: string[]): Map<string, string> {
+    const argv = this.policyArgv(names);
+    return this.reposFrom(names, argv && this.exec(argv, true));
+  }
+
+  /** apt-cache takes 20-50 ms; enable asks it while dpkg-query and the
+   * preflight run. */
+  async sourceReposAsync(names: string[]): Promise<Map<string, string>> {
+    const argv = this.policyArgv(names);
+    if (!argv) return this.reposFrom(names, null);
+    const r = await runAsync(inRoot(this.opts.root, argv));
+    this.opts.observe(r);
+    return this.reposFrom(names, r);
+  }
+
+  /** The apt-cache policy command for `names`, or null when there is nothing to ask. */
+  private policyArgv(names: string[]): string[] | null {
+    if (names.length === 0 || !existsSync(hostPath(this.opts.root, "/usr/bin/apt-cache"))) return null;
+    return ["apt-cache", ...this.noCache(), "policy", ...names];
+  }
+
+  private reposFrom(names: string[], r: CommandResult | null): Map<string, string> {
     const repos = new Map<string, string>(names.map((n) => [n, "unknown"]));
-    if (names.length === 0 || !existsSync(hostPath(this.opts.root, "/usr/bin/apt-cache"))) return repos;
-    const r = this.exec(["apt-cache", ...this.noCache(), "policy", ...names], true);
-    if (r.rc !== 0) return repos;
+    if (!r || r.rc !== 0) return repos;
     for (const [k, v] of parsePolicy(r.stdout)) repos.set(k, v);
     return repos;
   }

@@ -2,7 +2,7 @@
  * only place pkgswitch starts other programs besides smoke tests; every run
  * is reported to the caller (which records it as a `pkg.query` event). */
 import { statSync } from "node:fs";
-import { spawnSync } from "../sys/index.ts";
+import { spawn, spawnSync } from "../sys/index.ts";
 
 export interface CommandResult {
   argv: string[];
@@ -49,6 +49,19 @@ export function run(argv: string[], opts: { env?: Record<string, string>; timeou
     durationMs: Math.round(performance.now() - t0),
   };
   if (p.signal) res.signal = p.signal;
+  return res;
+}
+
+/** `run` without blocking: the command runs while the caller goes on with
+ * other work (a query whose answer is needed only later). */
+export async function runAsync(argv: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CommandResult> {
+  const t0 = performance.now();
+  const p = spawn(argv, { env: { ...BASE_ENV, ...opts.env }, timeoutMs: opts.timeoutMs });
+  const [stdout, stderr] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
+  const rc = await p.exited;
+  const res: CommandResult = { argv, rc: rc ?? 128, stdout, stderr, durationMs: Math.round(performance.now() - t0) };
+  const signal = p.signal();
+  if (signal) res.signal = signal;
   return res;
 }
 

@@ -9,7 +9,6 @@
  * no diversions: an upgrade writes the package's file over a link, and the
  * engine's relink (run by the rpm file-trigger hook) puts the link back. */
 import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
@@ -22,6 +21,7 @@ import { usrMergeAlias } from "./dpkg.ts";
 import { lastLine } from "./common.ts";
 import { MARKER } from "./hooks.ts";
 import { readOsId } from "./osrelease.ts";
+import { nodeOs } from "../sys/index.ts";
 
 /** Where rpm databases live, newest convention first. */
 export const RPM_DB_PATHS = ["/usr/lib/sysimage/rpm", "/var/lib/rpm"] as const;
@@ -207,7 +207,7 @@ export class RpmBackend implements PackageBackend {
    * runs keep dnf's metadata cache and logs in that temp dir too. The temp
    * dir is removed afterwards. */
   private dnf(args: string[], readOnly: boolean): CommandResult {
-    const home = mkdtempSync(join(tmpdir(), "pkgswitch-dnf-"));
+    const home = mkdtempSync(join(nodeOs().tmpdir(), "pkgswitch-dnf-"));
     try {
       writeFileSync(join(home, ".rpmmacros"), `%_dbpath ${this.dbPath}\n`);
       const opts = ["--installroot", this.opts.root, "--setopt=exit_on_lock=True", "--setopt=install_weak_deps=False"];

@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { BIN_DIRS, hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
-import { fsyncDir, replaceWithSymlink, syncFilesystem } from "../fsops/atomic.ts";
+import { fsyncDir, fsyncDirAsync, replaceWithSymlink, syncFilesystem } from "../fsops/atomic.ts";
 import { backupFile, backupHostPath, dropBackup, restoreFile } from "../fsops/backup.ts";
 import type { Provider, ManagerRecipe } from "../providers/catalog.ts";
 import { discoverApplets, parseAppletList, replacementCommands, type Applet } from "../providers/discover.ts";
@@ -85,18 +85,16 @@ async function prepare(ctx: OpContext, provider: Provider, state: State, install
   }
   const replacedFiles = new Map<string, string[]>();
   for (const r of recipe.replaces) if (installed.has(r)) replacedFiles.set(r, installed.get(r)!.files);
+  // The source-repository query (20-50 ms on Debian) runs while ownership
+  // and the preflight below are worked out; its answer is needed only for
+  // the provenance records.
+  const pkgNames = [...replacedFiles.keys(), ...(installed.has(recipe.package) ? [recipe.package] : [])];
+  const reposAsync = backend.sourceReposAsync?.(pkgNames);
+  reposAsync?.catch(() => {}); // awaited below; a throw before that must not leave it unhandled
   const exclude = new Set([...provider.exclude, ...(session.config.exclude[provider.name] ?? [])]);
   const replacement = willInstall ? null : replacementCommands(recipe, installed.get(recipe.package)!.files, listApplets(ctx, recipe));
   const applets = replacement ? discoverApplets(replacement, replacedFiles, backend.usrMerged, exclude) : [];
   const owners = backend.owners(applets.map((a) => a.target));
-  const pkgNames = [...replacedFiles.keys(), ...(installed.has(recipe.package) ? [recipe.package] : [])];
-  const repos = backend.sourceRepos(pkgNames);
-  for (const a of applets) {
-    const owner = owners.get(a.target) ?? null;
-    const ownerPkg = owner ? installed.get(owner) : undefined;
-    const repo = owner ? repos.get(owner) ?? "unknown" : "none";
-    op.record("provenance", { path: a.target, applet: a.applet, owner, version: ownerPkg?.version ?? null, source_repo: repo, foreign: repo === "local" || repo === "unknown" || owner === null });
-  }
   const plan = planEnable({
     applets,
     observe: (t) => observe(root, t),
@@ -122,6 +120,13 @@ async function prepare(ctx: OpContext, provider: Provider, state: State, install
   // name as one more hard link of the original: ours, swept before counting.
   if (!session.dryRun) sweepTempFiles(workDirs(root, session.layout.stateDir, switching.map((s) => s.target)));
   plan.refusals.push(...checkTargets(fsFacts(root, switching), currentMounts(), root));
+  const repos = reposAsync ? await reposAsync : backend.sourceRepos(pkgNames);
+  for (const a of applets) {
+    const owner = owners.get(a.target) ?? null;
+    const ownerPkg = owner ? installed.get(owner) : undefined;
+    const repo = owner ? repos.get(owner) ?? "unknown" : "none";
+    op.record("provenance", { path: a.target, applet: a.applet, owner, version: ownerPkg?.version ?? null, source_repo: repo, foreign: repo === "local" || repo === "unknown" || owner === null });
+  }
   for (const r of plan.refusals) op.record("preflight.check", { check: "target", path: r.target, ok: false, reason: r.reason });
   for (const a of plan.actions.filter((x) => x.kind === "skip")) op.record("preflight.check", { check: "target", path: a.applet.target, ok: true, skipped: true, reason: a.reason ?? null });
   op.record("preflight.check", { check: "plan", provider: provider.name, applets: applets.length, switch: plan.actions.filter((a) => a.kind === "switch").length, already: plan.actions.filter((a) => a.kind === "already").length, skip: plan.actions.filter((a) => a.kind === "skip").length, refused: plan.refusals.length, ok: plan.refusals.length === 0 });
@@ -299,7 +304,11 @@ export async function enable(ctx: OpContext, providers: Provider[], opts: Enable
       });
       session.out.progress("switching", ++n, toSwitch.length);
     }
-    for (const d of new Set(swapped.map((m) => dirname(m.path)))) fsyncDir(hostPath(root, d));
+    // The swaps' directories are made durable while the smoke test runs
+    // (it reads the same files either way); both end before the state says
+    // "switched", which is what must never be durable before the swaps.
+    const synced = Promise.all([...new Set(swapped.map((m) => dirname(m.path)))].map((d) => fsyncDirAsync(hostPath(root, d))));
+    synced.catch(() => {}); // awaited below; a smoke failure must not leave it unhandled
     if (session.config.smokeTest) {
       const targets = plans.flatMap((p) => p.actions.filter((a) => a.kind !== "skip").map((a) => a.applet.target));
       const results = await smokeTest(root, targets);
@@ -307,6 +316,7 @@ export async function enable(ctx: OpContext, providers: Provider[], opts: Enable
       op.record("smoke.test", { tested: results.length, failed: failed.length, failures: failed.slice(0, 20).map((f) => ({ path: f.target, rc: f.rc, signal: f.signal ?? null, output: f.output })), duration_ms: Math.max(0, ...results.map((r) => r.durationMs)) });
       if (failed.length > 0) throw new PkgswitchError(Exit.ROLLED_BACK, `smoke test failed for ${failed.length} command(s), first ${failed[0]!.target} (${failed[0]!.signal ? `killed by ${failed[0]!.signal}` : failed[0]!.rc === null ? "did not run" : `exit ${failed[0]!.rc}`})${failed[0]!.output ? `: ${failed[0]!.output}` : ""}`);
     }
+    await synced;
     for (const p of plans) state.providers[p.provider.name]!.status = "switched";
     ctx.spare?.state.release(); // this write must not fail for want of space
     saveState(stateDir, state);

@@ -1,6 +1,6 @@
 /** Reading the state of targets from the filesystem (lstat, readlink): the
  * executor's eyes. Never follows a target link outside the root. */
-import { lstatSync, readlinkSync } from "node:fs";
+import { lstatSync, readlinkSync, type Stats } from "node:fs";
 import { hostPath } from "../config/paths.ts";
 import type { HashCache } from "../hashing/cache.ts";
 import type { Observation } from "./plan.ts";
@@ -48,19 +48,14 @@ export function resolveInRoot(root: string, inRoot: string): string | null {
   return null;
 }
 
-/** Digests of resolved files within this run: 103 applet links resolve to
- * one 23 MB multicall binary, too fresh (racy) for the persistent cache. */
-const runDigests = new Map<string, string>();
-
-/** SHA-256 of what a link in the root resolves to (the replacement binary). */
+/** SHA-256 of what a link in the root resolves to (the replacement binary).
+ * 103 applet links resolve to one 23 MB multicall binary, often too fresh
+ * for the persistent cache: the cache's operation memo hashes it once. */
 export function resolvedDigest(root: string, linkTarget: string, cache: HashCache): string | null {
   const host = resolveInRoot(root, linkTarget);
-  const st = host ? lstatSync(host, { throwIfNoEntry: false, bigint: true }) : undefined;
+  const st = host ? lstatSync(host, { throwIfNoEntry: false }) : undefined;
   if (!host || !st?.isFile()) return null;
-  const key = `${host}\0${st.ino}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}`;
-  let d = runDigests.get(key);
-  if (!d) runDigests.set(key, (d = cache.digest(host)));
-  return d;
+  return cache.digest(host);
 }
 
 function normalizeJoin(from: string, rel: string): string {
@@ -73,10 +68,58 @@ function normalizeJoin(from: string, rel: string): string {
   return parts.join("/") || "/";
 }
 
-/** Is the (root-resolved) file executable, and setuid root? */
-export function executableInfo(root: string, linkTarget: string): { exists: boolean; executable: boolean; setuidRoot: boolean } {
-  const host = resolveInRoot(root, linkTarget);
-  const st = host ? lstatSync(host, { throwIfNoEntry: false }) : undefined;
-  if (!st) return { exists: false, executable: false, setuidRoot: false };
+export interface ExecutableInfo {
+  exists: boolean;
+  executable: boolean;
+  setuidRoot: boolean;
+}
+
+const NOTHING: ExecutableInfo = { exists: false, executable: false, setuidRoot: false };
+
+function infoOf(st: Stats | undefined): ExecutableInfo {
+  if (!st) return NOTHING;
   return { exists: true, executable: st.isFile() && (st.mode & 0o111) !== 0, setuidRoot: (st.mode & 0o4000) !== 0 && st.uid === 0 };
+}
+
+/** Is the (root-resolved) file executable, and setuid root? */
+export function executableInfo(root: string, linkTarget: string): ExecutableInfo {
+  const host = resolveInRoot(root, linkTarget);
+  return infoOf(host ? lstatSync(host, { throwIfNoEntry: false }) : undefined);
+}
+
+/** `executableInfo` for the many link targets of one read-only pass
+ * (`status`, `relink`'s inspection): the applet links of a multicall binary
+ * all lead to one file, which is then resolved and stat'ed once per pass,
+ * not once per link. Same answers as `executableInfo` on an unchanging
+ * tree; a pass must not outlive the reads it was made for. */
+export function executableInfoPass(root: string): (linkTarget: string) => ExecutableInfo {
+  // Path inside the root → its answer and the hops the walk took from it
+  // (resolveInRoot gives up after 16: a hit is used only within that).
+  const known = new Map<string, { info: ExecutableInfo; hops: number }>();
+  return (linkTarget) => {
+    const walked: string[] = [];
+    let path = linkTarget;
+    let answer: ExecutableInfo = NOTHING;
+    let hops = 0; // of the walk's end, from its start
+    for (let i = 0; i < 16; i++) {
+      const hit = known.get(path);
+      if (hit && i + hit.hops <= 16) {
+        answer = hit.info;
+        hops = i + hit.hops;
+        break;
+      }
+      walked.push(path);
+      const host = hostPath(root, path);
+      const st = lstatSync(host, { throwIfNoEntry: false });
+      if (!st || !st.isSymbolicLink()) {
+        answer = infoOf(st);
+        hops = i + 1;
+        break;
+      }
+      const next = readlinkSync(host);
+      path = next.startsWith("/") ? next : normalizeJoin(path, next);
+    }
+    if (hops > 0) walked.forEach((p, j) => known.set(p, { info: answer, hops: hops - j }));
+    return answer;
+  };
 }

@@ -114,17 +114,32 @@ function realDir(host: string): string {
  * links of a target (its backup, its diverted name, left by an interrupted
  * run): they do not count as other links. */
 export function fsFacts(root: string, targets: Array<{ target: string; linkTarget: string; ownLinks?: string[] }>): TargetFacts[] {
+  // A hundred targets share two or three directories: resolve each directory
+  // and read its flags once per call (one preflight, nothing changes between).
+  const dirs = new Map<string, string>();
+  const dirOf = (path: string) => {
+    const d = dirname(path);
+    let r = dirs.get(d);
+    if (r === undefined) dirs.set(d, (r = realDir(d)));
+    return r;
+  };
+  const dirFlags = new Map<string, string | null>();
+  const lockedDirOf = (dir: string) => {
+    let f = dirFlags.get(dir);
+    if (f === undefined) dirFlags.set(dir, (f = lockedAttribute(dir)));
+    return f;
+  };
   return targets.map(({ target, linkTarget, ownLinks = [] }) => {
     const host = hostPath(root, target);
-    const dirHost = realDir(dirname(host));
+    const dirHost = dirOf(host);
     const st = lstatSync(host, { throwIfNoEntry: false });
     const repl = resolveInRoot(root, linkTarget);
     const lockedFile = st?.isFile() ? lockedAttribute(host) : null;
-    const lockedDir = lockedAttribute(dirHost);
+    const lockedDir = lockedDirOf(dirHost);
     return {
       target,
       dirHost,
-      replacementDirHost: repl ? realDir(dirname(repl)) : null,
+      replacementDirHost: repl ? dirOf(repl) : null,
       locked: lockedFile ?? (lockedDir ? `its directory ${dirname(target)} is ${lockedDir}` : null),
       inode: st?.isFile() ? { dev: st.dev, ino: st.ino, nlink: st.nlink - ownLinks.filter((o) => sameInode(o, st)).length } : null,
     };

@@ -16,7 +16,7 @@ import { backupFile, backupHostPath, placeFile } from "../fsops/backup.ts";
 import { toPackageInfo, type Diversion } from "../pkgmgr/backend.ts";
 import type { PackageInfo } from "../pkgmgr/types.ts";
 import { restoreProvider } from "./disable.ts";
-import { describeOriginal, executableInfo, observe, resolvedDigest } from "./observe.ts";
+import { describeOriginal, executableInfoPass, observe, resolvedDigest } from "./observe.ts";
 import { saveState, type ProviderState, type State } from "./state.ts";
 import type { OpContext, OpOutcome } from "./session.ts";
 
@@ -32,9 +32,10 @@ export interface Finding {
 /** What needs repair; pure reads (lstat/readlink) only. */
 export function inspect(root: string, stateDir: string, state: State, diversions: Map<string, Diversion> | null): Finding[] {
   const findings: Finding[] = [];
+  const executable = executableInfoPass(root);
   for (const p of Object.values(state.providers)) {
     if (p.status !== "switched") continue; // an interrupted enable/disable: re-run that command
-    const gone = p.targets.find((t) => !executableInfo(root, t.link_target).exists);
+    const gone = p.targets.find((t) => !executable(t.link_target).exists);
     if (gone) {
       findings.push({ provider: p.provider, path: gone.link_target, problem: "replacement-gone", detail: `${gone.link_target} is gone: ${p.package} was removed (or its files deleted)` });
       continue;

@@ -41,8 +41,9 @@ export interface Session {
   argv: string[];
   /** Invoked by the package manager's hook: its lock is held by our caller. */
   hook?: boolean;
-  /** Resolves how this run signs (src/attest/signing.ts), given the host id. */
-  signing: (hostId: string) => SigningSetup;
+  /** Resolves how this run signs (src/attest/signing.ts), given the host id;
+   * may load the signing code first (the CLI does: most commands never sign). */
+  signing: (hostId: string) => SigningSetup | Promise<SigningSetup>;
 }
 
 /** What an operation body hands back for finalize. */
@@ -125,7 +126,7 @@ export async function runOperation(
   try {
     refuseIfBusy();
     const id = hostId(layout, !dryRun);
-    const signing: SigningSetup = dryRun ? { mode: "off" } : session.signing(id);
+    const signing: SigningSetup = dryRun ? { mode: "off" } : await session.signing(id);
     if (!dryRun) {
       for (const rid of recoverInterrupted(layout.auditDir, signing, merkleRootOf, tipFileOf(layout.stateDir))) {
         session.out.warn(`finalized operation ${rid}, which was interrupted (see \`pkgswitch audit show ${rid}\`)`);

@@ -1,6 +1,7 @@
 /** What pkgswitch manages, kept in `<state-dir>/state.json` for status,
  * disable and relink. Written atomically; the filesystem stays the truth
  * (a target is switched when it is our link), the state says what is ours. */
+import { lstatSync } from "node:fs";
 import { join, posix } from "node:path";
 import { writeFileAtomic } from "../fsops/atomic.ts";
 import type { OriginalFile } from "../fsops/backup.ts";
@@ -50,6 +51,19 @@ export const emptyState = (): State => ({ v: 1, providers: {} });
 
 export function statePath(stateDir: string): string {
   return join(stateDir, "state.json");
+}
+
+/** Identity of state.json as it is now (device, inode, size, times;
+ * "absent"; null when it cannot be told): equal stamps mean an unchanged
+ * file, since saveState replaces it whole (a new inode) and any write moves
+ * its ctime. */
+export function stateStamp(stateDir: string): string | null {
+  try {
+    const st = lstatSync(statePath(stateDir), { bigint: true, throwIfNoEntry: false });
+    return st ? `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}` : "absent";
+  } catch {
+    return null;
+  }
 }
 
 export function loadState(stateDir: string): State {

@@ -9,9 +9,11 @@
  * global, which is always loaded. Runtime-neutral: both runtimes use it. */
 import type * as NodeCrypto from "node:crypto";
 import type * as WorkerThreads from "node:worker_threads";
+import type * as NodeOs from "node:os";
 
 let cryptoMod: typeof NodeCrypto | undefined;
 let workersMod: typeof WorkerThreads | undefined;
+let osMod: typeof NodeOs | undefined;
 
 export function nodeCrypto(): typeof NodeCrypto {
   return (cryptoMod ??= process.getBuiltinModule("node:crypto"));
@@ -19,6 +21,13 @@ export function nodeCrypto(): typeof NodeCrypto {
 
 export function workerThreads(): typeof WorkerThreads {
   return (workersMod ??= process.getBuiltinModule("node:worker_threads"));
+}
+
+/** node:os: one backend needs it (a temp directory) for some of its runs,
+ * and the backends are loaded by every command that opens a package
+ * manager, so it is loaded on first use. */
+export function nodeOs(): typeof NodeOs {
+  return (osMod ??= process.getBuiltinModule("node:os"));
 }
 
 /** `n` cryptographically random bytes. */

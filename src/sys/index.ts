@@ -24,4 +24,4 @@ export const stdinLine = rt.stdinLine;
 export const sha256Hex = rt.sha256Hex;
 export const compiledBinary = rt.compiled;
 export const collectGarbage = rt.collectGarbage;
-export { nodeCrypto, randomBytes, workerThreads } from "./builtins.ts";
+export { nodeCrypto, nodeOs, randomBytes, workerThreads } from "./builtins.ts";

@@ -8,6 +8,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -125,6 +126,60 @@ describe("HashCache hits and misses", () => {
     expect(() => cache.digest(link)).toThrow(/not a regular file/);
     expect(() => cache.digest(join(dir, "files"))).toThrow(/not a regular file/);
     expect(cache.size).toBe(0);
+  });
+});
+
+describe("HashCache operation memo (racy files, one operation only)", () => {
+  // A clock 1 s ahead: every file just written is older than the memo window
+  // (200 ms) but inside the racy window (2 s) — the freshly unpacked
+  // multicall binary that 103 applet links resolve to.
+  const aheadNs = () => BigInt(Date.now()) * 1_000_000n + 1_000_000_000n;
+
+  test("a racy file is read once per operation, and never saved", () => {
+    const p = file("multicall", "big binary");
+    let reads = 0;
+    const hashFile = (x: string) => (reads++, sha256FileSync(x));
+    const cache = new HashCache(cachePath, { hashFile, clockNs: aheadNs });
+    for (let i = 0; i < 5; i++) expect(cache.digest(p)).toBe(sha256Hex("big binary"));
+    expect([reads, cache.misses, cache.memoHits, cache.size]).toEqual([1, 1, 4, 0]);
+    cache.save();
+    // The next operation does not inherit it: read again.
+    const next = HashCache.load(cachePath, { hashFile, clockNs: aheadNs });
+    expect(next.digest(p)).toBe(sha256Hex("big binary"));
+    expect(reads).toBe(2);
+  });
+
+  test("a file changed in place (same size) right after it was hashed is caught", () => {
+    // Real clock: the file is younger than the memo window, so nothing may
+    // be remembered — a rewrite in the same timestamp tick leaves the stat
+    // unchanged, and only a re-read can see it.
+    const p = file("tick", "aaaa");
+    const cache = new HashCache(cachePath);
+    expect(cache.digest(p)).toBe(sha256Hex("aaaa"));
+    writeFileSync(p, "bbbb");
+    expect(cache.digest(p)).toBe(sha256Hex("bbbb"));
+    expect([cache.memoHits, cache.misses]).toEqual([0, 2]);
+  });
+
+  test("a memoized file changed in place later in the operation is caught", async () => {
+    const p = file("later", "aaaa");
+    await Bun.sleep(300); // older than the memo window, younger than the racy one
+    const cache = new HashCache(cachePath);
+    expect(cache.digest(p)).toBe(sha256Hex("aaaa"));
+    expect(cache.digest(p)).toBe(sha256Hex("aaaa"));
+    expect([cache.memoHits, cache.misses, cache.size]).toEqual([1, 1, 0]);
+    writeFileSync(p, "bbbb"); // same size, same inode: a new ctime tick
+    expect(cache.digest(p)).toBe(sha256Hex("bbbb"));
+    expect(cache.misses).toBe(2);
+  });
+
+  test("a memoized file replaced by rename (new inode) is caught", () => {
+    const p = file("swap", "old!");
+    const cache = new HashCache(cachePath, { clockNs: aheadNs });
+    expect(cache.digest(p)).toBe(sha256Hex("old!"));
+    const q = file("swap.new", "new!");
+    renameSync(q, p);
+    expect(cache.digest(p)).toBe(sha256Hex("new!"));
   });
 });
 
