@@ -4,6 +4,10 @@ import { parentPort } from "node:worker_threads";
 import { checkOperations, type OpCheckOptions, type OpTask } from "./operation.ts";
 import { Report } from "./report.ts";
 import type { PublicKey } from "../attest/minisign.ts";
+import { mark } from "./trace.ts";
+
+mark("worker loaded");
+let first = true;
 
 export interface BatchRequest {
   id: number;
@@ -18,6 +22,8 @@ parentPort?.on("message", (msg: BatchRequest | "exit") => {
     parentPort!.close();
     return;
   }
+  if (first) mark(`worker's first batch (${msg.id}) arrived`);
+  first = false;
   try {
     const report = new Report();
     const results = checkOperations(msg.dir, msg.tasks, msg.keys, msg.opts, report);

@@ -13,6 +13,8 @@ import { generateSecretKey, parsePublicKey, verifySignature, type GeneratedKey }
 import { signerFor } from "../../src/attest/signing.ts";
 import { merkleRootOf } from "../../src/audit/merkle.ts";
 import { PkgswitchError } from "../../src/errors.ts";
+import { archive } from "../../src/audit/archive.ts";
+import { readLedger } from "../../src/audit/store.ts";
 import { verifyAll, verifyOp } from "../../src/verify/verify.ts";
 import { defaultTrust, trustFromFiles, type TrustSet } from "../../src/verify/trust.ts";
 import { Report } from "../../src/verify/report.ts";
@@ -114,6 +116,27 @@ describe("a clean log", () => {
     expect(inProcess.exitCode).toBe(0);
     expect(threaded.toJSON()).toEqual(inProcess.toJSON());
     writeFileSync(join(big.audit, `audit-${big.ops[150]}.jsonl`), readFileSync(join(big.audit, `audit-${big.ops[150]}.jsonl`), "utf8").replace('"rc":0', '"rc":1'));
+    const bad1 = await verifyAll({ auditDir: big.audit, root: big.root, trust: big.trust, workers: 1 });
+    const bad2 = await verifyAll({ auditDir: big.audit, root: big.root, trust: big.trust, workers: 2 });
+    expect(bad2.exitCode).toBe(1);
+    expect(bad2.toJSON()).toEqual(bad1.toJSON());
+  }, 120_000);
+  test("worker threads give the same report with archived operations (the early start's work is dropped)", async () => {
+    const big = makeLog(3);
+    for (let i = 3; i < 260; i++) addOp({ ...big, trust: big.trust }, i);
+    const op = OpBuffer.start({ auditDir: big.audit, command: "audit archive --keep 150", argv: ["pkgswitch", "audit", "archive"], env: {}, root: big.root, dryRun: false, toolVersion: "test", hostId: "testhost" });
+    const signer = signerFor(big.key, "pkgswitch/test");
+    const r = archive(big.audit, readLedger(big.audit), { keep: 150 }, op, signer, false);
+    op.finalize({ status: "ok", exitCode: 0, counts: { archived: r.archived }, signing: { mode: "key", signer }, merkleRoot: merkleRootOf });
+    expect(r.archived).toBe(110);
+    const inProcess = await verifyAll({ auditDir: big.audit, root: big.root, trust: big.trust, workers: 1 });
+    const threaded = await verifyAll({ auditDir: big.audit, root: big.root, trust: big.trust, workers: 2 });
+    expect(inProcess.exitCode).toBe(0);
+    expect(inProcess.counts.operations).toBe(261);
+    expect(threaded.toJSON()).toEqual(inProcess.toJSON());
+    // An operation in the directory edited: found either way, same report.
+    const kept = join(big.audit, `audit-${big.ops[250]}.jsonl`);
+    writeFileSync(kept, readFileSync(kept, "utf8").replace('"rc":0', '"rc":1'));
     const bad1 = await verifyAll({ auditDir: big.audit, root: big.root, trust: big.trust, workers: 1 });
     const bad2 = await verifyAll({ auditDir: big.audit, root: big.root, trust: big.trust, workers: 2 });
     expect(bad2.exitCode).toBe(1);
