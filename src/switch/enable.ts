@@ -13,6 +13,7 @@ import { inRoot, run } from "../pkgmgr/exec.ts";
 import { toPackageInfo, type InstalledPackage } from "../pkgmgr/backend.ts";
 import type { PackageInfo } from "../pkgmgr/types.ts";
 import { describeOriginal, executableInfo, observe, resolvedDigest } from "./observe.ts";
+import type { HashCache } from "../hashing/cache.ts";
 import { planEnable, type Action } from "./plan.ts";
 import { smokeTest } from "./smoke.ts";
 import { checkTargets, currentMounts, fsFacts } from "./preflight.ts";
@@ -138,6 +139,7 @@ async function prepareWith(ctx: OpContext, provider: Provider, recipe: ManagerRe
   // name as one more hard link of the original: ours, swept before counting.
   if (!session.dryRun) sweepTempFiles(workDirs(root, session.layout.stateDir, switching.map((s) => s.target)));
   plan.refusals.push(...checkTargets(fsFacts(root, switching), currentMounts(), root));
+  if (reposAsync && !session.dryRun && plan.refusals.length === 0) warmDigests(root, plan.actions, ctx.cache);
   const repos = reposAsync ? await reposAsync : backend.sourceRepos(pkgNames);
   for (const a of applets) {
     const owner = owners.get(a.target) ?? null;
@@ -153,6 +155,23 @@ async function prepareWith(ctx: OpContext, provider: Provider, recipe: ManagerRe
     throw new PkgswitchError(Exit.PREFLIGHT, `preflight refused ${plan.refusals.length} target(s) of "${provider.name}"; first: ${first.target}: ${first.reason}`);
   }
   return { provider, recipe, applets, actions: plan.actions, installed, willInstall, repos };
+}
+
+/** While apt-cache answers, hash what the compatibility key and the backups
+ * will ask for next: each original and its replacement (~7 MB for coreutils,
+ * whose originals' ctimes the last disable moved). Nothing is trusted from
+ * here: the hash cache compares each file's stat again when asked, and a file
+ * that cannot be hashed is left for those steps to report. */
+function warmDigests(root: string, actions: Action[], cache: HashCache): void {
+  for (const a of actions) {
+    if (a.kind !== "switch") continue;
+    try {
+      resolvedDigest(root, a.applet.target, cache);
+      resolvedDigest(root, a.applet.linkTarget, cache);
+    } catch {
+      // reported where the digest is needed
+    }
+  }
 }
 
 /** Packages of a provider plan, for the SBOM. */
