@@ -16,6 +16,39 @@ import { nodeCrypto } from "../sys/index.ts";
 
 export const HASH_BYTES = 32;
 
+/** Leaf hashes in ledger order: an array, or PackedHashes (one buffer). */
+export interface LeafHashList {
+  readonly length: number;
+  at(index: number): Uint8Array | undefined;
+  slice(start?: number, end?: number): LeafHashList;
+}
+
+/** Many 32-byte hashes in one buffer: a large ledger's leaves without a
+ * typed-array object (and its own allocation) per line. `at` returns a view. */
+export class PackedHashes implements LeafHashList {
+  constructor(private readonly bytes: Uint8Array, readonly length = bytes.length / HASH_BYTES) {}
+
+  /** Room for `n` hashes, filled by `into`. */
+  static alloc(n: number): PackedHashes {
+    return new PackedHashes(new Uint8Array(n * HASH_BYTES));
+  }
+
+  /** Where hash `i` is written (a view into the buffer). */
+  into(i: number): Uint8Array {
+    return this.bytes.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES);
+  }
+
+  at(i: number): Uint8Array | undefined {
+    return i >= 0 && i < this.length ? this.into(i) : undefined;
+  }
+
+  slice(start = 0, end = this.length): PackedHashes {
+    const a = Math.max(0, Math.min(start, this.length));
+    const b = Math.max(a, Math.min(end, this.length));
+    return new PackedHashes(this.bytes.subarray(a * HASH_BYTES, b * HASH_BYTES), b - a);
+  }
+}
+
 function sha256(...parts: Uint8Array[]): Uint8Array {
   const h = nodeCrypto().createHash("sha256");
   for (const p of parts) h.update(p);
@@ -43,9 +76,9 @@ function splitPoint(n: number): number {
 }
 
 /** MTH(D[lo:hi]). */
-function subtreeRoot(leaves: readonly Uint8Array[], lo: number, hi: number): Uint8Array {
+function subtreeRoot(leaves: LeafHashList, lo: number, hi: number): Uint8Array {
   const n = hi - lo;
-  if (n === 1) return leaves[lo]!;
+  if (n === 1) return leaves.at(lo)!;
   const k = splitPoint(n);
   return nodeHash(subtreeRoot(leaves, lo, lo + k), subtreeRoot(leaves, lo + k, hi));
 }
@@ -57,7 +90,7 @@ export function merkleRootOf(leaves: Uint8Array[]): Uint8Array {
 
 /** Root hash of the tree over `leafHashes` (already leaf-hashed). The empty
  * tree's root is SHA-256(""). */
-export function rootHash(leafHashes: readonly Uint8Array[]): Uint8Array {
+export function rootHash(leafHashes: LeafHashList): Uint8Array {
   if (leafHashes.length === 0) return sha256();
   return subtreeRoot(leafHashes, 0, leafHashes.length);
 }
@@ -69,7 +102,7 @@ function checkIndex(name: string, v: number, max: number): void {
 }
 
 /** Audit path PATH(index, D[n]) for leaf `index` (RFC 9162 2.1.3.1). */
-export function inclusionProof(index: number, leafHashes: readonly Uint8Array[]): Uint8Array[] {
+export function inclusionProof(index: number, leafHashes: LeafHashList): Uint8Array[] {
   checkIndex("leaf index", index, leafHashes.length - 1);
   const path: Uint8Array[] = [];
   let lo = 0;
@@ -93,7 +126,7 @@ export function inclusionProof(index: number, leafHashes: readonly Uint8Array[])
 
 /** Consistency proof PROOF(m, D[n]) that the first m leaves form a prefix of
  * the tree over all `leafHashes` (RFC 9162 2.1.4.1). Empty when m = n. */
-export function consistencyProof(m: number, leafHashes: readonly Uint8Array[]): Uint8Array[] {
+export function consistencyProof(m: number, leafHashes: LeafHashList): Uint8Array[] {
   const n = leafHashes.length;
   if (m === n) return [];
   checkIndex("old tree size", m, n);

@@ -46,4 +46,5 @@ export const bunRuntime: Runtime = {
   },
   sha256Hex: (data) => Bun.SHA256.hash(data, "hex") as string,
   compiled: () => import.meta.url.includes("/$bunfs/"),
+  collectGarbage: (full) => Bun.gc(full),
 };

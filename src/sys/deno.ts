@@ -77,4 +77,6 @@ export const denoRuntime: Runtime = {
   },
   sha256Hex: (data) => nodeCrypto().createHash("sha256").update(data).digest("hex"),
   compiled: () => false,
+  // No collector call without --expose-gc; V8's own heuristics decide.
+  collectGarbage: () => {},
 };

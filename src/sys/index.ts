@@ -23,4 +23,5 @@ export const stdinLine = rt.stdinLine;
  * in-memory strings and bytes (files: src/hashing/hash.ts streams them). */
 export const sha256Hex = rt.sha256Hex;
 export const compiledBinary = rt.compiled;
+export const collectGarbage = rt.collectGarbage;
 export { nodeCrypto, nodeOs, randomBytes, workerThreads } from "./builtins.ts";

@@ -54,4 +54,8 @@ export interface Runtime {
   sha256Hex(data: string | Uint8Array): string;
   /** Whether the running program is a compiled single-file binary. */
   compiled(): boolean;
+  /** Ask the collector to run now (`full`: a whole, synchronous collection),
+   * where a phase drops much garbage at once: the heap otherwise grows well
+   * past what is live before it collects, and that sets peak RSS. */
+  collectGarbage(full: boolean): void;
 }

@@ -14,7 +14,8 @@ import { findSegmentRecords, segmentPath, type SegmentRecord } from "../audit/ar
 import { SEGMENT_READ_LIMIT, segmentOf } from "../audit/archive.ts";
 import { SegmentFormatError, unpackSegment } from "../audit/archive-tar.ts";
 import type { LedgerEntry } from "../audit/ledger.ts";
-import { ARCHIVE_DIR, jsonlName, SEGMENT_RE } from "../audit/names.ts";
+import { ARCHIVE_DIR, SEGMENT_RE } from "../audit/names.ts";
+import type { LedgerIndex } from "./ledger-index.ts";
 import type { PublicKey } from "../attest/minisign.ts";
 import { VerifyExit } from "../errors.ts";
 import { listDir, readArtifact } from "./files.ts";
@@ -22,17 +23,19 @@ import { checkOperationFrom, type ArtifactSource, type OpCheckOptions, type OpCh
 import type { Report } from "./report.ts";
 import { sha256Hex } from "./strict.ts";
 
-/** Check the operations of `tasks` whose files are not in the audit dir
- * (`names`) but in a recorded segment; returns their results and the tasks
- * left for the ordinary path (in the dir, or missing without a record). */
-export function checkArchived(dir: string, names: ReadonlySet<string>, entries: readonly LedgerEntry[], tasks: readonly OpTask[], keys: readonly PublicKey[], opts: OpCheckOptions & { allowMissingArchive?: boolean }, report: Report): { results: OpCheckResult[]; rest: OpTask[] } {
-  const absent = tasks.filter((t) => !names.has(jsonlName(t.entry.op)));
+/** Check the operations on ledger lines `lines` whose files are not in
+ * the audit dir (`inDir`, by line) but in a recorded segment; returns their
+ * results and the lines left for the ordinary path (in the dir, or missing
+ * without a record). */
+export function checkArchived(dir: string, ledger: LedgerIndex, lines: readonly number[], inDir: (line: number) => boolean, keys: readonly PublicKey[], opts: OpCheckOptions & { allowMissingArchive?: boolean }, report: Report): { results: OpCheckResult[]; rest: readonly number[] } {
+  const absent = lines.some((l) => !inDir(l));
   const segDir = listDir(join(dir, ARCHIVE_DIR));
   const onDisk = segDir.ok ? segDir.names.filter((n) => SEGMENT_RE.test(n)) : [];
-  if (absent.length === 0 && onDisk.length === 0) return { results: [], rest: [...tasks] };
+  if (!absent && onDisk.length === 0) return { results: [], rest: lines };
 
-  const records = findSegmentRecords(entries, (name) => {
-    if (!names.has(name)) return null;
+  const records = findSegmentRecords(ledger.entries(), (name) => {
+    const line = name.startsWith("audit-") && name.endsWith(".jsonl") ? ledger.firstLine.get(name.slice(6, -6)) : undefined;
+    if (line === undefined || !inDir(line)) return null;
     const r = readArtifact(join(dir, name));
     return r.ok ? r.bytes : null;
   });
@@ -44,11 +47,12 @@ export function checkArchived(dir: string, names: ReadonlySet<string>, entries: 
   }
 
   const bySegment = new Map<SegmentRecord, OpTask[]>();
-  const rest: OpTask[] = [];
-  for (const t of tasks) {
-    const r = names.has(jsonlName(t.entry.op)) ? undefined : recordOf.get(t.entry.op);
-    if (!r) rest.push(t);
+  const rest: number[] = [];
+  for (const line of lines) {
+    const r = inDir(line) ? undefined : recordOf.get(ledger.entry(line)!.op);
+    if (!r) rest.push(line);
     else {
+      const t = ledger.task(line);
       const list = bySegment.get(r);
       if (list) list.push(t);
       else bySegment.set(r, [t]);

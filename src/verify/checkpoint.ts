@@ -1,6 +1,6 @@
 /** Checkpoint checks: strict C2SP parse, pkgswitch's origin and key name,
  * signature by a trusted key; Merkle consistency between two checkpoints. */
-import { consistencyProof, rootHash, verifyConsistency } from "../audit/merkle.ts";
+import { consistencyProof, rootHash, verifyConsistency, type LeafHashList } from "../audit/merkle.ts";
 import { b64 } from "../encoding/base64.ts";
 import { NoteError, parseCheckpoint, type Checkpoint } from "../audit/note.ts";
 import { verifyNote } from "../attest/notesig.ts";
@@ -85,7 +85,7 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
 export function checkConsistency(
   old: Checkpoint,
   where: Where,
-  leafHashes: readonly Uint8Array[],
+  leafHashes: LeafHashList,
   current: Checkpoint | null,
   report: Report,
 ): void {

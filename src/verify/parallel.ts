@@ -6,7 +6,11 @@
  * binary built without src/verify/worker.ts as an extra entry point:
  * `bun build --compile main.ts src/verify/worker.ts …`), the same checks run
  * in-process. Results are merged in ledger order, so the report is the same
- * either way. */
+ * either way.
+ *
+ * Memory stays flat in the number of operations: tasks are made from ledger
+ * lines one batch at a time as a worker asks, and per-operation results
+ * (what --deep needs) are kept only when collected. */
 import { availableParallelism } from "node:os";
 import type { Worker } from "node:worker_threads";
 import { workerThreads } from "../sys/index.ts";
@@ -32,18 +36,34 @@ interface BatchReply {
   error?: string;
 }
 
-export async function runParallel(dir: string, tasks: OpTask[], keys: readonly PublicKey[], opts: OpCheckOptions, report: Report, workers?: number): Promise<OpCheckResult[]> {
-  const n = workers ?? defaultWorkers(tasks.length);
-  if (n <= 1 || tasks.length <= BATCH) return checkOperations(dir, tasks, keys, opts, report);
+/** Check the operations on ledger `lines` (task(line) makes each check);
+ * returns their results when `opts.collectTouched`, else none. */
+export async function runParallel(dir: string, lines: readonly number[], task: (line: number) => OpTask, keys: readonly PublicKey[], opts: OpCheckOptions, report: Report, workers?: number): Promise<OpCheckResult[]> {
+  const batches: Batch[] = [];
+  for (let i = 0; i < lines.length; i += BATCH) batches.push(() => lines.slice(i, i + BATCH).map(task));
+  const n = workers ?? defaultWorkers(lines.length);
+  if (n <= 1 || lines.length <= BATCH) return inProcess(dir, batches, keys, opts, report);
   let viaWorkers: { reports: ReportData[]; results: OpCheckResult[][] } | null = null;
   try {
-    viaWorkers = await inWorkers(dir, tasks, keys.map((k) => ({ keyId: k.keyId, pk: k.pk })), opts, n);
+    viaWorkers = await inWorkers(dir, batches, keys.map((k) => ({ keyId: k.keyId, pk: k.pk })), opts, n);
   } catch {
     viaWorkers = null;
   }
-  if (!viaWorkers) return checkOperations(dir, tasks, keys, opts, report);
+  if (!viaWorkers) return inProcess(dir, batches, keys, opts, report);
   for (const r of viaWorkers.reports) report.merge(r);
   return viaWorkers.results.flat();
+}
+
+/** One batch's tasks, made when it is sent. */
+type Batch = () => OpTask[];
+
+function inProcess(dir: string, batches: Batch[], keys: readonly PublicKey[], opts: OpCheckOptions, report: Report): OpCheckResult[] {
+  const results: OpCheckResult[] = [];
+  for (const b of batches) {
+    const r = checkOperations(dir, b(), keys, opts, report);
+    if (opts.collectTouched) results.push(...r);
+  }
+  return results;
 }
 
 /** Where the worker script is: beside this file when running from source;
@@ -52,9 +72,7 @@ function workerScript(): string | URL {
   return compiledBinary() ? "./src/verify/worker.ts" : new URL("./worker.ts", import.meta.url);
 }
 
-function inWorkers(dir: string, tasks: OpTask[], keys: PublicKey[], opts: OpCheckOptions, n: number): Promise<{ reports: ReportData[]; results: OpCheckResult[][] }> {
-  const batches: OpTask[][] = [];
-  for (let i = 0; i < tasks.length; i += BATCH) batches.push(tasks.slice(i, i + BATCH));
+function inWorkers(dir: string, batches: Batch[], keys: PublicKey[], opts: OpCheckOptions, n: number): Promise<{ reports: ReportData[]; results: OpCheckResult[][] }> {
   const reports: ReportData[] = new Array(batches.length);
   const results: OpCheckResult[][] = new Array(batches.length);
   return new Promise((resolve, reject) => {
@@ -72,7 +90,7 @@ function inWorkers(dir: string, tasks: OpTask[], keys: PublicKey[], opts: OpChec
     const feed = (w: Worker) => {
       if (next >= batches.length) return;
       const id = next++;
-      w.postMessage({ id, dir, tasks: batches[id], keys, opts });
+      w.postMessage({ id, dir, tasks: batches[id]!(), keys, opts });
     };
     for (let i = 0; i < Math.min(n, batches.length); i++) {
       let w: Worker;

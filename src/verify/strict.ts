@@ -545,9 +545,17 @@ export const MAX_LEDGER_PROBLEMS = 1000;
  * MAX_LEDGER_PROBLEMS invalid lines it stops (`stopped`: the lines are then
  * only a prefix of the ledger). */
 export function readLedgerLines(text: string): { lines: LedgerLine[]; problems: LineProblem[]; stopped?: boolean } {
-  const problems: LineProblem[] = [];
-  if (text === "") return { lines: [], problems };
   const lines: LedgerLine[] = [];
+  const r = scanLedgerLines(text, (l) => void lines.push(l));
+  return { lines, ...r };
+}
+
+/** readLedgerLines one line at a time: `visit` sees each line as it is
+ * parsed, so a caller can keep less than every line (verify --all over a
+ * large ledger keeps a compact index, not 100,000 objects). */
+export function scanLedgerLines(text: string, visit: (l: LedgerLine) => void): { problems: LineProblem[]; stopped?: boolean } {
+  const problems: LineProblem[] = [];
+  if (text === "") return { problems };
   let start = 0;
   for (let i = 0; start < text.length; i++) {
     const nl = text.indexOf("\n", start);
@@ -557,12 +565,12 @@ export function readLedgerLines(text: string): { lines: LedgerLine[]; problems: 
     const r = parseLedgerLine(t, i);
     if (r.error !== undefined) {
       problems.push({ line: i + 1, message: r.error });
-      lines.push({ line: i + 1, text: t, entry: r.entry, error: r.error });
+      visit({ line: i + 1, text: t, entry: r.entry, error: r.error });
       if (problems.length >= MAX_LEDGER_PROBLEMS && start < text.length) {
         problems.push({ line: i + 1, message: `stopped reading after ${problems.length} invalid lines (the ledger is not one pkgswitch wrote)` });
-        return { lines, problems, stopped: true };
+        return { problems, stopped: true };
       }
-    } else lines.push({ line: i + 1, text: t, entry: r.entry });
+    } else visit({ line: i + 1, text: t, entry: r.entry });
   }
-  return { lines, problems };
+  return { problems };
 }

@@ -4,7 +4,6 @@
  * precedence: ./report.ts. */
 import { join } from "node:path";
 import { b64 } from "../encoding/base64.ts";
-import { GENESIS } from "../audit/event.ts";
 import type { LedgerEntry } from "../audit/ledger.ts";
 import { inclusionProof, leafHash, rootHash, verifyInclusion } from "../audit/merkle.ts";
 import type { Checkpoint } from "../audit/note.ts";
@@ -12,13 +11,16 @@ import { OP_ID_RE, parseOpId } from "../audit/opid.ts";
 import { VerifyExit } from "../errors.ts";
 import { checkCheckpoint, checkConsistency, type CheckedCheckpoint } from "./checkpoint.ts";
 import { checkLive, expectations } from "./deep.ts";
-import { decodeUtf8, listDir, readArtifact } from "./files.ts";
+import { opendirSync } from "node:fs";
+import { decodeUtf8, listDir, readArtifact, readError, type ReadResult } from "./files.ts";
 import { CHECKPOINT_FILE, journalName, journalOp, jsonlName, LEDGER_FILE } from "../audit/names.ts";
-import { checkOperation, checkOperationFrom, type OpCheckOptions, type OpCheckResult, type OpTask } from "./operation.ts";
+import { checkOperation, checkOperationFrom, type OpCheckOptions, type OpCheckResult } from "./operation.ts";
 import { Report } from "./report.ts";
 import { readLedgerLines, readOpEvents, type LedgerLine } from "./strict.ts";
 import type { TrustSet } from "./trust.ts";
 import { runParallel } from "./parallel.ts";
+import { COLLECT_EVERY, LedgerIndex } from "./ledger-index.ts";
+import { collectGarbage } from "../sys/index.ts";
 import { archivedSource, checkArchived } from "./archive.ts";
 
 export interface VerifyOptions {
@@ -39,9 +41,8 @@ export interface VerifyOptions {
 
 
 interface LedgerState {
-  lines: LedgerLine[];
-  /** Leaf hashes of every line (parsed or not: the tree is over the bytes). */
-  leaves: Uint8Array[];
+  /** Every line read: entries on demand, leaf hashes (none when not readable). */
+  index: LedgerIndex;
   /** False when the ledger could not be read at all. */
   readable: boolean;
   /** It exists but could not be read (not "deleted"): no orphan verdicts then. */
@@ -64,79 +65,73 @@ function readLedgerState(dir: string, report: Report): LedgerState {
   const r = readArtifact(join(dir, LEDGER_FILE));
   if (!r.ok) {
     report.fail("ledger", r.exit, r.exit === VerifyExit.NOT_FOUND ? `no ${LEDGER_FILE} in ${dir}: nothing was recorded here, or it was deleted` : r.message, { file: LEDGER_FILE });
-    return { lines: [], leaves: [], readable: false, ioError: r.exit === VerifyExit.IO };
+    return { index: LedgerIndex.empty, readable: false, ioError: r.exit === VerifyExit.IO };
   }
   const text = decodeUtf8(r.bytes);
   if (!text) {
     report.fail("ledger", VerifyExit.TAMPERED, "not valid UTF-8", { file: LEDGER_FILE });
-    return { lines: [], leaves: [], readable: false };
+    return { index: LedgerIndex.empty, readable: false };
   }
-  const { lines, problems, stopped } = readLedgerLines(text.text);
+  const dups: [op: string, line: number, first: number][] = [];
+  const { index, problems, stopped } = LedgerIndex.read(r.bytes, text.text, (op, line, first) => void dups.push([op, line, first]));
   for (const [i, p] of problems.entries()) {
     // The "stopped reading" line must not drown among the capped failures.
     report.fail(stopped && i === problems.length - 1 ? "ledger.stopped" : "ledger", VerifyExit.TAMPERED, p.message, { file: LEDGER_FILE, line: p.line });
   }
   // Only a prefix was read: no tree, no checkpoint to compare it with.
-  if (stopped) return { lines, leaves: [], readable: false };
-  const seen = new Map<string, number>();
-  for (const l of lines) {
-    if (!l.entry) continue;
-    const first = seen.get(l.entry.op);
-    if (first !== undefined) report.fail("ledger", VerifyExit.TAMPERED, `operation ${l.entry.op} listed again (first on line ${first})`, { file: LEDGER_FILE, line: l.line, op: l.entry.op });
-    else seen.set(l.entry.op, l.line);
-  }
-  report.count("ledger_lines", lines.length);
+  if (stopped) return { index, readable: false };
+  for (const [op, line, first] of dups) report.fail("ledger", VerifyExit.TAMPERED, `operation ${op} listed again (first on line ${first})`, { file: LEDGER_FILE, line, op });
+  report.count("ledger_lines", index.length);
   if (problems.length === 0) report.pass("ledger");
-  return { lines, leaves: lines.map((l) => leafHash(Buffer.from(l.text))), readable: true };
-}
-
-function taskFor(lines: LedgerLine[], i: number): OpTask {
-  const l = lines[i]!;
-  return { entry: l.entry!, ledgerLine: l.line, expectedPrev: i === 0 ? GENESIS : (lines[i - 1]!.entry?.head ?? null) };
+  return { index, readable: true };
 }
 
 /** Read and verify the current checkpoint against the ledger. With
  * `requireCurrent`, its size must cover every signed operation and its
  * root must be the tree's (verify --all). */
 function checkCurrentCheckpoint(dir: string, ledger: LedgerState, trust: TrustSet, report: Report, full: boolean): CheckedCheckpoint | null {
-  const entries = ledger.lines.map((l) => l.entry);
+  const lines = ledger.index;
+  const n = lines.length;
+  const signedFrom = (from: number) => {
+    for (let i = from; i < n; i++) if (lines.signed(i)) return i;
+    return -1;
+  };
   const r = readArtifact(join(dir, CHECKPOINT_FILE));
   if (!r.ok) {
     if (r.exit === VerifyExit.IO) report.fail("checkpoint", VerifyExit.IO, r.message, { file: CHECKPOINT_FILE });
-    else if (entries.some((e) => e?.signature === "signed")) report.fail("checkpoint", VerifyExit.NOT_FOUND, "checkpoint missing, though signed operations are recorded", { file: CHECKPOINT_FILE });
-    else if (entries.length > 0) report.warn("checkpoint", "no checkpoint: no operation was signed, so the ledger is not anchored by a signature", { file: CHECKPOINT_FILE });
+    else if (signedFrom(0) >= 0) report.fail("checkpoint", VerifyExit.NOT_FOUND, "checkpoint missing, though signed operations are recorded", { file: CHECKPOINT_FILE });
+    else if (n > 0) report.warn("checkpoint", "no checkpoint: no operation was signed, so the ledger is not anchored by a signature", { file: CHECKPOINT_FILE });
     return null;
   }
   const checked = checkCheckpoint(r.bytes, { file: CHECKPOINT_FILE }, trust, report);
   if (!checked) return null;
   const { cp } = checked;
-  const n = ledger.lines.length;
   report.count("checkpoint_size", Number(cp.size));
   // The operation that wrote the checkpoint is ledger line `size`; when it
   // was signed, its key signed the checkpoint too.
-  const writer = cp.size >= 1n && cp.size <= BigInt(n) ? entries[Number(cp.size) - 1] : null;
+  const writer = cp.size >= 1n && cp.size <= BigInt(n) ? lines.entry(Number(cp.size) - 1) : null;
   if (writer && writer.signature === "signed" && checked.keyId !== null && checked.keyId !== writer.key_id) {
     report.fail("checkpoint", VerifyExit.TAMPERED, `signed by key ${checked.keyId}, but the operation it closes (ledger line ${cp.size}) was signed by ${writer.key_id}`, { file: CHECKPOINT_FILE });
   }
   if (cp.size > BigInt(n)) {
     // Where the lines went: a seq gap shows a deletion before the end.
-    const gap = entries.findIndex((e, i) => e !== null && e.seq !== i);
+    let gap = -1;
+    for (let i = 0; i < n && gap < 0; i++) if ((lines.entry(i)?.seq ?? i) !== i) gap = i;
     const where = gap >= 0
-      ? `operations were removed from the middle of the ledger (before line ${gap + 1}, whose seq is ${entries[gap]!.seq})`
+      ? `operations were removed from the middle of the ledger (before line ${gap + 1}, whose seq is ${lines.entry(gap)!.seq})`
       : "operations were removed from the end of the ledger";
     report.fail("checkpoint", VerifyExit.TAMPERED, `covers ${cp.size} operations but ${LEDGER_FILE} has ${n} lines: ${where}`, { file: LEDGER_FILE });
     return checked;
   }
   if (full && cp.size < BigInt(n)) {
-    const later = entries.slice(Number(cp.size));
-    const signed = later.findIndex((e) => e?.signature === "signed");
+    const signed = signedFrom(Number(cp.size));
     if (signed >= 0) {
-      report.fail("checkpoint", VerifyExit.TAMPERED, `covers ${cp.size} of ${n} operations, but ledger line ${Number(cp.size) + signed + 1} is signed, so its operation should have extended the checkpoint: either the checkpoint was replaced by an older one, or the ledger lost or changed lines before it (pkgswitch then refuses to re-sign; see the operation's "checkpoint not updated" warning)`, { file: CHECKPOINT_FILE });
+      report.fail("checkpoint", VerifyExit.TAMPERED, `covers ${cp.size} of ${n} operations, but ledger line ${signed + 1} is signed, so its operation should have extended the checkpoint: either the checkpoint was replaced by an older one, or the ledger lost or changed lines before it (pkgswitch then refuses to re-sign; see the operation's "checkpoint not updated" warning)`, { file: CHECKPOINT_FILE });
     } else {
       report.warn("checkpoint", `covers ${cp.size} of ${n} operations; the ${n - Number(cp.size)} newer one(s) are not signed, so no checkpoint covers them`, { file: CHECKPOINT_FILE });
     }
   }
-  const root = rootHash(ledger.leaves.slice(0, Number(cp.size)));
+  const root = rootHash(lines.leaves.slice(0, Number(cp.size)));
   if (!equal(root, cp.root)) {
     report.fail("merkle.root", VerifyExit.TAMPERED, `the first ${cp.size} lines of ${LEDGER_FILE} hash to ${b64(root)}, but the signed checkpoint says ${b64(cp.root)}: the ledger was edited, reordered or lines were deleted`, { file: LEDGER_FILE });
   } else report.pass("merkle.root");
@@ -151,7 +146,45 @@ function sinceCheckpoint(path: string, ledger: LedgerState, current: Checkpoint 
   }
   const old = checkCheckpoint(r.bytes, { file: path }, trust, report, "saved-checkpoint");
   if (!old) return;
-  checkConsistency(old.cp, { file: LEDGER_FILE }, ledger.leaves, current, report);
+  checkConsistency(old.cp, { file: LEDGER_FILE }, ledger.index.leaves, current, report);
+}
+
+/** Whether `dir` can be listed, or the error listing it would give. */
+function openableDir(dir: string): { ok: true } | (ReadResult & { ok: false }) {
+  try {
+    opendirSync(dir).closeSync();
+    return { ok: true };
+  } catch (e) {
+    return readError(e, dir);
+  }
+}
+
+/** An operation's artifact: events, signature or SBOM. */
+const ARTIFACT_RE = /^audit-(.*?)(\.jsonl|\.jsonl\.sig|-sbom\.json)$/;
+
+/** What verify --all needs of the directory listing, so that its 300,000
+ * names for 100,000 operations need not be kept: which ledger lines' events
+ * files are here, the artifact names no ledger line lists (sorted), and the
+ * interrupted operations' journals (in listing order). */
+function readListing(dir: string, index: LedgerIndex): { ok: true; inDir: Uint8Array; unlisted: string[]; journals: Set<string> } | (ReadResult & { ok: false }) {
+  const ls = listDir(dir);
+  if (!ls.ok) return ls;
+  const inDir = new Uint8Array(index.length);
+  const unlisted: string[] = [];
+  const journals = new Set<string>();
+  for (const n of ls.names) {
+    // test, not exec: no match array for each of 300,000 names.
+    if (!ARTIFACT_RE.test(n)) {
+      const j = journalOp(n);
+      if (j !== null) journals.add(j);
+      continue;
+    }
+    const events = n.endsWith(".jsonl");
+    const line = index.firstLine.get(n.slice(6, n.length - (events ? 6 : 10)));
+    if (line === undefined) unlisted.push(n);
+    else if (events) inDir[line] = 1;
+  }
+  return { ok: true, inDir, unlisted: unlisted.sort(), journals };
 }
 
 /** Verify every operation, the whole chain, the tree against the signed
@@ -161,41 +194,43 @@ export async function verifyAll(o: VerifyOptions): Promise<Report> {
   const report = new Report();
   const t0 = performance.now();
   addTrustProblems(o, report);
-  const ls = listDir(o.auditDir);
-  if (!ls.ok) {
-    report.fail("audit-dir", ls.exit, ls.exit === VerifyExit.NOT_FOUND ? `no audit directory at ${o.auditDir}` : ls.message, { file: o.auditDir });
+  const dirFailed = (e: ReadResult & { ok: false }) => {
+    report.fail("audit-dir", e.exit, e.exit === VerifyExit.NOT_FOUND ? `no audit directory at ${o.auditDir}` : e.message, { file: o.auditDir });
     return report;
-  }
+  };
+  // The directory's names are read after the ledger: its 300,000 names
+  // (100,000 operations) and the ledger's text need not be held at once.
+  const canList = openableDir(o.auditDir);
+  if (!canList.ok) return dirFailed(canList);
   const ledger = readLedgerState(o.auditDir, report);
-  const tasks: OpTask[] = [];
+  const { index } = ledger;
+  // The ledger's text and its parse are garbage now.
+  const large = index.length >= COLLECT_EVERY;
+  if (large) collectGarbage(true);
+  const listing = readListing(o.auditDir, index);
+  // (Only if the directory changed since it was opened.)
+  if (!listing.ok) return dirFailed(listing);
   // An operation listed again is reported once (readLedgerState) and
   // checked once: repeated lines must not multiply the work.
-  const queued = new Set<string>();
-  for (let i = 0; i < ledger.lines.length; i++) {
-    const e = ledger.lines[i]!.entry;
-    if (e && !queued.has(e.op)) {
-      queued.add(e.op);
-      tasks.push(taskFor(ledger.lines, i));
-    }
-  }
+  const lines = [...index.firstLine.values()];
+  // The listing's names are garbage now: collect them before the workers
+  // start, or they set the peak RSS (bench/README.md).
+  if (large) collectGarbage(true);
   const t1 = performance.now();
   // Archived operations are read from their segments (./archive.ts).
-  const archived = checkArchived(o.auditDir, new Set(ls.names), ledger.lines.flatMap((l) => (l.entry ? [l.entry] : [])), tasks, o.trust.keys, { ...opCheckOptions(o), allowMissingArchive: o.allowMissingArchive ?? false }, report);
-  const results: OpCheckResult[] = [...archived.results, ...(await runParallel(o.auditDir, archived.rest, o.trust.keys, opCheckOptions(o), report, o.workers))];
+  const archived = checkArchived(o.auditDir, index, lines, (l) => listing.inDir[l] === 1, o.trust.keys, { ...opCheckOptions(o), allowMissingArchive: o.allowMissingArchive ?? false }, report);
+  const results: OpCheckResult[] = [...archived.results, ...(await runParallel(o.auditDir, archived.rest, (l) => index.task(l), o.trust.keys, opCheckOptions(o), report, o.workers))];
   const t2 = performance.now();
   report.timings.operations_ms = t2 - t1;
 
   // Artifacts the ledger does not list.
-  const listed = new Set(tasks.map((t) => t.entry.op));
-  const journals = new Set(ls.names.map(journalOp).filter((j): j is string => j !== null));
-  for (const n of ledger.ioError ? [] : ls.names.sort()) {
-    const m = /^audit-(.*?)(\.jsonl|\.jsonl\.sig|-sbom\.json)$/.exec(n);
-    if (!m || listed.has(m[1]!)) continue;
-    const op = m[1]!;
+  const { journals } = listing;
+  for (const n of ledger.ioError ? [] : listing.unlisted) {
+    const op = ARTIFACT_RE.exec(n)![1]!;
     if (journals.has(op)) report.warn("orphan", "operation not in the ledger yet: it was interrupted, and the next pkgswitch run finalizes it", { file: n, op });
     else report.fail("orphan", VerifyExit.TAMPERED, `not listed in ${LEDGER_FILE}: its ledger line was removed (or the operation was never finalized)`, OP_ID_RE.test(op) ? { file: n, op } : { file: n });
   }
-  for (const j of journals) if (!listed.has(j)) report.warn("journal", "an interrupted operation awaits finalizing (by the next pkgswitch run)", { file: journalName(j), op: j });
+  for (const j of journals) if (!index.firstLine.has(j)) report.warn("journal", "an interrupted operation awaits finalizing (by the next pkgswitch run)", { file: journalName(j), op: j });
 
   const current = ledger.readable ? checkCurrentCheckpoint(o.auditDir, ledger, o.trust, report, true) : null;
   if (o.sinceCheckpoint !== undefined) {
@@ -216,7 +251,8 @@ export function verifyOp(opIdArg: string, o: VerifyOptions): Report {
   const report = new Report();
   addTrustProblems(o, report);
   const ledger = readLedgerState(o.auditDir, report);
-  const index = ledger.lines.findIndex((l) => l.entry?.op === opId);
+  const lines = ledger.index;
+  const index = lines.firstLine.get(opId) ?? -1;
   if (index < 0) {
     const file = readArtifact(join(o.auditDir, jsonlName(opId)));
     if (file.ok && ledger.readable) report.fail("ledger", VerifyExit.TAMPERED, `operation ${opId} has an audit file but no line in ${LEDGER_FILE}`, { file: LEDGER_FILE, op: opId });
@@ -227,22 +263,22 @@ export function verifyOp(opIdArg: string, o: VerifyOptions): Report {
   const opts = opCheckOptions(o);
   // An archived operation is read from its segment (./archive.ts).
   const inDir = readArtifact(join(o.auditDir, jsonlName(opId))).ok;
-  const entries = inDir ? [] : ledger.lines.flatMap((l) => (l.entry ? [l.entry] : []));
+  const entries = inDir ? [] : lines.entries();
   const src = inDir ? null : archivedSource(o.auditDir, entries, opId, report, o.allowMissingArchive ?? false);
   const settled = !inDir && !src && report.failures.concat(report.warnings).some((c) => c.check.startsWith("archive."));
-  const result = settled ? { op: opId, touched: [] } : src ? checkOperationFrom(src, taskFor(ledger.lines, index), o.trust.keys, opts, report) : checkOperation(o.auditDir, taskFor(ledger.lines, index), o.trust.keys, opts, report);
+  const result = settled ? { op: opId, touched: [] } : src ? checkOperationFrom(src, lines.task(index), o.trust.keys, opts, report) : checkOperation(o.auditDir, lines.task(index), o.trust.keys, opts, report);
 
   const current = checkCurrentCheckpoint(o.auditDir, ledger, o.trust, report, false);
   if (current) {
     const { cp } = current;
-    const entry = ledger.lines[index]!.entry as LedgerEntry;
+    const entry = lines.entry(index) as LedgerEntry;
     if (BigInt(index) >= cp.size) {
       if (entry.signature === "signed") report.fail("merkle.inclusion", VerifyExit.TAMPERED, `the signed checkpoint covers ${cp.size} operations, not this one (ledger line ${index + 1})`, { file: CHECKPOINT_FILE, op: opId });
       else report.warn("merkle.inclusion", "no checkpoint covers this unsigned operation", { file: CHECKPOINT_FILE, op: opId });
-    } else if (cp.size <= BigInt(ledger.leaves.length)) {
-      const leaves = ledger.leaves.slice(0, Number(cp.size));
+    } else if (cp.size <= BigInt(lines.leaves.length)) {
+      const leaves = lines.leaves.slice(0, Number(cp.size));
       const proof = inclusionProof(index, leaves);
-      if (!verifyInclusion(index, cp.size, ledger.leaves[index]!, proof, cp.root)) {
+      if (!verifyInclusion(index, cp.size, lines.leaves.at(index)!, proof, cp.root)) {
         report.fail("merkle.inclusion", VerifyExit.TAMPERED, `ledger line ${index + 1} is not included in the tree the checkpoint signs`, { file: LEDGER_FILE, line: index + 1, op: opId });
       } else {
         report.pass("merkle.inclusion");
@@ -255,11 +291,12 @@ export function verifyOp(opIdArg: string, o: VerifyOptions): Report {
     // The newest operation touching each of this op's paths decides its
     // expected state: fold in the later operations' events too.
     const ops: { op: string; touched: OpCheckResult["touched"] }[] = [result];
-    for (const l of ledger.lines.slice(index + 1)) {
-      if (!l.entry) continue;
-      const r = readArtifact(join(o.auditDir, jsonlName(l.entry.op)));
+    for (let i = index + 1; i < lines.length; i++) {
+      const e = lines.entry(i);
+      if (!e) continue;
+      const r = readArtifact(join(o.auditDir, jsonlName(e.op)));
       const text = r.ok ? decodeUtf8(r.bytes) : null;
-      if (text) ops.push({ op: l.entry.op, touched: readOpEvents(text.text, text.ascii, l.entry.op, true).touched });
+      if (text) ops.push({ op: e.op, touched: readOpEvents(text.text, text.ascii, e.op, true).touched });
     }
     checkLive(o.root, expectations(ops), report, new Set(result.touched.map((t) => t.path)));
   }
