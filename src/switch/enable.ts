@@ -60,9 +60,10 @@ function listApplets(ctx: OpContext, recipe: ManagerRecipe): string[] {
 async function prepare(ctx: OpContext, provider: Provider, state: State, installedByUs: string[]): Promise<ProviderPlan> {
   const recipe = recipeFor(ctx, provider);
   // The source-repository query (20-50 ms on Debian, needed only for the
-  // provenance records) starts now, beside dpkg-query, for every package the
-  // recipe names: its answer for installed packages does not depend on what
-  // else is asked. It is asked again only if this enable installs one.
+  // provenance records) starts now, beside the installed-packages query, for
+  // every package the recipe names: its answer for installed packages does
+  // not depend on what else is asked. It is asked again only if this enable
+  // installs one.
   const reposEarly = ctx.backend.sourceReposAsync?.([...recipe.replaces, recipe.package]);
   reposEarly?.catch(() => {}); // awaited below; a throw before that must not leave it unhandled
   try {
@@ -92,7 +93,7 @@ async function prepareWith(ctx: OpContext, provider: Provider, recipe: ManagerRe
       willInstall = true;
     }
     else {
-      // apt-cache is not left running beside apt-get; its answer predates the install.
+      // The query is not left running beside the installer; its answer predates the install.
       await reposEarly?.catch(() => {});
       reposEarly = undefined;
       const t0 = performance.now();
@@ -157,11 +158,12 @@ async function prepareWith(ctx: OpContext, provider: Provider, recipe: ManagerRe
   return { provider, recipe, applets, actions: plan.actions, installed, willInstall, repos };
 }
 
-/** While apt-cache answers, hash what the compatibility key and the backups
- * will ask for next: each original and its replacement (~7 MB for coreutils,
- * whose originals' ctimes the last disable moved). Nothing is trusted from
- * here: the hash cache compares each file's stat again when asked, and a file
- * that cannot be hashed is left for those steps to report. */
+/** While the source-repository query runs, hash what the compatibility key
+ * and the backups will ask for next: each original and its replacement
+ * (~7 MB for coreutils, whose originals' ctimes the last disable moved).
+ * Nothing is trusted from here: the hash cache compares each file's stat
+ * again when asked, and a file that cannot be hashed is left for those steps
+ * to report. */
 function warmDigests(root: string, actions: Action[], cache: HashCache): void {
   for (const a of actions) {
     if (a.kind !== "switch") continue;
