@@ -15,7 +15,7 @@ import { inRoot, run } from "../pkgmgr/exec.ts";
 import type { Provider } from "../providers/catalog.ts";
 import { discoverApplets, parseAppletList, replacementCommands } from "../providers/discover.ts";
 import { checkCompat, type CheckReport } from "../probes/check.ts";
-import type { Corpus } from "../probes/corpus.ts";
+import type { Corpus, CorpusTexts } from "../probes/corpus.ts";
 import type { CommandPair } from "../probes/run.ts";
 import { resolvedDigest } from "./observe.ts";
 import type { ProviderState } from "./state.ts";
@@ -62,8 +62,8 @@ function originalDigest(root: string, pair: CommandPair, cache: HashCache): stri
   return existsSync(pair.original.hostFile) ? cache.digest(pair.original.hostFile) : null;
 }
 
-/** The cache key: the corpus, the scripts, and every binary compared. */
-export function compatKey(root: string, corpus: Corpus, pairs: CommandPair[], scripts: Array<{ path: string; text: string }>, cache: HashCache): string {
+/** The cache key: the corpus (its texts), the scripts, and every binary compared. */
+export function compatKey(root: string, corpus: Pick<Corpus, "sources">, pairs: CommandPair[], scripts: Array<{ path: string; text: string }>, cache: HashCache): string {
   const bins = pairs.map((p) => [p.applet, originalDigest(root, p, cache), resolvedDigest(root, p.replacement, cache)]).sort();
   return sha256Hex(JSON.stringify({ v: 1, corpus: corpus.sources.map((s) => sha256Hex(s)), bins, scripts: scripts.map((s) => [s.path, sha256Hex(s.text)]) }));
 }
@@ -82,11 +82,12 @@ function readCache(stateDir: string): CacheFile {
   return { v: 1, entries: [] };
 }
 
-/** Run the probes for `pairs`, or reuse the result of an identical run. */
+/** Run the probes for `pairs`, or reuse the result of an identical run
+ * (the corpus is built from its texts only when the probes run). */
 export async function probeWithCache(
   root: string,
   stateDir: string,
-  corpus: Corpus,
+  corpus: CorpusTexts,
   pairs: CommandPair[],
   scripts: Array<{ path: string; text: string }>,
   cache: HashCache,
@@ -95,7 +96,7 @@ export async function probeWithCache(
   const file = readCache(stateDir);
   const hit = file.entries.find((e) => e.key === key);
   if (hit) return { report: hit.report, key, cached: true };
-  const report = await checkCompat(root, scratchParent(root, stateDir), corpus, pairs, scripts);
+  const report = await checkCompat(root, scratchParent(root, stateDir), corpus.build(), pairs, scripts);
   const entries = [{ key, report }, ...file.entries.filter((e) => e.key !== key)].slice(0, CACHE_ENTRIES);
   writeFileAtomic(join(stateDir, CACHE_NAME), JSON.stringify({ v: 1, entries }));
   return { report, key, cached: false };

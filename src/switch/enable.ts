@@ -13,6 +13,7 @@ import { inRoot, run } from "../pkgmgr/exec.ts";
 import { toPackageInfo, type InstalledPackage } from "../pkgmgr/backend.ts";
 import type { PackageInfo } from "../pkgmgr/types.ts";
 import { describeOriginal, executableInfo, observe, resolvedDigest } from "./observe.ts";
+import type { HashCache } from "../hashing/cache.ts";
 import { planEnable, type Action } from "./plan.ts";
 import { smokeTest } from "./smoke.ts";
 import { checkTargets, currentMounts, fsFacts } from "./preflight.ts";
@@ -22,7 +23,7 @@ import type { OpContext, OpOutcome } from "./session.ts";
 import { divertedName, divertTargets, undivertTargets } from "./divert.ts";
 import { backupRel, sweepTempFiles, workDirs } from "./sweep.ts";
 import { writeProblem } from "../fsops/reserve.ts";
-import { loadCorpus } from "../probes/corpus.ts";
+import { corpusTexts } from "../probes/corpus.ts";
 import { probeWithCache, probesDirOf, readScripts, summaryLine } from "./compat.ts";
 
 export interface EnableOptions {
@@ -57,9 +58,27 @@ function listApplets(ctx: OpContext, recipe: ManagerRecipe): string[] {
 
 /** Discover and preflight one provider. Installs the package unless dry-run. */
 async function prepare(ctx: OpContext, provider: Provider, state: State, installedByUs: string[]): Promise<ProviderPlan> {
+  const recipe = recipeFor(ctx, provider);
+  // The source-repository query (20-50 ms on Debian, needed only for the
+  // provenance records) starts now, beside the installed-packages query, for
+  // every package the recipe names: its answer for installed packages does
+  // not depend on what else is asked. It is asked again only if this enable
+  // installs one.
+  const reposEarly = ctx.backend.sourceReposAsync?.([...recipe.replaces, recipe.package]);
+  reposEarly?.catch(() => {}); // awaited below; a throw before that must not leave it unhandled
+  try {
+    return await prepareWith(ctx, provider, recipe, state, installedByUs, reposEarly);
+  } catch (e) {
+    // Its audit record belongs to this operation: let it finish first.
+    await reposEarly?.catch(() => {});
+    throw e;
+  }
+}
+
+async function prepareWith(ctx: OpContext, provider: Provider, recipe: ManagerRecipe, state: State, installedByUs: string[], early: Promise<Map<string, string>> | undefined): Promise<ProviderPlan> {
+  let reposEarly = early;
   const { op, backend, session } = ctx;
   const root = session.layout.root;
-  const recipe = recipeFor(ctx, provider);
   let installed = backend.installed([...recipe.replaces, recipe.package]);
   const missingReplaced = recipe.replaces.filter((r) => !installed.has(r));
   op.record("preflight.check", { check: "packages", provider: provider.name, replaced_installed: recipe.replaces.filter((r) => installed.has(r)), replaced_missing: missingReplaced, replacement_installed: installed.has(recipe.package), ok: missingReplaced.length < recipe.replaces.length });
@@ -74,6 +93,9 @@ async function prepare(ctx: OpContext, provider: Provider, state: State, install
       willInstall = true;
     }
     else {
+      // The query is not left running beside the installer; its answer predates the install.
+      await reposEarly?.catch(() => {});
+      reposEarly = undefined;
       const t0 = performance.now();
       backend.install([recipe.package]);
       installedByUs.push(recipe.package);
@@ -85,11 +107,9 @@ async function prepare(ctx: OpContext, provider: Provider, state: State, install
   }
   const replacedFiles = new Map<string, string[]>();
   for (const r of recipe.replaces) if (installed.has(r)) replacedFiles.set(r, installed.get(r)!.files);
-  // The source-repository query (20-50 ms on Debian) runs while ownership
-  // and the preflight below are worked out; its answer is needed only for
-  // the provenance records.
   const pkgNames = [...replacedFiles.keys(), ...(installed.has(recipe.package) ? [recipe.package] : [])];
-  const reposAsync = backend.sourceReposAsync?.(pkgNames);
+  // After an install: asked again, while ownership and the preflight below are worked out.
+  const reposAsync = reposEarly ?? backend.sourceReposAsync?.(pkgNames);
   reposAsync?.catch(() => {}); // awaited below; a throw before that must not leave it unhandled
   const exclude = new Set([...provider.exclude, ...(session.config.exclude[provider.name] ?? [])]);
   const replacement = willInstall ? null : replacementCommands(recipe, installed.get(recipe.package)!.files, listApplets(ctx, recipe));
@@ -120,6 +140,7 @@ async function prepare(ctx: OpContext, provider: Provider, state: State, install
   // name as one more hard link of the original: ours, swept before counting.
   if (!session.dryRun) sweepTempFiles(workDirs(root, session.layout.stateDir, switching.map((s) => s.target)));
   plan.refusals.push(...checkTargets(fsFacts(root, switching), currentMounts(), root));
+  if (reposAsync && !session.dryRun && plan.refusals.length === 0) warmDigests(root, plan.actions, ctx.cache);
   const repos = reposAsync ? await reposAsync : backend.sourceRepos(pkgNames);
   for (const a of applets) {
     const owner = owners.get(a.target) ?? null;
@@ -135,6 +156,24 @@ async function prepare(ctx: OpContext, provider: Provider, state: State, install
     throw new PkgswitchError(Exit.PREFLIGHT, `preflight refused ${plan.refusals.length} target(s) of "${provider.name}"; first: ${first.target}: ${first.reason}`);
   }
   return { provider, recipe, applets, actions: plan.actions, installed, willInstall, repos };
+}
+
+/** While the source-repository query runs, hash what the compatibility key
+ * and the backups will ask for next: each original and its replacement
+ * (~7 MB for coreutils, whose originals' ctimes the last disable moved).
+ * Nothing is trusted from here: the hash cache compares each file's stat
+ * again when asked, and a file that cannot be hashed is left for those steps
+ * to report. */
+function warmDigests(root: string, actions: Action[], cache: HashCache): void {
+  for (const a of actions) {
+    if (a.kind !== "switch") continue;
+    try {
+      resolvedDigest(root, a.applet.target, cache);
+      resolvedDigest(root, a.applet.linkTarget, cache);
+    } catch {
+      // reported where the digest is needed
+    }
+  }
 }
 
 /** Packages of a provider plan, for the SBOM. */
@@ -157,7 +196,7 @@ function packagesOf(ctx: OpContext, p: ProviderPlan): PackageInfo[] {
 async function probeCompat(ctx: OpContext, plans: ProviderPlan[], opts: EnableOptions): Promise<Array<{ provider: string; summary: string }>> {
   const { op, session, backend, cache } = ctx;
   const { root, stateDir, providersDir } = session.layout;
-  const corpus = loadCorpus(probesDirOf(providersDir));
+  const corpus = corpusTexts(probesDirOf(providersDir));
   const scripts = readScripts(root, backend);
   const lines: Array<{ provider: string; summary: string }> = [];
   const refused: string[] = [];

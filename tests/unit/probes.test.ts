@@ -1,7 +1,10 @@
 /** Compatibility probes, pure parts: the corpus parser, the comparison, the
  * scripts scanner and the per-command summary. */
 import { describe, expect, test } from "bun:test";
-import { loadCorpus, overlay, parseCorpus } from "../../src/probes/corpus.ts";
+import { corpusTexts, loadCorpus, overlay, parseCorpus } from "../../src/probes/corpus.ts";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { compareObservations, normalizedStdout, type Observation } from "../../src/probes/compare.ts";
 import { countInvocations, invocationsIn } from "../../src/probes/scripts.ts";
 import { scriptProbes, summarize } from "../../src/probes/check.ts";
@@ -56,6 +59,25 @@ describe("corpus", () => {
     expect(c.probes.length).toBe(corpus.probes.length + 1);
     expect(c.probes.find((p) => p.id === "cat-n")!.args).toEqual(["-b", "a.txt"]);
     expect(c.sources.length).toBe(2);
+  });
+
+  test("corpusTexts: the same texts and corpus as loadCorpus; a bad drop-in fails before any build", () => {
+    const dir = mkdtempSync(join(tmpdir(), "pkgswitch-corpus-"));
+    try {
+      writeFileSync(join(dir, "b.jsonc"), `{"probes": [{"id": "site-2", "cmd": "ls", "args": ["-l"]}]}`);
+      writeFileSync(join(dir, "a.jsonc"), `{"probes": [{"id": "cat-n", "cmd": "cat", "args": ["-b", "a.txt"]}]}`);
+      const texts = corpusTexts(dir);
+      const loaded = loadCorpus(dir);
+      expect(texts.sources).toEqual(loaded.sources);
+      expect(texts.sources.length).toBe(3);
+      expect(texts.build()).toEqual(loaded);
+      expect(texts.build()).toBe(texts.build());
+      expect(corpusTexts(null).build()).toEqual(corpus);
+      writeFileSync(join(dir, "c.jsonc"), `{"probes": [{"id": "x", "cmd": "ls", "argz": []}]}`);
+      usage(() => corpusTexts(dir), 'c.jsonc.probes[0] "x": unknown key "argz"');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("applicable: only probes whose commands are all switched, plus --version/--help per command", () => {
