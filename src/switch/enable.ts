@@ -58,27 +58,9 @@ function listApplets(ctx: OpContext, recipe: ManagerRecipe): string[] {
 
 /** Discover and preflight one provider. Installs the package unless dry-run. */
 async function prepare(ctx: OpContext, provider: Provider, state: State, installedByUs: string[]): Promise<ProviderPlan> {
-  const recipe = recipeFor(ctx, provider);
-  // The source-repository query (20-50 ms on Debian, needed only for the
-  // provenance records) starts now, beside the installed-packages query, for
-  // every package the recipe names: its answer for installed packages does
-  // not depend on what else is asked. It is asked again only if this enable
-  // installs one.
-  const reposEarly = ctx.backend.sourceReposAsync?.([...recipe.replaces, recipe.package]);
-  reposEarly?.catch(() => {}); // awaited below; a throw before that must not leave it unhandled
-  try {
-    return await prepareWith(ctx, provider, recipe, state, installedByUs, reposEarly);
-  } catch (e) {
-    // Its audit record belongs to this operation: let it finish first.
-    await reposEarly?.catch(() => {});
-    throw e;
-  }
-}
-
-async function prepareWith(ctx: OpContext, provider: Provider, recipe: ManagerRecipe, state: State, installedByUs: string[], early: Promise<Map<string, string>> | undefined): Promise<ProviderPlan> {
-  let reposEarly = early;
   const { op, backend, session } = ctx;
   const root = session.layout.root;
+  const recipe = recipeFor(ctx, provider);
   let installed = backend.installed([...recipe.replaces, recipe.package]);
   const missingReplaced = recipe.replaces.filter((r) => !installed.has(r));
   op.record("preflight.check", { check: "packages", provider: provider.name, replaced_installed: recipe.replaces.filter((r) => installed.has(r)), replaced_missing: missingReplaced, replacement_installed: installed.has(recipe.package), ok: missingReplaced.length < recipe.replaces.length });
@@ -93,9 +75,6 @@ async function prepareWith(ctx: OpContext, provider: Provider, recipe: ManagerRe
       willInstall = true;
     }
     else {
-      // The query is not left running beside the installer; its answer predates the install.
-      await reposEarly?.catch(() => {});
-      reposEarly = undefined;
       const t0 = performance.now();
       backend.install([recipe.package]);
       installedByUs.push(recipe.package);
@@ -108,8 +87,12 @@ async function prepareWith(ctx: OpContext, provider: Provider, recipe: ManagerRe
   const replacedFiles = new Map<string, string[]>();
   for (const r of recipe.replaces) if (installed.has(r)) replacedFiles.set(r, installed.get(r)!.files);
   const pkgNames = [...replacedFiles.keys(), ...(installed.has(recipe.package) ? [recipe.package] : [])];
-  // After an install: asked again, while ownership and the preflight below are worked out.
-  const reposAsync = reposEarly ?? backend.sourceReposAsync?.(pkgNames);
+  // The source-repository query (20-50 ms on Debian) runs while ownership
+  // and the preflight below are worked out (and the digests are warmed); its
+  // answer is needed only for the provenance records. It starts once the
+  // package set is final, so the record holds one query, asked after any
+  // install.
+  const reposAsync = backend.sourceReposAsync?.(pkgNames);
   reposAsync?.catch(() => {}); // awaited below; a throw before that must not leave it unhandled
   const exclude = new Set([...provider.exclude, ...(session.config.exclude[provider.name] ?? [])]);
   const replacement = willInstall ? null : replacementCommands(recipe, installed.get(recipe.package)!.files, listApplets(ctx, recipe));
