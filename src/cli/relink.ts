@@ -51,7 +51,7 @@ async function relinkOnce(ctx: CommandContext): Promise<CommandExit> {
     // Before a transaction: providers whose package it is about to remove.
     const candidates = Object.values(state.providers).map((p) => p.package);
     const removing = !pre ? [] : pre.fromStdin ? pre.fromStdin(list) : backend.pendingRemovals?.(candidates) ?? [];
-    const who = pre?.who ?? `${backend.kind}`;
+    const who = pre?.who ?? backend.kind;
     const findings = pre
       ? Object.values(state.providers).filter((p) => removing.includes(p.package)).map((p) => ({ provider: p.provider, path: p.package, problem: "replacement-gone" as const, detail: `${who} is about to remove ${p.package}` }))
       : inspect(s.layout.root, s.layout.stateDir, state, backend.diverter?.list() ?? null);
