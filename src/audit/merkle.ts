@@ -13,6 +13,7 @@
  * any bad input (wrong hash length, index out of range, short or long proof).
  */
 import { nodeCrypto } from "../sys/index.ts";
+import { sha256Into } from "../sys/digest.ts";
 
 export const HASH_BYTES = 32;
 
@@ -31,6 +32,20 @@ export class PackedHashes implements LeafHashList {
   /** Room for `n` hashes, filled by `into`. */
   static alloc(n: number): PackedHashes {
     return new PackedHashes(new Uint8Array(n * HASH_BYTES));
+  }
+
+  /** The leaf hashes (SHA-256(0x00 || leaf), as `leafHash`) of `n` leaves,
+   * each hashed from one reused scratch copy: no allocation per leaf. */
+  static ofLeaves(n: number, leaf: (i: number) => Uint8Array): PackedHashes {
+    const out = PackedHashes.alloc(n);
+    let scratch = new Uint8Array(1024); // scratch[0] stays LEAF_PREFIX's 0x00
+    for (let i = 0; i < n; i++) {
+      const data = leaf(i);
+      if (data.length + 1 > scratch.length) scratch = new Uint8Array(2 * (data.length + 1));
+      scratch.set(data, 1);
+      sha256Into(scratch.subarray(0, data.length + 1), out.into(i));
+    }
+    return out;
   }
 
   /** Where hash `i` is written (a view into the buffer). */

@@ -8,7 +8,6 @@
  * their garbage), the largest share of its peak RSS (bench/README.md). */
 import type { LedgerEntry } from "../audit/ledger.ts";
 import { PackedHashes } from "../audit/merkle.ts";
-import { sha256Into } from "../sys/digest.ts";
 import { collectGarbage } from "../sys/index.ts";
 import { GENESIS } from "../audit/event.ts";
 import type { OpTask } from "./operation.ts";
@@ -56,12 +55,10 @@ export class LedgerIndex {
     }
     const starts = new Float64Array(n);
     const ends = new Float64Array(n);
-    let longest = 0;
     for (let i = 0, p = 0; i < n; i++) {
       const nl = bytes.indexOf(0x0a, p);
       starts[i] = p;
       ends[i] = nl < 0 ? bytes.length : nl;
-      longest = Math.max(longest, ends[i]! - p);
       p = nl < 0 ? bytes.length : nl + 1;
     }
     const flags = new Uint8Array(n);
@@ -82,14 +79,7 @@ export class LedgerIndex {
     if (r.stopped) {
       return { index: new LedgerIndex(bytes, starts.subarray(0, count), ends.subarray(0, count), flags.subarray(0, count), firstLine, PackedHashes.alloc(0)), ...r };
     }
-    // RFC 9162 leaf: SHA-256(0x00 || line bytes), hashed from one scratch buffer.
-    const leaves = PackedHashes.alloc(n);
-    const scratch = new Uint8Array(longest + 1);
-    for (let i = 0; i < n; i++) {
-      const line = bytes.subarray(starts[i]!, ends[i]!);
-      scratch.set(line, 1);
-      sha256Into(scratch.subarray(0, line.length + 1), leaves.into(i));
-    }
+    const leaves = PackedHashes.ofLeaves(n, (i) => bytes.subarray(starts[i]!, ends[i]!));
     return { index: new LedgerIndex(bytes, starts, ends, flags, firstLine, leaves), ...r };
   }
 

@@ -7,6 +7,7 @@ import {
   inclusionProof,
   leafHash,
   nodeHash,
+  PackedHashes,
   rootHash,
   verifyConsistency,
   verifyInclusion,
@@ -181,5 +182,18 @@ describe("generated proofs round-trip", () => {
     expect(
       consistencyProof(Number(c.size1), tree).map((h) => Buffer.from(h).toString("base64")),
     ).toEqual(c.proof as string[]);
+  });
+});
+
+describe("PackedHashes.ofLeaves", () => {
+  test("each packed hash is leafHash of its leaf, across the scratch buffer's growth", () => {
+    // Sizes around the first scratch size (1024 with the prefix byte), empty
+    // leaves, and a long one after a short one (the scratch is reused).
+    const sizes = [0, 1, 300, 1022, 1023, 1024, 5000, 7, 0, 70_000, 12];
+    const leaves = sizes.map((n, k) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + k * 7) & 0xff));
+    const packed = PackedHashes.ofLeaves(leaves.length, (i) => leaves[i]!);
+    expect(packed.length).toBe(leaves.length);
+    for (let i = 0; i < leaves.length; i++) expect(Buffer.from(packed.at(i)!).toString("hex")).toBe(Buffer.from(leafHash(leaves[i]!)).toString("hex"));
+    expect(Buffer.from(rootHash(packed)).toString("hex")).toBe(Buffer.from(rootHash(leaves.map(leafHash))).toString("hex"));
   });
 });
