@@ -15,7 +15,7 @@
  * only pass what the exact test would pass, never fail or hide anything. */
 import { readFileSync, readdirSync } from "node:fs";
 import { inRoot } from "../pkgmgr/exec.ts";
-import { spawn, type Child } from "../sys/index.ts";
+import { sleepSync, spawn, type Child } from "../sys/index.ts";
 import { resolveInRoot } from "./observe.ts";
 
 export interface SmokeResult {
@@ -135,8 +135,15 @@ async function runShell(root: string, list: string[], timeoutMs: number): Promis
     if (stopped) return;
     stopped = true;
     // The command the shell is running first (chroot(8) and the shell are
-    // one process; the command is its child), then the shell.
-    if (shellPid > 0) for (const pid of childrenOf(shellPid)) killQuietly(pid);
+    // one process; the command is its child), then the shell. The shell is
+    // frozen before its children are read: otherwise a command it forks
+    // between that read and its own death (a slow fork on a loaded machine,
+    // right as the timer fires) would outlive it, orphaned and running.
+    if (shellPid > 0) {
+      killQuietly(shellPid, "SIGSTOP");
+      waitUntilStopped(shellPid);
+      for (const pid of childrenOf(shellPid)) killQuietly(pid);
+    }
     p.kill("SIGKILL");
   };
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -219,10 +226,27 @@ function childrenOf(pid: number): number[] {
   }
 }
 
-function killQuietly(pid: number): void {
+function killQuietly(pid: number, signal: "SIGKILL" | "SIGSTOP" = "SIGKILL"): void {
   try {
-    process.kill(pid, "SIGKILL");
+    process.kill(pid, signal);
   } catch {}
+}
+
+/** Wait (briefly, at most ~200 ms) until `pid` is stopped or gone: a signal
+ * is delivered after kill(2) returns, and a fork the process is in the middle
+ * of completes first, so its child is listed by then. */
+function waitUntilStopped(pid: number): void {
+  for (let i = 0; i < 200; i++) {
+    let state: string;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      state = stat.charAt(stat.lastIndexOf(")") + 2);
+    } catch {
+      return; // gone
+    }
+    if (state === "T" || state === "t" || state === "Z" || state === "X") return;
+    sleepSync(1);
+  }
 }
 
 /** Read up to `cap` bytes of a stream, then call `onCap` and stop reading. */
