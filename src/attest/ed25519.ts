@@ -57,7 +57,7 @@ const L_LE = bigintToLe32(L);
 const P_LE = bigintToLe32(P);
 
 /** a < b for 32-byte little-endian integers; `topMask` masks a's top byte. */
-function lessLe32(a: Uint8Array, b: Uint8Array, topMask = 0xff): boolean {
+function lessLe32(a: Uint8Array, b: Uint8Array, topMask: number): boolean {
   for (let i = 31; i >= 0; i--) {
     const x = i === 31 ? a[i]! & topMask : a[i]!;
     if (x !== b[i]) return x < b[i]!;
@@ -67,7 +67,7 @@ function lessLe32(a: Uint8Array, b: Uint8Array, topMask = 0xff): boolean {
 
 /** True if the 32-byte little-endian scalar is < L (RFC 8032 5.1.7, step 1). */
 export function isCanonicalScalar(s: Uint8Array): boolean {
-  return s.length === 32 && lessLe32(s, L_LE);
+  return s.length === 32 && lessLe32(s, L_LE, 0xff);
 }
 
 /** The BigInt forms of the two range checks: the reference the byte
@@ -103,11 +103,15 @@ export const SMALL_ORDER_ENCODINGS: readonly Uint8Array[] = SMALL_ORDER_Y.map(bi
 /** True if the encoding names a point of small order (sign bit ignored). */
 export function hasSmallOrder(b: Uint8Array): boolean {
   if (b.length !== 32) return false;
-  return SMALL_ORDER_ENCODINGS.some((bad) => {
+  // A plain loop, not .some(callback): a new closure per call made the
+  // JIT's inlined callee check fail on every signature.
+  for (let k = 0; k < SMALL_ORDER_ENCODINGS.length; k++) {
+    const bad = SMALL_ORDER_ENCODINGS[k]!;
     let diff = (b[31]! & 0x7f) ^ bad[31]!;
     for (let i = 0; i < 31; i++) diff |= b[i]! ^ bad[i]!;
-    return diff === 0;
-  });
+    if (diff === 0) return true;
+  }
+  return false;
 }
 
 /** The pure checks both verifiers share. Anything they reject would only be

@@ -61,6 +61,9 @@ export class TopMembers {
 }
 
 const MAX_DEPTH = 64;
+/** "No backslash ahead": past the end of any text (a 32-bit integer, not
+ * Infinity, so the offsets stay integers for the JIT). */
+export const NO_BACKSLASH = 0x7fffffff;
 const MAX_SAFE_DIGITS = 15; // every 15-digit integer is safe
 
 let s = "";
@@ -159,10 +162,10 @@ function compareRanges(a0: number, a1: number, b0: number, b1: number): number {
   return a1 - a0 - (b1 - b0);
 }
 
-function scanValue(depth: number, top: TopMembers | null): boolean {
+function scanValue(depth: number): boolean {
   const c = s.charCodeAt(pos);
   if (c === 34) return scanString();
-  if (c === 123) return scanObject(depth + 1, top);
+  if (c === 123) return scanObject(depth + 1);
   if (c === 91) return scanArray(depth + 1);
   if (c === 45 || (c >= 48 && c <= 57)) return scanNumber();
   if (c === 116) return scanLiteral("true");
@@ -179,7 +182,7 @@ function scanArray(depth: number): boolean {
     return pos <= lim;
   }
   for (;;) {
-    if (pos >= lim || !scanValue(depth, null)) return false;
+    if (pos >= lim || !scanValue(depth)) return false;
     const c = s.charCodeAt(pos);
     pos++;
     if (c === 93) return pos <= lim;
@@ -187,7 +190,13 @@ function scanArray(depth: number): boolean {
   }
 }
 
-function scanObject(depth: number, top: TopMembers | null): boolean {
+/** Where scanObject records the top-level members (depth 0). A module
+ * variable, not a parameter that is null below the top: an argument whose
+ * type changes between calls makes the JIT's optimized code exit and be
+ * recompiled again and again (BUN_JSC_printEachOSRExit showed it once per file). */
+let top: TopMembers = new TopMembers();
+
+function scanObject(depth: number): boolean {
   if (depth > MAX_DEPTH) return false;
   pos++; // {
   if (s.charCodeAt(pos) === 125) {
@@ -212,8 +221,8 @@ function scanObject(depth: number, top: TopMembers | null): boolean {
     if (pos >= lim) return false;
     const valueStart = pos;
     lastEscaped = false;
-    if (!scanValue(depth, null)) return false;
-    if (top) {
+    if (!scanValue(depth)) return false;
+    if (depth === 0) {
       const i = top.count++;
       top.keyStart[i] = k0;
       top.keyEnd[i] = k1;
@@ -231,10 +240,11 @@ function scanObject(depth: number, top: TopMembers | null): boolean {
 /** True if text[start, end) is canonical JSON (integers only) with an
  * object at the top; fills `top` with its members. See the module comment.
  * `nextBackslash`: offset of the first backslash at or after `start` (any
- * value >= `end`, e.g. Infinity, when there is none in the line), or
+ * value >= `end`, e.g. NO_BACKSLASH, when there is none in the line), or
  * undefined to search. */
-export function scanCanonical(text: string, start: number, end: number, top: TopMembers, nextBackslash?: number): boolean {
-  top.count = 0;
+export function scanCanonical(text: string, start: number, end: number, members: TopMembers, nextBackslash?: number): boolean {
+  members.count = 0;
+  top = members;
   if (end <= start || text.charCodeAt(start) !== 123) return false;
   s = text;
   pos = start;
@@ -244,11 +254,11 @@ export function scanCanonical(text: string, start: number, end: number, top: Top
   let bs = nextBackslash ?? text.indexOf("\\", start);
   if (bs < start) {
     bs = text.indexOf("\\", start); // a stale hint, or none found (-1)
-    if (bs < 0) bs = Infinity;
+    if (bs < 0) bs = NO_BACKSLASH;
   }
   noBackslash = bs >= end;
   try {
-    return scanObject(0, top) && pos === end;
+    return scanObject(0) && pos === end;
   } finally {
     s = "";
   }

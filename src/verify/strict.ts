@@ -37,7 +37,7 @@ import { canonicalize } from "../audit/jcs.ts";
 import { MAX_LINE_BYTES } from "../audit/event.ts";
 import type { LedgerEntry } from "../audit/ledger.ts";
 import { OP_ID_RE } from "../audit/opid.ts";
-import { CONTROL_RE, scanCanonical, TopMembers } from "./scan.ts";
+import { CONTROL_RE, NO_BACKSLASH, scanCanonical, TopMembers } from "./scan.ts";
 import { tooDeep } from "../config/bounded.ts";
 
 export const CHAIN_RE = /^sha256:[0-9a-f]{64}$/;
@@ -234,7 +234,7 @@ function objOf(text: string, start: number, end: number): Record<string, unknown
 
 /** Fast path: true if the recognizer accepted the line (so it is
  * canonical); the envelope and the hash cut are then in the module state. */
-function readFast(text: string, start: number, end: number, nextBackslash: number, opId: string, prevHash: string | null): boolean {
+function readFast(text: string, start: number, end: number, nextBackslash: number, opId: string, prevHash: string): boolean {
   if (!scanCanonical(text, start, end, top, nextBackslash)) return false;
   eV = eOp = eSeq = eEvent = ePrev = eHash = undefined;
   eTsOk = false;
@@ -264,7 +264,7 @@ function readFast(text: string, start: number, end: number, nextBackslash: numbe
         break;
       case 4:
         if (c0 === 104 /* h */ && text.startsWith("hash", ks)) (eHash = fieldValue(text, m)), (hashAt = m);
-        else if (c0 === 112 /* p */ && text.startsWith("prev", ks)) ePrev = prevHash !== null && isStringValue(text, m, prevHash) ? prevHash : fieldValue(text, m);
+        else if (c0 === 112 /* p */ && text.startsWith("prev", ks)) ePrev = prevHash !== "" && isStringValue(text, m, prevHash) ? prevHash : fieldValue(text, m);
         break;
       case 5:
         if (c0 === 101 /* e */ && text.startsWith("event", ks)) eEvent = fieldValue(text, m);
@@ -412,9 +412,9 @@ function readOp(text: string, ascii: boolean, opId: string, collectTouched: bool
     if (lineBytes > MAX_LINE_BYTES) problem(n, `line is ${lineBytes} bytes; at most ${MAX_LINE_BYTES} are allowed`);
     if (fastOk && nextBackslash < lineStart) {
       nextBackslash = text.indexOf("\\", lineStart);
-      if (nextBackslash < 0) nextBackslash = Infinity;
+      if (nextBackslash < 0) nextBackslash = NO_BACKSLASH;
     }
-    if (!(fastOk && readFast(text, lineStart, end, nextBackslash, opId, prevHash))) {
+    if (!(fastOk && readFast(text, lineStart, end, nextBackslash, opId, prevHash ?? ""))) {
       const p = readSlow(text.slice(lineStart, end));
       if (p !== null) {
         problem(n, p);
