@@ -22,9 +22,11 @@ export const APT_PRE_INSTALL_PATH = "/usr/lib/pkgswitch/apt-pre-install";
 export const NO_PROC_MESSAGE = "pkgswitch: /proc is not mounted, so the hook did nothing: mount it (mount -t proc proc /proc) and run pkgswitch relink";
 
 /** The shell line a hook runs: skip when the binary is absent, say so when
- * /proc is, else run it and never fail the transaction. */
-function hookCommand(binary: string, args: string): string {
-  return `if [ -x ${binary} ]; then if [ -e /proc/self ]; then ${binary} ${args} || true; else echo '${NO_PROC_MESSAGE}' >&2; fi; fi`;
+ * /proc is, else run it and never fail the transaction. `quote` encloses
+ * the message: ' where the line sits in a double-quoted value (apt, dpkg),
+ * " where it sits in a single-quoted `sh -c` argument (pacman). */
+function hookCommand(binary: string, args: string, quote: "'" | '"' = "'"): string {
+  return `if [ -x ${binary} ]; then if [ -e /proc/self ]; then ${binary} ${args} || true; else echo ${quote}${NO_PROC_MESSAGE}${quote} >&2; fi; fi`;
 }
 
 export function aptHook(binary: string): string {
@@ -84,8 +86,13 @@ post-invoke="${hookCommand(binary, "relink --hook")}"
 export const PACMAN_HOOK_PATH = "/etc/pacman.d/hooks/90-pkgswitch.hook";
 export const PACMAN_PRE_REMOVE_HOOK_PATH = "/etc/pacman.d/hooks/10-pkgswitch-pre-remove.hook";
 
+/** pacman splits Exec on whitespace, honouring quotes (alpm-hooks(5)), so
+ * the sh -c argument is single-quoted and the message inside it double-quoted.
+ * The drain after the command reads what pacman writes to a NeedsTargets
+ * hook that the binary did not (absent, or no /proc); pacman gives every
+ * other hook an empty stdin. */
 function pacmanExec(binary: string, args: string): string {
-  return `Exec = /usr/bin/sh -c 'if [ -x ${binary} ]; then ${binary} ${args} || true; else while read -r _; do :; done; fi; exit 0'`;
+  return `Exec = /usr/bin/sh -c '${hookCommand(binary, args, '"')}; while read -r _; do :; done; exit 0'`;
 }
 
 function targetLines(packages: string[]): string {
@@ -120,6 +127,18 @@ Description = Restoring the originals of switched commands before their provider
 When = PreTransaction
 ${pacmanExec(binary, "relink --hook --removing")}
 NeedsTargets
+`;
+}
+
+/** rpm: the script the pkgswitch-hooks rpm's file triggers run (rpm.ts
+ * RPM_HOOKS; scripts/make-rpm-hook.sh builds the triggers, shell scriptlets
+ * that drain their stdin and run this script). It runs inside the root,
+ * after the transaction, and never fails it. */
+export function rpmHookScript(binary: string): string {
+  return `#!/bin/sh
+# ${MARKER} (written by \`pkgswitch hooks install\`; run by the pkgswitch-hooks rpm's file triggers).
+${hookCommand(binary, "relink --hook")}
+exit 0
 `;
 }
 

@@ -19,7 +19,7 @@ import { run, type CommandResult } from "./exec.ts";
 import { lockHoldersOf } from "./locks.ts";
 import { usrMergeAlias } from "./dpkg.ts";
 import { lastLine } from "./common.ts";
-import { MARKER } from "./hooks.ts";
+import { rpmHookScript } from "./hooks.ts";
 import { readOsId } from "./osrelease.ts";
 import { nodeOs } from "../sys/index.ts";
 
@@ -138,15 +138,8 @@ export function dnfError(out: string): string {
 }
 
 
-/** The script the pkgswitch-hooks rpm's file triggers run (they run inside
- * the root, after the transaction); it never fails the transaction. */
-export function rpmHookScript(binary: string): string {
-  return `#!/bin/sh
-# ${MARKER} (written by \`pkgswitch hooks install\`; run by the pkgswitch-hooks rpm's file triggers).
-if [ -x ${binary} ]; then ${binary} relink --hook || true; fi
-exit 0
-`;
-}
+// The script the file triggers run is hooks.ts's, with the other managers' hook texts.
+export { rpmHookScript };
 
 /** rpm has no hook directory: file triggers (%transfiletriggerin and
  * %transfiletriggerpostun on /usr/bin and /usr/sbin) live in the database,

@@ -6,6 +6,8 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { cachedRoot } from "../helpers/debroot.ts";
+import { cachedArchRoot } from "../helpers/archroot.ts";
+import { cachedFedora } from "../helpers/fedroot.ts";
 import { BINARY } from "../helpers/paths.ts";
 
 function copyOf(src: string): string {
@@ -114,6 +116,13 @@ export const FIXTURES: Record<string, () => string> = {
   "audit-record": auditRecord,
   /** A signing key (`keys generate`), then `enable coreutils --yes --no-hooks`. */
   "switched-no-hooks": switchedNoHooks,
+  /** The Arch-like root of scripts/make-arch-root.sh (a pacman database,
+   * coreutils 9.1-2 in /srv/pkgs): nothing switched, /proc not mounted. */
+  arch: () => layerOver(cachedArchRoot()),
+  /** The Fedora-like root of scripts/make-fedora-root.sh (an rpm database in
+   * /usr/lib/sysimage/rpm, a dnf repository outside the root): nothing
+   * switched, /proc not mounted. */
+  fedora: () => layerOver(join(cachedFedora(), "root")),
   /** coreutils enabled, then uutils' multicall binary deleted: every switched command dangles. */
   "coreutils-broken": () => {
     const r = enabled();

@@ -12,6 +12,8 @@ import { diffSnapshots, pkgswitch, pkgswitchJson, sha256File, snapshotTree } fro
 import { BINARY } from "../helpers/paths.ts";
 import { checkedSbom } from "../helpers/sbom.ts";
 import { killDuring } from "../helpers/crash.ts";
+import { canUnshare } from "../helpers/noproc.ts";
+import { NO_PROC_MESSAGE } from "../../src/pkgmgr/hooks.ts";
 
 setDefaultTimeout(300_000);
 // enable runs the compatibility probes (hundreds of processes, cached by the
@@ -38,6 +40,30 @@ function ops(): Array<{ op: string; command: string; status: string }> {
 }
 function events(op: string): Ev[] {
   return readFileSync(join(root, `var/lib/pkgswitch/audit/audit-${op}.jsonl`), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+}
+/** What each alpm hook printed during the transaction that wrote `log`
+ * (the part of pacman.log it appended): pacman logs a hook's whole output
+ * as ALPM-SCRIPTLET lines after "running '<hook>'...". Output outside a
+ * hook (a package's install scriptlet) is under "". */
+function hookOutput(log: string): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  let hook = "";
+  for (const line of log.split("\n")) {
+    const running = /\[ALPM\] running '(.+)'\.\.\.$/.exec(line);
+    const printed = /\[ALPM-SCRIPTLET\] (.*)$/.exec(line);
+    if (running) out[(hook = running[1]!)] = [];
+    else if (printed) (out[hook] ??= []).push(printed[1]!);
+    else if (/\[ALPM\]/.test(line)) hook = "";
+  }
+  return out;
+}
+/** pacman without /proc in the root; what its hooks printed, and the operations pkgswitch recorded meanwhile. */
+function pacmanWithoutProc(args: string[]) {
+  const log = join(root, "var/log/pacman.log");
+  const from = readFileSync(log).length;
+  const n = ops().length;
+  const r = pacman(root, args, { noProc: true });
+  return { ...r, hooks: hookOutput(readFileSync(log).subarray(from).toString()), newOps: ops().slice(n) };
 }
 const altered = (pkg: string) => /(\d+) total files, (\d+) altered files/.exec(pacman(root, ["-Qkk", pkg]).out);
 
@@ -208,10 +234,40 @@ describe("staying switched across pacman transactions (alpm hooks)", () => {
     expect(pkgswitch(["--root", root, "audit", "verify", "--all"]).code).toBe(0);
   });
 
+  // A rescue chroot without /proc: the compiled binary would abort with a
+  // crash banner before pkgswitch's code runs, so the hook says so in one
+  // line and runs nothing; relink afterwards does what the hook would have.
+  test.skipIf(!canUnshare)("without /proc: pacman -U exits 0, the hook prints the one line and runs nothing; relink afterwards re-applies", () => {
+    const r = pacmanWithoutProc(["-U", "--noconfirm", NEWER]);
+    expect(r.code).toBe(0);
+    expect(r.hooks).toEqual({ "90-pkgswitch.hook": [NO_PROC_MESSAGE] });
+    expect(r.out).not.toMatch(/Bun|panic|error/i);
+    expect(r.newOps).toEqual([]);
+    // pacman wrote coreutils' files over the links, and nothing put them back.
+    for (const t of before91.keys()) expect(lstatSync(join(root, t)).isFile()).toBe(true);
+    expect(pkgswitch(["--root", root, "relink"]).code).toBe(0);
+    for (const t of before91.keys()) expect(readlinkSync(join(root, t))).toBe(`/usr/bin/uu-${t.split("/").pop()}`);
+  });
+
   test("disable afterwards restores the new version's files: pacman -Qkk coreutils 0 altered", () => {
     expect(pkgswitch(["--root", root, "disable", "coreutils", "--yes"]).code).toBe(0);
     expect(altered("coreutils")![2]).toBe("0");
     expect(readFileSync(join(root, "usr/bin/ls")).toString("latin1")).toContain("pkgswitch fixture coreutils 9.1-2");
+  });
+
+  test.skipIf(!canUnshare)("without /proc: pacman -R uutils-coreutils exits 0, each hook prints the one line (its targets drained) and runs nothing; relink afterwards restores the originals", () => {
+    expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"], SLOW).code).toBe(0);
+    const list = expectedTargets();
+    const r = pacmanWithoutProc(["-R", "--noconfirm", "uutils-coreutils"]);
+    expect(r.code).toBe(0);
+    expect(r.hooks).toEqual({ "10-pkgswitch-pre-remove.hook": [NO_PROC_MESSAGE], "90-pkgswitch.hook": [NO_PROC_MESSAGE] });
+    expect(r.out).not.toMatch(/Bun|panic|error/i);
+    expect(r.newOps).toEqual([]);
+    // Nothing restored the originals before their provider went: the links dangle.
+    for (const t of list) expect(lstatSync(join(root, t)).isSymbolicLink() && !existsSync(join(root, t))).toBe(true);
+    expect(pkgswitch(["--root", root, "relink"]).code).toBe(0);
+    for (const t of list) expect(lstatSync(join(root, t)).isFile()).toBe(true);
+    expect(altered("coreutils")![2]).toBe("0");
   });
 
   test("pacman -R uutils-coreutils exits 0 and leaves no dangling link: the pre-remove hook restored the originals first", () => {

@@ -12,6 +12,8 @@ import { cachedFedora, dnfIn, fedoraRoot, removeFedoraRoot, rpmIn } from "../hel
 import { inRoot, startWatcher } from "../helpers/debroot.ts";
 import { diffSnapshots, pkgswitch, pkgswitchJson, sha256File, snapshotTree } from "../helpers/cli.ts";
 import { BINARY, VECTORS } from "../helpers/paths.ts";
+import { canUnshare } from "../helpers/noproc.ts";
+import { NO_PROC_MESSAGE } from "../../src/pkgmgr/hooks.ts";
 
 setDefaultTimeout(300_000);
 // Commands that run a dnf transaction: on a loaded machine (CI shares it)
@@ -310,6 +312,33 @@ describe("upgrades on a Fedora root: the pkgswitch-hooks rpm's file triggers", (
     expect(links()).toEqual(targets);
     expect(ops().length).toBe(before + 1);
     expect(ops().at(-1)!.command).toBe("relink --hook");
+  });
+
+  // A rescue chroot without /proc: the compiled binary would abort with a
+  // crash banner before pkgswitch's code runs, so the trigger's script says
+  // so in one line and runs nothing; relink afterwards does its work.
+  test.skipIf(!canUnshare)("without /proc: dnf remove uutils-coreutils exits 0, the trigger prints the one line and runs nothing; relink afterwards restores the originals", () => {
+    const log = join(r2, "var/log/dnf.rpm.log");
+    const from = readFileSync(log).length;
+    const before = ops().length;
+    const r = dnfIn(r2, ["-y", "remove", "uutils-coreutils"], { noProc: true });
+    expect(r.code).toBe(0);
+    // dnf logs each scriptlet's output as one INFO entry of dnf.rpm.log
+    // (continuation lines unprefixed), and shows it on stdout.
+    const entries = readFileSync(log).subarray(from).toString().split(/\n(?=\d{4}-\d\d-\d\dT\S+ [A-Z]+ )/);
+    const printed = entries.filter((e) => / INFO /.test(e) && !e.includes("--- logging initialized ---")).map((e) => e.replace(/^\S+ INFO /, "").trimEnd());
+    expect(printed).toEqual([NO_PROC_MESSAGE]);
+    expect(r.out.split(NO_PROC_MESSAGE).length).toBe(2);
+    expect(r.out).not.toMatch(/Bun|panic/);
+    expect(ops().length).toBe(before);
+    // Nothing restored the originals after their provider went: the links dangle.
+    expect(links()).toEqual(targets);
+    for (const t of targets) expect(existsSync(join(r2, t))).toBe(false);
+    expect(pkgswitch(["--root", r2, "relink"]).code).toBe(0);
+    expect(links()).toEqual([]);
+    expect(rpmIn(r2, ["-V", "coreutils"])).toEqual({ code: 0, out: "" });
+    // Enabled again for the removal with /proc below.
+    expect(pkgswitch(["--root", r2, "enable", "coreutils", "--yes"], SLOW).code).toBe(0);
   });
 
   test("dnf remove uutils-coreutils leaves no dangling link: the originals come back", () => {

@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { PROJECT } from "./paths.ts";
+import { withoutProc } from "./noproc.ts";
 
 export function cachedArchRoot(): string {
   const p = Bun.spawnSync(["bash", join(PROJECT, "scripts/make-arch-root.sh")], { stderr: "inherit" });
@@ -19,9 +20,11 @@ export function archRoot(): string {
   return root;
 }
 
-/** The host's pacman on the root's database (`--sysroot`: chroot first). */
-export function pacman(root: string, args: string[]): { code: number; out: string } {
-  const p = Bun.spawnSync(["pacman", "--sysroot", root, ...args], { env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LC_ALL: "C" } });
+/** The host's pacman on the root's database (`--sysroot`: chroot first);
+ * `noProc`: with an empty /proc in the root (helpers/noproc.ts). */
+export function pacman(root: string, args: string[], opts: { noProc?: boolean } = {}): { code: number; out: string } {
+  const argv = ["pacman", "--sysroot", root, ...args];
+  const p = Bun.spawnSync(opts.noProc ? withoutProc(root, argv) : argv, { env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LC_ALL: "C" } });
   return { code: p.exitCode ?? -1, out: p.stdout.toString() + p.stderr.toString() };
 }
 

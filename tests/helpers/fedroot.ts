@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PROJECT } from "./paths.ts";
+import { withoutProc } from "./noproc.ts";
 
 export function cachedFedora(): string {
   const p = Bun.spawnSync(["bash", join(PROJECT, "scripts/make-fedora-root.sh")], { stderr: "inherit" });
@@ -25,11 +26,13 @@ export function rpmIn(root: string, args: string[]): { code: number; out: string
   return { code: p.exitCode ?? -1, out: p.stdout.toString() + p.stderr.toString() };
 }
 
-/** The host's dnf on the root, with its rpm database where the root keeps it. */
-export function dnfIn(root: string, args: string[]): { code: number; out: string } {
+/** The host's dnf on the root, with its rpm database where the root keeps
+ * it; `noProc`: with an empty /proc in the root (helpers/noproc.ts). */
+export function dnfIn(root: string, args: string[], opts: { noProc?: boolean } = {}): { code: number; out: string } {
   const home = mkdtempSync("/tmp/pkgswitch-dnf-test-");
   writeFileSync(join(home, ".rpmmacros"), "%_dbpath /usr/lib/sysimage/rpm\n");
-  const p = Bun.spawnSync(["dnf", "--noplugins", "--installroot", root, ...args], { env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LC_ALL: "C", HOME: home } });
+  const argv = ["dnf", "--noplugins", "--installroot", root, ...args];
+  const p = Bun.spawnSync(opts.noProc ? withoutProc(root, argv) : argv, { env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LC_ALL: "C", HOME: home } });
   rmSync(home, { recursive: true, force: true });
   return { code: p.exitCode ?? -1, out: p.stdout.toString() + p.stderr.toString() };
 }

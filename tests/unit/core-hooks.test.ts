@@ -19,6 +19,7 @@ import {
   pacmanHook,
   pacmanPreRemoveHook,
   removalsFromAptV2,
+  rpmHookScript,
 } from "../../src/pkgmgr/hooks.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "pkgswitch-hooks-"));
@@ -145,12 +146,23 @@ describe("without /proc, a hook says so in one line instead of running the binar
   ] as const;
   const script = join(tmp, "apt-pre-install-proc");
   writeFileSync(script, aptPreInstallScript(fake));
+  // pacman's Exec: sh -c and its single-quoted argument (alpm splits on
+  // whitespace outside quotes); rpm's triggers run the script with sh.
+  const pacmanShell = (hook: string) => /^Exec = \/usr\/bin\/sh -c '(.*)'$/m.exec(hook)![1]!;
+  const rpmScript = join(tmp, "rpm-hook-proc");
+  writeFileSync(rpmScript, rpmHookScript(fake));
   const run = (cmd: string, noProc: boolean) => {
     const inner = noProc ? `mount -t tmpfs none /proc && exec sh -c "$0"` : `exec sh -c "$0"`;
     const p = Bun.spawnSync([unshare!, "-m", "--propagation", "private", "sh", "-c", inner, cmd], { stdin: Buffer.from(APT_V2) });
     return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
   };
-  for (const [name, line] of [...lines, ["apt pre-install script", `sh ${script}`] as const]) {
+  const more = [
+    ["apt pre-install script", `sh ${script}`],
+    ["pacman PostTransaction", pacmanShell(pacmanHook(fake, ["coreutils"]))],
+    ["pacman PreTransaction (NeedsTargets)", pacmanShell(pacmanPreRemoveHook(fake, ["uutils-coreutils"]))],
+    ["rpm file trigger script", `sh ${rpmScript}`],
+  ] as const;
+  for (const [name, line] of [...lines, ...more]) {
     test.skipIf(!canUnshare)(name, () => {
       expect(run(line, false)).toEqual({ code: 0, out: expect.stringContaining("ran: relink --hook"), err: "" });
       expect(run(line, true)).toEqual({ code: 0, out: "", err: `${NO_PROC_MESSAGE}\n` });
@@ -168,7 +180,7 @@ describe("pacmanHook", () => {
     expect(h).toContain("[Trigger]\nOperation = Install\nOperation = Upgrade\nOperation = Remove\nType = Package\n");
     expect(h).toContain("[Action]\n");
     expect(h).toContain("When = PostTransaction\n");
-    expect(h).toContain("Exec = /usr/bin/sh -c 'if [ -x /usr/bin/pkgswitch ]; then /usr/bin/pkgswitch relink --hook || true;");
+    expect(h).toContain(`Exec = /usr/bin/sh -c 'if [ -x /usr/bin/pkgswitch ]; then if [ -e /proc/self ]; then /usr/bin/pkgswitch relink --hook || true; else echo "${NO_PROC_MESSAGE}" >&2; fi; fi; while read -r _; do :; done; exit 0'\n`);
     // Trigger before Action, targets inside Trigger
     expect(h.indexOf("[Trigger]")).toBeLessThan(h.indexOf("Target = busybox"));
     expect(h.indexOf("Target = uutils-coreutils")).toBeLessThan(h.indexOf("[Action]"));
