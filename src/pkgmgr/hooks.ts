@@ -75,7 +75,8 @@ post-invoke="${hookCommand(binary, "relink --hook")}"
 
 /** pacman (alpm hooks, alpm-hooks(5)). pacman runs Exec without a shell and
  * reports a missing program as a failed hook, so each hook goes through
- * sh and skips itself when the binary is absent; neither sets AbortOnFail,
+ * sh and skips itself when the binary is absent (and says so when /proc
+ * is, as apt's and dpkg's do); neither sets AbortOnFail,
  * so a hook never fails pacman's transaction.
  *  - PostTransaction, on Install/Upgrade/Remove of every replaced and
  *    replacement package: relink (re-apply links an upgrade overwrote, with
