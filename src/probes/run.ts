@@ -10,6 +10,7 @@ import { join, posix } from "node:path";
 import { hostPath } from "../config/paths.ts";
 import { sha256File, sha256Hex } from "../hashing/hash.ts";
 import { inRoot } from "../pkgmgr/exec.ts";
+import { prepareChildren } from "../sys/index.ts";
 import type { Corpus, Fixture, Probe } from "./corpus.ts";
 import { compareObservations, type Comparison, type FileEntry, type Observation } from "./compare.ts";
 
@@ -112,6 +113,7 @@ export async function snapshotTree(dir: string): Promise<FileEntry[]> {
 function runInRoot(root: string, script: string, env: Record<string, string>, stdin: string | undefined): Promise<Observation> {
   return new Promise((resolvePromise) => {
     const argv = inRoot(root, ["/bin/sh", "-c", script]);
+    prepareChildren();
     const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ["pipe", "pipe", "pipe"] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];

@@ -1,6 +1,6 @@
 /** The Bun implementation of ./types.ts. `bun:ffi` is loaded with require on
  * first use, so this module also loads (unused) under Deno. */
-import type { Child, Libc, Runtime, SpawnOptions, SpawnSyncResult } from "./types.ts";
+import type { Child, Libc, RLimits, Runtime, SpawnOptions, SpawnSyncResult } from "./types.ts";
 
 let libc: Libc | null = null;
 
@@ -18,6 +18,19 @@ function openLibc(): Libc {
     syncfs: (fd) => s.syncfs(fd) as number,
     ioctl: (fd, request, arg) => s.ioctl(fd, request, arg) as number,
     errno: () => ffi.read.i32(s.__errno_location() as never, 0),
+  };
+}
+
+function openRLimits(): RLimits {
+  const ffi = require("bun:ffi") as typeof import("bun:ffi");
+  const { FFIType } = ffi;
+  const s = ffi.dlopen("libc.so.6", {
+    getrlimit: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
+    setrlimit: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
+  }).symbols;
+  return {
+    get: (resource, value) => s.getrlimit(resource, value) as number,
+    set: (resource, value) => s.setrlimit(resource, value) as number,
   };
 }
 
@@ -39,6 +52,7 @@ export const bunRuntime: Runtime = {
   },
   sleepSync: (ms) => Bun.sleepSync(ms),
   libc: () => (libc ??= openLibc()),
+  rlimits: openRLimits,
   stdinText: () => Bun.stdin.text(),
   async stdinLine() {
     for await (const line of console) return line;

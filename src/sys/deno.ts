@@ -4,7 +4,7 @@ import type * as ChildProcess from "node:child_process";
 import type * as Readline from "node:readline";
 import type * as Stream from "node:stream";
 import { nodeCrypto } from "./builtins.ts";
-import type { Child, Libc, Runtime, SpawnOptions, SpawnSyncResult } from "./types.ts";
+import type { Child, Libc, RLimits, Runtime, SpawnOptions, SpawnSyncResult } from "./types.ts";
 
 /** The part of Deno's global this file uses (tsc here knows Bun's types only). */
 declare const Deno: {
@@ -36,6 +36,17 @@ function openLibc(): Libc {
   };
 }
 
+function openRLimits(): RLimits {
+  const s = Deno.dlopen("libc.so.6", {
+    getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
+    setrlimit: { parameters: ["i32", "buffer"], result: "i32" },
+  }).symbols;
+  return {
+    get: (resource, value) => s.getrlimit!(resource, value) as number,
+    set: (resource, value) => s.setrlimit!(resource, value) as number,
+  };
+}
+
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 export const denoRuntime: Runtime = {
@@ -61,6 +72,7 @@ export const denoRuntime: Runtime = {
   },
   sleepSync: (ms) => void Atomics.wait(sleeper, 0, 0, ms),
   libc: () => (libc ??= openLibc()),
+  rlimits: openRLimits,
   async stdinText() {
     const chunks: Buffer[] = [];
     for await (const c of process.stdin) chunks.push(c as Buffer);

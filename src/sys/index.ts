@@ -2,6 +2,7 @@
  * Deno implementations. Everything else imports these functions and never
  * names a runtime (scripts/check-structure.ts enforces it). */
 import type { Runtime } from "./types.ts";
+import { lowerFileLimit } from "./limits.ts";
 
 export type { Child, Libc, SpawnOptions, SpawnSyncResult } from "./types.ts";
 
@@ -13,8 +14,24 @@ const rt: Runtime = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined"
   : (await import("./deno.ts")).denoRuntime;
 
 export const RUNTIME = rt.name;
-export const spawnSync = rt.spawnSync;
-export const spawn = rt.spawn;
+
+let childLimit = false;
+/** Before the first child: the open-files soft limit children inherit goes
+ * back to 1024 (./limits.ts says why). Idempotent; code that starts
+ * children without spawn/spawnSync below calls it first. Without FFI
+ * (a restricted Deno), children keep the runtime's limit. */
+export function prepareChildren(): void {
+  if (childLimit) return;
+  childLimit = true;
+  try {
+    lowerFileLimit(rt.rlimits());
+  } catch {
+    // no FFI: nothing to do
+  }
+}
+
+export const spawnSync: Runtime["spawnSync"] = (argv, opts) => (prepareChildren(), rt.spawnSync(argv, opts));
+export const spawn: Runtime["spawn"] = (argv, opts) => (prepareChildren(), rt.spawn(argv, opts));
 export const sleepSync = rt.sleepSync;
 export const libc = rt.libc;
 export const stdinText = rt.stdinText;

@@ -39,6 +39,12 @@ export interface Libc {
   errno(): number;
 }
 
+/** getrlimit(2)/setrlimit(2) through FFI; `value` is {rlim_cur, rlim_max}. */
+export interface RLimits {
+  get(resource: number, value: BigUint64Array): number;
+  set(resource: number, value: BigUint64Array): number;
+}
+
 export interface Runtime {
   readonly name: "bun" | "deno";
   spawnSync(argv: string[], opts: SpawnOptions): SpawnSyncResult;
@@ -46,6 +52,8 @@ export interface Runtime {
   /** Block the thread (the lock's retry loop runs before any async work). */
   sleepSync(ms: number): void;
   libc(): Libc;
+  /** Resource limits (a dlopen of its own: the lock's libc stays as small). */
+  rlimits(): RLimits;
   /** All of standard input as UTF-8 text. */
   stdinText(): Promise<string>;
   /** One line from standard input (a terminal prompt's answer), or null at EOF. */
