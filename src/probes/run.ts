@@ -1,10 +1,11 @@
 /** Running probes inside the root, the original and the replacement side by
- * side. Each run gets a fresh work directory with the same fixtures (fixed
- * content, modes and time stamps) under one scratch directory of ours inside
+ * side. Each run starts in a work directory holding exactly the same fixtures
+ * (fixed content, modes and time stamps; kept from the run before only if
+ * that run changed nothing in it) under one scratch directory of ours inside
  * the root, which is removed at the end: the system itself is only read. */
 import { spawn } from "node:child_process";
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs";
-import { chmod, lstat, mkdir, readdir, readFile, readlink, rm, symlink, utimes, writeFile } from "node:fs/promises";
+import { chmod, lstat, mkdir, readdir, readFile, readlink, rename, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { join, posix } from "node:path";
 import { hostPath } from "../config/paths.ts";
@@ -68,11 +69,18 @@ async function writeFixture(dir: string, rel: string, f: Fixture): Promise<void>
   if (typeof f !== "string" && f.mode) await chmod(p, parseInt(f.mode, 8));
 }
 
-/** Lay out fixtures with fixed times (directories last, deepest first, since
- * creating an entry updates its parent's mtime). */
+/** Lay out fixtures with fixed times. */
 async function layFixtures(dir: string, fixtures: Record<string, Fixture>): Promise<void> {
   await mkdir(dir, { recursive: true });
   for (const [rel, f] of Object.entries(fixtures)) await writeFixture(dir, rel, f);
+  await stampTimes(dir);
+}
+
+/** Every entry's access and modification time to FIXTURE_TIME (directories
+ * last, deepest first, since creating an entry updates its parent's mtime;
+ * on a reused work dir this undoes the access times the last run's reads
+ * set). */
+async function stampTimes(dir: string): Promise<void> {
   const dirs: string[] = [];
   const walk = async (d: string) => {
     for (const name of await readdir(d)) {
@@ -88,25 +96,48 @@ async function layFixtures(dir: string, fixtures: Record<string, Fixture>): Prom
   await utimes(dir, FIXTURE_TIME, FIXTURE_TIME);
 }
 
-/** Every entry under `dir`, sorted, with what the comparison looks at. */
-export async function snapshotTree(dir: string): Promise<FileEntry[]> {
+/** Whole seconds of a millisecond time, rounded down (as Math.floor). */
+function floorSeconds(ms: bigint): number {
+  return Number(ms >= 0n ? ms / 1000n : -((-ms + 999n) / 1000n));
+}
+
+/** Every entry under `dir`, sorted, with what the comparison looks at; and
+ * a fingerprint of everything a probe could tell apart
+ * in the tree: each entry as the snapshot has it, plus its inode number and
+ * mtime to the nanosecond, each directory's listing in the order readdir
+ * gives it, and the top directory's own status. Two equal fingerprints of one
+ * work dir mean no run changed it (a file rewritten and its time put back
+ * still differs in content or inode; an entry removed and made again changes
+ * its directory's mtime and inode). Access times are not in it: stampTimes
+ * resets them. */
+async function snapshotWithPrint(dir: string): Promise<{ entries: FileEntry[]; print: string }> {
   const out: FileEntry[] = [];
+  const print: string[] = [];
+  const stat = async (p: string) => {
+    const st = await lstat(p, { bigint: true });
+    print.push(`${st.ino}:${st.mode}:${st.uid}:${st.gid}:${st.size}:${st.mtimeNs}:${st.nlink}`);
+    return st;
+  };
   const walk = async (d: string, rel: string) => {
-    for (const name of (await readdir(d)).sort()) {
+    const names = await readdir(d);
+    print.push(names.join("/"));
+    for (const name of names.sort()) {
       const p = join(d, name);
       const r = rel ? `${rel}/${name}` : name;
-      const st = await lstat(p);
+      const st = await stat(p);
       const kind: FileEntry["kind"] = st.isFile() ? "file" : st.isDirectory() ? "dir" : st.isSymbolicLink() ? "symlink" : st.isFIFO() ? "fifo" : "other";
-      const e: FileEntry = { path: r, kind, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: kind === "file" ? st.size : 0, mtime: Math.floor(st.mtimeMs / 1000) };
+      const e: FileEntry = { path: r, kind, mode: Number(st.mode) & 0o7777, uid: Number(st.uid), gid: Number(st.gid), size: kind === "file" ? Number(st.size) : 0, mtime: floorSeconds(st.mtimeMs) };
       // Small files (all fixtures) in one read; a large output streamed.
       if (kind === "file") e.sha256 = st.size <= SMALL_FILE ? sha256Hex(await readFile(p)) : await sha256File(p);
       if (kind === "symlink") { e.link = await readlink(p); e.mode = 0; }
+      print.push(JSON.stringify(e));
       out.push(e);
       if (e.kind === "dir") await walk(p, r);
     }
   };
+  await stat(dir);
   await walk(dir, "");
-  return out;
+  return { entries: out, print: print.join("\n") };
 }
 
 /** Run a shell script inside the root, bounded in time and output. */
@@ -191,16 +222,62 @@ export class Scratch {
   }
 }
 
-/** Run one probe on one side: fresh fixtures, the command, then a snapshot. */
-async function observe(scratch: Scratch, corpus: Corpus, probe: Probe, side: "original" | "replacement", n: number): Promise<{ obs: Observation; work: string }> {
-  const rel = `w/${n}-${side}`;
-  const hostWork = join(scratch.host, rel);
-  const work = posix.join(scratch.inRoot, rel);
-  await layFixtures(hostWork, { ...corpus.fixtures, ...probe.files });
+/** One side's work dir of one worker, kept from run to run while no run
+ * changes it. Most probes only read their fixtures (cat, sort, ls …):
+ * laying the fixtures out afresh for each of the ~1,100 runs, and removing
+ * them after, made the file system allocate and free ~40,000 inodes, and on
+ * ext4 inode allocation slows down as freed inodes pile up (the first
+ * enable spent most of its time there: bench/README.md). */
+class WorkDir {
+  /** Fingerprint of the fixtures as laid out here; null when the dir is
+   * missing or holds something else (a probe's own files, a run's changes). */
+  private pristine: string | null = null;
+  private generation = 0;
+
+  constructor(private readonly scratch: Scratch, readonly name: string) {}
+
+  get host(): string {
+    return join(this.scratch.host, "w", this.name);
+  }
+
+  /** Make the dir hold exactly `fixtures` (with fixed times). `own` files of
+   * a probe always mean a fresh layout, never kept afterwards. */
+  async prepare(fixtures: Record<string, Fixture>, own: boolean, removals: Promise<void>[]): Promise<void> {
+    if (this.pristine !== null && !own) return stampTimes(this.host);
+    if (this.generation > 0) {
+      // Out of the way at once (a rename), removed in the background.
+      const old = join(this.scratch.host, "w", `old-${this.name}-${this.generation}`);
+      try {
+        await rename(this.host, old);
+        removals.push(rm(old, { recursive: true, force: true }).catch(() => {}));
+      } catch {
+        await rm(this.host, { recursive: true, force: true });
+      }
+    }
+    this.generation++;
+    await layFixtures(this.host, fixtures);
+    if (own) return;
+    this.pristine = (await snapshotWithPrint(this.host)).print;
+    await stampTimes(this.host); // the snapshot's reads set access times
+  }
+
+  /** The snapshot after a run; the dir is kept only if it is unchanged. */
+  async snapshot(): Promise<FileEntry[]> {
+    const { entries, print } = await snapshotWithPrint(this.host);
+    if (print !== this.pristine) this.pristine = null;
+    return entries;
+  }
+}
+
+/** Run one probe on one side: its fixtures, the command, then a snapshot. */
+async function observe(scratch: Scratch, wd: WorkDir, corpus: Corpus, probe: Probe, side: "original" | "replacement", removals: Promise<void>[]): Promise<{ obs: Observation; work: string }> {
+  const own = Object.keys(probe.files).length > 0;
+  await wd.prepare(own ? { ...corpus.fixtures, ...probe.files } : corpus.fixtures, own, removals);
+  const work = posix.join(scratch.inRoot, "w", wd.name);
   const body = probe.sh ?? `exec ${[probe.cmd, ...probe.args].map(quote).join(" ")}`;
   const env = { PATH: `${posix.join(scratch.inRoot, `bin-${side}`)}:/usr/sbin:/usr/bin:/sbin:/bin`, LC_ALL: "C", TZ: "UTC", HOME: work, TMPDIR: work };
   const obs = await runInRoot(scratch.root, `cd ${quote(work)} || exit 125\n${body}`, env, probe.stdin);
-  obs.files = await snapshotTree(hostWork);
+  obs.files = await wd.snapshot();
   return { obs, work };
 }
 
@@ -222,16 +299,18 @@ export async function runProbes(
     // the scratch dir goes (a failed removal is retried by that final rm).
     const removals: Promise<void>[] = [];
     let next = 0;
+    let workers = 0;
     const worker = async () => {
+      const k = workers++;
+      const dirs = { original: new WorkDir(scratch, `${k}-original`), replacement: new WorkDir(scratch, `${k}-replacement`) };
       while (next < probes.length) {
         const i = next++;
         const probe = probes[i]!;
-        const [a, b] = await Promise.all([observe(scratch, corpus, probe, "original", i), observe(scratch, corpus, probe, "replacement", i)]);
+        const [a, b] = await Promise.all([observe(scratch, dirs.original, corpus, probe, "original", removals), observe(scratch, dirs.replacement, corpus, probe, "replacement", removals)]);
         const c = compareObservations(a.obs, b.obs, { compare: probe.compare, lines: probe.lines, normalize: probe.normalize, mtime: probe.mtime, workDirs: [a.work, b.work], now: Date.now() / 1000 });
         const r: ProbeResult = { id: probe.id, cmd: probe.cmd, verdict: c.verdict, origin: origin(probe) };
         if (c.difference) r.difference = c.difference;
         results[i] = r;
-        for (const side of ["original", "replacement"]) removals.push(rm(join(scratch.host, `w/${i}-${side}`), { recursive: true, force: true }).catch(() => {}));
       }
     };
     try {
