@@ -10,6 +10,8 @@ import { libc, sleepSync } from "../sys/index.ts";
 const LOCK_EX = 2;
 const LOCK_NB = 4;
 const EWOULDBLOCK = 11;
+/** Digits of the pid in the lock file (Linux's pid_max is at most 2^22). */
+const PID_WIDTH = 10;
 
 export interface Lock {
   release(): void;
@@ -33,7 +35,8 @@ export function acquireLock(path: string, timeoutMs: number): Lock {
     // EACCES/EPERM/EROFS, and also EISDIR, ENOSPC, EIO: it cannot be taken.
     throw new PkgswitchError(Exit.PERMISSION, `cannot open lock ${path}: ${(e as Error).message}`);
   }
-  if (!fstatSync(fd).isFile()) {
+  const st = fstatSync(fd);
+  if (!st.isFile()) {
     closeSync(fd);
     throw new PkgswitchError(Exit.PERMISSION, `lock ${path} is not a regular file — remove it (nothing was changed)`);
   }
@@ -52,9 +55,13 @@ export function acquireLock(path: string, timeoutMs: number): Lock {
     sleepSync(50);
   }
   // Holder's pid, for humans; the lock itself is the flock, not this text.
+  // Written in place at a fixed width: truncating first made the file
+  // system free its block and allocate it again on every run (relink,
+  // after every package transaction, paid ~1 ms for it).
   try {
-    ftruncateSync(fd, 0);
-    writeSync(fd, `${process.pid}\n`, 0);
+    const line = `${String(process.pid).padStart(PID_WIDTH)}\n`;
+    if (st.size !== line.length) ftruncateSync(fd, 0);
+    writeSync(fd, line, 0);
   } catch {}
   let held = true;
   return {
