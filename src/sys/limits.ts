@@ -7,9 +7,9 @@
  * 524288, one query then makes about a million system calls (measured with
  * a hard limit of 20000: 45 ms against 35 ms at 1024; bench/README.md). A
  * program may also still use select(2), which breaks on descriptors of 1024
- * and above. systemd resets the soft limit to
- * FD_SETSIZE before it runs foreign code (rlimit_nofile_safe) for the same
- * reasons; pkgswitch does the same, once, before its first child. The old
+ * and above. systemd resets the soft limit to FD_SETSIZE before it runs
+ * foreign code (rlimit_nofile_safe) for the same reasons; pkgswitch does
+ * the same, once, before its first child. The old
  * soft limit cannot be read back after the runtime raised it, so a soft
  * limit above 1024 becomes 1024 (the hard limit is left alone, so a child
  * that needs more can raise its own). pkgswitch itself never holds many
