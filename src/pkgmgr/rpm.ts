@@ -137,10 +137,6 @@ export function dnfError(out: string): string {
   return lines.find((l) => l.startsWith("Error:")) ?? lines.find((l) => /^No match|^Problem/.test(l)) ?? lines[lines.length - 1] ?? "";
 }
 
-
-// The script the file triggers run is hooks.ts's, with the other managers' hook texts.
-export { rpmHookScript };
-
 /** rpm has no hook directory: file triggers (%transfiletriggerin and
  * %transfiletriggerpostun on /usr/bin and /usr/sbin) live in the database,
  * in a package of their own, so they fire for dnf, PackageKit and bare

@@ -9,10 +9,10 @@ import {
   parseRpmInstalled,
   parseRpmOwnerLists,
   parseRpmVersions,
-  rpmHookScript,
   RPM_HOOKS,
 } from "../../src/pkgmgr/rpm.ts";
 import { MARKER } from "../../src/hooks/files.ts";
+import { rpmHookScript } from "../../src/pkgmgr/hooks.ts";
 
 // rpm --root R --dbpath /usr/lib/sysimage/rpm -q --qf INSTALLED_QF coreutils nosuch uutils-coreutils coreutils
 // (rc 1: one name is not installed; its line is on stdout).
