@@ -15,14 +15,14 @@ const rt: Runtime = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined"
 
 export const RUNTIME = rt.name;
 
-let childLimit = false;
+let childrenPrepared = false;
 /** Before the first child: the open-files soft limit children inherit goes
  * back to 1024 (./limits.ts says why). Idempotent; code that starts
  * children without spawn/spawnSync below calls it first. Without FFI
  * (a restricted Deno), children keep the runtime's limit. */
 export function prepareChildren(): void {
-  if (childLimit) return;
-  childLimit = true;
+  if (childrenPrepared) return;
+  childrenPrepared = true;
   try {
     lowerFileLimit(rt.rlimits());
   } catch {

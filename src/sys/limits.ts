@@ -19,15 +19,13 @@ import type { RLimits } from "./types.ts";
 /** Linux's RLIMIT_NOFILE on x86-64 and arm64. */
 const RLIMIT_NOFILE = 7;
 /** select(2)'s FD_SETSIZE: the soft limit a distribution sets by default. */
-export const CHILD_FILE_LIMIT = 1024n;
+const CHILD_FILE_LIMIT = 1024n;
 
-/** Lower the soft open-files limit to CHILD_FILE_LIMIT if it is above it.
- * Returns the soft limit now in force (null if it could not be read). */
-export function lowerFileLimit(r: RLimits): bigint | null {
+/** Lower the soft open-files limit to CHILD_FILE_LIMIT if it is above it
+ * (a failed get or set leaves it as it is). */
+export function lowerFileLimit(r: RLimits): void {
   const v = new BigUint64Array(2);
-  if (r.get(RLIMIT_NOFILE, v) !== 0) return null;
-  if (v[0]! <= CHILD_FILE_LIMIT) return v[0]!;
-  const old = v[0]!;
+  if (r.get(RLIMIT_NOFILE, v) !== 0 || v[0]! <= CHILD_FILE_LIMIT) return;
   v[0] = CHILD_FILE_LIMIT;
-  return r.set(RLIMIT_NOFILE, v) === 0 ? CHILD_FILE_LIMIT : old;
+  r.set(RLIMIT_NOFILE, v);
 }
