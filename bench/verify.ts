@@ -32,7 +32,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eventLine, GENESIS, sealEvent } from "../src/audit/event.ts";
 import { ledgerLine, type LedgerEntry } from "../src/audit/ledger.ts";
-import { generateSecretKey, parseSignature } from "../src/attest/minisign.ts";
+import { generateSecretKey, parseSignature, verifySignature, type PublicKey } from "../src/attest/minisign.ts";
+import { jsonlName, sbomName, sigName } from "../src/audit/names.ts";
 import { signerFor } from "../src/attest/signing.ts";
 import { merkleRootOf } from "../src/audit/merkle.ts";
 import { verifyAll } from "../src/verify/verify.ts";
@@ -41,8 +42,6 @@ import { checkAuditSignature } from "../src/verify/signature.ts";
 import { sha256Hex } from "../src/verify/strict.ts";
 import { sha256Into } from "../src/sys/digest.ts";
 import { readArtifact } from "../src/verify/files.ts";
-import { blake2b512 } from "../src/attest/blake2.ts";
-import { verifyStrict } from "../src/attest/ed25519.ts";
 import { PROJECT, timed } from "./lib.ts";
 
 // Worker mode: signature checks alone over a share of the files (the same
@@ -51,8 +50,8 @@ import { PROJECT, timed } from "./lib.ts";
 if (!isMainThread) {
   const { parsePublicKey } = await import("../src/attest/minisign.ts");
   parentPort!.once("message", (m: { audit: string; files: string[]; pub: string; floor?: boolean }) => {
-    if (m.floor) return floorWorker(m.audit, m.files, parsePublicKey(m.pub).pk);
     const keys = [parsePublicKey(m.pub)];
+    if (m.floor) return floorWorker(m.audit, m.files, keys);
     const data = m.files.map((n) => [n, readFileSync(join(m.audit, n)), readFileSync(join(m.audit, `${n}.sig`), "utf8")] as const);
     parentPort!.postMessage("ready");
     parentPort!.once("message", () => {
@@ -149,24 +148,22 @@ function generate(dir: string, OPS: number): { pubFile: string; events: number; 
  * Ed25519 verifies — with the same native primitives verify uses and none
  * of its JSON checks. verify --all's events/s over this is the share of the
  * machine its own work leaves. */
-function floorWorker(audit: string, files: string[], pk: Uint8Array): void {
+function floorWorker(audit: string, files: string[], keys: PublicKey[]): void {
   parentPort!.postMessage("ready");
   parentPort!.once("message", () => {
     const t = performance.now();
     const digest = new Uint8Array(32);
     let bad = 0;
     for (const n of files) {
-      const r = readArtifact(join(audit, n));
-      const s = readArtifact(join(audit, `${n}.sig`));
-      const b = readArtifact(join(audit, `${n.slice(0, -6)}-sbom.json`));
-      if (!r.ok || !s.ok || !b.ok) throw new Error(`floor: cannot read ${n}`);
+      const op = n.slice(6, -6);
+      const [r, s, b] = [jsonlName(op), sigName(op), sbomName(op)].map((f) => readArtifact(join(audit, f)));
+      if (!r!.ok || !s!.ok || !b!.ok) throw new Error(`floor: cannot read the files of ${op}`);
       sha256Hex(r.bytes);
       sha256Hex(b.bytes);
       for (let p = 0, q = r.bytes.indexOf(10); q >= 0; p = q + 1, q = r.bytes.indexOf(10, p)) sha256Into(r.bytes.subarray(p, q), digest);
-      const sig = parseSignature(s.bytes.toString("utf8"));
-      if (!verifyStrict(sig.signature, blake2b512(r.bytes), pk)) bad++;
-      const comment = Buffer.from(sig.trustedComment!);
-      if (!verifyStrict(sig.globalSignature!, Buffer.concat([sig.signature, comment]), pk)) bad++;
+      // minisign's own check (BLAKE2b-512 prehash, the file's and the trusted
+      // comment's Ed25519 signatures), without pkgswitch's form checks.
+      if (!verifySignature(r.bytes, s.bytes.toString("utf8"), keys).ok) bad++;
     }
     parentPort!.postMessage({ ms: performance.now() - t, bad });
   });
@@ -174,7 +171,7 @@ function floorWorker(audit: string, files: string[], pk: Uint8Array): void {
 
 /** Signature checks alone (or, with `floor`, the floor above), split over
  * `n` threads; files per second. */
-async function parallelSignatures(audit: string, files: string[], pub: string, n: number, floor = false): Promise<{ perSec: number; bad: number }> {
+async function acrossThreads(audit: string, files: string[], pub: string, n: number, floor = false): Promise<{ perSec: number; bad: number }> {
   const workers = Array.from({ length: n }, () => new Worker(new URL(import.meta.url)));
   const share = (i: number) => files.filter((_, k) => k % n === i);
   await Promise.all(workers.map((w, i) => new Promise<void>((res) => {
@@ -335,9 +332,9 @@ if (isMainThread) try {
   for (let i = 0; i < sample; i++) nodeVerify(null, msg, k, parsed.signature);
   const tRawVerify = (performance.now() - t) / sample;
   const threads = WORKERS ?? Math.min(availableParallelism(), 8);
-  const par = await parallelSignatures(audit, jsonlNames, readFileSync(pubFile, "utf8"), threads);
+  const par = await acrossThreads(audit, jsonlNames, readFileSync(pubFile, "utf8"), threads);
   if (par.bad) throw new Error(`${par.bad} signatures failed`);
-  const floor = await parallelSignatures(audit, jsonlNames, readFileSync(pubFile, "utf8"), threads, true);
+  const floor = await acrossThreads(audit, jsonlNames, readFileSync(pubFile, "utf8"), threads, true);
   if (floor.bad) throw new Error(`floor: ${floor.bad} signatures failed`);
 
   if (report && exitCode === 0) {
