@@ -240,6 +240,11 @@ class WorkDir {
     return join(this.scratch.host, "w", this.name);
   }
 
+  /** The same dir as the probe sees it, inside the root. */
+  get inRoot(): string {
+    return posix.join(this.scratch.inRoot, "w", this.name);
+  }
+
   /** Make the dir hold exactly `fixtures` (with fixed times). `own` files of
    * a probe always mean a fresh layout, never kept afterwards. */
   async prepare(fixtures: Record<string, Fixture>, own: boolean, removals: Promise<void>[]): Promise<void> {
@@ -273,7 +278,7 @@ class WorkDir {
 async function observe(scratch: Scratch, wd: WorkDir, corpus: Corpus, probe: Probe, side: "original" | "replacement", removals: Promise<void>[]): Promise<{ obs: Observation; work: string }> {
   const own = Object.keys(probe.files).length > 0;
   await wd.prepare(own ? { ...corpus.fixtures, ...probe.files } : corpus.fixtures, own, removals);
-  const work = posix.join(scratch.inRoot, "w", wd.name);
+  const work = wd.inRoot;
   const body = probe.sh ?? `exec ${[probe.cmd, ...probe.args].map(quote).join(" ")}`;
   const env = { PATH: `${posix.join(scratch.inRoot, `bin-${side}`)}:/usr/sbin:/usr/bin:/sbin:/bin`, LC_ALL: "C", TZ: "UTC", HOME: work, TMPDIR: work };
   const obs = await runInRoot(scratch.root, `cd ${quote(work)} || exit 125\n${body}`, env, probe.stdin);
