@@ -253,7 +253,7 @@ export function loadSegment(auditDir: string, r: SegmentRecord): SegmentLoad {
     return { ok: false, problem: code === "ENOENT" ? "missing" : "unreadable", path, detail: code ?? (e as Error).message };
   }
   const digest = sha256Hex(gz);
-  if (digest !== r.sha256) return { ok: false, problem: "altered", path, detail: `SHA-256 ${digest} differs from ${r.sha256} recorded by archive operation ${r.archiveOp}` };
+  if (digest !== r.sha256) return { ok: false, problem: "altered", path, detail: `SHA-256 ${digest}, not the ${r.sha256} recorded by archive operation ${r.archiveOp}` };
   try {
     return { ok: true, files: new Map(unpackSegment(gz, SEGMENT_READ_LIMIT).map((m) => [m.name, m.bytes])) };
   } catch (e) {

@@ -134,7 +134,7 @@ function segmentFiles(dir: string, r: SegmentRecord, op: string): Map<string, Ui
       throw new PkgswitchError(VerifyExit.IO, `cannot read ${l.path} (${l.detail}), where operation ${op} is archived`);
     case "altered":
     case "malformed":
-      throw new PkgswitchError(VerifyExit.TAMPERED, `${l.path}, where operation ${op} is archived, is not the segment archive operation ${r.archiveOp} recorded (${l.detail}); nothing of it was sent — run \`pkgswitch audit verify --all\``);
+      throw new PkgswitchError(VerifyExit.TAMPERED, `${l.path}, where operation ${op} is archived, is not ${l.problem === "altered" ? "the recorded segment" : "a readable segment"} (${l.detail}); nothing of it was sent — run \`pkgswitch audit verify --all\``);
   }
 }
 
