@@ -67,7 +67,7 @@ function printVersion(json: boolean): CommandExit {
 
 export async function main(argv: string[]): Promise<CommandExit> {
   // A reader that goes away (`pkgswitch audit show X | head`) is not an
-  // error: writeStdout exits 0 on EPIPE.
+  // error: writeStdout drops the rest, and the exit code stays the command's.
   let out = Output.detect({ json: argv.includes("--json"), quiet: false, verbose: false, noColor: argv.includes("--no-color") });
   try {
     // An argv that parses with the global options alone parses the same

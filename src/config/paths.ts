@@ -29,16 +29,22 @@ export function resolveInRoot(root: string, inRoot: string, followLast = true): 
   const todo = inRoot.split("/").filter((c) => c !== "" && c !== ".");
   const cur: string[] = [];
   let links = 0;
-  let missing = false;
+  // cur[missingAt] is the first component that does not exist (-1: none).
+  // Components after it are kept as they are (they cannot be links yet);
+  // a ".." that climbs back to existing directories resumes resolving, or
+  // the components after it (a link among them) would reach the kernel
+  // unresolved: "x/../evil" with x missing must still resolve "evil".
+  let missingAt = -1;
   while (todo.length > 0) {
     const c = todo.shift()!;
     if (c === ".") continue;
     if (c === "..") {
       cur.pop();
+      if (cur.length <= missingAt) missingAt = -1;
       continue;
     }
     cur.push(c);
-    if (missing || (todo.length === 0 && !followLast)) continue;
+    if (missingAt >= 0 || (todo.length === 0 && !followLast)) continue;
     const host = join(root, ...cur);
     let st;
     try {
@@ -47,7 +53,7 @@ export function resolveInRoot(root: string, inRoot: string, followLast = true): 
       st = undefined; // EACCES, ENOTDIR: whoever opens it gets the error
     }
     if (!st) {
-      missing = true;
+      missingAt = cur.length - 1;
       continue;
     }
     if (!st.isSymbolicLink()) continue;
@@ -77,7 +83,9 @@ function resolveDir(root: string, dir: string): string {
   return host;
 }
 
-/** Forget memoized resolutions (a test that rearranges a root's directories). */
+/** Forget memoized resolutions: after a package transaction, whose
+ * maintainer scripts may have rearranged the root's directories
+ * (pkgmgr/factory.ts). */
 export function forgetResolvedDirs(): void {
   dirMemo.clear();
 }
