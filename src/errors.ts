@@ -12,6 +12,9 @@ export const Exit = {
   PERMISSION: 70,
   /** state.json cannot be parsed: nothing acts on it (since 0.2.0). */
   STATE_CORRUPT: 80,
+  /** `enable` switched the commands (recorded, op.end status "ok") but could
+   * not install the package-manager hooks: `pkgswitch hooks install` (since 0.4.0). */
+  HOOKS_NOT_INSTALLED: 90,
 } as const;
 
 /** `audit verify` exit codes (design/formats.md). */

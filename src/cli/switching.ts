@@ -5,7 +5,7 @@ import { loadCatalog, resolveProviders } from "../providers/catalog.ts";
 import { runOperation, type Session } from "../switch/session.ts";
 import { enable } from "../switch/enable.ts";
 import { disable } from "../switch/disable.ts";
-import { dropGuardsIfIdle, installGuards, type GuardResult } from "../switch/guards.ts";
+import { dropGuardsIfIdle, guardSwitched, type GuardResult } from "../switch/guards.ts";
 import { loadState } from "../switch/state.ts";
 import { nativeProviders, switchNative } from "../switch/native.ts";
 import { openBackend } from "../pkgmgr/factory.ts";
@@ -27,9 +27,12 @@ export async function cmdEnable(ctx: CommandContext): Promise<CommandExit> {
   const { outcome, summary } = await runOperation(s, `enable ${ctx.args.join(" ")}`, async (c) => {
     const o = await enable(c, providers, { requireCompat: ctx.parsed.values["require-compat"] === true });
     if (o.exitCode !== Exit.OK || noHooks) return o;
-    return { ...o, result: { ...(o.result as object), hooks: installGuards(c, catalog.values()) } };
+    return guardSwitched(c, o, catalog.values());
   });
   reportSwitch(ctx.out, "enable", outcome.result, summary.opId, s.dryRun, outcome.counts);
+  // Switched, hooks not installed: the summary above stands; one error line.
+  const failed = (outcome.result as { error?: string }).error;
+  if (failed) ctx.out.error(`${failed} [op ${summary.opId}]`);
   return outcome.exitCode;
 }
 

@@ -22,7 +22,15 @@ export function hookBinary(root: string, execPath = process.execPath): string {
 function ours(root: string, path: string): boolean | null {
   const host = hostPath(root, path);
   if (!existsSync(host)) return null;
-  return readBoundedText(host, { max: READ_LIMIT.small }).includes(MARKER);
+  try {
+    return readBoundedText(host, { max: READ_LIMIT.small }).includes(MARKER);
+  } catch (e) {
+    // A directory, FIFO or huge file at a hook's path is not one we wrote:
+    // someone else's, left alone like any foreign file (not a crash).
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOTREG" || code === "EFBIG") return false;
+    throw e;
+  }
 }
 
 /** Hook files present in the root (the known paths and `extra`): ours

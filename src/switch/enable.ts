@@ -18,7 +18,7 @@ import { planEnable, type Action } from "./plan.ts";
 import { smokeTest } from "./smoke.ts";
 import { checkTargets, currentMounts, fsFacts } from "./preflight.ts";
 import { wayBack } from "./wayback.ts";
-import { loadState, managerOf, saveState, type ManagedTarget, type State } from "./state.ts";
+import { loadState, managerOf, saveState, statePath, type ManagedTarget, type State } from "./state.ts";
 import type { OpContext, OpOutcome } from "./session.ts";
 import { divertedName, divertTargets, undivertTargets } from "./divert.ts";
 import { backupRel, sweepTempFiles, workDirs } from "./sweep.ts";
@@ -354,67 +354,81 @@ export async function enable(ctx: OpContext, providers: Provider[], opts: Enable
   };
 }
 
-function undoInstalls(ctx: OpContext, installedByUs: string[]): void {
-  if (installedByUs.length === 0) return;
+/** Remove what this run installed; false (recorded) when that failed. */
+function undoInstalls(ctx: OpContext, installedByUs: string[]): boolean {
+  if (installedByUs.length === 0) return true;
   try {
     ctx.backend.remove(installedByUs);
     ctx.op.record("pkg.remove", { manager: ctx.backend.kind, packages: installedByUs, reason: "undo install after failure", rc: 0 });
+    return true;
   } catch (e) {
     ctx.op.record("error", { message: `could not remove ${installedByUs.join(" ")} after failure: ${(e as Error).message}` });
+    return false;
   }
 }
 
 
-/** Undo swaps in reverse order, drop this run's backups and state; always throws. */
+/** Undo swaps in reverse order, drop this run's backups and state; always
+ * throws. Every step is attempted whatever failed before it (each failure
+ * recorded as a `rollback.step`): a failed fsync or diversion removal must
+ * not leave the rest undone. A target that could not be restored keeps what
+ * `disable` needs to put it back (its diversion, backups, the "pending"
+ * state and the installed replacement its link points to). */
 function rollback(ctx: OpContext, state: State, plans: ProviderPlan[], swapped: ManagedTarget[], backedUp: ManagedTarget[], installedByUs: string[], cause: Error): never {
   const { op, session } = ctx;
   const { root, stateDir } = session.layout;
+  const names = plans.map((p) => p.provider.name).join(" ");
   const incomplete: string[] = [];
+  /** What the other failed steps left behind. */
+  const left: string[] = [];
   let firstError = "";
-  for (const m of [...swapped].reverse()) {
+  /** Run one step; its error (recorded), or null when it worked. */
+  const step = (path: string, action: string, fn: () => void): Error | null => {
     try {
-      restoreFile(backupHostPath(stateDir, m.backup), hostPath(root, m.path));
-      op.record("rollback.step", { path: m.path, action: "restore", ok: true });
+      fn();
+      return null;
     } catch (e) {
-      incomplete.push(m.path);
+      op.record("rollback.step", { path, action, ok: false, error: (e as Error).message });
       firstError ||= (e as Error).message;
-      op.record("rollback.step", { path: m.path, action: "restore", ok: false, error: (e as Error).message });
+      return e as Error;
     }
+  };
+  const first = (e: Error) => writeProblem(e) ?? e.message.split("\n")[0];
+  for (const m of [...swapped].reverse()) {
+    if (!step(m.path, "restore", () => restoreFile(backupHostPath(stateDir, m.backup), hostPath(root, m.path)))) op.record("rollback.step", { path: m.path, action: "restore", ok: true });
+    else incomplete.push(m.path);
   }
-  for (const d of new Set(swapped.map((m) => dirname(m.path)))) fsyncDir(hostPath(root, d));
-  if (incomplete.length === 0) {
-    try {
-      undivertTargets(ctx, backedUp, "rollback");
-    } catch (e) {
-      incomplete.push(`diversions (${(e as Error).message})`);
-    }
+  for (const d of new Set(swapped.map((m) => dirname(m.path)))) {
+    const e = step(d, "fsync", () => fsyncDir(hostPath(root, d)));
+    if (e) left.push(`the restores in ${d} may not be on disk yet (fsync: ${first(e)})`);
   }
-  if (incomplete.length === 0) {
-    for (const m of backedUp) dropBackup(backupHostPath(stateDir, m.backup));
+  if (incomplete.length > 0) {
+    // One next step, the same that status and relink give: disable puts the
+    // rest back from the diverted originals (the diversions are still there).
+    throw new PkgswitchError(Exit.ROLLBACK_INCOMPLETE, `rollback incomplete: ${incomplete.length} target(s) could not be restored, first ${incomplete[0]}${firstError ? ` (${firstError})` : ""}; the other ${swapped.length - incomplete.length} are original again${left.length ? `; also ${left.join("; ")}` : ""} — run \`pkgswitch disable ${names} --yes\` (docs/recovery.md#exit-50-rollback-incomplete)`);
+  }
+  const undivert = step("", "undivert", () => undivertTargets(ctx, backedUp, "rollback"));
+  if (undivert) {
+    // The backups and the "pending" state stay: disable removes the
+    // diversions of a provider it finds there.
+    left.push(`the diversions (and their .pkgswitch-orig copies) could not be removed (${first(undivert)}), so state.json keeps ${names} as pending`);
+  } else {
+    const kept = backedUp.filter((m) => step(m.path, "drop-backup", () => dropBackup(backupHostPath(stateDir, m.backup))));
+    if (kept.length > 0) left.push(`${kept.length} backup(s) could not be removed, first ${join(stateDir, kept[0]!.backup)}`);
     for (const p of plans) {
       const st = state.providers[p.provider.name]!;
-      st.targets = st.targets.filter((t) => !backedUp.includes(t));
+      st.targets = st.targets.filter((t) => !backedUp.includes(t) || kept.includes(t));
       if (st.targets.length === 0) delete state.providers[p.provider.name];
-      else st.status = "switched";
+      else if (!st.targets.some((t) => kept.includes(t))) st.status = "switched";
     }
     ctx.spare?.state.release();
-    let stateNote = "";
-    try {
-      saveState(stateDir, state);
-    } catch (e) {
-      // Every target is original again; state.json still lists them as
-      // "pending", which status reports and a re-run resolves.
-      stateNote = ` (state.json could not be updated: ${writeProblem(e) ?? (e as Error).message})`;
-    }
-    undoInstalls(ctx, installedByUs);
-    const why = writeProblem(cause) ? cause.message.split("\n")[0] : cause.message;
-    throw new PkgswitchError(Exit.ROLLED_BACK, `${why}; rolled back ${swapped.length} target(s), system is as before${stateNote}`);
+    const saved = step(statePath(stateDir), "save-state", () => saveState(stateDir, state));
+    if (saved) left.push(`state.json could not be updated (${first(saved)}) and still lists ${names} as pending`);
   }
-  // One next step, the same that status and relink give: disable puts the
-  // rest back from the diverted originals (the diversions are still there).
-  const names = plans.map((p) => p.provider.name).join(" ");
-  const others = swapped.length - incomplete.filter((p) => !p.startsWith("diversions")).length;
-  throw new PkgswitchError(Exit.ROLLBACK_INCOMPLETE, `rollback incomplete: ${incomplete.length} target(s) could not be restored, first ${incomplete[0]}${firstError ? ` (${firstError})` : ""}; the other ${others} are original again — run \`pkgswitch disable ${names} --yes\` (docs/recovery.md#exit-50-rollback-incomplete)`);
+  if (!undoInstalls(ctx, installedByUs)) left.push(`${installedByUs.join(" ")} could not be removed and is still installed`);
+  const why = writeProblem(cause) ? cause.message.split("\n")[0] : cause.message;
+  if (left.length === 0) throw new PkgswitchError(Exit.ROLLED_BACK, `${why}; rolled back ${swapped.length} target(s), system is as before`);
+  throw new PkgswitchError(Exit.ROLLBACK_INCOMPLETE, `${why}; rollback incomplete: all ${swapped.length} target(s) are original again, but ${left.join("; ")} — run \`pkgswitch status\`, and \`pkgswitch disable ${names} --yes\` if it still lists ${names} (docs/recovery.md#exit-50-rollback-incomplete)`);
 }
 
 

@@ -13,9 +13,11 @@ import type { Provider } from "../providers/catalog.ts";
 import type { HookFile } from "../hooks/files.ts";
 import type { HookPackage, PackageBackend } from "../pkgmgr/backend.ts";
 import { foreignAmong, hookBinary, hooksForRoot, presentHooks } from "../hooks/install.ts";
+import { Exit } from "../errors.ts";
+import { writeProblem } from "../fsops/reserve.ts";
 import { executableInfo } from "./observe.ts";
 import { loadState } from "./state.ts";
-import type { OpContext } from "./session.ts";
+import type { OpContext, OpOutcome } from "./session.ts";
 
 export interface GuardResult {
   /** Hook files written (or that would be, in a dry run). */
@@ -44,6 +46,22 @@ export function installGuards(ctx: OpContext, catalog: Iterable<Provider>): Guar
   const usable = pkg && !pkgFiles.some((f) => foreign.includes(f.path));
   const installed = usable ? ensureHookPackage(ctx.op, ctx.backend, root, pkg, ctx.session.dryRun, written.includes(pkg.packageFile)) : false;
   return { written, foreign, package: installed ? pkg!.name : null, binary, binary_present: executableInfo(root, binary).executable };
+}
+
+/** After a switch that succeeded (and is in state.json): install the guards.
+ * Their failure does not undo the switch — the commands work, only the
+ * protection across package transactions is missing — so it is its own
+ * outcome: status "ok" (what was switched stays switched), exit 90, one line
+ * that says both and what to run, and an `error` event in the record. */
+export function guardSwitched(ctx: OpContext, switched: OpOutcome, catalog: Iterable<Provider>): OpOutcome {
+  try {
+    return { ...switched, result: { ...(switched.result as object), hooks: installGuards(ctx, catalog) } };
+  } catch (e) {
+    const why = writeProblem(e) ?? (e as Error).message.split("\n")[0];
+    const message = `the commands are switched, but the package-manager hooks are NOT installed (${why}); until they are, a package upgrade or removal can break the switch — run \`pkgswitch hooks install\``;
+    ctx.op.record("error", { message, exit_code: Exit.HOOKS_NOT_INSTALLED, step: "hook.install" });
+    return { ...switched, status: "ok", exitCode: Exit.HOOKS_NOT_INSTALLED, result: { ...(switched.result as object), hooks: null, error: message, exit_code: Exit.HOOKS_NOT_INSTALLED } };
+  }
 }
 
 /** Install the hook package from its file inside the root when it is not

@@ -12,9 +12,10 @@ export interface RunResult {
   stderr: string;
 }
 
-export function pkgswitch(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): RunResult {
+/** `wrap`: a command the CLI runs under (e.g. strace injecting a fault). */
+export function pkgswitch(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number; wrap?: string[] } = {}): RunResult {
   const cli = cliArgv();
-  const p = Bun.spawnSync([...cli.argv, ...args], {
+  const p = Bun.spawnSync([...(opts.wrap ?? []), ...cli.argv, ...args], {
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NO_COLOR: "1", ...cli.env, ...opts.env },
     stdin: "ignore",
     timeout: opts.timeoutMs ?? 300_000,

@@ -267,3 +267,78 @@ describe("relink and interrupted commands", () => {
     for (const t of TARGETS) expect(lstatSync(join(root, t)).isFile()).toBe(true);
   });
 });
+
+describe("a step that fails after the swap (review findings: guards, rollback)", () => {
+  const stateOf = (root: string) => JSON.parse(readFileSync(join(root, "var/lib/pkgswitch/state.json"), "utf8")) as { providers: Record<string, { status: string }> };
+  const eventsOf = (root: string, op: string) => pkgswitchJson<{ events: Array<Record<string, unknown>> }>(["--root", root, "audit", "show", op]).json.events;
+
+  test("hooks that cannot be written: the switch stays, exit 90, one line saying so, op.end ok", () => {
+    const root = newRoot();
+    // An immutable hook directory: dpkg's config snippet cannot be created.
+    const dir = join(root, "etc/dpkg/dpkg.cfg.d");
+    mkdirSync(dir, { recursive: true });
+    expect(Bun.spawnSync(["chattr", "+i", dir]).exitCode).toBe(0);
+    let r;
+    try {
+      r = pkgswitch(["--root", root, "enable", "coreutils", "--yes"]);
+    } finally {
+      Bun.spawnSync(["chattr", "-i", dir]);
+    }
+    expect(r.code).toBe(90);
+    expect(r.stdout).toContain("coreutils: switched 12 command(s)");
+    const errors = r.stderr.trim().split("\n");
+    expect(errors.length).toBe(1);
+    expect(errors[0]).toMatch(/^error: the commands are switched, but the package-manager hooks are NOT installed \(EPERM.*\); .* run `pkgswitch hooks install` \[op [^\]]+\]$/);
+    expect(r.stderr).not.toContain("internal error");
+    for (const t of TARGETS) expect(readlinkSync(join(root, t))).toBe(`/usr/lib/cargo/bin/coreutils/${t.split("/").pop()}`);
+    expect(stateOf(root).providers.coreutils!.status).toBe("switched");
+    const op = /\[op ([^\]]+)\]/.exec(r.stderr)![1]!;
+    const events = eventsOf(root, op);
+    expect(events.find((e) => e.event === "error")).toMatchObject({ exit_code: 90, step: "hook.install" });
+    expect(events.at(-1)).toMatchObject({ event: "op.end", status: "ok", exit_code: 90 });
+    // What the line says to run works, and the record verifies.
+    expect(pkgswitch(["--root", root, "hooks", "install"]).code).toBe(0);
+    expect(existsSync(join(dir, "pkgswitch"))).toBe(true);
+    expect(pkgswitch(["--root", root, "audit", "verify", "--all", "--allow-unsigned"]).code).toBe(0);
+  });
+
+  test("a directory where a hook goes is someone else's file: warned and left alone, never an internal error", () => {
+    const root = newRoot();
+    mkdirSync(join(root, "etc/dpkg/dpkg.cfg.d/pkgswitch"), { recursive: true });
+    const r = pkgswitch(["--root", root, "enable", "coreutils", "--yes"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("/etc/dpkg/dpkg.cfg.d/pkgswitch exists and was not written by pkgswitch; left alone");
+    expect(pkgswitch(["--root", root, "status"]).code).toBe(0);
+    const h = pkgswitch(["--root", root, "hooks", "install"]);
+    expect(h.code).toBe(10);
+    expect(h.stderr).toContain("was not written by pkgswitch");
+  });
+
+  test("a rollback step that fails (fsync EIO) does not stop the others: exit 50 naming what is left", () => {
+    // The fake root has no /bin/sh: the smoke test fails, enable rolls back;
+    // strace makes every fsync of /usr/sbin fail, as a failing disk would.
+    const root = newRoot({ config: `{ "smokeTest": true }` });
+    const before = new Map(TARGETS.map((t) => [t, identity(root, t)]));
+    const r = pkgswitch(["--root", root, "enable", "coreutils", "--yes"], { wrap: ["strace", "-f", "-qq", "-o", "/dev/null", "-P", join(root, "usr/sbin"), "-e", "trace=fsync", "-e", "inject=fsync:error=EIO"] });
+    expect(r.code).toBe(50);
+    expect(r.stderr).not.toContain("internal error");
+    expect(r.stderr.trim().split("\n").length).toBe(1);
+    expect(r.stderr).toMatch(/smoke test failed .*; rollback incomplete: all 12 target\(s\) are original again, but the restores in \/usr\/sbin may not be on disk yet \(fsync: EIO.*\) — run `pkgswitch status`/);
+    // Every other step was still done: originals back, diversions and their
+    // copies gone, backups dropped, state updated.
+    for (const t of TARGETS) expect(identity(root, t)).toEqual(before.get(t)!);
+    expect(readdirSync(join(root, "usr/bin")).filter((n) => n.includes("pkgswitch-orig"))).toEqual([]);
+    expect(readdirSync(join(root, "usr/sbin")).filter((n) => n.includes("pkgswitch-orig"))).toEqual([]);
+    expect(readFileSync(join(root, "var/lib/dpkg/diversions"), "utf8")).toBe("");
+    expect(readdirSync(join(root, "var/lib/pkgswitch/backups/usr/bin"))).toEqual([]);
+    expect(stateOf(root).providers).toEqual({});
+    const op = /\[op ([^\]]+)\]/.exec(r.stderr)![1]!;
+    const events = eventsOf(root, op);
+    expect(events.filter((e) => e.event === "rollback.step" && e.action === "restore" && e.ok === true).length).toBe(12);
+    expect(events.find((e) => e.event === "rollback.step" && e.ok === false)).toMatchObject({ path: "/usr/sbin", action: "fsync" });
+    expect(events.at(-1)).toMatchObject({ event: "op.end", status: "failed", exit_code: 50 });
+    // Nothing is left for the next run: enable again works.
+    const again = pkgswitch(["--root", root, "enable", "coreutils", "--yes"]);
+    expect(again.code).toBe(40);
+  });
+});
