@@ -4,13 +4,13 @@
  * before and after, and the same relink repairs a hook would make. */
 import { lstatSync } from "node:fs";
 import { hostPath } from "../config/paths.ts";
-import { Exit } from "../errors.ts";
+import { Exit, PkgswitchError } from "../errors.ts";
 import { toPackageInfo, type InstalledPackage } from "../pkgmgr/backend.ts";
 import type { PackageInfo } from "../pkgmgr/types.ts";
 import type { HashCache } from "../hashing/cache.ts";
 import { inspect, relink } from "./relink.ts";
 import { restoreProvider } from "./disable.ts";
-import { loadState, saveState } from "./state.ts";
+import { loadState, saveState, type ProviderState, type State } from "./state.ts";
 import type { OpContext, OpOutcome } from "./session.ts";
 
 /** Digest of every regular file a package lists (null for others). */
@@ -53,8 +53,13 @@ export async function pkgTransaction(ctx: OpContext, action: "install" | "remove
   if (losing.length > 0) saveState(session.layout.stateDir, state);
 
   const t0 = performance.now();
-  if (action === "install") backend.install(names);
-  else backend.remove(names);
+  try {
+    if (action === "install") backend.install(names);
+    else backend.remove(names);
+  } catch (e) {
+    if (losing.length === 0) throw e;
+    throw await reapply(ctx, state, losing, e as Error);
+  }
   const versionsAfter = backend.versions();
   op.record(action === "install" ? "pkg.install" : "pkg.remove", { manager: backend.kind, packages: names, rc: 0, duration_ms: Math.round(performance.now() - t0) });
 
@@ -86,4 +91,49 @@ export async function pkgTransaction(ctx: OpContext, action: "install" | "remove
   let relinked: Record<string, number> = {};
   if (findings.length > 0) relinked = (await relink(ctx, now, findings)).counts ?? {};
   return { status: "ok", exitCode: Exit.OK, packages, counts: { packages: changed.length, files, restored_first: restoredFirst, ...relinked }, result: { action, packages: changed.map((n) => ({ name: n, before: versionsBefore.get(n) ?? null, after: versionsAfter.get(n) ?? null })), relinked } };
+}
+
+/** The package manager failed after the providers losing their replacement
+ * were restored: switch them again, so the commands are as before the
+ * command ran and "nothing switched" (the failure's exit code) is true.
+ * Returns the error to throw: the cause, saying so; or, when switching
+ * again fails too, exit 50 saying the providers are disabled (their
+ * originals put back where the re-switch got part-way). */
+async function reapply(ctx: OpContext, state: State, losing: ProviderState[], cause: Error): Promise<Error> {
+  const { op, session, backend } = ctx;
+  const { root, stateDir } = session.layout;
+  const names = losing.map((p) => p.provider);
+  const which = names.join(", ");
+  const why = cause.message.split("\n")[0];
+  const mine = (f: { provider: string }) => names.includes(f.provider);
+  const findings = () => inspect(root, stateDir, state, backend.diverter?.list() ?? null).filter(mine);
+  try {
+    for (const p of losing) state.providers[p.provider] = { ...p, status: "switched" };
+    const broken = findings();
+    const gone = broken.find((f) => f.problem === "replacement-gone");
+    if (gone) throw new Error(gone.detail);
+    await relink(ctx, state, broken);
+    const left = findings()[0];
+    if (left) throw new Error(`${left.path}: ${left.detail}`);
+    if (!(cause instanceof PkgswitchError)) return cause;
+    return new PkgswitchError(cause.exitCode, `${cause.message}; ${which} switched again: the commands are as before`, cause.opId, cause.hint);
+  } catch (e) {
+    const reason = (e as Error).message.split("\n")[0];
+    op.record("error", { message: `switching ${which} again after the failed ${backend.wording.installer} failed: ${reason}`, exit_code: Exit.ROLLBACK_INCOMPLETE });
+    // Leave each provider consistent: its originals in place, forgotten.
+    for (const n of names) {
+      const p = state.providers[n];
+      if (!p) continue;
+      try {
+        const r = restoreProvider(ctx, p, `switching ${n} again failed`);
+        if (r.remaining.length > 0) state.providers[n] = { ...p, targets: r.remaining };
+        else delete state.providers[n];
+      } catch {}
+    }
+    try {
+      saveState(stateDir, state);
+    } catch {}
+    const still = names.filter((n) => state.providers[n]);
+    return new PkgswitchError(Exit.ROLLBACK_INCOMPLETE, `${why}; switching ${which} again failed (${reason}): ${which} ${names.length === 1 ? "is" : "are"} now DISABLED — the original commands are in place${still.length ? ` except what status lists for ${still.join(", ")}` : ""}; run \`pkgswitch enable ${names.join(" ")} --yes\` to switch again once the package manager works (docs/recovery.md#exit-50-rollback-incomplete)`);
+  }
 }

@@ -1,7 +1,7 @@
 /** The issue's acceptance checks on a real Debian bookworm root made by
  * debootstrap: apt installs rust-coreutils inside it, dpkg verifies it. */
 import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fingerprint } from "../../src/audit/mask.ts";
 import { debianRoot, inRoot, removeDebianRoot, startWatcher } from "../helpers/debroot.ts";
@@ -181,5 +181,39 @@ describe("coreutils → uutils on a debootstrap bookworm root", () => {
     expect(r.stdout).toContain("removed rust-coreutils");
     expect(existsSync(join(root, UU))).toBe(false);
     expect(inRoot(root, ["dpkg", "--verify", "coreutils"])).toEqual({ code: 0, out: "" });
+  });
+
+  // `pkg remove` of the replacement restores the originals first (the
+  // package manager needs rm, cp, …); when the removal then fails, the
+  // switch must be as before the command ran.
+  const prerm = () => join(root, "var/lib/dpkg/info/rust-coreutils.prerm");
+  const dpkgStatus = (pkg: string) => inRoot(root, ["dpkg-query", "-W", "-f=${Status}", pkg]).out;
+  test("pkg remove of the replacement that the package manager fails: switched again, exit 20 true", () => {
+    expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"]).code).toBe(0);
+    targets = expectedTargets(root);
+    writeFileSync(prerm(), "#!/bin/sh\nexit 1\n", { mode: 0o755 });
+    const r = pkgswitch(["--root", root, "pkg", "remove", "rust-coreutils", "--yes"]);
+    expect(r.code).toBe(20);
+    expect(r.stderr).toMatch(/^error: apt-get remove rust-coreutils failed .*; coreutils switched again: the commands are as before \[op [^\]]+\]\n$/);
+    expect(dpkgStatus("rust-coreutils")).toBe("install ok installed");
+    for (const t of targets) expect(readlinkSync(join(root, t))).toBe(`${UU}/${t.split("/").pop()}`);
+    const st = pkgswitchJson<{ providers: Array<{ provider: string; status: string; switched: number; targets: number }> }>(["--root", root, "status"]);
+    expect(st.json.providers[0]).toMatchObject({ provider: "coreutils", status: "switched", switched: targets.length, targets: targets.length });
+    // Diversions and backups are whole again: nothing for relink to repair.
+    expect(pkgswitch(["--root", root, "relink"]).stdout).toContain("nothing to do");
+    expect(inRoot(root, ["dpkg-divert", "--list"]).out.split("\n").filter((l) => l.includes(".pkgswitch-orig")).length).toBe(targets.length);
+    expect(pkgswitch(["--root", root, "audit", "verify", "--all", "--allow-unsigned"]).code).toBe(0);
+  });
+
+  test("… and when switching again fails too (the replacement's files are gone): exit 50, provider disabled, originals in place", () => {
+    writeFileSync(prerm(), "#!/bin/sh\nrm -rf /usr/lib/cargo/bin/coreutils\nexit 1\n", { mode: 0o755 });
+    const r = pkgswitch(["--root", root, "pkg", "remove", "rust-coreutils", "--yes"]);
+    expect(r.code).toBe(50);
+    expect(r.stderr).toMatch(/^error: apt-get remove rust-coreutils failed .*; switching coreutils again failed \(.* is gone: .*\): coreutils is now DISABLED — the original commands are in place; run `pkgswitch enable coreutils --yes`/);
+    for (const t of targets) expect(identity(root, t).kind).toBe("file");
+    expect(inRoot(root, ["dpkg", "--verify", "coreutils"])).toEqual({ code: 0, out: "" });
+    expect(inRoot(root, ["dpkg-divert", "--list"]).out).not.toContain(".pkgswitch-orig");
+    expect(pkgswitch(["--root", root, "status"]).stdout).toContain("no provider is enabled");
+    rmSync(prerm());
   });
 });
