@@ -76,7 +76,7 @@ export async function cmdMan(_ctx: CommandContext, cmds: readonly Command[]): Pr
     ".SH GLOBAL OPTIONS",
     ...Object.keys(GLOBAL_OPTIONS).flatMap((o) => [".TP", `.B \\-\\-${roff(o)}`]),
     ".SH EXIT STATUS",
-    roff("0 done; 1 internal error; 2 usage; 10 preflight refused, nothing changed; 20 package manager failed; 30 locked; 40 rolled back, system as before; 50 rollback incomplete; 60 backup missing; 70 permission denied. audit verify: 0 verified; 1 tampered; 2 usage; 3 not found; 4 unsigned or untrusted key; 5 live files differ; 6 I/O error; 7 internal error (no verdict)."),
+    roff("0 done; 1 internal error; 2 usage; 10 preflight refused, nothing changed; 20 package manager failed; 30 locked; 40 rolled back, system as before; 50 rollback incomplete; 60 backup missing; 70 permission denied; 80 state.json corrupt; 90 switched, but the package-manager hooks are not installed. audit verify: 0 verified; 1 tampered; 2 usage; 3 not found; 4 unsigned or untrusted key; 5 live files differ; 6 I/O error; 7 internal error (no verdict)."),
     ".SH FILES",
     roff("/etc/pkgswitch/config.jsonc, /etc/pkgswitch/providers.d/*.jsonc, /etc/pkgswitch/keys/, /var/lib/pkgswitch/state.json, /var/lib/pkgswitch/backups/, /var/lib/pkgswitch/audit/, /run/lock/pkgswitch.lock"),
     ".SH SEE ALSO",

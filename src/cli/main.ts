@@ -42,7 +42,8 @@ global options:
   -h, --help        help (also after a command)   --version
 
 exit codes: 0 ok, 1 internal error, 2 usage, 10 preflight refused, 20 package manager failed,
-30 locked, 40 rolled back, 50 rollback incomplete, 60 backup missing, 70 permission denied
+30 locked, 40 rolled back, 50 rollback incomplete, 60 backup missing, 70 permission denied,
+80 state.json corrupt, 90 switched but hooks not installed
 (audit verify: 0 ok, 1 tampered, 3 not found, 4 unsigned/untrusted, 5 live drift, 6 I/O, 7 internal error)
 `;
 }
