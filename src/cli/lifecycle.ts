@@ -3,7 +3,7 @@
 import { existsSync } from "node:fs";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError, usageError, type CommandExit } from "../errors.ts";
-import { HOOK_INSTALL_FLAGS } from "../pkgmgr/hooks.ts";
+import { HOOK_INSTALL_FLAGS, safeHookBinary } from "../pkgmgr/hooks.ts";
 import { loadCatalog } from "../providers/catalog.ts";
 import { detectManager, openBackend } from "../pkgmgr/factory.ts";
 import type { HookPackage } from "../pkgmgr/backend.ts";
@@ -15,9 +15,6 @@ import { pkgTransaction } from "../switch/transaction.ts";
 import type { CommandContext } from "./command.ts";
 import { confirm } from "./confirm.ts";
 
-/** What a hook's binary path may hold (see hookFiles). */
-const SAFE_BINARY = /^\/[A-Za-z0-9._+\/-]+$/;
-
 /** The hook files for this root, and the package to install after writing
  * them when the manager keeps hooks in its database. A flag of
  * HOOK_INSTALL_FLAGS picks a manager's hooks; without one, those of the
@@ -27,10 +24,7 @@ function hookFiles(ctx: CommandContext): { files: HookFile[]; pkg: HookPackage |
   const s = ctx.session();
   const binary = (v.binary as string | undefined) ?? hookBinary(s.layout.root);
   if (!binary.startsWith("/")) throw usageError("--binary must be an absolute path inside the root");
-  // The path is written into shell lines (apt's and dpkg's double-quoted
-  // values, pacman's sh -c, rpm's scriptlet): only characters that need no
-  // quoting in any of them, so it can neither break nor inject into a hook.
-  if (!SAFE_BINARY.test(binary)) throw usageError(`--binary ${JSON.stringify(binary)}: use a path of letters, digits and . _ + - / only (it is written into the hooks' shell lines)`);
+  if (!safeHookBinary(binary)) throw usageError(`--binary ${JSON.stringify(binary)}: use a path of letters, digits and . _ + - / only (it is written into the hooks' shell lines)`);
   const chosen = HOOK_INSTALL_FLAGS.filter((f) => v[f.flag] === true);
   const kind = detectManager(s.layout.root);
   const packaged = chosen.length > 0 ? chosen.find((f) => f.packaged) : HOOK_INSTALL_FLAGS.find((f) => f.packaged && f.kind === kind);
