@@ -1,7 +1,7 @@
 /** Which hook files a root has and should have (reads only). A file that
  * exists without pkgswitch's marker belongs to someone else: never
  * overwritten, never removed (src/switch/guards.ts writes and removes). */
-import { existsSync } from "node:fs";
+import { existsSync, lstatSync } from "node:fs";
 import { READ_LIMIT, readBoundedText } from "../config/bounded.ts";
 import { basename } from "node:path";
 import { hostPath } from "../config/paths.ts";
@@ -19,16 +19,19 @@ export function hookBinary(root: string, execPath = process.execPath): string {
   return execPath.startsWith(root + "/") ? execPath.slice(root.length) : DEFAULT_HOOK_BINARY;
 }
 
+/** Whether the hook file at `path` is ours (null: there is none). A link
+ * there is someone else's, never read through: it could lead to any host file. */
 function ours(root: string, path: string): boolean | null {
   const host = hostPath(root, path);
-  if (!existsSync(host)) return null;
+  const st = lstatSync(host, { throwIfNoEntry: false });
+  if (!st) return null;
+  // A link, directory, FIFO or huge file at a hook's path is not one we
+  // wrote: someone else's, left alone like any foreign file (not a crash).
+  if (!st.isFile()) return false;
   try {
-    return readBoundedText(host, { max: READ_LIMIT.small }).includes(MARKER);
+    return readBoundedText(host, { max: READ_LIMIT.small, noFollow: true }).includes(MARKER);
   } catch (e) {
-    // A directory, FIFO or huge file at a hook's path is not one we wrote:
-    // someone else's, left alone like any foreign file (not a crash).
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOTREG" || code === "EFBIG") return false;
+    if ((e as NodeJS.ErrnoException).code === "EFBIG") return false;
     throw e;
   }
 }

@@ -116,7 +116,7 @@ async function reapply(ctx: OpContext, state: State, losing: ProviderState[], ca
     const left = findings()[0];
     if (left) throw new Error(`${left.path}: ${left.detail}`);
     if (!(cause instanceof PkgswitchError)) return cause;
-    return new PkgswitchError(cause.exitCode, `${cause.message}; ${which} switched again: the commands are as before`, cause.opId, cause.hint);
+    return new PkgswitchError(cause.exitCode, `${cause.message}; ${which} switched again: the commands are as before`, cause.opId);
   } catch (e) {
     const reason = (e as Error).message.split("\n")[0];
     op.record("error", { message: `switching ${which} again after the failed ${backend.wording.installer} failed: ${reason}`, exit_code: Exit.ROLLBACK_INCOMPLETE });
