@@ -99,11 +99,29 @@ export interface Layout {
   keyDir: string;
 }
 
+/** An absolute path in normal form with at least one name: no empty, `.`
+ * or `..` component and no trailing slash, so posix.normalize returns it
+ * unchanged (and its directory and name are the text around its last slash). */
+const NORMAL_ABSOLUTE = /^(?:\/(?!\.\.?(?:\/|$))[^/]+)+$/;
+
+export function isNormalAbsolute(path: string): boolean {
+  return NORMAL_ABSOLUTE.test(path);
+}
+
 /** Host path of an absolute path inside `root`: the directories on the way
  * are resolved inside the root (`resolveInRoot`); the last component is not
  * followed, so a target that is a link is seen as the link. */
 export function hostPath(root: string, inRoot: string): string {
   if (!inRoot.startsWith("/")) throw new Error(`not an absolute path inside the root: ${inRoot}`);
+  // The paths read by the hundred (relink's inspection and status look at
+  // every target, its link and its diverted name) are already normal: the
+  // same answer by slicing, without normalize, dirname, basename and join.
+  if (NORMAL_ABSOLUTE.test(inRoot)) {
+    if (root === "/") return inRoot;
+    const slash = inRoot.lastIndexOf("/");
+    const dir = resolveDir(root, slash === 0 ? "/" : inRoot.slice(0, slash));
+    if (dir.startsWith("/") && !dir.endsWith("/")) return dir + inRoot.slice(slash);
+  }
   const p = posix.normalize(inRoot);
   if (root === "/") return p;
   if (p === "/") return join(root, "/");
