@@ -232,6 +232,14 @@ function objOf(text: string, start: number, end: number): Record<string, unknown
   return slowObj ?? (slowObj = JSON.parse(text.slice(start, end)) as Record<string, unknown>);
 }
 
+/** text[at, at + word.length) is `word` (the caller knows the key's length
+ * and first character): a character loop, since startsWith at an offset is
+ * a call that costs more than the few comparisons (bench/README.md). */
+function keyIs(text: string, at: number, word: string): boolean {
+  for (let i = 1; i < word.length; i++) if (text.charCodeAt(at + i) !== word.charCodeAt(i)) return false;
+  return true;
+}
+
 /** Fast path: true if the recognizer accepted the line (so it is
  * canonical); the envelope and the hash cut are then in the module state. */
 function readFast(text: string, start: number, end: number, nextBackslash: number, opId: string, prevHash: string): boolean {
@@ -244,7 +252,7 @@ function readFast(text: string, start: number, end: number, nextBackslash: numbe
   let hashAt = -1;
   // One pass over the members, picking out the envelope keys by length and
   // text (keys are unescaped, so the text is the key; compared by char
-  // codes: startsWith at an offset is a call, and most keys are not ours).
+  // codes, keyIs: most keys are not ours).
   for (let m = 0; m < top.count; m++) {
     const ks = top.keyStart[m]!;
     const c0 = text.charCodeAt(ks);
@@ -257,17 +265,17 @@ function readFast(text: string, start: number, end: number, nextBackslash: numbe
         else if (c0 === 116 /* t */ && text.charCodeAt(ks + 1) === 115 /* s */) eTsOk = tsValueOk(text, m);
         break;
       case 3:
-        if (c0 === 115 /* s */ && text.startsWith("seq", ks)) {
+        if (c0 === 115 /* s */ && keyIs(text, ks, "seq")) {
           const n = smallIntValue(text, m);
           eSeq = n >= 0 ? n : fieldValue(text, m);
         }
         break;
       case 4:
-        if (c0 === 104 /* h */ && text.startsWith("hash", ks)) (eHash = fieldValue(text, m)), (hashAt = m);
-        else if (c0 === 112 /* p */ && text.startsWith("prev", ks)) ePrev = prevHash !== "" && isStringValue(text, m, prevHash) ? prevHash : fieldValue(text, m);
+        if (c0 === 104 /* h */ && keyIs(text, ks, "hash")) (eHash = fieldValue(text, m)), (hashAt = m);
+        else if (c0 === 112 /* p */ && keyIs(text, ks, "prev")) ePrev = prevHash !== "" && isStringValue(text, m, prevHash) ? prevHash : fieldValue(text, m);
         break;
       case 5:
-        if (c0 === 101 /* e */ && text.startsWith("event", ks)) eEvent = fieldValue(text, m);
+        if (c0 === 101 /* e */ && keyIs(text, ks, "event")) eEvent = fieldValue(text, m);
         break;
     }
   }

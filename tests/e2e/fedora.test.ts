@@ -12,6 +12,7 @@ import { cachedFedora, dnfIn, fedoraRoot, removeFedoraRoot, rpmIn } from "../hel
 import { inRoot, startWatcher } from "../helpers/debroot.ts";
 import { diffSnapshots, pkgswitch, pkgswitchJson, sha256File, snapshotTree } from "../helpers/cli.ts";
 import { BINARY, VECTORS } from "../helpers/paths.ts";
+import { killDuring } from "../helpers/crash.ts";
 import { canUnshare } from "../helpers/noproc.ts";
 import { NO_PROC_MESSAGE } from "../../src/pkgmgr/hooks.ts";
 
@@ -162,26 +163,9 @@ describe("coreutils → uutils-coreutils on a Fedora root (rpm database, dnf)", 
 
   for (const command of ["enable", "disable"] as const) {
     test(`SIGKILL during ${command} leaves each target original or switched; re-running finishes`, async () => {
-      const undo = command === "enable" ? "disable" : "enable";
       if (command === "disable") expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"]).code).toBe(0);
-      const first = join(root, targets[0]!);
-      const seen = new Set<string>();
       // Kills at fixed delays and the instant the first target changes.
-      for (const point of [20, 200, "first-swap", "first-swap", "first-swap"] as const) {
-        const p = Bun.spawn([BINARY, "--root", root, command, "coreutils", "--yes"], { stdout: "ignore", stderr: "ignore" });
-        if (point === "first-swap") {
-          const deadline = Date.now() + 20_000;
-          while (Date.now() < deadline && lstatSync(first).isSymbolicLink() !== (command === "enable")) {}
-        } else await Bun.sleep(point);
-        p.kill("SIGKILL");
-        await p.exited;
-        const c = assertConsistent();
-        seen.add(c.switched === 0 ? "none" : c.original === 0 ? "all" : "partial");
-        expect(pkgswitch(["--root", root, command, "coreutils", "--yes"]).code).toBe(0);
-        const after = assertConsistent();
-        expect(command === "enable" ? after.switched : after.original).toBe(targets.length);
-        expect(pkgswitch(["--root", root, undo, "coreutils", "--yes"]).code).toBe(0);
-      }
+      const { seen } = await killDuring({ root, command, provider: "coreutils", points: [20, 200, "first-swap", "first-swap", "first-swap"], first: join(root, targets[0]!), total: targets.length, consistent: assertConsistent });
       expect(seen.has("partial")).toBe(true);
       if (command === "disable") expect(pkgswitch(["--root", root, "disable", "coreutils", "--yes"]).code).toBe(0);
       for (const d of ["usr/bin", "usr/sbin"]) expect(readdirSync(join(root, d)).filter((n) => n.includes(".pkgswitch-"))).toEqual([]);

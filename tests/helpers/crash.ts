@@ -2,7 +2,7 @@
  * leaves: after each kill every target must be original or switched
  * (`consistent` asserts that and counts), re-running the same command must
  * finish the job, and the opposite command puts the root back for the next
- * kill. Shared by the Debian and Arch e2e suites. */
+ * kill. Shared by the Debian, Arch and Fedora e2e suites. */
 import { expect } from "bun:test";
 import { lstatSync } from "node:fs";
 import { pkgswitch } from "./cli.ts";
