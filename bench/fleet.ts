@@ -6,13 +6,17 @@
  *   - `audit push` of all of it (operations/s, MB/s);
  *   - `fleet verify` over it (events/s);
  *   - baseline: `audit verify --all` of the same files on this machine,
- *     in the same run (events/s), and the ratio.
+ *     in the same run (events/s), and the ratio;
+ *   - with --archive: a second host with the same record, all of it moved
+ *     into segments by `audit archive --keep 0`, pushed too; its figure
+ *     against the first host's push (files in the directory) is the
+ *     same-run baseline for reading operations from segments.
  *
  * Prints figures; never fails on timing (exits 1 only if a step fails).
  * Needs root (initdb runs as the postgres user) and Debian's postgresql.
  *
- * Run: npx bun bench/fleet.ts [--ops N] [--events N] */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+ * Run: npx bun bench/fleet.ts [--ops N] [--events N] [--archive] */
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eventLine, GENESIS, sealEvent } from "../src/audit/event.ts";
@@ -27,11 +31,13 @@ import { arg, binary, ENV, table } from "./lib.ts";
 const OPS = Number(arg("--ops", "10000"));
 const EVENTS = Number(arg("--events", "100"));
 const HOST = "feedfacefeedfacefeedfacefeedface";
+const ARCHIVED_HOST = "feedbeeffeedbeeffeedbeeffeedbeef";
+const ARCHIVE = process.argv.includes("--archive");
 const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
 const bin = binary("bench/fleet.ts");
 
-/** A root whose audit record is OPS operations of EVENTS events each. */
-function generate(root: string): number {
+/** A root whose audit record (of host HOST) is OPS operations of EVENTS events each. */
+function generate(root: string, HOST: string): number {
   const key = generateSecretKey();
   const signer = signerFor(key, `pkgswitch/${HOST}`);
   const keys = join(root, "etc/pkgswitch/keys");
@@ -40,6 +46,8 @@ function generate(root: string): number {
   mkdirSync(audit, { recursive: true });
   writeFileSync(join(root, "etc/machine-id"), HOST + "\n");
   writeFileSync(join(keys, "signing.pub"), key.publicKeyText);
+  // The secret key too: `audit archive` (--archive) signs its operation with it.
+  writeFileSync(join(keys, "signing.key"), key.secretKeyText, { mode: 0o600 });
   let head = GENESIS;
   let bytes = 0;
   const ledger: string[] = [];
@@ -76,28 +84,41 @@ function generate(root: string): number {
   return bytes;
 }
 
-function run(argv: string[], env: Record<string, string> = {}): { ms: number; out: string } {
+function run(argv: string[], env: Record<string, string> = {}): { ms: number; cpuMs: number; out: string } {
   const t = performance.now();
   const p = Bun.spawnSync([bin, ...argv], { env: { ...ENV, ...env }, stdout: "pipe", stderr: "pipe" });
   const ms = performance.now() - t;
   if (p.exitCode !== 0) throw new Error(`pkgswitch ${argv.join(" ")} exited ${p.exitCode}: ${p.stderr.toString().trim()}`);
-  return { ms, out: p.stdout.toString() };
+  return { ms, cpuMs: p.resourceUsage ? Number(p.resourceUsage.cpuTime.total) / 1000 : NaN, out: p.stdout.toString() };
 }
 
 const root = mkdtempSync(join(tmpdir(), "pkgswitch-bench-fleet-"));
+const archivedRoot = ARCHIVE ? mkdtempSync(join(tmpdir(), "pkgswitch-bench-fleet-")) : null;
 const pg = await startCluster();
 let code = 0;
 try {
   const tg = performance.now();
-  const bytes = generate(root);
+  const bytes = generate(root, HOST);
   console.log(`generated ${fmt(OPS)} operations × ${EVENTS} events (${(bytes / 1e6).toFixed(0)} MB of JSONL) in ${((performance.now() - tg) / 1000).toFixed(1)} s`);
   pg.psql("CREATE ROLE fleet_owner LOGIN PASSWORD 'o' CREATEROLE;\nCREATE DATABASE fleet OWNER fleet_owner;");
   run(["fleet", "init", "--db", pg.url("fleet_owner")], { PGPASSWORD: "o" });
   pg.psql("CREATE ROLE fleet_host LOGIN PASSWORD 'h' IN ROLE pkgswitch_host;\nCREATE ROLE fleet_auditor LOGIN PASSWORD 'a' IN ROLE pkgswitch_reader;", { role: "fleet_owner", password: "o", db: "fleet" });
 
+  let segments = 0;
+  if (archivedRoot) {
+    generate(archivedRoot, ARCHIVED_HOST);
+    // What `audit archive` needs of a root besides the record (as tests/integration/retention.test.ts).
+    for (const d of ["var/lib/dpkg", "usr/bin", "run/lock"]) mkdirSync(join(archivedRoot, d), { recursive: true });
+    writeFileSync(join(archivedRoot, "var/lib/dpkg/status"), "");
+    const archive = run(["--root", archivedRoot, "audit", "archive", "--keep", "0"]);
+    segments = readdirSync(join(archivedRoot, "var/lib/pkgswitch/audit/archive")).filter((n) => n.endsWith(".tar.gz")).length;
+    console.log(`${archive.out.trim()} (${segments} segments, ${(archive.ms / 1000).toFixed(1)} s)`);
+  }
   const pushed = run(["--root", root, "audit", "push", "--db", pg.url("fleet_host")], { PGPASSWORD: "h" });
   const again = run(["--root", root, "audit", "push", "--db", pg.url("fleet_host")], { PGPASSWORD: "h" });
-  const fv = run(["fleet", "verify", "--db", pg.url("fleet_auditor")], { PGPASSWORD: "a" });
+  const archivedPush = archivedRoot ? run(["--root", archivedRoot, "audit", "push", "--db", pg.url("fleet_host")], { PGPASSWORD: "h" }) : null;
+  const fv = run(["fleet", "verify", "--db", pg.url("fleet_auditor"), "--host", HOST], { PGPASSWORD: "a" });
+  if (archivedPush) run(["fleet", "verify", "--db", pg.url("fleet_auditor"), "--host", ARCHIVED_HOST], { PGPASSWORD: "a" }); // exits 0: the fleet holds the archived host's whole record
   const av = run(["--root", root, "audit", "verify", "--all"]);
   const events = OPS * EVENTS;
   console.log(pushed.out.trim());
@@ -105,15 +126,18 @@ try {
     ["step", "wall", "rate"],
     ["audit push (all)", `${(pushed.ms / 1000).toFixed(2)} s`, `${fmt(OPS / (pushed.ms / 1000))} ops/s, ${(bytes / 1e6 / (pushed.ms / 1000)).toFixed(1)} MB/s`],
     ["audit push (nothing new)", `${(again.ms / 1000).toFixed(2)} s`, "-"],
+    ...(archivedPush ? [[`audit push (all, archived in ${segments} segments)`, `${(archivedPush.ms / 1000).toFixed(2)} s`, `${fmt(OPS / (archivedPush.ms / 1000))} ops/s, CPU ${(archivedPush.cpuMs / 1000).toFixed(2)} s (files in the directory: CPU ${(pushed.cpuMs / 1000).toFixed(2)} s)`]] : []),
     ["fleet verify", `${(fv.ms / 1000).toFixed(2)} s`, `${fmt(events / (fv.ms / 1000))} events/s`],
     ["audit verify --all (baseline)", `${(av.ms / 1000).toFixed(2)} s`, `${fmt(events / (av.ms / 1000))} events/s`],
   ]));
   console.log(`fleet verify / audit verify --all: ${(av.ms / fv.ms).toFixed(2)}× the baseline's events/s`);
+  if (archivedPush) console.log(`${archivedPush.out.trim()}\naudit push from segments / from the directory: ${(archivedPush.ms / pushed.ms).toFixed(2)}× the wall time, ${(archivedPush.cpuMs / pushed.cpuMs).toFixed(2)}× the CPU time`);
 } catch (e) {
   console.error((e as Error).message);
   code = 1;
 } finally {
   pg.destroy();
   rmSync(root, { recursive: true, force: true });
+  if (archivedRoot) rmSync(archivedRoot, { recursive: true, force: true });
 }
 process.exit(code);

@@ -2,8 +2,7 @@
  * keys"): --key, then PKGSWITCH_SIGNING_KEY, then the config's or the
  * default <root>/etc/pkgswitch/keys/signing.key. A secret key readable by
  * group or others, or not owned by root, is refused. */
-import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, lstatSync, openSync, readSync, statSync } from "node:fs";
 import type { Config } from "../config/config.ts";
 import { resolveInRoot, type Layout } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
@@ -38,9 +37,13 @@ export function signerFor(secret: SecretKey, origin: string): Signer {
   };
 }
 
-/** Refuse a secret key that others could read or that root does not own. */
-export function checkKeyFile(path: string): void {
-  const st = statSync(path, { throwIfNoEntry: false });
+/** Refuse a secret key that others could read or that root does not own.
+ * With `noFollow` (a key inside a managed root, its links already resolved
+ * inside it) a link at the path is refused too: followed by the kernel it
+ * could reach the host's own key and sign the root's record with it. */
+export function checkKeyFile(path: string, noFollow = false): void {
+  const st = (noFollow ? lstatSync : statSync)(path, { throwIfNoEntry: false });
+  if (st?.isSymbolicLink()) throw new PkgswitchError(Exit.PERMISSION, `signing key ${path} is a symbolic link; inside a root the key must be a regular file`);
   // `keys generate` writes <keyDir>/signing.key only: for any other path
   // say how to put a key there, or how to use the generated one.
   if (!st) throw new PkgswitchError(Exit.USAGE, `signing key ${path} does not exist (create it with \`minisign -G -s ${path}\`, or use the key \`pkgswitch keys generate\` writes)`);
@@ -50,12 +53,13 @@ export function checkKeyFile(path: string): void {
   if (st.uid !== 0 && st.uid !== uid) throw new PkgswitchError(Exit.PERMISSION, `signing key ${path} is owned by uid ${st.uid}, not root`);
 }
 
-/** Load a secret key file (passphrase from env or the terminal). */
-export function loadSecretKey(path: string, env: Record<string, string | undefined>): SecretKey {
-  checkKeyFile(path);
+/** Load a secret key file (passphrase from env or the terminal). `noFollow`:
+ * see checkKeyFile (`keyInRoot` gives the path and the flag). */
+export function loadSecretKey(path: string, env: Record<string, string | undefined>, noFollow = false): SecretKey {
+  checkKeyFile(path, noFollow);
   let text: string;
   try {
-    text = readBoundedText(path, { max: READ_LIMIT.small });
+    text = readBoundedText(path, { max: READ_LIMIT.small, noFollow });
   } catch (e) {
     throw new PkgswitchError(Exit.PERMISSION, `cannot read signing key ${path}: ${readProblem(e)}`);
   }
@@ -71,7 +75,9 @@ function promptPassphrase(prompt: string): string | undefined {
   if (!process.stdin.isTTY) return undefined;
   writeStderr(prompt);
   process.stdin.setRawMode?.(true);
-  let out = "";
+  // The terminal sends UTF-8 bytes: kept as bytes and decoded once, so a
+  // passphrase typed with "ä" is the one minisign -G was given.
+  const bytes: number[] = [];
   const buf = Buffer.alloc(1);
   let fd = 0;
   try {
@@ -81,15 +87,28 @@ function promptPassphrase(prompt: string): string | undefined {
       const c = buf[0]!;
       if (c === 13 || c === 10) break;
       if (c === 3) throw new PkgswitchError(Exit.USAGE, "cancelled");
-      if (c === 127 || c === 8) out = out.slice(0, -1);
-      else out += String.fromCharCode(c);
+      if (c === 127 || c === 8) {
+        // A whole character: its continuation bytes (10xxxxxx), then its first.
+        while (bytes.length > 0 && (bytes[bytes.length - 1]! & 0xc0) === 0x80) bytes.pop();
+        bytes.pop();
+      } else bytes.push(c);
     }
   } finally {
     process.stdin.setRawMode?.(false);
     if (fd) closeSync(fd);
     writeStderr("\n");
   }
-  return out;
+  return Buffer.from(bytes).toString("utf8");
+}
+
+/** The secret key's path inside the root. */
+export const DEFAULT_SECRET_KEY = `/etc/pkgswitch/keys/${SECRET_KEY_FILE}`;
+
+/** Host path of a secret key named inside the root, its links resolved as
+ * chroot(2) would; in a root other than "/" it is then read without
+ * following a link (one planted after the resolution is refused). */
+export function keyInRoot(layout: Layout, inRoot: string): { path: string; noFollow: boolean } {
+  return { path: resolveInRoot(layout.root, inRoot), noFollow: layout.root !== "/" };
 }
 
 /** Resolve the signing setup for an operation. An explicit --key that cannot
@@ -98,11 +117,13 @@ function promptPassphrase(prompt: string): string | undefined {
 export function signingFor(layout: Layout, config: Config, env: Record<string, string | undefined>, host: string, keyFlag?: string): SigningSetup {
   const origin = `pkgswitch/${host}`;
   if (keyFlag) return { mode: "key", signer: signerFor(loadSecretKey(keyFlag, env), origin) };
-  const path = env.PKGSWITCH_SIGNING_KEY || (config.signingKey ? resolveInRoot(layout.root, config.signingKey) : join(layout.keyDir, SECRET_KEY_FILE));
+  // The environment is the operator's (a host path, followed as given);
+  // the config and the default key are the root's (see keyInRoot).
+  const { path, noFollow } = env.PKGSWITCH_SIGNING_KEY ? { path: env.PKGSWITCH_SIGNING_KEY, noFollow: false } : keyInRoot(layout, config.signingKey ?? DEFAULT_SECRET_KEY);
   const explicit = Boolean(env.PKGSWITCH_SIGNING_KEY || config.signingKey);
-  if (!explicit && !existsSync(path)) return { mode: "off" };
+  if (!explicit && !lstatSync(path, { throwIfNoEntry: false })) return { mode: "off" };
   try {
-    return { mode: "key", signer: signerFor(loadSecretKey(path, env), origin) };
+    return { mode: "key", signer: signerFor(loadSecretKey(path, env, noFollow), origin) };
   } catch (e) {
     return { mode: "failed", reason: (e as Error).message };
   }

@@ -3,7 +3,7 @@
  * operation files still in the audit directory. No index file is trusted:
  * an event counts only when its file's SHA-256 is the one in its ledger line,
  * so a record is exactly as trustworthy as the operation `audit verify`
- * checks. Shared by `audit archive`, `audit verify` and `audit show`. */
+ * checks. Shared by `audit archive`, `audit verify`, `audit show` and `audit push`. */
 import { join } from "node:path";
 import { sha256Hex } from "../sys/index.ts";
 import type { LedgerEntry } from "./ledger.ts";
@@ -37,6 +37,13 @@ export function findSegmentRecords(entries: readonly LedgerEntry[], read: (name:
     if (!bytes) continue;
     out.push(...recordsIn(e, bytes));
   }
+  return out;
+}
+
+/** Each archived operation's record (the first that lists it, as verify reads it). */
+export function recordsByOp(records: readonly SegmentRecord[]): Map<string, SegmentRecord> {
+  const out = new Map<string, SegmentRecord>();
+  for (const r of records) for (const op of r.ops) if (!out.has(op)) out.set(op, r);
   return out;
 }
 

@@ -236,21 +236,44 @@ export function readArchivedFile(auditDir: string, r: SegmentRecord, name: strin
   return m;
 }
 
-/** Every file in a recorded segment, by name (errors as readArchivedFile's). */
-export function readSegmentFiles(auditDir: string, r: SegmentRecord): Map<string, Uint8Array> {
+/** Why a recorded segment could not be read (see loadSegment). */
+export type SegmentProblem = "missing" | "unreadable" | "altered" | "malformed";
+
+/** A recorded segment, read and checked against its record: every file it
+ * holds by name, or what stopped it (each caller says what to do next). */
+export type SegmentLoad = { ok: true; files: Map<string, Uint8Array> } | { ok: false; problem: SegmentProblem; path: string; detail: string };
+
+export function loadSegment(auditDir: string, r: SegmentRecord): SegmentLoad {
   const path = segmentPath(auditDir, r.segment);
   let gz: Buffer;
   try {
     gz = readBounded(path, { max: READ_LIMIT.record, noFollow: true });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new PkgswitchError(VerifyExit.NOT_FOUND, `operation files archived in ${path}, which is missing (archived by ${r.archiveOp})`);
-    throw new PkgswitchError(Exit.PERMISSION, `cannot read ${path} (${code ?? (e as Error).message})`);
+    return { ok: false, problem: code === "ENOENT" ? "missing" : "unreadable", path, detail: code ?? (e as Error).message };
   }
-  if (sha256Hex(gz) !== r.sha256) throw new PkgswitchError(VerifyExit.TAMPERED, `${path} is not the segment ${r.archiveOp} recorded (SHA-256 differs); run \`pkgswitch audit verify --all\``);
+  const digest = sha256Hex(gz);
+  if (digest !== r.sha256) return { ok: false, problem: "altered", path, detail: `SHA-256 ${digest}, not the ${r.sha256} recorded by archive operation ${r.archiveOp}` };
   try {
-    return new Map(unpackSegment(gz, SEGMENT_READ_LIMIT).map((m) => [m.name, m.bytes]));
+    return { ok: true, files: new Map(unpackSegment(gz, SEGMENT_READ_LIMIT).map((m) => [m.name, m.bytes])) };
   } catch (e) {
-    throw new PkgswitchError(VerifyExit.TAMPERED, `${path} is not a readable segment (${(e as Error).message}); run \`pkgswitch audit verify --all\``);
+    return { ok: false, problem: "malformed", path, detail: (e as Error).message };
+  }
+}
+
+/** Every file in a recorded segment, by name (errors as readArchivedFile's). */
+export function readSegmentFiles(auditDir: string, r: SegmentRecord): Map<string, Uint8Array> {
+  const l = loadSegment(auditDir, r);
+  if (l.ok) return l.files;
+  const { path, detail } = l;
+  switch (l.problem) {
+    case "missing":
+      throw new PkgswitchError(VerifyExit.NOT_FOUND, `operation files archived in ${path}, which is missing (archived by ${r.archiveOp})`);
+    case "unreadable":
+      throw new PkgswitchError(Exit.PERMISSION, `cannot read ${path} (${detail})`);
+    case "altered":
+      throw new PkgswitchError(VerifyExit.TAMPERED, `${path} is not the segment ${r.archiveOp} recorded (SHA-256 differs); run \`pkgswitch audit verify --all\``);
+    case "malformed":
+      throw new PkgswitchError(VerifyExit.TAMPERED, `${path} is not a readable segment (${detail}); run \`pkgswitch audit verify --all\``);
   }
 }

@@ -191,7 +191,8 @@ export function loadTip(auditDir: string, tipFile: string | null): LoadedTip {
 
 /** Append one ledger line (durably) and return the new tip. */
 export function appendToLedger(auditDir: string, tip: LedgerTip, entry: LedgerEntry, line: string): LedgerTip {
-  const fd = openSync(join(auditDir, LEDGER_FILE), "a", 0o600);
+  // Never through a link (loadTip refused one; this closes the window since).
+  const fd = openSync(join(auditDir, LEDGER_FILE), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
   try {
     const bytes = Buffer.from(line);
     let n = 0;

@@ -1,12 +1,12 @@
 /** Commands about keys: keys generate/show (audit verify, checkpoint and
  * export live in ./verify.ts). */
-import { chmodSync, existsSync, mkdirSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Exit, PkgswitchError, usageError, VerifyExit, type CommandExit } from "../errors.ts";
 import { present } from "../config/access.ts";
 import { writeFileAtomic } from "../fsops/atomic.ts";
 import { formatPublicKey, generateSecretKey, keyIdHex, parsePublicKey, type GeneratedKey } from "../attest/minisign.ts";
-import { PUBLIC_KEY_FILE, SECRET_KEY_FILE, loadSecretKey, signerFor } from "../attest/signing.ts";
+import { DEFAULT_SECRET_KEY, PUBLIC_KEY_FILE, SECRET_KEY_FILE, keyInRoot, loadSecretKey, signerFor } from "../attest/signing.ts";
 import type { CommandContext } from "./command.ts";
 import { runOperation } from "../switch/session.ts";
 import { READ_LIMIT, readBoundedText } from "../config/bounded.ts";
@@ -39,9 +39,9 @@ export async function cmdKeysRotate(ctx: CommandContext): Promise<CommandExit> {
   if (ctx.args.length > 0) throw usageError("keys rotate takes no arguments");
   const s = ctx.session();
   const dir = s.layout.keyDir;
-  const sk = join(dir, SECRET_KEY_FILE);
-  if (!existsSync(sk)) throw new PkgswitchError(VerifyExit.NOT_FOUND, `no signing key at ${sk} to rotate (create one with \`pkgswitch keys generate\`)`);
-  const old = loadSecretKey(sk, process.env); // refuses bad permissions, wrong passphrase
+  const { path: sk, noFollow } = keyInRoot(s.layout, DEFAULT_SECRET_KEY);
+  if (!lstatSync(sk, { throwIfNoEntry: false })) throw new PkgswitchError(VerifyExit.NOT_FOUND, `no signing key at ${sk} to rotate (create one with \`pkgswitch keys generate\`)`);
+  const old = loadSecretKey(sk, process.env, noFollow); // refuses bad permissions, wrong passphrase, a link inside a root
   const oldId = keyIdHex(old.keyId);
   const next = generateSecretKey();
   const nextId = keyIdHex(next.keyId);

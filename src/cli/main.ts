@@ -65,7 +65,7 @@ function printVersion(json: boolean): CommandExit {
 
 export async function main(argv: string[]): Promise<CommandExit> {
   // A reader that goes away (`pkgswitch audit show X | head`) is not an
-  // error: writeStdout exits 0 on EPIPE.
+  // error: writeStdout drops the rest, and the exit code stays the command's.
   let out = Output.detect({ json: argv.includes("--json"), quiet: false, verbose: false, noColor: argv.includes("--no-color") });
   try {
     // An argv that parses with the global options alone parses the same
@@ -113,8 +113,7 @@ export async function main(argv: string[]): Promise<CommandExit> {
   } catch (e) {
     if (e instanceof PkgswitchError) {
       out.error(e.message + (e.opId ? ` [op ${e.opId}]` : ""));
-      if (e.hint) out.hint(e.hint);
-      if (out.opts.json) writeStdout(JSON.stringify({ error: e.message, exit_code: e.exitCode, op: e.opId ?? null, ...(e.hint ? { hint: e.hint } : {}) }) + "\n");
+      if (out.opts.json) writeStdout(JSON.stringify({ error: e.message, exit_code: e.exitCode, op: e.opId ?? null }) + "\n");
       return e.exitCode;
     }
     out.error(`internal error (a bug, please report): ${(e as Error).stack ?? e}`);

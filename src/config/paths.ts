@@ -4,7 +4,7 @@
  * controls (a container, a mounted image): its symlinks are resolved as
  * chroot(2) would — an absolute link starts again at the root, `..` stops at
  * it — so a planted link never leads a read or a write outside. */
-import { lstatSync, readlinkSync, realpathSync } from "node:fs";
+import { lstatSync, readlinkSync, realpathSync, type Stats } from "node:fs";
 import { join, posix, resolve } from "node:path";
 import { Exit, PkgswitchError } from "../errors.ts";
 
@@ -24,35 +24,62 @@ const dirMemo = new Map<string, string>();
  * Components that do not exist are kept literally.
  */
 export function resolveInRoot(root: string, inRoot: string, followLast = true): string {
+  return walkInRoot(root, inRoot, followLast, TEXT_PATHS);
+}
+
+/** `resolveInRoot` over byte strings (latin1: one character per byte), for
+ * paths recorded as bytes that need not be UTF-8 (`audit verify --deep`). */
+export function resolveBytesInRoot(root: string, inRoot: string, followLast = true): string {
+  return walkInRoot(root, inRoot, followLast, BYTE_PATHS);
+}
+
+/** How a walk looks at the file system: paths as text, or as bytes. */
+interface PathFs {
+  lstat(host: string): Stats | undefined;
+  readlink(host: string): string;
+}
+const TEXT_PATHS: PathFs = { lstat: (h) => lstatSync(h, { throwIfNoEntry: false }), readlink: (h) => readlinkSync(h) };
+const BYTE_PATHS: PathFs = {
+  lstat: (h) => lstatSync(Buffer.from(h, "latin1"), { throwIfNoEntry: false }),
+  readlink: (h) => readlinkSync(Buffer.from(h, "latin1"), "buffer").toString("latin1"),
+};
+
+function walkInRoot(root: string, inRoot: string, followLast: boolean, fs: PathFs): string {
   if (!inRoot.startsWith("/")) throw new Error(`not an absolute path inside the root: ${inRoot}`);
   if (root === "/") return posix.normalize(inRoot);
   const todo = inRoot.split("/").filter((c) => c !== "" && c !== ".");
   const cur: string[] = [];
   let links = 0;
-  let missing = false;
+  // cur[missingAt] is the first component that does not exist (-1: none).
+  // Components after it are kept as they are (they cannot be links yet);
+  // a ".." that climbs back to existing directories resumes resolving, or
+  // the components after it (a link among them) would reach the kernel
+  // unresolved: "x/../evil" with x missing must still resolve "evil".
+  let missingAt = -1;
   while (todo.length > 0) {
     const c = todo.shift()!;
     if (c === ".") continue;
     if (c === "..") {
       cur.pop();
+      if (cur.length <= missingAt) missingAt = -1;
       continue;
     }
     cur.push(c);
-    if (missing || (todo.length === 0 && !followLast)) continue;
+    if (missingAt >= 0 || (todo.length === 0 && !followLast)) continue;
     const host = join(root, ...cur);
     let st;
     try {
-      st = lstatSync(host, { throwIfNoEntry: false });
+      st = fs.lstat(host);
     } catch {
       st = undefined; // EACCES, ENOTDIR: whoever opens it gets the error
     }
     if (!st) {
-      missing = true;
+      missingAt = cur.length - 1;
       continue;
     }
     if (!st.isSymbolicLink()) continue;
     if (++links > MAX_LINKS) throw new PkgswitchError(Exit.PREFLIGHT, `${inRoot} in ${root}: too many levels of symbolic links`);
-    const text = readlinkSync(host);
+    const text = fs.readlink(host);
     cur.pop();
     if (text.startsWith("/")) cur.length = 0;
     todo.unshift(...text.split("/").filter((x) => x !== "" && x !== "."));
@@ -77,7 +104,9 @@ function resolveDir(root: string, dir: string): string {
   return host;
 }
 
-/** Forget memoized resolutions (a test that rearranges a root's directories). */
+/** Forget memoized resolutions: after a package transaction, whose
+ * maintainer scripts may have rearranged the root's directories
+ * (pkgmgr/factory.ts). */
 export function forgetResolvedDirs(): void {
   dirMemo.clear();
 }

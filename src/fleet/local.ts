@@ -1,6 +1,7 @@
 /** What `audit push` reads from this host's audit directory: the ledger
- * (strictly), the current checkpoint, each operation's artifacts and the
- * summary fleet status shows. Reads only; push never changes anything here. */
+ * (strictly), the current checkpoint, each operation's artifacts (from an
+ * archive segment when `audit archive` moved them) and the summary fleet
+ * status shows. Reads only; push never changes anything here. */
 import { join } from "node:path";
 import { leafHash } from "../audit/merkle.ts";
 import { NoteError, parseCheckpoint, type Checkpoint } from "../audit/note.ts";
@@ -10,6 +11,9 @@ import { PkgswitchError, VerifyExit } from "../errors.ts";
 import { decodeUtf8, readArtifact } from "../verify/files.ts";
 import { readLedgerLines, TS_RE, type LedgerLine } from "../verify/strict.ts";
 import { CHECKPOINT_FILE, jsonlName, LEDGER_FILE, sbomName, sigName } from "../audit/names.ts";
+import { findSegmentRecords, recordsByOp, segmentPath, type SegmentRecord } from "../audit/archive-records.ts";
+import { loadSegment } from "../audit/archive.ts";
+import type { LedgerEntry } from "../audit/ledger.ts";
 
 export interface LocalRecord {
   hostId: string;
@@ -83,11 +87,55 @@ function readOptional(path: string): Buffer | null {
   throw new PkgswitchError(VerifyExit.IO, r.message);
 }
 
-/** One operation's artifacts, as they are (push carries bytes; verifying them is fleet verify's job). */
-export function readOpArtifacts(dir: string, op: string): OpArtifacts {
-  const jsonl = readOptional(join(dir, jsonlName(op)));
-  if (!jsonl) throw new PkgswitchError(VerifyExit.NOT_FOUND, `${join(dir, jsonlName(op))} is missing though the ledger lists it; run \`pkgswitch audit verify --all\` (pushed up to the operation before it)`);
-  return { jsonl, sig: readOptional(join(dir, sigName(op))), sbom: readOptional(join(dir, sbomName(op))) };
+/** Reads operations' artifacts, as they are (push carries bytes; verifying
+ * them is fleet verify's job): from the audit directory, or, for an
+ * operation `audit archive` moved, from the segment its archive operation
+ * recorded. A segment is trusted as `audit verify` trusts it: only through
+ * an `archive.segment` event in an operation file whose SHA-256 is its
+ * ledger line's, and only when its own SHA-256 is the recorded one; its
+ * members are the original bytes, so the fleet holds what it would have
+ * held had the push come before the archive. The records are found once
+ * (at the first archived operation) and each segment is read once (ledger
+ * order keeps a segment's operations together). A failure is a
+ * PkgswitchError naming the file or segment: 3 an operation file missing
+ * with no record of it, 8 its segment missing, 1 a segment that is not the
+ * recorded one, 6 a file that cannot be read. */
+export function artifactReader(dir: string, entries: readonly LedgerEntry[]): (op: string) => OpArtifacts {
+  let recordOf: Map<string, SegmentRecord> | null = null;
+  let open: { segment: string; files: Map<string, Uint8Array> } | null = null;
+  return (op) => {
+    const jsonl = readOptional(join(dir, jsonlName(op)));
+    if (jsonl) return { jsonl, sig: readOptional(join(dir, sigName(op))), sbom: readOptional(join(dir, sbomName(op))) };
+    recordOf ??= recordsByOp(findSegmentRecords(entries, (name) => {
+      const r = readArtifact(join(dir, name));
+      return r.ok ? r.bytes : null;
+    }));
+    const r = recordOf.get(op);
+    if (!r) throw new PkgswitchError(VerifyExit.NOT_FOUND, `${join(dir, jsonlName(op))} is missing though the ledger lists it, and no archive operation records it in a segment; run \`pkgswitch audit verify --all\``);
+    if (open?.segment !== r.segment) open = { segment: r.segment, files: segmentFiles(dir, r, op) };
+    const files = open.files;
+    const member = (name: string) => {
+      const b = files.get(name);
+      return b ? Buffer.from(b.buffer, b.byteOffset, b.byteLength) : null;
+    };
+    const archived = member(jsonlName(op));
+    if (!archived) throw new PkgswitchError(VerifyExit.NOT_FOUND, `${jsonlName(op)} is not in ${segmentPath(dir, r.segment)} though archive operation ${r.archiveOp} records it there; run \`pkgswitch audit verify --all\``);
+    return { jsonl: archived, sig: member(sigName(op)), sbom: member(sbomName(op)) };
+  };
+}
+
+function segmentFiles(dir: string, r: SegmentRecord, op: string): Map<string, Uint8Array> {
+  const l = loadSegment(dir, r);
+  if (l.ok) return l.files;
+  switch (l.problem) {
+    case "missing":
+      throw new PkgswitchError(VerifyExit.ARCHIVED, `operation ${op} is archived in ${l.path}, which is missing (recorded by archive operation ${r.archiveOp}): restore the segment from a backup and push again`);
+    case "unreadable":
+      throw new PkgswitchError(VerifyExit.IO, `cannot read ${l.path} (${l.detail}), where operation ${op} is archived`);
+    case "altered":
+    case "malformed":
+      throw new PkgswitchError(VerifyExit.TAMPERED, `${l.path}, where operation ${op} is archived, is not ${l.problem === "altered" ? "the recorded segment" : "a readable segment"} (${l.detail}); nothing of it was sent — run \`pkgswitch audit verify --all\``);
+  }
 }
 
 function parseLine(line: string | undefined): Record<string, unknown> | null {

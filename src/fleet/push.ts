@@ -8,6 +8,10 @@
  * the fleet holds, so a push killed at any point leaves whole batches, and
  * the next push carries on from there.
  *
+ * Archived operations (`audit archive`) are read from their segments
+ * (./local.ts); a missing or altered segment stops the push at its first
+ * operation, after sending everything before it.
+ *
  * Refused, with an alarm row, when the host's history is not an extension
  * of what the fleet holds (./history.ts): nothing of it is sent. The
  * database makes the same check on every checkpoint itself (schema.ts,
@@ -18,7 +22,7 @@ import { PkgswitchError, VerifyExit } from "../errors.ts";
 import { defaultTrust } from "../verify/trust.ts";
 import { requireSchema, type Db, type Sql } from "./db.ts";
 import { compareHistory, firstDifference, type HeldState } from "./history.ts";
-import { readLocalRecord, readOpArtifacts, summarize, type LocalRecord } from "./local.ts";
+import { artifactReader, readLocalRecord, summarize, type LocalRecord, type OpArtifacts } from "./local.ts";
 
 export interface PushOptions {
   /** Operations per round trip. */
@@ -123,15 +127,27 @@ export async function push(db: Db, layout: Layout, o: PushOptions = {}): Promise
     if (k) newKeys.push({ host_id: host, ...k, announced_by: null });
   }
 
-  // Operations the fleet lacks, in order, batch by batch.
+  // Operations the fleet lacks, in order, batch by batch. One whose files
+  // cannot be read (an archive segment missing or altered, a file gone) ends
+  // the push: what was read before it is sent first, so the next push
+  // starts at that very operation.
+  const read = artifactReader(layout.auditDir, local.lines.map((l) => l.entry!));
   let seq = held.count;
-  while (seq < local.lines.length) {
+  let stop: PkgswitchError | null = null;
+  while (seq < local.lines.length && !stop) {
     const rows: Record<string, unknown>[] = [];
     let bytes = 0;
     while (seq < local.lines.length && rows.length < batchOps && (rows.length === 0 || bytes < batchBytes)) {
       const line = local.lines[seq]!;
       const entry = line.entry!;
-      const a = readOpArtifacts(layout.auditDir, entry.op);
+      let a: OpArtifacts;
+      try {
+        a = read(entry.op);
+      } catch (e) {
+        if (!(e instanceof PkgswitchError)) throw e;
+        stop = e;
+        break;
+      }
       const s = summarize(a.jsonl);
       for (const r of s.rotations) {
         if (!held.keys.has(r.key_id) && !newKeys.some((k) => k.key_id === r.key_id)) newKeys.push({ host_id: host, key_id: r.key_id, public_key: r.public_key, from_seq: seq, announced_by: entry.op });
@@ -140,6 +156,7 @@ export async function push(db: Db, layout: Layout, o: PushOptions = {}): Promise
       bytes += a.jsonl.length + (a.sig?.length ?? 0) + (a.sbom?.length ?? 0);
       seq++;
     }
+    if (rows.length === 0) break;
     await sql.begin(async (tx) => {
       await tx`INSERT INTO pkgswitch.operations ${tx(rows as never, "host_id", "seq", "op", "ledger_line", "jsonl", "sig", "sbom", "command", "status", "exit_code", "op_ts")} ON CONFLICT DO NOTHING`;
       const keys = newKeys.filter((k) => k.from_seq < seq);
@@ -153,6 +170,8 @@ export async function push(db: Db, layout: Layout, o: PushOptions = {}): Promise
     result.batches++;
     o.onBatch?.(seq, local.lines.length);
   }
+  // No checkpoint then: it covers operations the fleet does not hold.
+  if (stop) throw new PkgswitchError(stop.exitCode, `audit push stopped at seq ${seq} of host ${host}: ${stop.message} (this push sent ${result.sent} operation(s); the fleet holds the ${seq} before it, where the next push starts)`);
   // A first push of a host whose operations are all held already (an
   // earlier push was killed before its keys went in).
   const pending = newKeys.filter((k) => !held.keys.has(k.key_id));

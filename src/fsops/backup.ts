@@ -4,8 +4,8 @@
  * records what the target was. Restore puts the backup under a temp name in
  * the target's directory and renames it over the target: never missing. */
 import {
-  chmodSync, chownSync, closeSync, copyFileSync, constants, fsyncSync, linkSync, lstatSync, mkdirSync,
-  openSync, readlinkSync, symlinkSync, unlinkSync, utimesSync,
+  closeSync, copyFileSync, constants, fchmodSync, fchownSync, fsyncSync, futimesSync, linkSync, lstatSync, mkdirSync,
+  openSync, readlinkSync, symlinkSync, unlinkSync,
 } from "node:fs";
 import { dirname, join, posix } from "node:path";
 import { renameOver, tempBeside, writeNewFile } from "./atomic.ts";
@@ -145,12 +145,18 @@ export function placeFile(from: string, to: string): "link" | "copy" {
 export function copyPreserving(from: string, to: string): void {
   const st = lstatSync(from);
   copyFileSync(from, to, constants.COPYFILE_EXCL);
-  chownSync(to, st.uid, st.gid);
-  chmodSync(to, st.mode & 0o7777); // after chown: chown clears setuid bits
-  utimesSync(to, st.atime, st.mtime);
-  const fd = openSync(to, "r");
-  fsyncSync(fd);
-  closeSync(fd);
+  // Owner, mode and times set through the descriptor of the file just
+  // created (O_NOFOLLOW): by path, a link swapped in meanwhile would hand a
+  // host file root's uid and a setuid bit.
+  const fd = openSync(to, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    fchownSync(fd, st.uid, st.gid);
+    fchmodSync(fd, st.mode & 0o7777); // after chown: chown clears setuid bits
+    futimesSync(fd, st.atime, st.mtime);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export function readSidecar(backupPath: string): OriginalFile | null {

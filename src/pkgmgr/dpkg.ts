@@ -2,7 +2,7 @@
  * batched: one process for all paths); installs run `apt-get` inside the root.
  * Debian 12 is usrmerged but dpkg's database still records 29 coreutils files
  * under `/bin/…`: ownership queries ask for both spellings. */
-import { closeSync, existsSync, fchmodSync, fsyncSync, linkSync, lstatSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, constants, existsSync, fchmodSync, fsyncSync, linkSync, lstatSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { fsyncDir } from "../fsops/atomic.ts";
 import { formatDivertDb, listProblem, parseDivertDb, planAdd, planRemove } from "./divertdb.ts";
@@ -236,8 +236,13 @@ export class DpkgBackend implements PackageBackend {
       }
     }
     if (next.changed) {
+      // dpkg's own temp name, so dpkg cleans up after a crash here. A file
+      // (or a planted link) left at that name is removed first, and the
+      // new one created exclusively and never through a link: opening it
+      // with "w" would follow a link to anywhere on the host and truncate it.
       const fresh = `${db}-new`;
-      const fd = openSync(fresh, "w", 0o644);
+      rmSync(fresh, { force: true });
+      const fd = openSync(fresh, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
       try {
         fchmodSync(fd, 0o644);
         const buf = Buffer.from(formatDivertDb(next.records));

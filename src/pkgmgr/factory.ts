@@ -3,7 +3,7 @@
  * never at the host, and returns the backend for it. A new backend is one
  * more entry in DETECTORS and one more constructor in OPENERS. */
 import { existsSync } from "node:fs";
-import { hostPath } from "../config/paths.ts";
+import { forgetResolvedDirs, hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import type { BackendOptions, ManagerWording, PackageBackend } from "./backend.ts";
 import { DPKG_WORDING, DpkgBackend } from "./dpkg.ts";
@@ -54,5 +54,23 @@ export function openBackend(opts: BackendOptions): PackageBackend {
     throw new PkgswitchError(Exit.PREFLIGHT, `${opts.root} has no package database pkgswitch knows (looked for ${looked})`);
   }
   if (!open) throw new PkgswitchError(Exit.PREFLIGHT, `${opts.root} is a ${kind} system, and this build has no ${kind} backend`);
-  return open(opts);
+  return resolvingAfresh(open(opts));
+}
+
+/** A transaction runs the packages' maintainer scripts as root inside the
+ * root, and they may put a link where a directory was: directories resolved
+ * before it (config/paths.ts memoizes them) are resolved again after it, so
+ * a write after an install never follows a link planted during it. */
+function resolvingAfresh(backend: PackageBackend): PackageBackend {
+  for (const m of ["install", "remove"] as const) {
+    const run = backend[m].bind(backend);
+    backend[m] = (names) => {
+      try {
+        run(names);
+      } finally {
+        forgetResolvedDirs();
+      }
+    };
+  }
+  return backend;
 }

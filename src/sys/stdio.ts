@@ -10,7 +10,11 @@ import { fstatSync, writeSync } from "node:fs";
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
+/** Descriptors whose reader went away: nothing more is written to them. */
+const gone = new Set<number>();
+
 function writeFd(fd: 1 | 2, s: string): void {
+  if (gone.has(fd)) return;
   const buf = Buffer.from(s, "utf8");
   for (let off = 0; off < buf.length; ) {
     try {
@@ -19,9 +23,13 @@ function writeFd(fd: 1 | 2, s: string): void {
       const code = (e as NodeJS.ErrnoException).code;
       // A non-blocking pipe that is full: wait for the reader.
       if (code === "EAGAIN") Atomics.wait(sleeper, 0, 0, 1);
-      // A reader that went away (`pkgswitch audit show X | head`) is not an error.
+      // A reader that went away (`pkgswitch audit show X | head`): the rest
+      // of the output is dropped, and the command still runs to its end and
+      // exits with its own code. Exiting 0 here told `audit verify | head`
+      // under pipefail that a tampered record verified, and stopped an
+      // operation half-way.
       else if (code === "EPIPE") {
-        if (fd === 1) process.exit(0);
+        gone.add(fd);
         return;
       } else throw e;
     }
@@ -35,7 +43,8 @@ export const stdio = {
   err: (s: string): void => writeFd(2, s),
 };
 
-/** stdout that tolerates a closed reader (`pkgswitch audit show X | head`). */
+/** stdout that tolerates a closed reader (`pkgswitch audit show X | head`):
+ * what follows is dropped, the exit code is the command's. */
 export function writeStdout(s: string): void {
   stdio.out(s);
 }

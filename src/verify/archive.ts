@@ -10,7 +10,7 @@
  * --allow-missing-archive. The chain links, ledger and Merkle tree are
  * checked from the ledger as before, whatever happened to the files. */
 import { join } from "node:path";
-import { findSegmentRecords, segmentPath, type SegmentRecord } from "../audit/archive-records.ts";
+import { findSegmentRecords, recordsByOp, segmentPath, type SegmentRecord } from "../audit/archive-records.ts";
 import { SEGMENT_READ_LIMIT, segmentOf } from "../audit/archive.ts";
 import { SegmentFormatError, unpackSegment } from "../audit/archive-tar.ts";
 import type { LedgerEntry } from "../audit/ledger.ts";
@@ -39,8 +39,7 @@ export function checkArchived(dir: string, ledger: LedgerIndex, lines: readonly 
     const r = readArtifact(join(dir, name));
     return r.ok ? r.bytes : null;
   });
-  const recordOf = new Map<string, SegmentRecord>();
-  for (const r of records) for (const op of r.ops) if (!recordOf.has(op)) recordOf.set(op, r);
+  const recordOf = recordsByOp(records);
   const recorded = new Set(records.map((r) => r.segment));
   for (const n of onDisk) {
     if (!recorded.has(n)) report.warn("archive.segment", "no archive operation records this segment (an interrupted `audit archive`: the next run removes it); not read", { file: `${ARCHIVE_DIR}/${n}` });

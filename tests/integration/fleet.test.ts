@@ -7,7 +7,7 @@
  * temp roots: two fake dpkg roots and one copy of the cached Debian root
  * (real apt: enable, disable, pkg install). */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { leafHash, rootHash } from "../../src/audit/merkle.ts";
@@ -297,5 +297,131 @@ describe("push: resumable, bounded, never touching the host's record", () => {
       silent.close();
       writeFileSync(cfg, "{}");
     }
+  });
+});
+
+describe("push with archived operations (audit archive)", () => {
+  const auditOf = (root: string) => join(root, "var/lib/pkgswitch/audit");
+  const segmentsOf = (root: string) => readdirSync(join(auditOf(root), "archive")).filter((n) => n.endsWith(".tar.gz")).sort();
+  /** Every operation file in the audit directory, by name (before archiving: the originals). */
+  const opFiles = (root: string) => new Map(readdirSync(auditOf(root)).filter((n) => n.startsWith("audit-")).map((n) => [n, readFileSync(join(auditOf(root), n))]));
+  const held = (id: string) => Number(owner(`SELECT count(*) FROM pkgswitch.operations WHERE host_id = '${id}'`).stdout.trim());
+  const heldSeqs = (id: string) => owner(`SELECT seq FROM pkgswitch.operations WHERE host_id = '${id}' ORDER BY seq`).stdout.trim().split("\n").filter((l) => l !== "").map(Number);
+  const fleetVerify = (id: string) => pkgswitchJson<{ exit_code: number; hosts: { counts: Record<string, number> }[] }>(["fleet", "verify", "--db", pg.url("fleet_auditor"), "--host", id], { env: AUDITOR });
+  function ops(root: string, n: number): void {
+    for (let i = 0; i < n; i++) ok(pkgswitch(["--root", root, i % 2 ? "disable" : "enable", "coreutils", "--yes"]));
+  }
+  function archiveKeep(root: string, keep: number): void {
+    ok(pkgswitch(["--root", root, "audit", "archive", "--keep", String(keep)]));
+  }
+  /** The fleet's stored files of every operation of `id` equal `files` (by name): JSONL, signature and SBOM. */
+  function expectStoredBytes(id: string, files: Map<string, Buffer>): void {
+    const rows = owner(`SELECT op, encode(jsonl, 'hex'), coalesce(encode(sig, 'hex'), '-'), coalesce(encode(sbom, 'hex'), '-') FROM pkgswitch.operations WHERE host_id = '${id}' ORDER BY seq`).stdout.trim().split("\n");
+    for (const row of rows) {
+      const [op, jsonl, sig, sbom] = row.split("|");
+      const want = (name: string) => files.get(name)?.toString("hex") ?? "-";
+      expect(`${op} jsonl ${jsonl}`).toBe(`${op} jsonl ${want(`audit-${op}.jsonl`)}`);
+      expect(`${op} sig ${sig}`).toBe(`${op} sig ${want(`audit-${op}.jsonl.sig`)}`);
+      expect(`${op} sbom ${sbom}`).toBe(`${op} sbom ${want(`audit-${op}-sbom.json`)}`);
+      expect(jsonl).not.toBe("-");
+    }
+    expect(rows.length).toBe(new Set([...files.keys()].filter((n) => n.endsWith(".jsonl"))).size);
+  }
+  /** A host whose record has two segments: A (seq 0-2, by the archive
+   * operation at seq 3) and B (seq 4-5, by the one at seq 7); seq 6 stays. */
+  function twoSegments(id: string): { root: string; files: Map<string, Buffer>; b: string } {
+    const root = hostRoot(id);
+    roots.push({ root, id, real: false });
+    ops(root, 3);
+    const files = opFiles(root);
+    archiveKeep(root, 0);
+    const [a] = segmentsOf(root);
+    ops(root, 3);
+    for (const [n, b] of opFiles(root)) files.set(n, b);
+    archiveKeep(root, 1);
+    for (const [n, b] of opFiles(root)) files.set(n, b);
+    const b = segmentsOf(root).find((n) => n !== a)!;
+    expect(segmentsOf(root)).toHaveLength(2);
+    return { root, files, b };
+  }
+
+  test("archive, then push: every operation reaches the fleet byte for byte, and fleet verify passes", () => {
+    const id = "e".repeat(32);
+    const root = hostRoot(id);
+    roots.push({ root, id, real: false });
+    ops(root, 8);
+    const files = opFiles(root);
+    archiveKeep(root, 2);
+    expect([...opFiles(root).keys()].filter((n) => n.endsWith(".jsonl"))).toHaveLength(3); // 2 kept + the archive operation
+    for (const [n, b] of opFiles(root)) files.set(n, b); // the archive operation's own files
+    const r = ok(push(root, ["--batch", "4"]));
+    expect(r.stdout).toContain(`host ${id}: pushed 9 operation(s) in 3 batch(es) (the fleet held 0); checkpoint sent`);
+    expect(held(id)).toBe(9);
+    expectStoredBytes(id, files);
+    const v = fleetVerify(id);
+    expect(v.code).toBe(0);
+    const sboms = [...files.keys()].filter((n) => n.endsWith("-sbom.json")).length;
+    expect(sboms).toBeGreaterThanOrEqual(8);
+    expect(v.json.hosts[0]!.counts).toMatchObject({ operations: 9, signatures: 9, sboms });
+    expect(ok(push(root)).stdout).toContain("nothing to push");
+  });
+
+  test("archive between two pushes: the second push sends the rest, archived ones included", () => {
+    const id = "f".repeat(32);
+    const root = hostRoot(id);
+    roots.push({ root, id, real: false });
+    ops(root, 4);
+    ok(push(root));
+    expect(held(id)).toBe(4);
+    ops(root, 4);
+    const files = opFiles(root);
+    archiveKeep(root, 1); // seq 0-6 archived: 0-3 held, 4-6 not
+    for (const [n, b] of opFiles(root)) files.set(n, b);
+    const r = ok(push(root));
+    expect(r.stdout).toContain(`host ${id}: pushed 5 operation(s) in 1 batch(es) (the fleet held 4); checkpoint sent`);
+    expect(heldSeqs(id)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    expectStoredBytes(id, files);
+    expect(fleetVerify(id).code).toBe(0);
+  });
+
+  test("a missing segment: exit 8 naming it, the operations before it pushed and nothing after; restored, the next push completes", () => {
+    const id = "1".repeat(32);
+    const { root, files, b } = twoSegments(id);
+    const seg = join(auditOf(root), "archive", b);
+    const away = join(pg.dir, b);
+    renameSync(seg, away);
+    const r = push(root, ["--batch", "3"]);
+    expect(r.code).toBe(8);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toContain(`is archived in ${seg}, which is missing`);
+    expect(r.stderr).toContain("restore the segment from a backup and push again");
+    expect(r.stderr).toContain("the fleet holds the 4 before it");
+    expect(heldSeqs(id)).toEqual([0, 1, 2, 3]);
+    expect(owner(`SELECT count(*) FROM pkgswitch.checkpoints WHERE host_id = '${id}'`).stdout.trim()).toBe("0");
+    expect(owner(`SELECT count(*) FROM pkgswitch.alarms WHERE host_id = '${id}'`).stdout.trim()).toBe("0");
+    renameSync(away, seg);
+    const again = ok(push(root));
+    expect(again.stdout).toContain(`host ${id}: pushed 4 operation(s) in 1 batch(es) (the fleet held 4); checkpoint sent`);
+    expect(heldSeqs(id)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expectStoredBytes(id, files);
+    expect(fleetVerify(id).code).toBe(0);
+  });
+
+  test("a segment that is not the recorded one: exit 1 naming it, nothing of it sent", () => {
+    const id = "2".repeat(32);
+    const { root, b } = twoSegments(id);
+    const seg = join(auditOf(root), "archive", b);
+    const bytes = readFileSync(seg);
+    bytes[bytes.length - 12] ^= 0x40;
+    writeFileSync(seg, bytes);
+    const r = push(root);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toContain(`${seg}, where operation`);
+    expect(r.stderr).toContain("is not the recorded segment (SHA-256 ");
+    expect(r.stderr).toContain("nothing of it was sent");
+    expect(heldSeqs(id)).toEqual([0, 1, 2, 3]);
+    expect(owner(`SELECT count(*) FROM pkgswitch.checkpoints WHERE host_id = '${id}'`).stdout.trim()).toBe("0");
+    expect(owner(`SELECT count(*) FROM pkgswitch.alarms WHERE host_id = '${id}'`).stdout.trim()).toBe("0");
   });
 });

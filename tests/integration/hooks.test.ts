@@ -34,6 +34,25 @@ describe("hooks install / remove", () => {
     expect(pre).not.toContain("Target = coreutils\n");
   });
 
+  test("--binary with a character the hooks' shell lines would interpret: usage error (2), nothing written", () => {
+    const fresh = coreutilsRoot();
+    try {
+      for (const bad of ["/opt/my tools/pkgswitch", "/opt/x';touch /tmp/pwn;'", '/opt/x"y', "/opt/$(id)", "/opt/a;b"]) {
+        const r = pkgswitch(["--root", fresh, "hooks", "install", "--apt", "--binary", bad]);
+        expect(r.code, bad).toBe(2);
+        expect(r.stderr.trim().split("\n").length, bad).toBe(1);
+        expect(r.stderr, bad).toContain("--binary");
+      }
+      expect(existsSync(join(fresh, "etc/apt/apt.conf.d/80pkgswitch"))).toBe(false);
+      expect(existsSync(join(fresh, "var/lib/pkgswitch/audit/ledger.jsonl"))).toBe(false);
+      const ok = pkgswitch(["--root", fresh, "hooks", "install", "--apt", "--binary", "/opt/pkgswitch-1.2/bin/pkgswitch"]);
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(readFileSync(join(fresh, "etc/dpkg/dpkg.cfg.d/pkgswitch"), "utf8")).toContain("/opt/pkgswitch-1.2/bin/pkgswitch relink");
+    } finally {
+      removeRoot(fresh);
+    }
+  });
+
   test("a same-named file pkgswitch did not write is refused, and kept by remove", () => {
     const other = join(root, "etc/pacman.d/hooks/90-pkgswitch.hook");
     writeFileSync(other, "# someone else's hook\n");

@@ -5,7 +5,8 @@
  * ctimes, inodes) is exactly as before — and that no run printed a stack
  * trace or an "internal error". */
 import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { hostPath, resolveInRoot } from "../../src/config/paths.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { coreutilsRoot, removeRoot } from "../helpers/fakeroot.ts";
@@ -158,6 +159,55 @@ describe("planted links on pkgswitch's own paths: refused, nothing outside chang
       expect(res.code, res.stderr).toBe(0);
       expect(diffSnapshots(before, snapshotTree(can))).toEqual([]);
     }
+  });
+
+  test("/usr → x/../evil with x missing, evil → a copy of /usr outside: resolved inside the root; nothing outside changes", () => {
+    // A missing component followed by ".." used to end the resolution: the
+    // kernel then followed "evil" to the host and every switch landed there.
+    const r = freshRoot();
+    const can = canary();
+    cpSync(join(r, "usr"), join(can, "usr"), { recursive: true, verbatimSymlinks: true });
+    renameSync(join(r, "usr"), join(r, "usr.real"));
+    symlinkSync("x/../evil", join(r, "usr"));
+    symlinkSync(join(can, "usr"), join(r, "evil"));
+    expect(resolveInRoot(r, "/usr/bin/ls")).toBe(join(r, can, "usr/bin/ls"));
+    expect(hostPath(r, "/usr/bin/ls")).toBe(join(r, can, "usr/bin/ls"));
+    allWritersConfined(r, can, null);
+  });
+
+  test("/var/lib/dpkg/diversions-new → a file outside: enable writes the diversions inside the root; the file is untouched", () => {
+    const r = freshRoot();
+    const can = canary();
+    symlinkSync(join(can, "victim"), join(r, "var/lib/dpkg/diversions-new"));
+    const res = allWritersConfined(r, can, null)[0]!;
+    expect(res.code, res.stderr).toBe(0);
+    expect(lstatSync(join(r, "var/lib/dpkg/diversions")).isFile()).toBe(true);
+    expect(readFileSync(join(can, "victim"), "utf8")).toBe("data\n");
+  });
+
+  test("keys/signing.key → a key outside: never used; the root's operations are not signed by it", () => {
+    const r = freshRoot();
+    const other = freshRoot(); // stands for the host's own key
+    expect(pkgswitch(["--root", other, "keys", "generate"]).code).toBe(0);
+    const outside = join(other, "etc/pkgswitch/keys/signing.key");
+    const outsideId = (JSON.parse(pkgswitch(["--root", other, "keys", "show", "--json"]).stdout) as { key_id: string }).key_id;
+    mkdirSync(join(r, "etc/pkgswitch/keys"), { recursive: true });
+    symlinkSync(outside, join(r, "etc/pkgswitch/keys/signing.key"));
+    const res = pkgswitch(["--root", r, "enable", "coreutils", "--yes"]);
+    clean(res, res.stderr);
+    expect(res.code, res.stderr).toBe(0);
+    const ledger = readFileSync(join(r, "var/lib/pkgswitch/audit/ledger.jsonl"), "utf8");
+    expect(ledger).not.toContain(outsideId);
+    expect(ledger).not.toContain('"signature":"signed"');
+    // A relative link climbing out (the kernel would reach the key outside)
+    // stops at the root like chroot(2): keys rotate finds no key to rotate.
+    rmSync(join(r, "etc/pkgswitch/keys/signing.key"));
+    symlinkSync(`../../../../..${outside}`, join(r, "etc/pkgswitch/keys/signing.key"));
+    expect(readFileSync(join(r, "etc/pkgswitch/keys/signing.key"), "utf8")).toBe(readFileSync(outside, "utf8"));
+    const rotate = pkgswitch(["--root", r, "keys", "rotate"]);
+    clean(rotate, rotate.stderr);
+    expect(rotate.code).not.toBe(0);
+    expect(readFileSync(join(r, "var/lib/pkgswitch/audit/ledger.jsonl"), "utf8")).not.toContain(outsideId);
   });
 
   test("host-id → a file outside: refused (70), the file's text never becomes the origin", () => {
