@@ -7,6 +7,7 @@
 import { lstatSync, readlinkSync, realpathSync, type Stats } from "node:fs";
 import { join, posix, resolve } from "node:path";
 import { Exit, PkgswitchError } from "../errors.ts";
+import { readlinkBytes } from "../sys/linkbytes.ts";
 
 /** Links followed in one resolution before giving up (Linux's MAXSYMLINKS). */
 const MAX_LINKS = 40;
@@ -41,7 +42,7 @@ interface PathFs {
 const TEXT_PATHS: PathFs = { lstat: (h) => lstatSync(h, { throwIfNoEntry: false }), readlink: (h) => readlinkSync(h) };
 const BYTE_PATHS: PathFs = {
   lstat: (h) => lstatSync(Buffer.from(h, "latin1"), { throwIfNoEntry: false }),
-  readlink: (h) => readlinkSync(Buffer.from(h, "latin1"), "buffer").toString("latin1"),
+  readlink: (h) => readlinkBytes(Buffer.from(h, "latin1")).toString("latin1"),
 };
 
 function walkInRoot(root: string, inRoot: string, followLast: boolean, fs: PathFs): string {
