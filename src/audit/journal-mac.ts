@@ -16,7 +16,7 @@ import type { SigningSetup } from "./finalize.ts";
 const KEY_CONTEXT = "pkgswitch journal mac v1";
 const LINE_RE = /^pkgswitch-journal-mac v1 ([0-9]{10}) ([0-9a-f]{64})\n$/;
 /** Bytes of a sidecar line (fixed: rewritten in place, never torn longer). */
-export const MAC_LINE_BYTES = 104;
+export const MAC_LINE_BYTES = 101; // "pkgswitch-journal-mac v1 " + 10 digits + " " + 64 hex + "\n"
 
 /** The MAC key: SHA-256(context ‖ seed) — a key of its own, never the seed,
  * so a MAC leaks nothing about the signing key. */
