@@ -39,23 +39,18 @@ export type VerifyExitCode = (typeof VerifyExit)[keyof typeof VerifyExit];
 export type CommandExit = ExitCode | VerifyExitCode;
 
 /** An expected failure with its documented exit code and a one-line message
- * that says what failed and where. `hint`, when given, says what to do next;
- * the CLI prints it the same way for every error (a `hint:` line on stderr;
- * `"hint"` in the --json error document). Anything else thrown is a bug
- * (exit 1). */
+ * that says what failed and where, and what to do about it (in the same
+ * line: playbooks and tests read exactly one). Anything else thrown is a
+ * bug (exit 1). */
 export class PkgswitchError extends Error {
   constructor(
     readonly exitCode: CommandExit,
     message: string,
     readonly opId?: string,
-    readonly hint?: string,
   ) {
     super(message);
     this.name = "PkgswitchError";
   }
 }
-
-/** An error whose next step is data, not prose glued to the message. */
-export const errorWithHint = (exitCode: CommandExit, message: string, hint: string) => new PkgswitchError(exitCode, message, undefined, hint);
 
 export const usageError = (msg: string) => new PkgswitchError(Exit.USAGE, msg);

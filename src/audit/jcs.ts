@@ -2,16 +2,9 @@
  * ledger line and signature in pkgswitch is computed over. */
 import canonicalizeImpl from "canonicalize";
 
-const encoder = new TextEncoder();
-
 /** Canonical JSON text of `value` (RFC 8785). Throws on values JSON cannot hold. */
 export function canonicalize(value: unknown): string {
   const text = (canonicalizeImpl as (v: unknown) => string | undefined)(value);
   if (text === undefined) throw new TypeError("value has no canonical JSON form");
   return text;
-}
-
-/** Canonical JSON bytes (UTF-8) of `value`. */
-export function canonicalBytes(value: unknown): Uint8Array {
-  return encoder.encode(canonicalize(value));
 }

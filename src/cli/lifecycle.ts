@@ -3,7 +3,7 @@
 import { existsSync } from "node:fs";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError, usageError, type CommandExit } from "../errors.ts";
-import { HOOK_INSTALL_FLAGS } from "../pkgmgr/hooks.ts";
+import { HOOK_INSTALL_FLAGS, safeHookBinary } from "../pkgmgr/hooks.ts";
 import { loadCatalog } from "../providers/catalog.ts";
 import { detectManager, openBackend } from "../pkgmgr/factory.ts";
 import type { HookPackage } from "../pkgmgr/backend.ts";
@@ -24,6 +24,7 @@ function hookFiles(ctx: CommandContext): { files: HookFile[]; pkg: HookPackage |
   const s = ctx.session();
   const binary = (v.binary as string | undefined) ?? hookBinary(s.layout.root);
   if (!binary.startsWith("/")) throw usageError("--binary must be an absolute path inside the root");
+  if (!safeHookBinary(binary)) throw usageError(`--binary ${JSON.stringify(binary)}: use a path of letters, digits and . _ + - / only (it is written into the hooks' shell lines)`);
   const chosen = HOOK_INSTALL_FLAGS.filter((f) => v[f.flag] === true);
   const kind = detectManager(s.layout.root);
   const packaged = chosen.length > 0 ? chosen.find((f) => f.packaged) : HOOK_INSTALL_FLAGS.find((f) => f.packaged && f.kind === kind);

@@ -114,8 +114,7 @@ export async function main(argv: string[]): Promise<CommandExit> {
   } catch (e) {
     if (e instanceof PkgswitchError) {
       out.error(e.message + (e.opId ? ` [op ${e.opId}]` : ""));
-      if (e.hint) out.hint(e.hint);
-      if (out.opts.json) writeStdout(JSON.stringify({ error: e.message, exit_code: e.exitCode, op: e.opId ?? null, ...(e.hint ? { hint: e.hint } : {}) }) + "\n");
+      if (out.opts.json) writeStdout(JSON.stringify({ error: e.message, exit_code: e.exitCode, op: e.opId ?? null }) + "\n");
       return e.exitCode;
     }
     out.error(`internal error (a bug, please report): ${(e as Error).stack ?? e}`);

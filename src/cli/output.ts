@@ -46,12 +46,6 @@ export class Output implements Reporter {
     writeStderr(this.paint("red", "error: ") + s + "\n");
   }
 
-  /** What to do next after an error (PkgswitchError.hint), printed the same
-   * way for every command. */
-  hint(s: string): void {
-    writeStderr(this.paint("dim", "hint: ") + s + "\n");
-  }
-
   /** The JSON result document (only with --json). */
   json(value: unknown): void {
     if (this.opts.json) writeStdout(JSON.stringify(value, null, 2) + "\n");

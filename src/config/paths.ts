@@ -4,7 +4,7 @@
  * controls (a container, a mounted image): its symlinks are resolved as
  * chroot(2) would — an absolute link starts again at the root, `..` stops at
  * it — so a planted link never leads a read or a write outside. */
-import { lstatSync, readlinkSync, realpathSync } from "node:fs";
+import { lstatSync, readlinkSync, realpathSync, type Stats } from "node:fs";
 import { join, posix, resolve } from "node:path";
 import { Exit, PkgswitchError } from "../errors.ts";
 
@@ -24,6 +24,27 @@ const dirMemo = new Map<string, string>();
  * Components that do not exist are kept literally.
  */
 export function resolveInRoot(root: string, inRoot: string, followLast = true): string {
+  return walkInRoot(root, inRoot, followLast, TEXT_PATHS);
+}
+
+/** `resolveInRoot` over byte strings (latin1: one character per byte), for
+ * paths recorded as bytes that need not be UTF-8 (`audit verify --deep`). */
+export function resolveBytesInRoot(root: string, inRoot: string, followLast = true): string {
+  return walkInRoot(root, inRoot, followLast, BYTE_PATHS);
+}
+
+/** How a walk looks at the file system: paths as text, or as bytes. */
+interface PathFs {
+  lstat(host: string): Stats | undefined;
+  readlink(host: string): string;
+}
+const TEXT_PATHS: PathFs = { lstat: (h) => lstatSync(h, { throwIfNoEntry: false }), readlink: (h) => readlinkSync(h) };
+const BYTE_PATHS: PathFs = {
+  lstat: (h) => lstatSync(Buffer.from(h, "latin1"), { throwIfNoEntry: false }),
+  readlink: (h) => readlinkSync(Buffer.from(h, "latin1"), "buffer").toString("latin1"),
+};
+
+function walkInRoot(root: string, inRoot: string, followLast: boolean, fs: PathFs): string {
   if (!inRoot.startsWith("/")) throw new Error(`not an absolute path inside the root: ${inRoot}`);
   if (root === "/") return posix.normalize(inRoot);
   const todo = inRoot.split("/").filter((c) => c !== "" && c !== ".");
@@ -48,7 +69,7 @@ export function resolveInRoot(root: string, inRoot: string, followLast = true): 
     const host = join(root, ...cur);
     let st;
     try {
-      st = lstatSync(host, { throwIfNoEntry: false });
+      st = fs.lstat(host);
     } catch {
       st = undefined; // EACCES, ENOTDIR: whoever opens it gets the error
     }
@@ -58,7 +79,7 @@ export function resolveInRoot(root: string, inRoot: string, followLast = true): 
     }
     if (!st.isSymbolicLink()) continue;
     if (++links > MAX_LINKS) throw new PkgswitchError(Exit.PREFLIGHT, `${inRoot} in ${root}: too many levels of symbolic links`);
-    const text = readlinkSync(host);
+    const text = fs.readlink(host);
     cur.pop();
     if (text.startsWith("/")) cur.length = 0;
     todo.unshift(...text.split("/").filter((x) => x !== "" && x !== "."));

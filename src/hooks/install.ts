@@ -1,7 +1,7 @@
 /** Which hook files a root has and should have (reads only). A file that
  * exists without pkgswitch's marker belongs to someone else: never
  * overwritten, never removed (src/switch/guards.ts writes and removes). */
-import { existsSync } from "node:fs";
+import { existsSync, lstatSync } from "node:fs";
 import { READ_LIMIT, readBoundedText } from "../config/bounded.ts";
 import { basename } from "node:path";
 import { hostPath } from "../config/paths.ts";
@@ -19,10 +19,14 @@ export function hookBinary(root: string, execPath = process.execPath): string {
   return execPath.startsWith(root + "/") ? execPath.slice(root.length) : DEFAULT_HOOK_BINARY;
 }
 
+/** Whether the hook file at `path` is ours (null: there is none). A link
+ * there is someone else's, never read through: it could lead to any host file. */
 function ours(root: string, path: string): boolean | null {
   const host = hostPath(root, path);
-  if (!existsSync(host)) return null;
-  return readBoundedText(host, { max: READ_LIMIT.small }).includes(MARKER);
+  const st = lstatSync(host, { throwIfNoEntry: false });
+  if (!st) return null;
+  if (st.isSymbolicLink()) return false;
+  return readBoundedText(host, { max: READ_LIMIT.small, noFollow: true }).includes(MARKER);
 }
 
 /** Hook files present in the root (the known paths and `extra`): ours

@@ -21,6 +21,14 @@ export const APT_PRE_INSTALL_PATH = "/usr/lib/pkgswitch/apt-pre-install";
  * dpkg's double-quoted values. */
 export const NO_PROC_MESSAGE = "pkgswitch: /proc is not mounted, so the hook did nothing: mount it (mount -t proc proc /proc) and run pkgswitch relink";
 
+/** Whether `binary` can go into every hook's shell line as it is: apt's and
+ * dpkg's double-quoted values, pacman's `sh -c '…'`, rpm's scriptlet. Only
+ * characters no shell or quoting interprets, so a path can neither break a
+ * hook nor inject a command into it. */
+export function safeHookBinary(binary: string): boolean {
+  return /^\/[A-Za-z0-9._+\/-]+$/.test(binary);
+}
+
 /** The shell line a hook runs: skip when the binary is absent, say so when
  * /proc is, else run it and never fail the transaction. `quote` encloses
  * the message: ' where the line sits in a double-quoted value (apt, dpkg),

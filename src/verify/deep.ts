@@ -14,6 +14,7 @@ import { lstatSync, readlinkSync } from "node:fs";
 import { posix } from "node:path";
 import { sha256FileSync } from "../hashing/hash.ts";
 import { VerifyExit } from "../errors.ts";
+import { resolveBytesInRoot } from "../config/paths.ts";
 import type { Report } from "./report.ts";
 import type { TouchEvent } from "./strict.ts";
 
@@ -60,25 +61,25 @@ function recordedBytes(recorded: string): Buffer {
 // posix helpers, which only look at "/" and ".", work on any bytes.
 const bytesOf = (p: string) => Buffer.from(p, "latin1");
 
-/** Host path (bytes) of an in-root path given as a byte string. */
-function hostOf(root: string, p: string): Buffer {
-  const r = Buffer.from(root, "utf8").toString("latin1");
-  return bytesOf(r === "/" ? posix.normalize(p) : posix.join(r, posix.normalize(p)));
+/** Host path (bytes) of an in-root path given as a byte string: its
+ * directories resolved inside the root as chroot(2) would (a link among
+ * them must not lead the check to the host's files), the last component
+ * itself left as it is (`followLast`: resolved too). */
+function hostOf(root: string, p: string, followLast = false): Buffer {
+  return bytesOf(resolveBytesInRoot(Buffer.from(root, "utf8").toString("latin1"), posix.normalize(p), followLast));
 }
 
 /** SHA-256 of what the link at `path` (inside the root) resolves to, every
- * hop resolved inside the root; null when it dangles or is not a file. */
+ * hop resolved inside the root; null when it dangles, loops or is not a file. */
 function resolvedDigest(root: string, path: string): string | null {
-  let cur = path;
-  for (let i = 0; i < 40; i++) {
-    const host = hostOf(root, cur);
-    const st = lstatSync(host, { throwIfNoEntry: false });
-    if (!st) return null;
-    if (!st.isSymbolicLink()) return st.isFile() ? sha256FileSync(host as unknown as string) : null;
-    const next = readlinkSync(host, "buffer").toString("latin1");
-    cur = next.startsWith("/") ? next : posix.join(posix.dirname(cur), next);
+  let host: Buffer;
+  try {
+    host = hostOf(root, path, true);
+  } catch {
+    return null; // too many levels of links
   }
-  return null;
+  const st = lstatSync(host, { throwIfNoEntry: false });
+  return st?.isFile() ? sha256FileSync(host as unknown as string) : null;
 }
 
 const where = (e: Expectation, path: string) => ({ file: path, op: e.op });
@@ -90,12 +91,13 @@ export function checkLive(root: string, exp: Map<string, Expectation | null>, re
     if (!e) continue;
     report.count("deep_targets");
     const inRoot = recordedBytes(path).toString("latin1");
-    const host = hostOf(root, inRoot);
+    let host: Buffer;
     let st;
     try {
+      host = hostOf(root, inRoot);
       st = lstatSync(host, { throwIfNoEntry: false });
     } catch (err) {
-      report.fail("deep", VerifyExit.IO, `cannot examine ${host.toString("utf8")}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, where(e, path));
+      report.fail("deep", VerifyExit.IO, `cannot examine ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, where(e, path));
       continue;
     }
     const by = `(recorded by ${e.event}, seq ${e.seq})`;

@@ -116,11 +116,6 @@ export function bodyWithoutHash(line: string, obj: Record<string, unknown>): str
   return canonicalize(rest);
 }
 
-/** `sha256:` + hex SHA-256 of the JCS bytes of `obj` without `hash`. */
-export function chainHashOfLine(line: string, obj: Record<string, unknown>): string {
-  return "sha256:" + sha256Hex(bodyWithoutHash(line, obj));
-}
-
 // --- events ------------------------------------------------------------------
 
 export interface LineProblem {

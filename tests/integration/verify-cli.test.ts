@@ -4,7 +4,7 @@
  * writer with a key at the default path. The command table is not touched
  * (test files share modules), so this runs the commands the way main does. */
 import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { OpBuffer } from "../../src/audit/opbuffer.ts";
 import { generateSecretKey, type GeneratedKey } from "../../src/attest/minisign.ts";
@@ -191,6 +191,43 @@ describe("audit verify (CLI)", () => {
       expect((await run("audit", "verify", "--all")).code).toBe(3);
     } finally {
       writeFileSync(cp, orig);
+    }
+  });
+});
+
+describe("audit verify --deep resolves links inside the root, as chroot(2) would", () => {
+  // Each hop of a live target (the command link, its directories, the
+  // replacement's own links) is resolved inside the root: a directory link
+  // that leads out of it cannot make a broken root look healthy, and an
+  // absolute one that stays inside it is not mistaken for the host's.
+  test("usr/lib/cargo → a host copy: drift (5); usr/lib/cargo → /opt/cargo inside the root: verified (0)", () => {
+    const root = coreutilsRoot();
+    try {
+      expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"]).code).toBe(0);
+      const deep = () => pkgswitch(["--root", root, "audit", "verify", "--deep", "--allow-unsigned"]);
+      expect(deep().code).toBe(0);
+      const cargo = join(root, "usr/lib/cargo");
+      // The replacement's files move to the host (outside the root); the
+      // root keeps an absolute link to where they went.
+      const outside = `${root}-outside-cargo`;
+      renameSync(cargo, outside);
+      symlinkSync(outside, cargo);
+      try {
+        const r = deep();
+        expect(r.code, r.stdout + r.stderr).toBe(5);
+        expect(r.stdout + r.stderr).toContain("no longer resolves");
+        // The same files at /opt/cargo inside the root, linked absolutely.
+        rmSync(cargo);
+        mkdirSync(join(root, "opt"), { recursive: true });
+        renameSync(outside, join(root, "opt/cargo"));
+        symlinkSync("/opt/cargo", cargo);
+        const ok = deep();
+        expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+      } finally {
+        rmSync(outside, { recursive: true, force: true });
+      }
+    } finally {
+      removeRoot(root);
     }
   });
 });
