@@ -46,7 +46,11 @@ export function recoverInterrupted(dir: string, signing: SigningSetup, merkleRoo
     const text = readAuditText(path, READ_LIMIT.record);
     const ledger = readLedger(dir);
     let events = signing.mode === "key" ? strictEvents(text, opId) : lenientEvents(text);
-    if (events.length === 0 || ledger.some((e) => e.op === opId)) {
+    // Nothing to finalize: finished already, or killed before its first
+    // event was whole (under a key, a whole line that is not an event of
+    // this op is refused below, not quietly removed).
+    const whole = signing.mode === "key" && text.includes("\n");
+    if ((events.length === 0 && !whole) || ledger.some((e) => e.op === opId)) {
       if (existsSync(macPath)) unlinkSync(macPath);
       unlinkSync(path);
       continue;
@@ -135,9 +139,9 @@ function strictEvents(text: string, opId: string): AuditEvent[] {
  * journal is not one this host wrote (then nothing of it is finalized). */
 function authenticate(dir: string, opId: string, events: AuditEvent[], key: Uint8Array | undefined, ledger: LedgerEntry[]): number | string {
   if (!key) return "the signing key cannot authenticate journals";
-  const first = events[0]!;
   if (!OP_ID_RE.test(opId)) return "its name is not an operation id";
-  if (first.event !== "op.start") return "its first event is not op.start";
+  const first = events[0];
+  if (!first || first.event !== "op.start") return "its first line is not a sealed op.start of this operation";
   const head = ledger.at(-1)?.head ?? GENESIS;
   if (first.prev !== head) return "its op.start does not chain onto the ledger's head";
   const idTime = Date.parse(opId.replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z-.*$/, "$1-$2-$3T$4:$5:$6Z"));

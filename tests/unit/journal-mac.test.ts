@@ -161,6 +161,31 @@ describe("recovery under a signing key", () => {
     expect(readLedger(dir)).toHaveLength(1);
   });
 
+  test("under a key, a whole line that is not a sealed event of the op is refused; a torn first line (killed mid-write) is removed", () => {
+    const dir = freshDir();
+    const op = killed(dir);
+    writeFileSync(journal(dir, op.opId), `{"event":"op.start"}\n`);
+    const r = recover(dir);
+    expect(r.ids).toEqual([]);
+    expect(r.said[0]).toContain("its first line is not a sealed op.start of this operation");
+    const torn = killed(dir);
+    writeFileSync(journal(dir, torn.opId), readFileSync(journal(dir, torn.opId), "utf8").slice(0, 30));
+    expect(recover(dir)).toEqual({ ids: [], said: [] });
+    expect(readdirSync(dir).filter((f) => f.includes(torn.opId))).toEqual([]);
+  });
+
+  test("an operation started without its signing setup uses the key its audit dir was last recovered with", () => {
+    const dir = freshDir();
+    recover(dir); // as every run does before it starts (src/switch/session.ts)
+    const { signing: _, ...bare } = info(dir);
+    const op = OpBuffer.start(bare);
+    op.record("file.switch", {});
+    op.flush();
+    expect(readFileSync(mac(dir, op.opId), "utf8")).toBe(macLine(signer.journalKey!, op.opId, 1, op.events[1]!.hash));
+    expect(recover(dir).ids).toEqual([op.opId]);
+    expect(readLedger(dir)[0]).toMatchObject({ op: op.opId, signature: "signed" });
+  });
+
   test("without a key the same unauthenticated journal is finalized unsigned, as before", () => {
     const dir = freshDir();
     const op = killed(dir);
