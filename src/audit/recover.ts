@@ -4,7 +4,7 @@
  * key only what the journal's MAC authenticates is finalized
  * (./journal-mac.ts): a journal planted by someone who can write the audit
  * dir but not read the key is set aside and reported, never signed. */
-import { existsSync, readdirSync, renameSync, unlinkSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, renameSync, unlinkSync } from "node:fs";
 import { READ_LIMIT, tooDeep } from "../config/bounded.ts";
 import { join } from "node:path";
 import { Exit } from "../errors.ts";
@@ -51,7 +51,7 @@ export function recoverInterrupted(dir: string, signing: SigningSetup, merkleRoo
     // this op is refused below, not quietly removed).
     const whole = signing.mode === "key" && text.includes("\n");
     if ((events.length === 0 && !whole) || ledger.some((e) => e.op === opId)) {
-      if (existsSync(macPath)) unlinkSync(macPath);
+      if (planted(macPath)) unlinkSync(macPath);
       unlinkSync(path);
       continue;
     }
@@ -60,7 +60,7 @@ export function recoverInterrupted(dir: string, signing: SigningSetup, merkleRoo
       const auth = authenticate(dir, opId, events, signing.signer.journalKey, ledger);
       if (typeof auth === "string") {
         renameSync(path, join(dir, rejectedJournalName(opId)));
-        if (existsSync(macPath)) renameSync(macPath, join(dir, rejectedMacName(opId)));
+        if (planted(macPath)) renameSync(macPath, join(dir, rejectedMacName(opId)));
         warn(`journal ${name} was not finalized or signed: ${auth}, so this host may not have written it; moved to ${rejectedJournalName(opId)} — inspect it, then delete it (docs/formats.md "Journals")`);
         continue;
       }
@@ -151,12 +151,24 @@ function authenticate(dir: string, opId: string, events: AuditEvent[], key: Uint
   const lastTs = ledger.length > 0 ? Date.parse(ledger[ledger.length - 1]!.ts) : NaN;
   if (lastTs - (lastTs % 1000) > idTime) return "it started before the ledger's last operation was recorded";
   const macPath = join(dir, journalMacName(opId));
-  if (!existsSync(macPath)) return "it has no MAC file";
-  const claimed = parseMacLine(readAuditText(macPath, READ_LIMIT.small));
+  if (!planted(macPath)) return "it has no MAC file";
+  let text: string;
+  try {
+    text = readAuditText(macPath, READ_LIMIT.small);
+  } catch {
+    return "its MAC file is not a regular file pkgswitch can read"; // a link, say: not ours
+  }
+  const claimed = parseMacLine(text);
   if (!claimed) return "its MAC file is not one pkgswitch writes";
   const at = events[claimed.seq];
   if (!at || !macMatches(key, opId, claimed.seq, at.hash, claimed.mac)) return "its MAC does not authenticate it under this signing key";
   return claimed.seq;
+}
+
+/** Whether a name is taken in the audit dir (a link counts: it is moved
+ * aside with its journal, never followed). */
+function planted(path: string): boolean {
+  return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
 }
 
 /** A crash between the ledger write and the checkpoint write leaves the

@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eventLine, sealEvent } from "../../src/audit/event.ts";
@@ -121,6 +121,7 @@ describe("recovery under a signing key", () => {
     for (const [why, tamper] of [
       ["it has no MAC file", (d: string, o: string) => rmSync(mac(d, o))],
       ["its MAC file is not one pkgswitch writes", (d: string, o: string) => writeFileSync(mac(d, o), "x")],
+      ["its MAC file is not a regular file pkgswitch can read", (d: string, o: string) => (rmSync(mac(d, o)), symlinkSync("/etc/hostname", mac(d, o)))],
       ["its MAC does not authenticate it under this signing key", (d: string, o: string) => writeFileSync(mac(d, o), macLine(otherKey.mode === "key" ? otherKey.signer.journalKey! : new Uint8Array(), o, 0, JSON.parse(readFileSync(journal(d, o), "utf8").split("\n")[0]!).hash))],
     ] as const) {
       const dir = freshDir();
@@ -134,6 +135,7 @@ describe("recovery under a signing key", () => {
       expect(existsSync(join(dir, "ledger.jsonl"))).toBe(false);
       expect(existsSync(join(dir, `.unauthenticated-${op.opId}.jsonl`))).toBe(true);
       expect(existsSync(journal(dir, op.opId))).toBe(false);
+      expect(readdirSync(dir).filter((f) => f.startsWith(".inprogress-"))).toEqual([]);
       // Not tried again.
       expect(recover(dir)).toEqual({ ids: [], said: [] });
     }
