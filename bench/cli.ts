@@ -11,32 +11,23 @@
  * `list` and a no-op `relink` run on a temp copy of the cached Debian root
  * with coreutils enabled. Prints the binary's size.
  *
+ * With --before PATH (an older binary), its --version, no-op relink and
+ * status run in the same rounds, on the same root: a before/after whose
+ * figures saw the same machine.
+ *
  * Prints figures; never fails on timing. The temp root is always removed.
- * Run: npx bun bench/cli.ts [--runs N] [--binary PATH] [--no-root]   (status needs root) */
+ * Run: npx bun bench/cli.ts [--runs N] [--binary PATH] [--before PATH] [--no-root]   (status needs root) */
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { arg, binary, helloWorld, median, table, tempDebianRoot, timed, sh } from "./lib.ts";
+import { arg, beforeBinary, binary, helloWorld, interleaved, median, startupTable, tempDebianRoot, sh, vsHello } from "./lib.ts";
 
 const RUNS = Math.max(1, Number(arg("--runs", "30")));
 const BINARY = binary("bench/cli.ts");
+const BEFORE = beforeBinary("bench/cli.ts");
 const WITH_ROOT = !process.argv.includes("--no-root") && process.getuid?.() === 0;
 const TARGETS: Record<string, number> = { "pkgswitch --version": 15, "pkgswitch relink (no-op)": 25, "pkgswitch status (enabled root)": 30 };
+const HELLO = "compiled hello-world (baseline)";
 const f1 = (x: number) => x.toFixed(1);
-
-/** Time each command RUNS times, interleaved; one warm-up each (not counted). */
-function interleaved(cmds: Record<string, string[]>): Record<string, { ms: number[]; cpu: number[] }> {
-  const times: Record<string, { ms: number[]; cpu: number[] }> = Object.fromEntries(Object.keys(cmds).map((k) => [k, { ms: [], cpu: [] }]));
-  for (const argv of Object.values(cmds)) timed(argv);
-  for (let i = 0; i < RUNS; i++) {
-    for (const [k, argv] of Object.entries(cmds)) {
-      const r = timed(argv);
-      if (r.code !== 0) throw new Error(`${argv.join(" ")} exited ${r.code}: ${r.stderr.trim()}`);
-      times[k]!.ms.push(r.ms);
-      times[k]!.cpu.push(r.cpuMs);
-    }
-  }
-  return times;
-}
 
 const cleanups: Array<() => void> = [];
 let failed = false;
@@ -48,6 +39,7 @@ try {
     "/bin/true (baseline)": ["/bin/true"],
     "compiled hello-world (baseline)": [hello.path],
     "pkgswitch --version": [BINARY, "--version"],
+    ...(BEFORE ? { "before: pkgswitch --version": [BEFORE, "--version"] } : {}),
     "pkgswitch --help": [BINARY, "--help"],
   };
   let targets = 0;
@@ -63,28 +55,28 @@ try {
     targets = cu.targets;
     ledgerLines = () => readFileSync(join(root, "var/lib/pkgswitch/audit/ledger.jsonl"), "utf8").split("\n").filter(Boolean).length;
     cmds["pkgswitch relink (no-op)"] = [BINARY, "--root", root, "relink", "-q"];
+    if (BEFORE) cmds["before: pkgswitch relink (no-op)"] = [BEFORE, "--root", root, "relink", "-q"];
     cmds["pkgswitch status (enabled root)"] = [BINARY, "--root", root, "status"];
+    if (BEFORE) cmds["before: pkgswitch status (enabled root)"] = [BEFORE, "--root", root, "status"];
     cmds["pkgswitch status --json"] = [BINARY, "--root", root, "status", "--json"];
     cmds["pkgswitch list (enabled root)"] = [BINARY, "--root", root, "list"];
   }
   const before = ledgerLines();
-  const times = interleaved(cmds);
+  const times = interleaved(cmds, RUNS);
   const base = median(times["/bin/true (baseline)"]!.ms);
-  const hw = median(times["compiled hello-world (baseline)"]!.ms);
-  const rows = [["command", "median", "min", "p90", "CPU median", "vs hello-world", "target"]];
-  for (const [k, t] of Object.entries(times)) {
-    const s = [...t.ms].sort((a, b) => a - b);
-    const target = TARGETS[k];
-    const m = median(t.ms);
-    rows.push([k, `${f1(m)} ms`, `${f1(s[0]!)} ms`, `${f1(s[Math.min(s.length - 1, Math.floor(s.length * 0.9))]!)} ms`, `${f1(median(t.cpu))} ms`, `${(m / hw).toFixed(1)}x`, target ? `≤ ${target} ms ${m <= target ? "met" : "NOT met"}` : ""]);
-  }
+  const hw = median(times[HELLO]!.ms);
   console.log(`pkgswitch CLI start-up benchmark — ${version}, ${RUNS} runs each (interleaved, after one warm-up), spawned with Bun.spawnSync`);
   console.log(`binary: ${(statSync(BINARY).size / 2 ** 20).toFixed(1)} MiB (${BINARY}); compiled hello-world: ${(statSync(hello.path).size / 2 ** 20).toFixed(1)} MiB`);
+  if (BEFORE) console.log(`before: ${BEFORE} (rows "before: …"), in the same rounds`);
   if (WITH_ROOT) console.log(`relink/status/list on a temp copy of the Debian bookworm root with coreutils enabled (${targets} targets)`);
   else console.log("relink/status skipped (needs root; or --no-root given)");
   console.log();
-  console.log(table(rows));
-  console.log(`\nstart-up above the runtime's own: --version ${f1(median(times["pkgswitch --version"]!.ms) - hw)} ms wall, ${f1(median(times["pkgswitch --version"]!.cpu) - median(times["compiled hello-world (baseline)"]!.cpu))} ms CPU (hello-world ${f1(hw)} ms, /bin/true ${f1(base)} ms)`);
+  console.log(startupTable(times, HELLO, TARGETS));
+  console.log(`\nstart-up above the runtime's own: --version ${f1(median(times["pkgswitch --version"]!.ms) - hw)} ms wall, ${f1(median(times["pkgswitch --version"]!.cpuMs) - median(times[HELLO]!.cpuMs))} ms CPU (hello-world ${f1(hw)} ms, /bin/true ${f1(base)} ms)`);
+  if (BEFORE) {
+    console.log("as multiples of the same run's hello-world (wall / CPU), before → after:");
+    for (const k of Object.keys(times).filter((k) => times[`before: ${k}`])) console.log(`  ${k}: ${vsHello(times, `before: ${k}`, HELLO)} → ${vsHello(times, k, HELLO)}`);
+  }
   if (WITH_ROOT) console.log(`operations written by the no-op relinks: ${ledgerLines() - before} (must be 0)`);
 } catch (e) {
   failed = true;

@@ -67,6 +67,62 @@ export function binary(bench: string): string {
   return b;
 }
 
+/** An older binary to run beside it (--before PATH: a before/after in one
+ * run, interleaved, so the machine's phase hits both), or null; exits 2
+ * when the path is missing. */
+export function beforeBinary(bench: string): string | null {
+  const given = arg("--before", "");
+  if (!given) return null;
+  const b = resolve(given);
+  if (!existsSync(b)) {
+    console.error(`${bench}: --before ${b} is missing`);
+    process.exit(2);
+  }
+  return b;
+}
+
+export interface Timings {
+  ms: number[];
+  cpuMs: number[];
+}
+
+/** Run each command `runs` times, round by round (one warm-up each, not
+ * counted), so machine noise hits all of them alike; a failed run throws. */
+export function interleaved(cmds: Record<string, string[]>, runs: number): Record<string, Timings> {
+  const times: Record<string, Timings> = Object.fromEntries(Object.keys(cmds).map((k) => [k, { ms: [], cpuMs: [] }]));
+  for (const argv of Object.values(cmds)) timed(argv);
+  for (let i = 0; i < runs; i++) {
+    for (const [k, argv] of Object.entries(cmds)) {
+      const r = timed(argv);
+      if (r.code !== 0) throw new Error(`${argv.join(" ")} exited ${r.code}: ${r.stderr.trim()}`);
+      times[k]!.ms.push(r.ms);
+      times[k]!.cpuMs.push(r.cpuMs);
+    }
+  }
+  return times;
+}
+
+/** Start-up rows: median, min and p90 wall, CPU median, and both as
+ * multiples of the same run's compiled hello-world (`hello`, a key of
+ * `times`); `targets` (median wall, ms) by command. */
+export function startupTable(times: Record<string, Timings>, hello: string, targets: Record<string, number> = {}): string {
+  const f1 = (x: number) => x.toFixed(1);
+  const rows = [["command", "median", "min", "p90", "CPU median", "vs hello-world (wall / CPU)", "target"]];
+  for (const [k, t] of Object.entries(times)) {
+    const s = [...t.ms].sort((a, b) => a - b);
+    const m = median(t.ms);
+    const target = targets[k];
+    rows.push([k, `${f1(m)} ms`, `${f1(s[0]!)} ms`, `${f1(s[Math.min(s.length - 1, Math.floor(s.length * 0.9))]!)} ms`, `${f1(median(t.cpuMs))} ms`, vsHello(times, k, hello), target ? `≤ ${target} ms ${m <= target ? "met" : "NOT met"}` : ""]);
+  }
+  return table(rows);
+}
+
+/** A command's median wall and CPU as multiples of hello-world's ("2.71x / 2.90x"). */
+export function vsHello(times: Record<string, Timings>, k: string, hello: string): string {
+  const x = (f: (t: Timings) => number[]) => (median(f(times[k]!)) / median(f(times[hello]!))).toFixed(2);
+  return `${x((t) => t.ms)}x / ${x((t) => t.cpuMs)}x`;
+}
+
 /** A fresh copy of the cached Debian root under /tmp/pkgswitch-bench-NAME-*,
  * removed by `cleanup()` and on SIGINT/SIGTERM/SIGHUP (unmounting /proc
  * first, in case someone mounted it). */

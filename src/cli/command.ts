@@ -5,7 +5,7 @@ import type { CommandExit } from "../errors.ts";
 import type { ParseArgsConfig } from "node:util";
 import type { Layout } from "../config/paths.ts";
 import type { Session } from "../switch/session.ts";
-import type { GlobalFlags, Parsed } from "./args.ts";
+import type { GlobalFlags, Parsed } from "./argv.ts";
 import type { Output } from "./output.ts";
 
 type OptionSpec = NonNullable<ParseArgsConfig["options"]>;

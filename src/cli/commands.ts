@@ -8,6 +8,7 @@
  * command ran. Each handler is a dynamic import of the module that
  * implements it; the build (--splitting) gives each its own chunk, so a
  * command evaluates only the modules it reaches (bench/cli.ts). */
+import { fullJit } from "../sys/index.ts";
 import type { Command } from "./command.ts";
 import { SPECS } from "./specs.ts";
 
@@ -16,6 +17,17 @@ type Handler = Command["run"];
 /** A handler that loads its module on first call. */
 function later<M>(load: () => Promise<M>, pick: (m: M) => Handler): Handler {
   return async (ctx) => pick(await load())(ctx);
+}
+
+/** Commands whose whole run is about as long as their start-up — a no-op
+ * `relink` (after every package transaction), `status`, `list` — keep the
+ * binary's raised JIT thresholds (src/sys: fullJit): compiling what they run
+ * a few hundred times costs more than it saves. Every other command loops
+ * over thousands of events, files or probes, and gets the normal JIT. */
+const BRIEF = new Set(["list", "status", "relink"]);
+
+function jitFor(c: Command): Command {
+  return BRIEF.has(c.path.join(" ")) ? c : { ...c, run: (ctx) => (fullJit(), c.run(ctx)) };
 }
 
 const info = () => import("./info.ts");
@@ -55,7 +67,7 @@ export const COMMANDS: Command[] = [
   { ...SPECS["fleet status"], run: later(fleet, (m) => m.cmdFleetStatus) },
   { ...SPECS.completion, run: later(docs, (m) => (ctx) => m.cmdCompletion(ctx, COMMANDS)) },
   { ...SPECS.man, run: later(docs, (m) => (ctx) => m.cmdMan(ctx, COMMANDS)) },
-];
+].map(jitFor);
 
 export { makeSession } from "./session.ts";
 export { Exit } from "../errors.ts";

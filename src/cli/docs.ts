@@ -2,7 +2,7 @@
  * from the command table so they cannot drift from the real commands. */
 import { Exit, usageError, type CommandExit } from "../errors.ts";
 import { VERSION } from "../version.ts";
-import { GLOBAL_OPTIONS } from "./args.ts";
+import { GLOBAL_OPTIONS } from "./argv.ts";
 import { MANAGER_MAN_PAGES } from "../pkgmgr/factory.ts";
 import type { Command, CommandContext } from "./command.ts";
 import { writeStdout } from "./output.ts";

@@ -7,7 +7,7 @@ import { loadCatalog, resolveProviders } from "../providers/catalog.ts";
 import { openBackend } from "../pkgmgr/factory.ts";
 import { lockHoldersOf } from "../pkgmgr/locks.ts";
 import { loadState } from "../switch/state.ts";
-import { executableInfoPass, observe } from "../switch/observe.ts";
+import { executableInfoPass, isLinkTo, observe } from "../switch/observe.ts";
 import { presentHooks } from "../hooks/install.ts";
 import { hookPackagePaths } from "../switch/guards.ts";
 import { rollbackIncomplete, unfinishedOps } from "../switch/outcome.ts";
@@ -72,9 +72,9 @@ export async function cmdStatus(ctx: CommandContext): Promise<CommandExit> {
     const restored: string[] = [];
     let switched = 0;
     for (const t of p.targets) {
-      const o = observe(s.layout.root, t.path);
+      const o = isLinkTo(s.layout.root, t.path, t.link_target) ? null : observe(s.layout.root, t.path);
       const hasBackup = lstatSync(backupHostPath(s.layout.stateDir, t.backup), { throwIfNoEntry: false }) !== undefined;
-      if (o.kind === "symlink" && o.linkText === t.link_target) {
+      if (!o || (o.kind === "symlink" && o.linkText === t.link_target)) {
         if (executable(t.link_target).exists) switched++;
         else broken.push(t.path); // the link dangles: the replacement is gone
         if (!hasBackup) missingBackups.push(t.path);

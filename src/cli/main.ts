@@ -2,7 +2,7 @@
  * where, and the op id) and exit with their documented code. */
 import { Exit, PkgswitchError, usageError, type CommandExit } from "../errors.ts";
 import { VERSION } from "../version.ts";
-import { GLOBAL_OPTIONS, parse } from "./args.ts";
+import { GLOBAL_OPTIONS, parseSimple, type OptionSpec, type Parsed } from "./argv.ts";
 import type { Command, CommandContext } from "./command.ts";
 import { Output, writeStdout } from "./output.ts";
 
@@ -52,12 +52,10 @@ function commandHelp(c: Command): string {
   return `usage: pkgswitch [global options] ${c.path.join(" ")} ${c.args}\n\n${c.summary}.\n\n${c.help}\n${opts.length ? `\noptions:\n${opts.join("\n")}\n` : ""}\nSee \`pkgswitch --help\` for global options.\n`;
 }
 
-function parseGlobalsOnly(argv: string[]): ReturnType<typeof parse> | null {
-  try {
-    return parse(argv);
-  } catch {
-    return null; // the full parse below reports it
-  }
+/** parseArgs (./args.ts, node:util) only for a command line that is not
+ * plain: it alone words the errors. */
+async function parse(argv: string[], options: OptionSpec): Promise<Parsed> {
+  return parseSimple(argv, options) ?? (await import("./args.ts")).parse(argv, options);
 }
 
 function printVersion(json: boolean): CommandExit {
@@ -72,13 +70,14 @@ export async function main(argv: string[]): Promise<CommandExit> {
   try {
     // An argv that parses with the global options alone parses the same
     // with every command's options added (none redefines a global one), so
-    // its --version needs no command table.
-    const early = parseGlobalsOnly(argv);
+    // its --version needs no command table. One that is not plain, or not
+    // valid, is left to the full parse below.
+    const early = parseSimple(argv);
     if (early?.globals.version) return printVersion(early.globals.json);
     const table = await import("./commands.ts");
     COMMANDS = table.COMMANDS;
     const makeSession = table.makeSession;
-    const parsed = parse(argv, Object.assign({}, ...COMMANDS.map((c) => c.options)));
+    const parsed = await parse(argv, Object.assign({}, ...COMMANDS.map((c) => c.options)));
     const g = parsed.globals;
     out = Output.detect({ json: g.json, quiet: g.quiet, verbose: g.verbose, noColor: g.noColor });
     if (g.version) return printVersion(g.json);

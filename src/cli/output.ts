@@ -18,8 +18,19 @@ export class Output implements Reporter {
   constructor(readonly opts: OutputOptions) {}
 
   static detect(flags: { json: boolean; quiet: boolean; verbose: boolean; noColor: boolean }): Output {
-    const color = !flags.noColor && !("NO_COLOR" in process.env) && isTerminal(1) && !flags.json;
-    return new Output({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose, color });
+    let color: boolean | undefined;
+    return new Output({
+      json: flags.json,
+      quiet: flags.quiet,
+      verbose: flags.verbose,
+      // Decided when something is first painted: whether stdout is a
+      // terminal takes node:tty when it is a character device (a terminal,
+      // or /dev/null: ~2 ms), which a run that paints nothing — a no-op
+      // `relink --hook` after a package transaction — never needs.
+      get color() {
+        return (color ??= !flags.noColor && !("NO_COLOR" in process.env) && !flags.json && isTerminal(1));
+      },
+    });
   }
 
   paint(c: Color, s: string): string {

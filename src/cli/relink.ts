@@ -4,7 +4,7 @@
  * diversions. The operation that repairs is loaded only when needed. */
 import { Exit, PkgswitchError, usageError, type CommandExit } from "../errors.ts";
 import { acquireLock } from "../fsops/lock.ts";
-import { stdinText } from "../sys/index.ts";
+import { fullJit, stdinText } from "../sys/index.ts";
 import { openBackend } from "../pkgmgr/factory.ts";
 import { PRE_TRANSACTION_HOOKS } from "../pkgmgr/hooks.ts";
 import { inspect, relink } from "../switch/relink.ts";
@@ -69,7 +69,9 @@ async function relinkOnce(ctx: CommandContext): Promise<CommandExit> {
     const before = pre !== undefined;
     const command = pre ? `relink --hook --${pre.flag}` : hook ? "relink --hook" : "relink";
     // The audited operation (and with it signing and the audit writer) is
-    // loaded only now: a no-op relink, the usual case, never needs it.
+    // loaded only now: a no-op relink, the usual case, never needs it; an
+    // operation gets the normal JIT, as enable and disable do.
+    fullJit();
     const { runOperation } = await import("../switch/session.ts");
     const { outcome, summary } = await runOperation(s, command, async (c) => {
       // Look again under the lock: another run may have repaired it meanwhile.

@@ -5,7 +5,7 @@
 import { loadConfig } from "../config/config.ts";
 import { checkLayout, hostPath, layoutFor, type Layout } from "../config/paths.ts";
 import type { Session } from "../switch/session.ts";
-import type { GlobalFlags } from "./args.ts";
+import type { GlobalFlags } from "./argv.ts";
 import type { Output } from "./output.ts";
 
 /** Build the session (layout, config, output) for commands that need one. */

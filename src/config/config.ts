@@ -3,7 +3,7 @@
  * wrong types are refused with the file and the key named. */
 import { existsSync } from "node:fs";
 import { READ_LIMIT, readBoundedText, readProblem, tooDeep } from "./bounded.ts";
-import { parse, printParseErrorCode, stripComments, type ParseError } from "jsonc-parser";
+import { parse, printParseErrorCode, stripComments, type ParseError } from "./jsonc.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 
 export interface Config {

@@ -7,6 +7,7 @@
 import { lstatSync, readlinkSync, realpathSync, type Stats } from "node:fs";
 import { join, posix, resolve } from "node:path";
 import { Exit, PkgswitchError } from "../errors.ts";
+import { readlinkBytes } from "../sys/linkbytes.ts";
 
 /** Links followed in one resolution before giving up (Linux's MAXSYMLINKS). */
 const MAX_LINKS = 40;
@@ -41,7 +42,7 @@ interface PathFs {
 const TEXT_PATHS: PathFs = { lstat: (h) => lstatSync(h, { throwIfNoEntry: false }), readlink: (h) => readlinkSync(h) };
 const BYTE_PATHS: PathFs = {
   lstat: (h) => lstatSync(Buffer.from(h, "latin1"), { throwIfNoEntry: false }),
-  readlink: (h) => readlinkSync(Buffer.from(h, "latin1"), "buffer").toString("latin1"),
+  readlink: (h) => readlinkBytes(Buffer.from(h, "latin1")).toString("latin1"),
 };
 
 function walkInRoot(root: string, inRoot: string, followLast: boolean, fs: PathFs): string {
@@ -128,11 +129,29 @@ export interface Layout {
   keyDir: string;
 }
 
+/** An absolute path in normal form with at least one name: no empty, `.`
+ * or `..` component and no trailing slash, so posix.normalize returns it
+ * unchanged (and its directory and name are the text around its last slash). */
+const NORMAL_ABSOLUTE = /^(?:\/(?!\.\.?(?:\/|$))[^/]+)+$/;
+
+export function isNormalAbsolute(path: string): boolean {
+  return NORMAL_ABSOLUTE.test(path);
+}
+
 /** Host path of an absolute path inside `root`: the directories on the way
  * are resolved inside the root (`resolveInRoot`); the last component is not
  * followed, so a target that is a link is seen as the link. */
 export function hostPath(root: string, inRoot: string): string {
   if (!inRoot.startsWith("/")) throw new Error(`not an absolute path inside the root: ${inRoot}`);
+  // The paths read by the hundred (relink's inspection and status look at
+  // every target, its link and its diverted name) are already normal: the
+  // same answer by slicing, without normalize, dirname, basename and join.
+  if (NORMAL_ABSOLUTE.test(inRoot)) {
+    if (root === "/") return inRoot;
+    const slash = inRoot.lastIndexOf("/");
+    const dir = resolveDir(root, slash === 0 ? "/" : inRoot.slice(0, slash));
+    if (dir.startsWith("/") && !dir.endsWith("/")) return dir + inRoot.slice(slash);
+  }
   const p = posix.normalize(inRoot);
   if (root === "/") return p;
   if (p === "/") return join(root, "/");

@@ -12,6 +12,7 @@ import { renameOver, tempBeside, writeNewFile } from "./atomic.ts";
 import { READ_LIMIT, readBoundedText, tooDeep } from "../config/bounded.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import { deniedError, isDenied } from "../config/access.ts";
+import { isNormalAbsolute } from "../config/paths.ts";
 
 /** A target's prior identity, as backed up (also the sidecar's content). */
 export interface OriginalFile {
@@ -28,6 +29,10 @@ export interface OriginalFile {
 }
 
 export const SIDECAR_SUFFIX = ".pkgswitch.json";
+
+/** `backups/` and at least one more name, in normal form (no empty, `.` or
+ * `..` component, no trailing slash). */
+const NORMAL_BACKUP = /^backups(?:\/(?!\.\.?(?:\/|$))[^/]+)+$/;
 
 /** Directories under a state dir already seen to be real directories. */
 const realDirs = new Set<string>();
@@ -64,6 +69,14 @@ function realDir(dir: string, create: boolean): void {
  * With `create` the directories are made as they are checked.
  */
 export function backupHostPath(stateDir: string, rel: string, create = false): string {
+  // A normal `backups/…` under a normal state dir (every target's, as
+  // state.json names them): the same directories checked, the same answer,
+  // by slicing instead of normalize and join (status and relink's
+  // inspection ask for every target's backup).
+  if (NORMAL_BACKUP.test(rel) && isNormalAbsolute(stateDir)) {
+    for (let slash = rel.indexOf("/"); slash > 0; slash = rel.indexOf("/", slash + 1)) realDir(`${stateDir}/${rel.slice(0, slash)}`, create);
+    return `${stateDir}/${rel}`;
+  }
   const parts = posix.normalize(rel).split("/");
   if (parts[0] !== "backups" || parts.includes("..") || rel.startsWith("/")) {
     throw new PkgswitchError(Exit.PERMISSION, `backup path ${rel} is not under ${join(stateDir, "backups")}`);

@@ -4,7 +4,7 @@
  * so a typo never silently weakens what is compared. */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parse, printParseErrorCode, type ParseError } from "jsonc-parser";
+import { parse, printParseErrorCode, type ParseError } from "../config/jsonc.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import builtin from "../providers/probes.jsonc" with { type: "text" };
 

@@ -3,7 +3,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { READ_LIMIT, readBoundedText, readProblem, tooDeep } from "../config/bounded.ts";
 import { join } from "node:path";
-import { parse, printParseErrorCode, type ParseError } from "jsonc-parser";
+import { parse, printParseErrorCode, type ParseError } from "../config/jsonc.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import { MANAGER_KINDS, type ManagerKind } from "../pkgmgr/types.ts";
 import type { NativeSpec } from "../pkgmgr/backend.ts";

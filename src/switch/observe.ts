@@ -16,6 +16,15 @@ export function observe(root: string, target: string): Observation {
   return { kind: "other", ...base };
 }
 
+/** Whether `target` is the link a switch made: a symbolic link whose text is
+ * `wanted`. One readlink(2), where `observe` takes an lstat and a readlink:
+ * the passes over every managed target (relink's inspection, status) find
+ * nearly all of them so. Anything else (another text, not a link, missing,
+ * unreadable) is false, and the caller asks `observe` what is there. */
+export function isLinkTo(root: string, target: string, wanted: string): boolean {
+  return linkText(hostPath(root, target)) === wanted;
+}
+
 /** The identity of a target before we change it (for sidecar and audit). */
 export function describeOriginal(root: string, target: string, owner: string | null, cache: HashCache): OriginalFile {
   const host = hostPath(root, target);
@@ -68,6 +77,15 @@ function normalizeJoin(from: string, rel: string): string {
   return parts.join("/") || "/";
 }
 
+/** The text of the link at `host`, or null (not a link, missing, unreadable). */
+function linkText(host: string): string | null {
+  try {
+    return readlinkSync(host);
+  } catch {
+    return null;
+  }
+}
+
 export interface ExecutableInfo {
   exists: boolean;
   executable: boolean;
@@ -110,13 +128,17 @@ export function executableInfoPass(root: string): (linkTarget: string) => Execut
       }
       walked.push(path);
       const host = hostPath(root, path);
-      const st = lstatSync(host, { throwIfNoEntry: false });
-      if (!st || !st.isSymbolicLink()) {
-        answer = infoOf(st);
-        hops = i + 1;
-        break;
+      // A link answers readlink(2) alone; only the walk's end (cached) needs its stat.
+      let next = linkText(host);
+      if (next === null) {
+        const st = lstatSync(host, { throwIfNoEntry: false });
+        if (!st || !st.isSymbolicLink()) {
+          answer = infoOf(st);
+          hops = i + 1;
+          break;
+        }
+        next = readlinkSync(host);
       }
-      const next = readlinkSync(host);
       path = next.startsWith("/") ? next : normalizeJoin(path, next);
     }
     if (hops > 0) walked.forEach((p, j) => known.set(p, { info: answer, hops: hops - j }));

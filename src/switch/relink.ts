@@ -16,7 +16,7 @@ import { backupFile, backupHostPath, placeFile } from "../fsops/backup.ts";
 import { toPackageInfo, type Diversion } from "../pkgmgr/backend.ts";
 import type { PackageInfo } from "../pkgmgr/types.ts";
 import { restoreProvider } from "./disable.ts";
-import { describeOriginal, executableInfoPass, observe, resolvedDigest } from "./observe.ts";
+import { describeOriginal, executableInfoPass, isLinkTo, observe, resolvedDigest } from "./observe.ts";
 import { saveState, type ProviderState, type State } from "./state.ts";
 import type { OpContext, OpOutcome } from "./session.ts";
 
@@ -41,9 +41,9 @@ export function inspect(root: string, stateDir: string, state: State, diversions
       continue;
     }
     for (const t of p.targets) {
-      const o = observe(root, t.path);
-      if (o.kind === "missing") findings.push({ provider: p.provider, path: t.path, problem: "missing", detail: "target is missing" });
-      else if (!(o.kind === "symlink" && o.linkText === t.link_target)) findings.push({ provider: p.provider, path: t.path, problem: "overwritten", detail: o.kind === "symlink" ? `now a link to ${o.linkText}` : `now a ${o.kind} (a package upgrade or a hand edit)` });
+      const o = isLinkTo(root, t.path, t.link_target) ? null : observe(root, t.path);
+      if (o?.kind === "missing") findings.push({ provider: p.provider, path: t.path, problem: "missing", detail: "target is missing" });
+      else if (o && !(o.kind === "symlink" && o.linkText === t.link_target)) findings.push({ provider: p.provider, path: t.path, problem: "overwritten", detail: o.kind === "symlink" ? `now a link to ${o.linkText}` : `now a ${o.kind} (a package upgrade or a hand edit)` });
       if (!t.diverted_to || !t.db_path || !diversions) continue;
       const d = diversions.get(t.db_path);
       if (!d || d.to !== t.diverted_to) findings.push({ provider: p.provider, path: t.path, problem: "diversion-missing", detail: `no diversion of ${t.db_path}` });

@@ -2,12 +2,13 @@
  * disable and relink. Written atomically; the filesystem stays the truth
  * (a target is switched when it is our link), the state says what is ours. */
 import { lstatSync } from "node:fs";
-import { join, posix } from "node:path";
+import { join } from "node:path";
 import { writeFileAtomic } from "../fsops/atomic.ts";
 import type { OriginalFile } from "../fsops/backup.ts";
 import { READ_LIMIT, readBoundedText, readProblem, tooDeep } from "../config/bounded.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import { deniedError, isDenied, present } from "../config/access.ts";
+import { isNormalAbsolute } from "../config/paths.ts";
 
 /** A target's prior identity (fsops/backup.ts: also the sidecar's content). */
 export type { OriginalFile };
@@ -86,7 +87,12 @@ export function loadState(stateDir: string): State {
 
 /** A clean absolute path inside the root: no `..`, `.`, empty component or NUL. */
 function cleanAbsolute(p: unknown): p is string {
-  return typeof p === "string" && p.startsWith("/") && p.length > 1 && !p.includes("\0") && posix.normalize(p) === p && !p.endsWith("/") && !p.split("/").includes("..");
+  return typeof p === "string" && isNormalAbsolute(p) && !p.includes("\0");
+}
+
+/** posix.dirname of a clean absolute path. */
+function parentOf(clean: string): string {
+  return clean.slice(0, clean.lastIndexOf("/")) || "/";
 }
 
 /**
@@ -105,13 +111,13 @@ export function untrustedPath(s: State): string | null {
       if (typeof t !== "object" || t === null) return `${at} is not an object`;
       if (!cleanAbsolute(t.path)) return `${at}.path ${JSON.stringify(t.path)} is not a clean absolute path`;
       // backupRel (./sweep.ts) spells it so; not imported, to keep fsops out of a cycle.
-      const backup = posix.join("backups", t.path);
+      const backup = `backups${t.path}`;
       if (t.backup !== backup) return `${at}.backup ${JSON.stringify(t.backup)} is not ${backup}`;
       if (typeof t.link_target !== "string" || t.link_target === "" || t.link_target.includes("\0")) return `${at}.link_target is not a link text`;
       if (t.db_path !== undefined && t.db_path !== null && !cleanAbsolute(t.db_path)) return `${at}.db_path ${JSON.stringify(t.db_path)} is not a clean absolute path`;
       if (t.diverted_to !== undefined && t.diverted_to !== null) {
-        const dirs = [posix.dirname(t.path), ...(t.db_path ? [posix.dirname(t.db_path)] : [])];
-        if (!cleanAbsolute(t.diverted_to) || !dirs.includes(posix.dirname(t.diverted_to))) return `${at}.diverted_to ${JSON.stringify(t.diverted_to)} is not beside ${t.db_path ?? t.path}`;
+        const dirs = [parentOf(t.path), ...(t.db_path ? [parentOf(t.db_path)] : [])];
+        if (!cleanAbsolute(t.diverted_to) || !dirs.includes(parentOf(t.diverted_to))) return `${at}.diverted_to ${JSON.stringify(t.diverted_to)} is not beside ${t.db_path ?? t.path}`;
       }
     }
   }

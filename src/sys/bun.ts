@@ -61,4 +61,5 @@ export const bunRuntime: Runtime = {
   sha256Hex: (data) => Bun.SHA256.hash(data, "hex") as string,
   compiled: () => import.meta.url.includes("/$bunfs/"),
   collectGarbage: (full) => Bun.gc(full),
+  fullJit: () => Bun.unsafe.setJITPolicy(1),
 };

@@ -91,4 +91,6 @@ export const denoRuntime: Runtime = {
   compiled: () => false,
   // No collector call without --expose-gc; V8's own heuristics decide.
   collectGarbage: () => {},
+  // V8 tiers up by its own heuristics; there is no policy to restore.
+  fullJit: () => {},
 };

@@ -41,4 +41,5 @@ export const stdinLine = rt.stdinLine;
 export const sha256Hex = rt.sha256Hex;
 export const compiledBinary = rt.compiled;
 export const collectGarbage = rt.collectGarbage;
+export const fullJit = rt.fullJit;
 export { nodeCrypto, nodeOs, randomBytes, workerThreads } from "./builtins.ts";

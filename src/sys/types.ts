@@ -66,4 +66,11 @@ export interface Runtime {
    * where a phase drops much garbage at once: the heap otherwise grows well
    * past what is live before it collects, and that sets peak RSS. */
   collectGarbage(full: boolean): void;
+  /** The JIT back at its normal tier-up thresholds. The compiled binary
+   * starts with them raised (package.json: --compile-jit-policy), so that
+   * code run a few hundred times at start-up stays in the interpreter: a
+   * no-op `relink` spent more time compiling its per-target helpers than
+   * running them (bench/README.md). Work that loops longer — verification,
+   * operations — calls this first. */
+  fullJit(): void;
 }

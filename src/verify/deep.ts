@@ -10,11 +10,12 @@
  *   rollback.step failed   unknown: not checked
  *
  * Reads the live files (lstat, readlink, SHA-256); never changes anything. */
-import { lstatSync, readlinkSync } from "node:fs";
+import { lstatSync } from "node:fs";
 import { posix } from "node:path";
 import { sha256FileSync } from "../hashing/hash.ts";
 import { VerifyExit } from "../errors.ts";
 import { resolveBytesInRoot } from "../config/paths.ts";
+import { readlinkBytes } from "../sys/linkbytes.ts";
 import type { Report } from "./report.ts";
 import type { TouchEvent } from "./strict.ts";
 
@@ -113,7 +114,7 @@ export function checkLive(root: string, exp: Map<string, Expectation | null>, re
     try {
       if (kind === "symlink") {
         if (typeof e.link === "string") {
-          const text = readlinkSync(host, "buffer");
+          const text = readlinkBytes(host);
           if (!text.equals(recordedBytes(e.link))) {
             report.fail("deep", VerifyExit.LIVE_DRIFT, `links to ${JSON.stringify(text.toString("utf8"))}; expected ${JSON.stringify(e.link)} ${by}`, where(e, path));
             continue;

@@ -5,7 +5,10 @@ import { checkOperations, type OpCheckOptions, type OpTask } from "./operation.t
 import { Report } from "./report.ts";
 import type { PublicKey } from "../attest/minisign.ts";
 import { mark } from "./trace.ts";
+import { fullJit } from "../sys/index.ts";
 
+// A worker checks thousands of operations: the normal JIT (src/sys: fullJit).
+fullJit();
 mark("worker loaded");
 let first = true;
 
