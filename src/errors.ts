@@ -13,7 +13,7 @@ export const Exit = {
   /** state.json cannot be parsed: nothing acts on it (since 0.2.0). */
   STATE_CORRUPT: 80,
   /** `enable` switched the commands (recorded, op.end status "ok") but could
-   * not install the package-manager hooks: `pkgswitch hooks install` (since 0.4.0). */
+   * not install the package-manager hooks: `pkgswitch hooks install` (since 0.4.1). */
   HOOKS_NOT_INSTALLED: 90,
 } as const;
 

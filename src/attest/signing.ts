@@ -9,6 +9,7 @@ import { Exit, PkgswitchError } from "../errors.ts";
 import { READ_LIMIT, readBoundedText, readProblem } from "../config/bounded.ts";
 import type { Signer, SigningSetup } from "../audit/opbuffer.ts";
 import { checkpointBody } from "../audit/note.ts";
+import { journalMacKey } from "../audit/journal-mac.ts";
 import { signNote } from "./notesig.ts";
 import { keyIdHex, parseSecretKey, signPrehashed, type SecretKey } from "./minisign.ts";
 import { writeStderr } from "../sys/stdio.ts";
@@ -22,6 +23,7 @@ export const noteKeyName = (keyId: string) => `pkgswitch-${keyId}`;
 /** A Signer for a loaded secret key. `origin` is the checkpoint origin line. */
 export function signerFor(secret: SecretKey, origin: string): Signer {
   const keyId = keyIdHex(secret.keyId);
+  let journalKey: Uint8Array | undefined;
   return {
     keyId,
     signFile(bytes, opId, fileName) {
@@ -33,6 +35,10 @@ export function signerFor(secret: SecretKey, origin: string): Signer {
     },
     checkpoint(size, root) {
       return signNote(checkpointBody(origin, BigInt(size), root), noteKeyName(keyId), secret.seed, secret.pk);
+    },
+    // Derived on first use: node:crypto loads only when a journal is kept.
+    get journalKey() {
+      return (journalKey ??= journalMacKey(secret.seed));
     },
   };
 }

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../fsops/atomic.ts";
 import { sha256Hex } from "../sys/index.ts";
 import { ledgerLine, type LedgerEntry, type SignatureStatus } from "./ledger.ts";
-import { CHECKPOINT_FILE, jsonlName, LEDGER_FILE, sbomName, sigName } from "./names.ts";
+import { CHECKPOINT_FILE, journalMacName, jsonlName, LEDGER_FILE, sbomName, sigName } from "./names.ts";
 import { parseCheckpoint } from "./note.ts";
 import { appendLeaf } from "./frontier.ts";
 import { readAuditText } from "./store.ts";
@@ -22,6 +22,10 @@ export interface Signer {
   signFile(bytes: Uint8Array, opId: string, fileName: string): string;
   /** Signed checkpoint note for the ledger's Merkle tree. */
   checkpoint(treeSize: number, rootHash: Uint8Array): string;
+  /** Key of the journal MACs (./journal-mac.ts journalMacKey of the secret
+   * seed). Without it a running operation's journal is not authenticated,
+   * and recovery under this signer finalizes no journal. */
+  journalKey?: Uint8Array;
 }
 
 export type SigningSetup =
@@ -126,6 +130,10 @@ export function writeArtifacts(
   if (ledgerTip.file) writeTip(ledgerTip.file, tip);
   ledgerTip.tip = tip;
   closeJournal();
+  // Its MAC first: a journal left without one is in the ledger by now, and
+  // recovery removes such a journal before it looks for a MAC.
+  const mac = join(dir, journalMacName(opId));
+  if (journal && existsSync(mac)) unlinkSync(mac);
   if (journal && existsSync(journal)) unlinkSync(journal);
   const summary: OpSummary = { opId, status: input.status, files, signature, ledgerSeq: entry.seq };
   if (signatureError) summary.signatureError = signatureError;

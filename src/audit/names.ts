@@ -9,6 +9,16 @@ export const sigName = (op: string) => `audit-${op}.jsonl.sig`;
 export const sbomName = (op: string) => `audit-${op}-sbom.json`;
 /** Journal of an operation still running (or interrupted by a crash). */
 export const journalName = (op: string) => `.inprogress-${op}.jsonl`;
+/** MAC of a running operation's journal (./journal-mac.ts). */
+export const journalMacName = (op: string) => `.inprogress-${op}.mac`;
+/** A journal recovery refused (not authenticated by the signing key), and its MAC file. */
+export const rejectedJournalName = (op: string) => `.unauthenticated-${op}.jsonl`;
+export const rejectedMacName = (op: string) => `.unauthenticated-${op}.mac`;
+/** The op id a refused journal's file name stands for, or null. */
+export function rejectedJournalOp(name: string): string | null {
+  const m = /^\.unauthenticated-(.+)\.jsonl$/.exec(name);
+  return m ? m[1]! : null;
+}
 /** The op id a journal file name stands for, or null for any other name. */
 export function journalOp(name: string): string | null {
   const m = /^\.inprogress-(.+)\.jsonl$/.exec(name);

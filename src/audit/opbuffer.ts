@@ -16,10 +16,12 @@ import { eventLine, GENESIS, MAX_LINE_BYTES, sealEvent, type AuditEvent, type Ev
 import { newOpId } from "./opid.ts";
 import { fitFields } from "./fit.ts";
 import { writeArtifacts, type FinalizeInput, type OpSummary } from "./finalize.ts";
-import { journalName, sbomName } from "./names.ts";
+import { journalMacName, journalName, sbomName } from "./names.ts";
+import { armedJournalKey, journalKeyOf, MacSidecar } from "./journal-mac.ts";
 import { auditIoError, prepareAuditDir } from "./store.ts";
 import { emptyTip, loadTip, writeTip, type LedgerTip } from "./tip.ts";
 
+import type { SigningSetup } from "./finalize.ts";
 export type { FinalizeInput, OpStatus, OpSummary, Signer, SigningSetup } from "./finalize.ts";
 
 export interface OpStartInfo {
@@ -34,6 +36,10 @@ export interface OpStartInfo {
   /** Where the ledger's tip is kept (./tip.ts); without it every operation
    * rebuilds the tip from the whole ledger. */
   tipFile?: string;
+  /** How the operation signs: with a key, its journal is authenticated
+   * (./journal-mac.ts). Not given: the key recovery of this audit dir was
+   * run with (every run recovers before it starts). */
+  signing?: SigningSetup;
 }
 
 export class OpBuffer {
@@ -44,6 +50,7 @@ export class OpBuffer {
   private prev: string;
   private journal: string | null = null;
   private journalFd: number | null = null;
+  private mac: MacSidecar | null = null;
   private ledgerTip: { tip: LedgerTip; file: string | null } = { tip: emptyTip(), file: null };
   private readonly t0 = performance.now();
 
@@ -91,7 +98,11 @@ export class OpBuffer {
       }
     }
     this.journal = join(this.info.auditDir, journalName(this.opId));
+    const key = this.info.signing ? journalKeyOf(this.info.signing) : armedJournalKey(this.info.auditDir);
     try {
+      // The MAC file first: a journal never exists without it, so recovery
+      // never meets a real journal it cannot authenticate.
+      if (key) this.mac = new MacSidecar(join(this.info.auditDir, journalMacName(this.opId)), key, this.opId);
       this.journalFd = openSync(this.journal, "wx", 0o600);
     } catch (e) {
       throw auditIoError(this.info.auditDir, e);
@@ -117,6 +128,8 @@ export class OpBuffer {
     if (this.journalFd !== null) {
       try {
         writeSync(this.journalFd, line);
+        // After the line: a kill in between leaves the MAC one event behind.
+        this.mac?.update(seq, e.hash);
       } catch {
         // A full disk must not turn recording into a failure of its own (a
         // rollback records every step): the events stay in memory and are
@@ -134,7 +147,9 @@ export class OpBuffer {
       fsyncSync(this.journalFd);
     } catch {
       this.journalFd = null;
+      return;
     }
+    this.mac?.sync();
   }
 
   get durationMs(): number {
@@ -155,6 +170,7 @@ export class OpBuffer {
     return writeArtifacts(dir, this.opId, this.lines, this.prev, input, this.journal, () => {
       if (this.journalFd !== null) closeSync(this.journalFd);
       this.journalFd = null;
+      this.mac?.close();
     }, this.ledgerTip);
   }
 }

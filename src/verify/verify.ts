@@ -13,7 +13,7 @@ import { checkCheckpoint, checkConsistency, type CheckedCheckpoint } from "./che
 import { checkLive, expectations } from "./deep.ts";
 import { opendirSync, statSync } from "node:fs";
 import { decodeUtf8, listDir, readArtifact, readError, type ReadResult } from "./files.ts";
-import { CHECKPOINT_FILE, journalName, journalOp, jsonlName, LEDGER_FILE } from "../audit/names.ts";
+import { CHECKPOINT_FILE, journalName, journalOp, jsonlName, LEDGER_FILE, rejectedJournalOp } from "../audit/names.ts";
 import { checkOperation, checkOperationFrom, type OpCheckOptions, type OpCheckResult } from "./operation.ts";
 import { Report } from "./report.ts";
 import { readLedgerLines, readOpEvents, type LedgerLine } from "./strict.ts";
@@ -166,18 +166,21 @@ const ARTIFACT_RE = /^audit-(.*?)(\.jsonl|\.jsonl\.sig|-sbom\.json)$/;
 /** What verify --all needs of the directory listing, so that its 300,000
  * names for 100,000 operations need not be kept: which ledger lines' events
  * files are here, the artifact names no ledger line lists (sorted), and the
- * interrupted operations' journals (in listing order). */
-function readListing(dir: string, index: LedgerIndex): { ok: true; inDir: Uint8Array; unlisted: string[]; journals: Set<string> } | (ReadResult & { ok: false }) {
+ * interrupted operations' journals (in listing order), and the journals
+ * recovery refused to finalize (../audit/recover.ts). */
+function readListing(dir: string, index: LedgerIndex): { ok: true; inDir: Uint8Array; unlisted: string[]; journals: Set<string>; refused: string[] } | (ReadResult & { ok: false }) {
   const ls = listDir(dir);
   if (!ls.ok) return ls;
   const inDir = new Uint8Array(index.length);
   const unlisted: string[] = [];
   const journals = new Set<string>();
+  const refused: string[] = [];
   for (const n of ls.names) {
     // test, not exec: no match array for each of 300,000 names.
     if (!ARTIFACT_RE.test(n)) {
       const j = journalOp(n);
       if (j !== null) journals.add(j);
+      else if (rejectedJournalOp(n) !== null) refused.push(n);
       continue;
     }
     const events = n.endsWith(".jsonl");
@@ -185,7 +188,7 @@ function readListing(dir: string, index: LedgerIndex): { ok: true; inDir: Uint8A
     if (line === undefined) unlisted.push(n);
     else if (events) inDir[line] = 1;
   }
-  return { ok: true, inDir, unlisted: unlisted.sort(), journals };
+  return { ok: true, inDir, unlisted: unlisted.sort(), journals, refused: refused.sort() };
 }
 
 /** Verify every operation, the whole chain, the tree against the signed
@@ -268,6 +271,11 @@ async function verifyAllWith(o: VerifyOptions, pool: Pool | null): Promise<Repor
     else report.fail("orphan", VerifyExit.TAMPERED, `not listed in ${LEDGER_FILE}: its ledger line was removed (or the operation was never finalized)`, OP_ID_RE.test(op) ? { file: n, op } : { file: n });
   }
   for (const j of journals) if (!index.firstLine.has(j)) report.warn("journal", "an interrupted operation awaits finalizing (by the next pkgswitch run)", { file: journalName(j), op: j });
+  // Someone who could write the audit dir, not read the key, may have planted it.
+  for (const n of listing.refused) {
+    const op = rejectedJournalOp(n)!;
+    report.fail("journal", VerifyExit.TAMPERED, "a journal the signing key did not authenticate: recovery refused to finalize it (it may be forged) — inspect it, then delete it", OP_ID_RE.test(op) ? { file: n, op } : { file: n });
+  }
 
   const current = ledger.readable ? checkCurrentCheckpoint(o.auditDir, ledger, o.trust, report, true) : null;
   if (o.sinceCheckpoint !== undefined) {

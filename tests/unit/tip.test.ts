@@ -112,7 +112,8 @@ describe("ledger tip", () => {
   test("an operation killed mid-way is found through the tip's open list and finalized, without listing the audit dir", () => {
     const s = setup();
     s.run();
-    const info: OpStartInfo = { auditDir: s.audit, command: "enable", argv: [], env: {}, root: "/srv/r", dryRun: false, toolVersion: "0", hostId: "h", tipFile: s.tipFile };
+    // It signs with the key recovery uses: its journal is authenticated (a MAC).
+    const info: OpStartInfo = { auditDir: s.audit, command: "enable", argv: [], env: {}, root: "/srv/r", dryRun: false, toolVersion: "0", hostId: "h", tipFile: s.tipFile, signing: { mode: "key", signer } };
     const killed = OpBuffer.start(info);
     killed.record("file.swap", { path: "/usr/bin/ls" });
     killed.flush();
