@@ -9,7 +9,6 @@
  * place after each event and fsynced with the journal. Recovery finalizes
  * only the prefix it authenticates (./recover.ts). */
 import { closeSync, fsyncSync, openSync, writeSync } from "node:fs";
-import { resolve } from "node:path";
 import { nodeCrypto } from "../sys/index.ts";
 import type { SigningSetup } from "./finalize.ts";
 
@@ -87,16 +86,3 @@ export class MacSidecar {
   }
 }
 
-// Every run recovers its audit directory (with its signing setup, under the
-// operation lock) right before it starts its own operation there: recovery
-// leaves the key here for that operation's journal, for a caller that does
-// not hand it to OpBuffer.start itself (OpStartInfo.signing).
-const armed = new Map<string, Uint8Array | null>();
-
-export function armJournalKey(dir: string, signing: SigningSetup): void {
-  armed.set(resolve(dir), journalKeyOf(signing));
-}
-
-export function armedJournalKey(dir: string): Uint8Array | null {
-  return armed.get(resolve(dir)) ?? null;
-}

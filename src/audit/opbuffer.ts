@@ -17,7 +17,7 @@ import { newOpId } from "./opid.ts";
 import { fitFields } from "./fit.ts";
 import { writeArtifacts, type FinalizeInput, type OpSummary } from "./finalize.ts";
 import { journalMacName, journalName, sbomName } from "./names.ts";
-import { armedJournalKey, journalKeyOf, MacSidecar } from "./journal-mac.ts";
+import { journalKeyOf, MacSidecar } from "./journal-mac.ts";
 import { auditIoError, prepareAuditDir } from "./store.ts";
 import { emptyTip, loadTip, writeTip, type LedgerTip } from "./tip.ts";
 
@@ -37,8 +37,7 @@ export interface OpStartInfo {
    * rebuilds the tip from the whole ledger. */
   tipFile?: string;
   /** How the operation signs: with a key, its journal is authenticated
-   * (./journal-mac.ts). Not given: the key recovery of this audit dir was
-   * run with (every run recovers before it starts). */
+   * (./journal-mac.ts). Not given: not signed, no MAC. */
   signing?: SigningSetup;
 }
 
@@ -98,7 +97,7 @@ export class OpBuffer {
       }
     }
     this.journal = join(this.info.auditDir, journalName(this.opId));
-    const key = this.info.signing ? journalKeyOf(this.info.signing) : armedJournalKey(this.info.auditDir);
+    const key = journalKeyOf(this.info.signing);
     try {
       // The MAC file first: a journal never exists without it, so recovery
       // never meets a real journal it cannot authenticate.

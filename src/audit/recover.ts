@@ -12,7 +12,7 @@ import { writeFileAtomic } from "../fsops/atomic.ts";
 import { writeStderr } from "../sys/stdio.ts";
 import { chainHash, eventLine, GENESIS, sealEvent, type AuditEvent } from "./event.ts";
 import { checkpointBehind, readCheckpointHead, writeArtifacts, type FinalizeInput, type SigningSetup } from "./finalize.ts";
-import { armJournalKey, macMatches, parseMacLine } from "./journal-mac.ts";
+import { macMatches, parseMacLine } from "./journal-mac.ts";
 import type { LedgerEntry } from "./ledger.ts";
 import { OP_ID_RE } from "./opid.ts";
 import { loadTip, tipRoot, writeTip, type LedgerTip } from "./tip.ts";
@@ -29,7 +29,6 @@ const CLOCK_SKEW_MS = 5 * 60_000;
  * interrupted. Caller holds the operation lock. Returns the recovered ids;
  * a journal refused is said on stderr (`warn`). */
 export function recoverInterrupted(dir: string, signing: SigningSetup, merkleRoot?: FinalizeInput["merkleRoot"], tipFile: string | null = null, warn: (line: string) => void = (s) => writeStderr(`warning: ${s}\n`)): string[] {
-  armJournalKey(dir, signing);
   if (!existsSync(dir)) return [];
   const recovered: string[] = [];
   // A recorded tip lists the operations that were open; only without one is

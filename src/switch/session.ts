@@ -145,6 +145,7 @@ export async function runOperation(
       toolVersion: VERSION,
       hostId: id,
       tipFile: tipFileOf(layout.stateDir),
+      signing,
     });
     for (const r of pending.splice(0)) recordCommand(op, r);
     const cache = HashCache.load(join(layout.stateDir, "hash-cache.json"));

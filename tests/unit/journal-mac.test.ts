@@ -176,16 +176,13 @@ describe("recovery under a signing key", () => {
     expect(readdirSync(dir).filter((f) => f.includes(torn.opId))).toEqual([]);
   });
 
-  test("an operation started without its signing setup uses the key its audit dir was last recovered with", () => {
+  test("an operation started without a signing setup (it will not sign) keeps no MAC file", () => {
     const dir = freshDir();
-    recover(dir); // as every run does before it starts (src/switch/session.ts)
     const { signing: _, ...bare } = info(dir);
     const op = OpBuffer.start(bare);
     op.record("file.switch", {});
     op.flush();
-    expect(readFileSync(mac(dir, op.opId), "utf8")).toBe(macLine(signer.journalKey!, op.opId, 1, op.events[1]!.hash));
-    expect(recover(dir).ids).toEqual([op.opId]);
-    expect(readLedger(dir)[0]).toMatchObject({ op: op.opId, signature: "signed" });
+    expect(existsSync(mac(dir, op.opId))).toBe(false);
   });
 
   test("without a key the same unauthenticated journal is finalized unsigned, as before", () => {
