@@ -10,6 +10,7 @@ import { READ_LIMIT, readBoundedText, readProblem } from "../config/bounded.ts";
 import type { Signer, SigningSetup } from "../audit/opbuffer.ts";
 import { checkpointBody } from "../audit/note.ts";
 import { journalMacKey } from "../audit/journal-mac.ts";
+import { hashCacheMacKey } from "../hashing/cache.ts";
 import { signNote } from "./notesig.ts";
 import { keyIdHex, parseSecretKey, signPrehashed, type SecretKey } from "./minisign.ts";
 import { writeStderr } from "../sys/stdio.ts";
@@ -24,6 +25,7 @@ export const noteKeyName = (keyId: string) => `pkgswitch-${keyId}`;
 export function signerFor(secret: SecretKey, origin: string): Signer {
   const keyId = keyIdHex(secret.keyId);
   let journalKey: Uint8Array | undefined;
+  let cacheKey: Uint8Array | undefined;
   return {
     keyId,
     signFile(bytes, opId, fileName) {
@@ -39,6 +41,9 @@ export function signerFor(secret: SecretKey, origin: string): Signer {
     // Derived on first use: node:crypto loads only when a journal is kept.
     get journalKey() {
       return (journalKey ??= journalMacKey(secret.seed));
+    },
+    get cacheKey() {
+      return (cacheKey ??= hashCacheMacKey(secret.seed));
     },
   };
 }

@@ -26,6 +26,9 @@ export interface Signer {
    * seed). Without it a running operation's journal is not authenticated,
    * and recovery under this signer finalizes no journal. */
   journalKey?: Uint8Array;
+  /** Key of the hash cache's MAC (src/hashing/cache.ts hashCacheMacKey of
+   * the seed). Without it the cache is read and saved unauthenticated. */
+  cacheKey?: Uint8Array;
 }
 
 export type SigningSetup =

@@ -9,7 +9,7 @@
  * place after each event and fsynced with the journal. Recovery finalizes
  * only the prefix it authenticates (./recover.ts). */
 import { closeSync, fsyncSync, openSync, writeSync } from "node:fs";
-import { nodeCrypto } from "../sys/index.ts";
+import { derivedMacKey, hmacHex, macEquals } from "../hashing/mac.ts";
 import type { SigningSetup } from "./finalize.ts";
 
 const KEY_CONTEXT = "pkgswitch journal mac v1";
@@ -20,12 +20,12 @@ export const MAC_LINE_BYTES = 101; // "pkgswitch-journal-mac v1 " + 10 digits + 
 /** The MAC key: SHA-256(context ‖ seed) — a key of its own, never the seed,
  * so a MAC leaks nothing about the signing key. */
 export function journalMacKey(seed: Uint8Array): Uint8Array {
-  return new Uint8Array(nodeCrypto().createHash("sha256").update(KEY_CONTEXT).update(seed).digest());
+  return derivedMacKey(KEY_CONTEXT, seed);
 }
 
 /** HMAC-SHA256 over `op \n seq \n hash` (hex). */
 export function journalMac(key: Uint8Array, op: string, seq: number, hash: string): string {
-  return nodeCrypto().createHmac("sha256", key).update(`${op}\n${seq}\n${hash}`).digest("hex");
+  return hmacHex(key, `${op}\n${seq}\n${hash}`);
 }
 
 export function macLine(key: Uint8Array, op: string, seq: number, hash: string): string {
@@ -40,9 +40,7 @@ export function parseMacLine(text: string): { seq: number; mac: string } | null 
 
 /** Whether `mac` is the MAC of (op, seq, hash) under `key` (constant time). */
 export function macMatches(key: Uint8Array, op: string, seq: number, hash: string, mac: string): boolean {
-  const want = Buffer.from(journalMac(key, op, seq, hash));
-  const got = Buffer.from(mac);
-  return got.length === want.length && nodeCrypto().timingSafeEqual(got, want);
+  return macEquals(mac, journalMac(key, op, seq, hash));
 }
 
 /** The journal MAC key of a signing setup, or null when the operation does

@@ -45,7 +45,18 @@
  * File format (JSON, mode 0600, written atomically):
  *   {"v":1,"saved_at_ns":"<ns>","entries":[[dev,ino,mode,uid,gid,size,
  *    mtime_ns,ctime_ns,sha256hex],...]}
- * with every number a decimal string (they exceed 2^53), oldest entry first. */
+ * with every number a decimal string (they exceed 2^53), oldest entry first.
+ *
+ * Authenticated form (since 0.4.2). Owner and mode checks cannot tell this
+ * process from another root: a container's root can write a root's state
+ * directory, plant an entry that matches a file's stat with any digest, and
+ * have the operator's signed record carry it as `before_sha256`. So an
+ * operation that signs passes a key derived from the signing key
+ * (`macKey`), saves the file as `{"mac":"hmac-sha256:<hex>",` followed by
+ * the members above (the MAC covers the plain form's exact bytes), and loads
+ * only a file whose MAC verifies under that key; anything else is discarded
+ * and every file is hashed again. Unsigned operations have nothing to key a
+ * MAC with and read either form, as before. */
 import { randomBytes } from "../sys/index.ts";
 import {
   type BigIntStats,
@@ -62,6 +73,7 @@ import {
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { sha256FileSync } from "./hash.ts";
+import { derivedMacKey, hmacHex, macEquals } from "./mac.ts";
 import { READ_LIMIT, readBoundedText, tooDeep } from "../config/bounded.ts";
 
 /** On-disk format version; any other value is discarded on load. */
@@ -76,6 +88,23 @@ export const DEFAULT_RACY_WINDOW_MS = 2_000;
  * coarse clock lagging by a tick, or a process descheduled between writing a
  * file and hashing it cannot matter. */
 export const DEFAULT_MEMO_WINDOW_MS = 200;
+/** Context of the cache's MAC key (./mac.ts). */
+const MAC_CONTEXT = "pkgswitch hash cache mac v1";
+/** The authenticated form's head: `{"mac":"hmac-sha256:` + 64 hex + `",`. */
+const MAC_HEAD = '{"mac":"hmac-sha256:';
+const MAC_HEAD_LENGTH = MAC_HEAD.length + 64 + 2;
+
+/** The cache's MAC key for a signing seed. */
+export const hashCacheMacKey = (seed: Uint8Array): Uint8Array => derivedMacKey(MAC_CONTEXT, seed);
+
+/** The plain form inside an authenticated file whose MAC verifies under
+ * `key`, or null. */
+function authenticatedBody(text: string, key: Uint8Array): string | null {
+  if (!text.startsWith(MAC_HEAD) || text.slice(MAC_HEAD_LENGTH - 2, MAC_HEAD_LENGTH) !== '",') return null;
+  const body = `{${text.slice(MAC_HEAD_LENGTH)}`;
+  return macEquals(text.slice(MAC_HEAD.length, MAC_HEAD_LENGTH - 2), hmacHex(key, body)) ? body : null;
+}
+
 /** Attempts to get a stable read of a file that keeps changing. */
 const MAX_HASH_ATTEMPTS = 3;
 
@@ -92,6 +121,9 @@ export interface HashCacheOptions {
   hashFile?: (path: string) => string;
   /** Wall clock in ns since the epoch (default `Date.now()`); for tests. */
   clockNs?: () => bigint;
+  /** MAC key (`hashCacheMacKey` of the signing seed): when set, only a file
+   * saved under the same key is loaded, and `save()` authenticates. */
+  macKey?: Uint8Array | null;
 }
 
 /** Thrown when a file kept changing during every hashing attempt: there is
@@ -167,6 +199,7 @@ export class HashCache {
   private readonly memoWindowNs: bigint;
   private readonly hashFile: (path: string) => string;
   private readonly clockNs: () => bigint;
+  private readonly macKey: Uint8Array | null;
 
   /** An empty cache that `save()`s to `path` (the state dir's cache file). */
   constructor(
@@ -180,6 +213,7 @@ export class HashCache {
     this.memoWindowNs = BigInt(Math.max(0, Math.trunc(options.memoWindowMs ?? DEFAULT_MEMO_WINDOW_MS))) * 1_000_000n;
     this.hashFile = options.hashFile ?? sha256FileSync;
     this.clockNs = options.clockNs ?? wallClockNs;
+    this.macKey = options.macKey ?? null;
   }
 
   /** Load the cache at `path`. A missing file gives an empty cache; a file
@@ -202,7 +236,9 @@ export class HashCache {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return cache;
       return cache.discard(`unreadable: ${(err as Error).message}`);
     }
-    const reason = cache.parse(text);
+    const body = cache.macKey ? authenticatedBody(text, cache.macKey) : text;
+    if (body === null) return cache.discard("not authenticated by this signing key (saved without it, under another key, or altered)");
+    const reason = cache.parse(body);
     return reason === undefined ? cache : cache.discard(reason);
   }
 
@@ -349,10 +385,11 @@ export class HashCache {
           ]),
         );
       }
-      const text =
+      const plain =
         `{"v":${HASH_CACHE_VERSION},"saved_at_ns":"${savedAtNs}","entries":[` +
         (rows.length ? `\n${rows.join(",\n")}\n` : "") +
         "]}\n";
+      const text = this.macKey ? `${MAC_HEAD}${hmacHex(this.macKey, plain)}",${plain.slice(1)}` : plain;
       const bytes = Buffer.from(text, "utf8");
       let off = 0;
       while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);

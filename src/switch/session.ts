@@ -148,8 +148,10 @@ export async function runOperation(
       signing,
     });
     for (const r of pending.splice(0)) recordCommand(op, r);
-    const cache = HashCache.load(join(layout.stateDir, "hash-cache.json"));
-    if (cache.discarded) op.record("preflight.check", { check: "hash-cache", ok: true, note: "hash cache was corrupt and has been discarded" });
+    // Signed operations read only a cache saved under their own key (its
+    // digests become signed evidence); see src/hashing/cache.ts.
+    const cache = HashCache.load(join(layout.stateDir, "hash-cache.json"), { macKey: signing.mode === "key" ? (signing.signer.cacheKey ?? null) : null });
+    if (cache.discarded) op.record("preflight.check", { check: "hash-cache", ok: true, note: `hash cache discarded: ${cache.discardReason}` });
     let outcome: OpOutcome;
     try {
       outcome = await body({ session, op, backend, cache, signing, ...(spare ? { spare } : {}) });

@@ -5,12 +5,13 @@
  * ctimes, inodes) is exactly as before — and that no run printed a stack
  * trace or an "internal error". */
 import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test";
-import { cpSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { hostPath, resolveInRoot } from "../../src/config/paths.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { coreutilsRoot, removeRoot } from "../helpers/fakeroot.ts";
-import { diffSnapshots, pkgswitch, snapshotTree, type RunResult } from "../helpers/cli.ts";
+import { diffSnapshots, pkgswitch, pkgswitchJson, snapshotTree, type RunResult } from "../helpers/cli.ts";
 
 setDefaultTimeout(300_000);
 
@@ -251,4 +252,47 @@ describe("paths read from state.json are untrusted", () => {
       expect(diffSnapshots(rootBefore, snapshotTree(join(r, "usr/bin")))).toEqual([]);
     });
   }
+});
+
+describe("state a root can plant must not become signed evidence", () => {
+  /** hash-cache.json claiming `digest` for the root's /usr/bin/ls, with its
+   * real stat (what a container's root can read) and a save time after it. */
+  function plantCache(r: string, digest: string): void {
+    const st = lstatSync(join(r, "usr/bin/ls"), { bigint: true });
+    const row = [st.dev, st.ino, st.mode, st.uid, st.gid, st.size, st.mtimeNs, st.ctimeNs].map(String);
+    const savedAt = (BigInt(Date.now()) + 60_000n) * 1_000_000n;
+    mkdirSync(join(r, "var/lib/pkgswitch"), { recursive: true });
+    writeFileSync(join(r, "var/lib/pkgswitch/hash-cache.json"), JSON.stringify({ v: 1, saved_at_ns: `${savedAt}`, entries: [[...row, digest]] }), { mode: 0o600 });
+  }
+  const lsSwitch = (r: string, op: string) =>
+    pkgswitchJson<{ events: Array<{ event: string; path?: string; before_sha256?: string; check?: string; note?: string }> }>(["--root", r, "audit", "show", op]).json.events;
+
+  test("a planted hash cache: under a key kept outside the root it is discarded and the signed record has the true digest", () => {
+    const planted = createHash("sha256").update("planted").digest("hex");
+    const keys = mkdtempSync(join(tmpdir(), "pkgswitch-outside-key-"));
+    cleanup.push(keys);
+    const sk = join(keys, "signing.key");
+    expect(Bun.spawnSync(["minisign", "-G", "-W", "-f", "-p", join(keys, "signing.pub"), "-s", sk]).exitCode).toBe(0);
+    chmodSync(sk, 0o600);
+
+    const r = freshRoot();
+    const real = createHash("sha256").update(readFileSync(join(r, "usr/bin/ls"))).digest("hex");
+    plantCache(r, planted);
+    const e = pkgswitchJson<{ op: string }>(["--root", r, "--key", sk, "enable", "coreutils", "--yes"]);
+    expect(e.code).toBe(0);
+    const events = lsSwitch(r, e.json.op);
+    expect(events.find((x) => x.event === "file.switch" && x.path === "/usr/bin/ls")?.before_sha256).toBe(real);
+    expect(events.some((x) => x.check === "hash-cache" && /not authenticated/.test(x.note ?? ""))).toBe(true);
+    expect(pkgswitch(["--root", r, "audit", "verify", "--all", "--pubkey", join(keys, "signing.pub")]).code).toBe(0);
+    // The cache the run saved is authenticated: the next signed run reads it.
+    expect(readFileSync(join(r, "var/lib/pkgswitch/hash-cache.json"), "utf8")).toStartWith('{"mac":"hmac-sha256:');
+
+    // Control: unsigned, the same plant is read (nothing to key a MAC with;
+    // the record is unsigned too) — the case the MAC closes is real.
+    const u = freshRoot();
+    plantCache(u, planted);
+    const ue = pkgswitchJson<{ op: string }>(["--root", u, "enable", "coreutils", "--yes"]);
+    expect(ue.code).toBe(0);
+    expect(lsSwitch(u, ue.json.op).find((x) => x.event === "file.switch" && x.path === "/usr/bin/ls")?.before_sha256).toBe(planted);
+  });
 });

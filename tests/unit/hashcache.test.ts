@@ -17,7 +17,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FileChangedWhileHashingError, HashCache, type HashCacheOptions } from "../../src/hashing/cache.ts";
+import { FileChangedWhileHashingError, HashCache, hashCacheMacKey, type HashCacheOptions } from "../../src/hashing/cache.ts";
 import { sha256Hex, sha256FileSync } from "../../src/hashing/hash.ts";
 
 // Small racy window so tests only wait a little for files to become
@@ -391,5 +391,73 @@ describe("HashCache discards what it cannot trust", () => {
     expect(cache.discarded).toBe(true);
     expect(cache.discardReason).toMatch(/writable/);
     expect(cache.size).toBe(0);
+  });
+});
+
+describe("HashCache authenticated form (a MAC under the signing key)", () => {
+  const keyA = hashCacheMacKey(new Uint8Array(32).fill(1));
+  const keyB = hashCacheMacKey(new Uint8Array(32).fill(2));
+
+  /** A cache of one trusted entry for `p`, saved with `macKey`. */
+  async function saved(p: string, macKey: Uint8Array | null): Promise<void> {
+    await settle();
+    const c = new HashCache(cachePath, opts({ macKey }));
+    c.digest(p);
+    c.save();
+  }
+
+  test("saved and loaded under the same key: the entries are used", async () => {
+    const a = file("a", "alpha");
+    await saved(a, keyA);
+    const text = readFileSync(cachePath, "utf8");
+    expect(text).toMatch(/^\{"mac":"hmac-sha256:[0-9a-f]{64}","v":1,"saved_at_ns":"[0-9]+","entries":\[/);
+    const c = HashCache.load(cachePath, opts({ macKey: keyA }));
+    expect(c.discarded).toBe(false);
+    expect(c.digest(a)).toBe(sha256Hex("alpha"));
+    expect([c.hits, c.misses]).toEqual([1, 0]);
+  });
+
+  test("a planted digest with a stat-matching entry is discarded, and the true digest is computed", async () => {
+    const a = file("a", "alpha");
+    await saved(a, keyA);
+    // What a container's root can do: rewrite the entry's digest, keep every
+    // stat field (and the old MAC, which it cannot recompute).
+    const forged = readFileSync(cachePath, "utf8").replace(sha256Hex("alpha"), sha256Hex("something else"));
+    writeFileSync(cachePath, forged, { mode: 0o600 });
+    const c = HashCache.load(cachePath, opts({ macKey: keyA }));
+    expect(c.discarded).toBe(true);
+    expect(c.discardReason).toMatch(/not authenticated/);
+    expect(c.digest(a)).toBe(sha256Hex("alpha"));
+    expect([c.hits, c.misses]).toEqual([0, 1]);
+    // Control: without a key (an unsigned setup) the same forged file is read as before.
+    expect(HashCache.load(cachePath, opts()).digest(a)).toBe(sha256Hex("something else"));
+  });
+
+  test("a file saved without a key, or under another key, is not loaded by a keyed cache", async () => {
+    const a = file("a", "alpha");
+    await saved(a, null);
+    expect(HashCache.load(cachePath, opts({ macKey: keyA })).discarded).toBe(true);
+    await saved(a, keyB);
+    expect(HashCache.load(cachePath, opts({ macKey: keyA })).discarded).toBe(true);
+    expect(HashCache.load(cachePath, opts({ macKey: keyB })).discarded).toBe(false);
+  });
+
+  test("an authenticated file is read by an unkeyed cache (unsigned setups)", async () => {
+    const a = file("a", "alpha");
+    await saved(a, keyA);
+    const c = HashCache.load(cachePath, opts());
+    expect(c.discarded).toBe(false);
+    expect(c.digest(a)).toBe(sha256Hex("alpha"));
+    expect(c.hits).toBe(1);
+  });
+
+  test("a MAC head in front of other text is discarded, whatever follows", async () => {
+    const a = file("a", "alpha");
+    await saved(a, keyA);
+    const text = readFileSync(cachePath, "utf8");
+    for (const bad of [text.replace('",', '" ,'), text.slice(0, 40), text.replace("]}\n", '],"x":1}\n'), text.replace("hmac-sha256:", "hmac-sha512:")]) {
+      writeFileSync(cachePath, bad, { mode: 0o600 });
+      expect(HashCache.load(cachePath, opts({ macKey: keyA })).discarded).toBe(true);
+    }
   });
 });
