@@ -26,8 +26,20 @@ export function divertTargets(ctx: OpContext, targets: ManagedTarget[]): void {
   for (const m of list) ctx.op.record("pkg.divert", { manager: ctx.backend.kind, action: "add", path: m.db_path, diverted_to: m.diverted_to, sha256: m.original.sha256 });
 }
 
+/** Some diversions or diverted copies could not be removed: `paths` are the
+ * targets concerned (what a rollback records, one step each); the message
+ * and errno code are the first failure's. */
+export class UndivertError extends Error {
+  readonly code?: string;
+  constructor(readonly paths: string[], cause: Error) {
+    super(cause.message);
+    this.code = (cause as NodeJS.ErrnoException).code;
+  }
+}
+
 /** Remove our diversions and the diverted copies (after the target holds
- * the original again). */
+ * the original again). A copy that cannot be removed does not stop the
+ * others; throws UndivertError naming every target left. */
 export function undivertTargets(ctx: OpContext, targets: ManagedTarget[], reason: string): void {
   const diverter = ctx.backend.diverter;
   const list = targets.filter((m) => m.diverted_to && m.db_path);
@@ -35,9 +47,22 @@ export function undivertTargets(ctx: OpContext, targets: ManagedTarget[], reason
   const root = ctx.session.layout.root;
   const registered = diverter.list();
   const ours = list.filter((m) => registered.get(m.db_path!)?.to === m.diverted_to);
-  diverter.remove(ours.map((m) => m.db_path!));
+  try {
+    diverter.remove(ours.map((m) => m.db_path!));
+  } catch (e) {
+    throw new UndivertError(ours.map((m) => m.path), e as Error);
+  }
+  const failed: string[] = [];
+  let firstError: Error | null = null;
   for (const m of list) {
-    rmSync(hostPath(root, m.diverted_to!), { force: true });
+    try {
+      rmSync(hostPath(root, m.diverted_to!), { force: true });
+    } catch (e) {
+      failed.push(m.path);
+      firstError ??= e as Error;
+      continue;
+    }
     ctx.op.record("pkg.divert", { manager: ctx.backend.kind, action: "remove", path: m.db_path, diverted_to: m.diverted_to, registered: ours.includes(m), reason });
   }
+  if (firstError) throw new UndivertError(failed, firstError);
 }

@@ -20,7 +20,7 @@ import { checkTargets, currentMounts, fsFacts } from "./preflight.ts";
 import { wayBack } from "./wayback.ts";
 import { loadState, managerOf, saveState, statePath, type ManagedTarget, type State } from "./state.ts";
 import type { OpContext, OpOutcome } from "./session.ts";
-import { divertedName, divertTargets, undivertTargets } from "./divert.ts";
+import { divertedName, divertTargets, UndivertError, undivertTargets } from "./divert.ts";
 import { backupRel, sweepTempFiles, workDirs } from "./sweep.ts";
 import { writeProblem } from "../fsops/reserve.ts";
 import { corpusTexts } from "../probes/corpus.ts";
@@ -407,7 +407,17 @@ function rollback(ctx: OpContext, state: State, plans: ProviderPlan[], swapped: 
     // rest back from the diverted originals (the diversions are still there).
     throw new PkgswitchError(Exit.ROLLBACK_INCOMPLETE, `rollback incomplete: ${incomplete.length} target(s) could not be restored, first ${incomplete[0]}${firstError ? ` (${firstError})` : ""}; the other ${swapped.length - incomplete.length} are original again${left.length ? `; also ${left.join("; ")}` : ""} — run \`pkgswitch disable ${names} --yes\` (docs/recovery.md#exit-50-rollback-incomplete)`);
   }
-  const undivert = step("", "undivert", () => undivertTargets(ctx, backedUp, "rollback"));
+  // Recorded per target it concerns, like the restores (never a step
+  // without a path).
+  let undivert: Error | null = null;
+  try {
+    undivertTargets(ctx, backedUp, "rollback");
+  } catch (e) {
+    undivert = e as Error;
+    const paths = e instanceof UndivertError ? e.paths : backedUp.map((m) => m.path);
+    for (const path of paths) op.record("rollback.step", { path, action: "undivert", ok: false, error: undivert.message });
+    firstError ||= undivert.message;
+  }
   if (undivert) {
     // The backups and the "pending" state stay: disable removes the
     // diversions of a provider it finds there.

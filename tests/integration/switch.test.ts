@@ -341,4 +341,28 @@ describe("a step that fails after the swap (review findings: guards, rollback)",
     const again = pkgswitch(["--root", root, "enable", "coreutils", "--yes"]);
     expect(again.code).toBe(40);
   });
+
+  test("a diverted copy that cannot be removed in a rollback: one rollback.step per target it concerns, with its path; the other copies go", () => {
+    const root = newRoot({ config: `{ "smokeTest": true }` });
+    const before = new Map(TARGETS.map((t) => [t, identity(root, t)]));
+    const stuck = join(root, "usr/bin/.ls.pkgswitch-orig");
+    const r = pkgswitch(["--root", root, "enable", "coreutils", "--yes"], { wrap: ["strace", "-f", "-qq", "-o", "/dev/null", "-P", stuck, "-e", "trace=unlink,unlinkat", "-e", "inject=unlink,unlinkat:error=EACCES"] });
+    expect(r.code).toBe(50);
+    expect(r.stderr.trim().split("\n").length).toBe(1);
+    expect(r.stderr).toContain("the diversions (and their .pkgswitch-orig copies) could not be removed (EACCES");
+    for (const t of TARGETS) expect(identity(root, t)).toEqual(before.get(t)!);
+    // Only the copy that could not be removed is left.
+    expect(existsSync(stuck)).toBe(true);
+    expect(readdirSync(join(root, "usr/bin")).filter((n) => n.includes("pkgswitch-orig"))).toEqual([".ls.pkgswitch-orig"]);
+    const op = /\[op ([^\]]+)\]/.exec(r.stderr)![1]!;
+    const events = eventsOf(root, op);
+    const failed = events.filter((e) => e.event === "rollback.step" && e.ok === false);
+    expect(failed).toEqual([expect.objectContaining({ path: "/usr/bin/ls", action: "undivert", ok: false, error: expect.stringContaining("EACCES") })]);
+    expect(events.filter((e) => e.event === "pkg.divert" && e.action === "remove").length).toBe(TARGETS.length - 1);
+    // The provider stays pending; disable finishes the job.
+    expect(stateOf(root).providers.coreutils!.status).toBe("pending");
+    expect(pkgswitch(["--root", root, "disable", "coreutils", "--yes"]).code).toBe(0);
+    expect(existsSync(stuck)).toBe(false);
+    for (const t of TARGETS) expect(identity(root, t)).toEqual(before.get(t)!);
+  });
 });
