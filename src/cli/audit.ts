@@ -163,6 +163,8 @@ export function describeEvent(e: AuditEvent): string {
       case "native.file": return `${f.path} ${f.before_link_target ?? f.before_kind} → ${f.after_link_target ?? f.after_kind} (before ${String(f.before_sha256 ?? "-").slice(0, 12)}…, after ${String(f.after_sha256 ?? "-").slice(0, 12)}…)`;
       case "smoke.test": return `${f.tested} tested, ${f.failed} failed${detail(((f.failures as Array<{ path: string; rc: number | null; signal: string | null; output?: string }> | undefined) ?? []).map((x) => `FAIL ${x.path}: ${x.signal ? `killed by ${x.signal}` : x.rc === null ? "did not run" : `exit ${x.rc}`}${x.output ? ` — ${cut(x.output.split("\n")[0]!, 200)}` : ""}`))}`;
       case "preflight.check": return `${f.check}${f.path ? " " + f.path : ""}${f.provider ? " " + f.provider : ""}: ${f.ok ? "ok" : f.problem ? `needs repair (${f.problem})` : "REFUSED"}${f.reason ? " — " + f.reason : ""}${f.note ? " — " + f.note : ""}`;
+      case "hook.install": return f.skipped ? `${f.path} skipped: ${f.reason}` : `${f.path} sha256 ${String(f.sha256 ?? "-").slice(0, 12)}…${f.reason ? ` (${f.reason})` : ""}`;
+      case "hook.remove": return `${f.path}${f.reason ? ` (${f.reason})` : ""}`;
       case "rollback.step": return `${f.path} ${f.action} ${f.ok ? "ok" : "FAILED " + (f.error ?? "")}`;
       case "error": return String(f.message);
       default: return JSON.stringify(Object.fromEntries(Object.entries(f).filter(([k]) => !["v", "op", "seq", "ts", "event", "prev", "hash"].includes(k))));

@@ -44,7 +44,28 @@ export function installGuards(ctx: OpContext, catalog: Iterable<Provider>): Guar
   // The package carries the triggers: without every one of its files, or
   // with a file of someone else's in its place, it would run the wrong thing.
   const usable = pkg && !pkgFiles.some((f) => foreign.includes(f.path));
-  const installed = usable ? ensureHookPackage(ctx.op, ctx.backend, root, pkg, ctx.session.dryRun, written.includes(pkg.packageFile)) : false;
+  let installed = false;
+  try {
+    installed = usable ? ensureHookPackage(ctx.op, ctx.backend, root, pkg, ctx.session.dryRun, written.includes(pkg.packageFile)) : false;
+  } catch (e) {
+    // Without the package its files (ours: the script its triggers run and
+    // the package file) guard nothing: take them out, so that neither the
+    // root nor the record shows hooks that are not installed. An older
+    // package still installed (its removal failed) keeps them.
+    const stillInstalled = ((): boolean => {
+      try {
+        return ctx.backend.installed([pkg!.name]).size > 0;
+      } catch {
+        return true;
+      }
+    })();
+    const mine = stillInstalled || ctx.session.dryRun ? [] : pkgFiles.map((f) => f.path).filter((p) => !foreign.includes(p) && existsSync(hostPath(root, p)));
+    for (const p of mine) {
+      rmSync(hostPath(root, p), { force: true });
+      ctx.op.record("hook.remove", { path: p, reason: `the hook package ${pkg!.name} could not be installed` });
+    }
+    throw e;
+  }
   return { written, foreign, package: installed ? pkg!.name : null, binary, binary_present: executableInfo(root, binary).executable };
 }
 

@@ -10,6 +10,7 @@ import type { PackageInfo } from "../pkgmgr/types.ts";
 import type { HashCache } from "../hashing/cache.ts";
 import { inspect, relink } from "./relink.ts";
 import { restoreProvider } from "./disable.ts";
+import { dropGuardsIfIdle } from "./guards.ts";
 import { loadState, saveState, type ProviderState, type State } from "./state.ts";
 import type { OpContext, OpOutcome } from "./session.ts";
 
@@ -90,7 +91,10 @@ export async function pkgTransaction(ctx: OpContext, action: "install" | "remove
   const findings = inspect(root, session.layout.stateDir, now, backend.diverter?.list() ?? null);
   let relinked: Record<string, number> = {};
   if (findings.length > 0) relinked = (await relink(ctx, now, findings)).counts ?? {};
-  return { status: "ok", exitCode: Exit.OK, packages, counts: { packages: changed.length, files, restored_first: restoredFirst, ...relinked }, result: { action, packages: changed.map((n) => ({ name: n, before: versionsBefore.get(n) ?? null, after: versionsAfter.get(n) ?? null })), relinked } };
+  // Removing the last provider's replacement is a disable: as there, the
+  // hooks have nothing left to guard.
+  const hooksRemoved = losing.length > 0 ? dropGuardsIfIdle(ctx) : [];
+  return { status: "ok", exitCode: Exit.OK, packages, counts: { packages: changed.length, files, restored_first: restoredFirst, ...relinked }, result: { action, packages: changed.map((n) => ({ name: n, before: versionsBefore.get(n) ?? null, after: versionsAfter.get(n) ?? null })), relinked, hooks_removed: hooksRemoved } };
 }
 
 /** The package manager failed after the providers losing their replacement

@@ -302,6 +302,9 @@ describe("staying switched across pacman transactions (alpm hooks)", () => {
     expect(altered("coreutils")![2]).toBe("0");
     const rmEvs = events(rm.json.op);
     expect(rmEvs.find((e) => e.event === "provenance" && e.package === "uutils-coreutils")).toMatchObject({ version_before: "0.0.17-1", version_after: null, role: "removed" });
+    // No provider is left: the hooks enable installed go, as after a disable.
+    expect(rmEvs.filter((e) => e.event === "hook.remove").length).toBeGreaterThan(0);
+    expect(readdirSync(join(root, "etc/pacman.d/hooks"))).toEqual([]);
 
     // A package file inside the root: pacman -U.
     const pkgFile = "/var/cache/pacman/pkg/uutils-coreutils-0.0.17-1-x86_64.pkg.tar.zst";
@@ -317,6 +320,8 @@ describe("staying switched across pacman transactions (alpm hooks)", () => {
   });
 
   test("hooks remove takes both hook files out", () => {
+    expect(pkgswitch(["--root", root, "hooks", "install"]).code).toBe(0);
+    expect(readdirSync(join(root, "etc/pacman.d/hooks")).length).toBe(2);
     expect(pkgswitch(["--root", root, "hooks", "remove"]).code).toBe(0);
     expect(readdirSync(join(root, "etc/pacman.d/hooks"))).toEqual([]);
   });

@@ -3,7 +3,7 @@
  * dnf installing from a local repository, `rpm -V` as the third-party
  * verifier, stock minisign for the signatures. */
 import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
-import { copyFileSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { copyFileSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import Ajv from "ajv";
@@ -229,6 +229,46 @@ describe("pkg install|remove with dnf, attested", () => {
     const gone = readFileSync(join(r3, `var/lib/pkgswitch/audit/audit-${r.json.op}.jsonl`), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
     expect(gone.find((e) => e.event === "pkg.file" && e.path === "/usr/bin/uutils-coreutils")).toMatchObject({ before_sha256: multicall.after_sha256, after_sha256: null });
     expect(pkgswitch(["--root", r3, "audit", "verify", "--all"]).code).toBe(0);
+  });
+});
+
+describe("a hook package dnf will not install (excludepkgs): exit 90, no orphaned hook files", () => {
+  let r4: string;
+  beforeAll(() => {
+    r4 = fedoraRoot();
+  });
+  afterAll(() => removeFedoraRoot(r4));
+
+  test("the switch stays, the hook files written for the package are taken out again and recorded so; hooks install works once dnf allows it", () => {
+    const conf = join(r4, "etc/dnf/dnf.conf");
+    const plain = readFileSync(conf, "utf8");
+    writeFileSync(conf, `${plain}excludepkgs=pkgswitch-hooks\n`);
+    const e = pkgswitch(["--root", r4, "enable", "coreutils", "--yes"], SLOW);
+    expect(e.code).toBe(90);
+    expect(e.stderr.trim().split("\n").length).toBe(1);
+    expect(e.stderr).toContain("the commands are switched, but the package-manager hooks are NOT installed");
+    expect(rpmIn(r4, ["-q", "pkgswitch-hooks"]).code).not.toBe(0);
+    expect(existsSync(join(r4, "usr/lib/pkgswitch/rpm-hook"))).toBe(false);
+    expect(readdirSync(join(r4, "usr/lib/pkgswitch")).filter((n) => n.endsWith(".rpm"))).toEqual([]);
+    expect(lstatSync(join(r4, "usr/bin/ls")).isSymbolicLink()).toBe(true);
+    const op = pkgswitchJson<{ operations: Array<{ op: string }> }>(["--root", r4, "audit", "list"]).json.operations.at(-1)!.op;
+    const ev = readFileSync(join(r4, `var/lib/pkgswitch/audit/audit-${op}.jsonl`), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    const installed = ev.filter((x) => x.event === "hook.install").map((x) => x.path).sort();
+    const removed = ev.filter((x) => x.event === "hook.remove" && /the hook package pkgswitch-hooks could not be installed/.test(x.reason)).map((x) => x.path).sort();
+    expect(installed.length).toBe(2);
+    expect(removed).toEqual(installed);
+    expect(ev.find((x) => x.event === "error")).toMatchObject({ exit_code: 90, step: "hook.install" });
+    expect(ev.at(-1)).toMatchObject({ event: "op.end", status: "ok", exit_code: 90 });
+    // audit show says it in words, not raw JSON.
+    const shown = pkgswitch(["--root", r4, "audit", "show", op]).stdout;
+    expect(shown).toMatch(/hook\.install +\/usr\/lib\/pkgswitch\/rpm-hook sha256 [0-9a-f]{12}… \(enable installs the package-manager hooks/);
+    expect(shown).toMatch(/hook\.remove +\/usr\/lib\/pkgswitch\/rpm-hook \(the hook package pkgswitch-hooks could not be installed\)/);
+    expect(pkgswitch(["--root", r4, "audit", "verify", "--all", "--allow-unsigned"]).code).toBe(0);
+    // What the message says to run, once dnf may install the package.
+    writeFileSync(conf, plain);
+    expect(pkgswitch(["--root", r4, "hooks", "install"], SLOW).code).toBe(0);
+    expect(rpmIn(r4, ["-q", "pkgswitch-hooks"]).code).toBe(0);
+    expect(existsSync(join(r4, "usr/lib/pkgswitch/rpm-hook"))).toBe(true);
   });
 });
 

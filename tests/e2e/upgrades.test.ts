@@ -160,6 +160,11 @@ describe("upgrades keep the switch", () => {
     const op = lastOp();
     expect(op.command).toBe("pkg remove rust-coreutils");
     expect(events(op.op).filter((e) => e.event === "file.restore" && String(e.reason).includes("about to be removed by pkg remove")).length).toBe(list.length);
+    // The last provider is gone, as after a disable: so are the hooks enable installed.
+    expect(r.stdout).toContain("removed package-manager hooks (no provider is enabled): /etc/apt/apt.conf.d/80pkgswitch");
+    expect(events(op.op).filter((e) => e.event === "hook.remove" && e.reason === "no provider is enabled any more").map((e) => e.path)).toContain("/etc/apt/apt.conf.d/80pkgswitch");
+    expect(existsSync(join(root, "etc/apt/apt.conf.d/80pkgswitch"))).toBe(false);
+    expect(existsSync(join(root, "etc/dpkg/dpkg.cfg.d/pkgswitch"))).toBe(false);
   });
 
   test("pkg install hello: a signed operation whose SBOM lists hello and whose JSONL has /usr/bin/hello's digest", () => {
