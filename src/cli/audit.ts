@@ -156,7 +156,7 @@ export function describeEvent(e: AuditEvent): string {
         : `${f.path} ← ${f.owner ?? "no owner"} ${f.version ?? ""} [${f.source_repo}]${f.foreign ? " FOREIGN" : ""}`;
       case "file.backup": return `${f.path} → ${f.backup} (${f.method ?? f.reason}) sha256 ${String(f.sha256 ?? "-").slice(0, 16)}…`;
       case "pkg.file": return `${f.package} ${f.path} ${String(f.before_sha256 ?? "-").slice(0, 12)}… → ${String(f.after_sha256 ?? "-").slice(0, 12)}…`;
-      case "pkg.divert": return `${f.action} ${f.path} → ${f.diverted_to}${f.reason ? ` (${f.reason})` : ""}`;
+      case "pkg.divert": return `${f.action} ${f.path} → ${f.diverted_to}${f.copy_removed === false ? ` (copy NOT removed: ${f.error})` : ""}${f.reason ? ` (${f.reason})` : ""}`;
       case "file.switch": return `${f.path} → ${f.link_target} (before ${String(f.before_sha256 ?? "-").slice(0, 12)}…, after ${String(f.after_sha256 ?? "-").slice(0, 12)}…)`;
       case "file.restore": return `${f.path} ${f.action}${f.reason ? ": " + f.reason : ""}${f.after_sha256 ? ` sha256 ${String(f.after_sha256).slice(0, 12)}… ${f.matches_original ? "matches original" : "DIFFERS from original"}` : ""}`;
       case "native.switch": return `${f.provider} (${f.mechanism}): ${f.from ?? "nothing"} → ${f.to}${(f.installed as string[]).length ? `; installed ${(f.installed as string[]).join(" ")}` : ""}${(f.removed as string[]).length ? `; removed ${(f.removed as string[]).join(" ")}` : ""}`;
@@ -164,7 +164,7 @@ export function describeEvent(e: AuditEvent): string {
       case "smoke.test": return `${f.tested} tested, ${f.failed} failed${detail(((f.failures as Array<{ path: string; rc: number | null; signal: string | null; output?: string }> | undefined) ?? []).map((x) => `FAIL ${x.path}: ${x.signal ? `killed by ${x.signal}` : x.rc === null ? "did not run" : `exit ${x.rc}`}${x.output ? ` — ${cut(x.output.split("\n")[0]!, 200)}` : ""}`))}`;
       case "preflight.check": return `${f.check}${f.path ? " " + f.path : ""}${f.provider ? " " + f.provider : ""}: ${f.ok ? "ok" : f.problem ? `needs repair (${f.problem})` : "REFUSED"}${f.reason ? " — " + f.reason : ""}${f.note ? " — " + f.note : ""}`;
       case "hook.install": return f.skipped ? `${f.path} skipped: ${f.reason}` : `${f.path} sha256 ${String(f.sha256 ?? "-").slice(0, 12)}…${f.reason ? ` (${f.reason})` : ""}`;
-      case "hook.remove": return `${f.path}${f.reason ? ` (${f.reason})` : ""}`;
+      case "hook.remove": return `${f.path}${f.ok === false ? ` FAILED ${f.error}` : ""}${f.reason ? ` (${f.reason})` : ""}`;
       case "rollback.step": return `${f.path} ${f.action} ${f.ok ? "ok" : "FAILED " + (f.error ?? "")}`;
       case "error": return String(f.message);
       default: return JSON.stringify(Object.fromEntries(Object.entries(f).filter(([k]) => !["v", "op", "seq", "ts", "event", "prev", "hash"].includes(k))));

@@ -14,6 +14,7 @@ import { runOperation } from "../switch/session.ts";
 import { pkgTransaction } from "../switch/transaction.ts";
 import type { CommandContext } from "./command.ts";
 import { confirm } from "./confirm.ts";
+import { reportHooksDropped, type HooksDroppedResult } from "./hooks-report.ts";
 
 /** The hook files for this root, and the package to install after writing
  * them when the manager keeps hooks in its database. A flag of
@@ -101,10 +102,10 @@ export function cmdPkg(action: "install" | "remove"): (ctx: CommandContext) => P
     await confirm(ctx, `${action} ${ctx.args.join(" ")} in ${s.layout.root}`);
     const { outcome, summary } = await runOperation(s, `pkg ${action} ${ctx.args.join(" ")}`, (c) => pkgTransaction(c, action, ctx.args));
     ctx.out.json({ op: s.dryRun ? null : summary.opId, ...(outcome.result as object), counts: outcome.counts });
-    const r = outcome.result as { packages: Array<{ name: string; before: string | null; after: string | null }>; restore_first?: string[]; hooks_removed?: string[] };
+    const r = outcome.result as { packages: Array<{ name: string; before: string | null; after: string | null }>; restore_first?: string[] } & HooksDroppedResult;
     for (const p of r.packages) ctx.out.line(`${s.dryRun ? "would change " : ""}${p.name}: ${p.before ?? "(none)"} → ${p.after ?? "(removed)"}`);
     for (const prov of r.restore_first ?? []) ctx.out.line(`would first restore the originals of ${prov} (its package is removed)`);
-    if (r.hooks_removed?.length) ctx.out.line(`removed package-manager hooks (no provider is enabled): ${r.hooks_removed.join(", ")}`);
+    reportHooksDropped(ctx.out, r);
     if (!s.dryRun) ctx.out.line(ctx.out.paint("dim", `op ${summary.opId} — verify with: pkgswitch audit verify --op ${summary.opId}`));
     return outcome.exitCode;
   };

@@ -13,6 +13,7 @@ import type { NativeSide } from "../pkgmgr/backend.ts";
 import type { Provider } from "../providers/catalog.ts";
 import type { CommandContext } from "./command.ts";
 import type { Output } from "./output.ts";
+import { reportHooksDropped, type HooksDroppedResult } from "./hooks-report.ts";
 import { confirm } from "./confirm.ts";
 
 export async function cmdEnable(ctx: CommandContext): Promise<CommandExit> {
@@ -56,7 +57,8 @@ export async function cmdDisable(ctx: CommandContext): Promise<CommandExit> {
   const { outcome, summary } = await runOperation(s, `disable ${all ? "--all" : ctx.args.join(" ")}`, async (c) => {
     const o = await disable(c, { providers: all ? "all" : ctx.args, removePackage: ctx.parsed.values["remove-package"] === true });
     if (o.exitCode !== Exit.OK || s.dryRun) return o;
-    return { ...o, result: { ...(o.result as object), hooks_removed: dropGuardsIfIdle(c) } };
+    const hooks = dropGuardsIfIdle(c);
+    return { ...o, result: { ...(o.result as object), hooks_removed: hooks.removed, ...(hooks.left.length ? { hooks_left: hooks.left } : {}) } };
   });
   reportSwitch(ctx.out, "disable", outcome.result, summary.opId, s.dryRun, outcome.counts);
   return outcome.exitCode;
@@ -116,7 +118,7 @@ function reportSwitch(out: Output, verb: string, result: unknown, opId: string, 
     }
   }
   if (plan.length === 0) out.line("nothing to do");
-  const r = result as { hooks?: GuardResult; hooks_removed?: string[] };
+  const r = result as { hooks?: GuardResult } & HooksDroppedResult;
   if (r.hooks?.written.length) {
     out.line(`${dryRun ? "would install" : "installed"} package-manager hooks (--no-hooks to skip): ${r.hooks.written.join(", ")}`);
     // Not an error: the operator may install the binary afterwards.
@@ -124,7 +126,8 @@ function reportSwitch(out: Output, verb: string, result: unknown, opId: string, 
   }
   if (r.hooks?.package) out.line(`${dryRun ? "would install" : "installed"} hook package ${r.hooks.package}`);
   for (const f of r.hooks?.foreign ?? []) out.warn(`${f} exists and was not written by pkgswitch; left alone (that hook is not installed)`);
-  if (r.hooks_removed?.length) out.line(`removed package-manager hooks (no provider is enabled): ${r.hooks_removed.join(", ")}`);
+  reportHooksDropped(out, r);
   if (!dryRun) out.line(out.paint("dim", `op ${opId} — verify with: pkgswitch audit verify --op ${opId}`));
   else out.line(out.paint("dim", "dry run: nothing was changed"));
 }
+

@@ -26,12 +26,13 @@ export function divertTargets(ctx: OpContext, targets: ManagedTarget[]): void {
   for (const m of list) ctx.op.record("pkg.divert", { manager: ctx.backend.kind, action: "add", path: m.db_path, diverted_to: m.diverted_to, sha256: m.original.sha256 });
 }
 
-/** Some diversions or diverted copies could not be removed: `paths` are the
- * targets concerned (what a rollback records, one step each); the message
- * and errno code are the first failure's. */
+/** Some diversions or diverted copies could not be removed. `failures`
+ * maps each target concerned to its own error (what a rollback records, one
+ * step each); `diversionsRemoved` says whether only copies are left. The
+ * message and errno code are the first failure's. */
 export class UndivertError extends Error {
   readonly code?: string;
-  constructor(readonly paths: string[], cause: Error) {
+  constructor(readonly failures: ReadonlyMap<string, string>, readonly diversionsRemoved: boolean, cause: Error) {
     super(cause.message);
     this.code = (cause as NodeJS.ErrnoException).code;
   }
@@ -50,19 +51,23 @@ export function undivertTargets(ctx: OpContext, targets: ManagedTarget[], reason
   try {
     diverter.remove(ours.map((m) => m.db_path!));
   } catch (e) {
-    throw new UndivertError(ours.map((m) => m.path), e as Error);
+    const message = (e as Error).message;
+    throw new UndivertError(new Map(ours.map((m) => [m.path, message])), false, e as Error);
   }
-  const failed: string[] = [];
+  const failures = new Map<string, string>();
   let firstError: Error | null = null;
   for (const m of list) {
+    const event = { manager: ctx.backend.kind, action: "remove", path: m.db_path, diverted_to: m.diverted_to, registered: ours.includes(m), reason };
     try {
       rmSync(hostPath(root, m.diverted_to!), { force: true });
     } catch (e) {
-      failed.push(m.path);
+      failures.set(m.path, (e as Error).message);
       firstError ??= e as Error;
+      // The diversion itself is gone: the record says so, and that its copy stayed.
+      if (ours.includes(m)) ctx.op.record("pkg.divert", { ...event, copy_removed: false, error: (e as Error).message });
       continue;
     }
-    ctx.op.record("pkg.divert", { manager: ctx.backend.kind, action: "remove", path: m.db_path, diverted_to: m.diverted_to, registered: ours.includes(m), reason });
+    ctx.op.record("pkg.divert", event);
   }
-  if (firstError) throw new UndivertError(failed, firstError);
+  if (firstError) throw new UndivertError(failures, true, firstError);
 }

@@ -414,14 +414,17 @@ function rollback(ctx: OpContext, state: State, plans: ProviderPlan[], swapped: 
     undivertTargets(ctx, backedUp, "rollback");
   } catch (e) {
     undivert = e as Error;
-    const paths = e instanceof UndivertError ? e.paths : backedUp.map((m) => m.path);
-    for (const path of paths) op.record("rollback.step", { path, action: "undivert", ok: false, error: undivert.message });
+    const failures = e instanceof UndivertError ? e.failures : new Map(backedUp.map((m) => [m.path, undivert!.message]));
+    for (const [path, error] of failures) op.record("rollback.step", { path, action: "undivert", ok: false, error });
     firstError ||= undivert.message;
   }
   if (undivert) {
     // The backups and the "pending" state stay: disable removes the
-    // diversions of a provider it finds there.
-    left.push(`the diversions (and their .pkgswitch-orig copies) could not be removed (${first(undivert)}), so state.json keeps ${names} as pending`);
+    // diversions (or copies) of a provider it finds there.
+    const what = undivert instanceof UndivertError && undivert.diversionsRemoved
+      ? `${undivert.failures.size} .pkgswitch-orig cop${undivert.failures.size === 1 ? "y" : "ies"} of the diverted originals could not be removed (${first(undivert)})`
+      : `the diversions (and their .pkgswitch-orig copies) could not be removed (${first(undivert)})`;
+    left.push(`${what}, so state.json keeps ${names} as pending`);
   } else {
     const kept = backedUp.filter((m) => step(m.path, "drop-backup", () => dropBackup(backupHostPath(stateDir, m.backup))));
     if (kept.length > 0) left.push(`${kept.length} backup(s) could not be removed, first ${join(stateDir, kept[0]!.backup)}`);

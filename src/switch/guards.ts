@@ -60,10 +60,9 @@ export function installGuards(ctx: OpContext, catalog: Iterable<Provider>): Guar
       }
     })();
     const mine = stillInstalled || ctx.session.dryRun ? [] : pkgFiles.map((f) => f.path).filter((p) => !foreign.includes(p) && existsSync(hostPath(root, p)));
-    for (const p of mine) {
-      rmSync(hostPath(root, p), { force: true });
-      ctx.op.record("hook.remove", { path: p, reason: `the hook package ${pkg!.name} could not be installed` });
-    }
+    // The cause is what the exit-90 line reports; a file that cannot be
+    // removed as well is recorded as such and does not replace it.
+    removeFiles(ctx.op, root, mine, `the hook package ${pkg!.name} could not be installed`);
     throw e;
   }
   return { written, foreign, package: installed ? pkg!.name : null, binary, binary_present: executableInfo(root, binary).executable };
@@ -114,14 +113,65 @@ export function dropHookPackage(op: OpBuffer, backend: PackageBackend, pkg: Hook
 /** The paths a hook package's files take (whatever binary they run). */
 export const hookPackagePaths = (pkg: HookPackage | undefined): string[] => pkg?.files("/usr/bin/pkgswitch").map((f) => f.path) ?? [];
 
-/** After a disable: with no provider left, the hooks have nothing to guard. */
-export function dropGuardsIfIdle(ctx: OpContext): string[] {
-  if (Object.keys(loadState(ctx.session.layout.stateDir).providers).length > 0) return [];
+/** What dropGuardsIfIdle did: hooks removed, and those left in place. */
+export interface GuardsDropped {
+  removed: string[];
+  /** Hooks that could not be removed (each recorded with `ok: false`). */
+  left: string[];
+}
+
+/** After a disable (or a pkg remove of the last replacement): with no
+ * provider left, the hooks have nothing to guard. What was switched is
+ * already restored and saved, so a hook that cannot be removed does not fail
+ * the operation: left in place it finds no provider and does nothing; it is
+ * recorded and named in `left` for a warning. A hook package that stays
+ * keeps its files (its triggers run them). */
+export function dropGuardsIfIdle(ctx: OpContext): GuardsDropped {
+  if (Object.keys(loadState(ctx.session.layout.stateDir).providers).length > 0) return { removed: [], left: [] };
   const pkg = ctx.backend.hookPackage;
   const reason = "no provider is enabled any more";
-  const dropped = pkg && dropHookPackage(ctx.op, ctx.backend, pkg, ctx.session.dryRun) ? [pkg.name] : [];
-  return [...dropped, ...removeHooks(ctx.op, ctx.session.layout.root, ctx.session.dryRun, reason, hookPackagePaths(pkg))];
+  const removed: string[] = [];
+  const left: string[] = [];
+  let pkgStays = false;
+  if (pkg) {
+    try {
+      if (dropHookPackage(ctx.op, ctx.backend, pkg, ctx.session.dryRun)) removed.push(pkg.name);
+    } catch (e) {
+      pkgStays = true;
+      left.push(pkg.name);
+      ctx.op.record("hook.remove", { path: pkg.packageFile, package: pkg.name, reason, ok: false, error: problemOf(e) });
+    }
+  }
+  const root = ctx.session.layout.root;
+  const keep = pkgStays ? hookPackagePaths(pkg) : [];
+  const files = presentHooks(root, hookPackagePaths(pkg)).ours.filter((p) => !keep.includes(p));
+  const gone = ctx.session.dryRun ? files : removeFiles(ctx.op, root, files, reason);
+  if (ctx.session.dryRun) for (const p of files) ctx.op.record("hook.remove", { path: p, reason });
+  removed.push(...gone);
+  left.push(...files.filter((p) => !gone.includes(p)), ...keep.filter((p) => existsSync(hostPath(root, p))));
+  return { removed, left };
 }
+
+/** Remove `paths` (hook files of ours), each recorded; one that cannot be
+ * removed is recorded with `ok: false` and its error, and the others are
+ * still removed. Returns those removed. */
+function removeFiles(op: OpBuffer, root: string, paths: string[], reason: string): string[] {
+  const removed: string[] = [];
+  for (const p of paths) {
+    try {
+      rmSync(hostPath(root, p), { force: true });
+    } catch (e) {
+      op.record("hook.remove", { path: p, reason, ok: false, error: problemOf(e) });
+      continue;
+    }
+    op.record("hook.remove", { path: p, reason });
+    removed.push(p);
+  }
+  return removed;
+}
+
+/** One line for a failure: the write problem's name, else the message's first line. */
+const problemOf = (e: unknown): string => writeProblem(e) ?? String((e as Error)?.message ?? e).split("\n")[0]!;
 
 /** Write the hook files and record each. With `onlyChanged` (enable), a
  * file whose content is already right is left alone and not recorded;

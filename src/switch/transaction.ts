@@ -93,8 +93,8 @@ export async function pkgTransaction(ctx: OpContext, action: "install" | "remove
   if (findings.length > 0) relinked = (await relink(ctx, now, findings)).counts ?? {};
   // Removing the last provider's replacement is a disable: as there, the
   // hooks have nothing left to guard.
-  const hooksRemoved = losing.length > 0 ? dropGuardsIfIdle(ctx) : [];
-  return { status: "ok", exitCode: Exit.OK, packages, counts: { packages: changed.length, files, restored_first: restoredFirst, ...relinked }, result: { action, packages: changed.map((n) => ({ name: n, before: versionsBefore.get(n) ?? null, after: versionsAfter.get(n) ?? null })), relinked, hooks_removed: hooksRemoved } };
+  const hooks = losing.length > 0 ? dropGuardsIfIdle(ctx) : { removed: [], left: [] };
+  return { status: "ok", exitCode: Exit.OK, packages, counts: { packages: changed.length, files, restored_first: restoredFirst, ...relinked }, result: { action, packages: changed.map((n) => ({ name: n, before: versionsBefore.get(n) ?? null, after: versionsAfter.get(n) ?? null })), relinked, hooks_removed: hooks.removed, ...(hooks.left.length ? { hooks_left: hooks.left } : {}) } };
 }
 
 /** The package manager failed after the providers losing their replacement

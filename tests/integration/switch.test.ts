@@ -342,27 +342,57 @@ describe("a step that fails after the swap (review findings: guards, rollback)",
     expect(again.code).toBe(40);
   });
 
-  test("a diverted copy that cannot be removed in a rollback: one rollback.step per target it concerns, with its path; the other copies go", () => {
+  test("diverted copies that cannot be removed in a rollback: one rollback.step per target with its own error; the other copies go", () => {
     const root = newRoot({ config: `{ "smokeTest": true }` });
     const before = new Map(TARGETS.map((t) => [t, identity(root, t)]));
-    const stuck = join(root, "usr/bin/.ls.pkgswitch-orig");
-    const r = pkgswitch(["--root", root, "enable", "coreutils", "--yes"], { wrap: ["strace", "-f", "-qq", "-o", "/dev/null", "-P", stuck, "-e", "trace=unlink,unlinkat", "-e", "inject=unlink,unlinkat:error=EACCES"] });
+    const stuck = [join(root, "usr/bin/.ls.pkgswitch-orig"), join(root, "usr/bin/.cp.pkgswitch-orig")];
+    const r = pkgswitch(["--root", root, "enable", "coreutils", "--yes"], { wrap: ["strace", "-f", "-qq", "-o", "/dev/null", ...stuck.flatMap((p) => ["-P", p]), "-e", "trace=unlink,unlinkat", "-e", "inject=unlink,unlinkat:error=EACCES"] });
     expect(r.code).toBe(50);
     expect(r.stderr.trim().split("\n").length).toBe(1);
-    expect(r.stderr).toContain("the diversions (and their .pkgswitch-orig copies) could not be removed (EACCES");
+    expect(r.stderr).toContain("but 2 .pkgswitch-orig copies of the diverted originals could not be removed (EACCES");
     for (const t of TARGETS) expect(identity(root, t)).toEqual(before.get(t)!);
-    // Only the copy that could not be removed is left.
-    expect(existsSync(stuck)).toBe(true);
-    expect(readdirSync(join(root, "usr/bin")).filter((n) => n.includes("pkgswitch-orig"))).toEqual([".ls.pkgswitch-orig"]);
+    // Only the copies that could not be removed are left.
+    expect(readdirSync(join(root, "usr/bin")).filter((n) => n.includes("pkgswitch-orig")).sort()).toEqual([".cp.pkgswitch-orig", ".ls.pkgswitch-orig"]);
     const op = /\[op ([^\]]+)\]/.exec(r.stderr)![1]!;
     const events = eventsOf(root, op);
-    const failed = events.filter((e) => e.event === "rollback.step" && e.ok === false);
-    expect(failed).toEqual([expect.objectContaining({ path: "/usr/bin/ls", action: "undivert", ok: false, error: expect.stringContaining("EACCES") })]);
-    expect(events.filter((e) => e.event === "pkg.divert" && e.action === "remove").length).toBe(TARGETS.length - 1);
+    const failed = events.filter((e) => e.event === "rollback.step" && e.ok === false).sort((a, b) => String(a.path).localeCompare(String(b.path)));
+    expect(failed).toEqual([
+      expect.objectContaining({ path: "/usr/bin/cp", action: "undivert", ok: false, error: expect.stringMatching(/EACCES.*\.cp\.pkgswitch-orig/) }),
+      expect.objectContaining({ path: "/usr/bin/ls", action: "undivert", ok: false, error: expect.stringMatching(/EACCES.*\.ls\.pkgswitch-orig/) }),
+    ]);
+    // Every diversion is removed, and the record says so; two copies stayed.
+    const removes = events.filter((e) => e.event === "pkg.divert" && e.action === "remove");
+    expect(removes.length).toBe(TARGETS.length);
+    expect(removes.filter((e) => e.copy_removed === false).map((e) => String(e.diverted_to).split("/").pop()).sort()).toEqual([".cp.pkgswitch-orig", ".ls.pkgswitch-orig"]);
+    expect(readFileSync(join(root, "var/lib/dpkg/diversions"), "utf8")).toBe("");
+    expect(pkgswitch(["--root", root, "audit", "show", op]).stdout).toMatch(/pkg\.divert +remove \S+ → \S+\.ls\.pkgswitch-orig \(copy NOT removed: EACCES/);
     // The provider stays pending; disable finishes the job.
     expect(stateOf(root).providers.coreutils!.status).toBe("pending");
     expect(pkgswitch(["--root", root, "disable", "coreutils", "--yes"]).code).toBe(0);
-    expect(existsSync(stuck)).toBe(false);
+    for (const p of stuck) expect(existsSync(p)).toBe(false);
     for (const t of TARGETS) expect(identity(root, t)).toEqual(before.get(t)!);
+  });
+
+  test("hooks that cannot be removed once no provider is left: disable still succeeds, one warning, each failure recorded", () => {
+    const root = newRoot();
+    const e = pkgswitchJson<{ op: string }>(["--root", root, "enable", "coreutils", "--yes"]);
+    expect(e.code).toBe(0);
+    const hooks = eventsOf(root, e.json.op).filter((x) => x.event === "hook.install").map((x) => String(x.path));
+    expect(hooks.length).toBeGreaterThan(0);
+    const stuck = hooks[0]!;
+    const d = pkgswitch(["--root", root, "disable", "coreutils", "--yes"], { wrap: ["strace", "-f", "-qq", "-o", "/dev/null", "-P", join(root, stuck), "-e", "trace=unlink,unlinkat", "-e", "inject=unlink,unlinkat:error=EACCES"] });
+    expect(d.code).toBe(0);
+    expect(d.stderr).toBe(`warning: no provider is enabled, but ${stuck} could not be removed (audit show has why); they find nothing to do — \`pkgswitch hooks remove\` takes them out\n`);
+    expect(existsSync(join(root, stuck))).toBe(true);
+    for (const h of hooks.slice(1)) expect(existsSync(join(root, h))).toBe(false);
+    for (const t of TARGETS) expect(lstatSync(join(root, t)).isFile()).toBe(true);
+    const op = pkgswitchJson<{ operations: Array<{ op: string }> }>(["--root", root, "audit", "list"]).json.operations.at(-1)!.op;
+    const events = eventsOf(root, op);
+    expect(events.find((x) => x.event === "hook.remove" && x.path === stuck)).toMatchObject({ ok: false, error: expect.stringContaining("EACCES") });
+    expect(pkgswitch(["--root", root, "audit", "show", op]).stdout).toContain(` ${stuck} FAILED EACCES`);
+    expect(events.at(-1)).toMatchObject({ event: "op.end", status: "ok", exit_code: 0 });
+    // What the warning says to run.
+    expect(pkgswitch(["--root", root, "hooks", "remove"]).code).toBe(0);
+    expect(existsSync(join(root, stuck))).toBe(false);
   });
 });
