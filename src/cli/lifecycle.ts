@@ -105,7 +105,7 @@ export function cmdPkg(action: "install" | "remove"): (ctx: CommandContext) => P
     const r = outcome.result as { packages: Array<{ name: string; before: string | null; after: string | null }>; restore_first?: string[] } & HooksDroppedResult;
     for (const p of r.packages) ctx.out.line(`${s.dryRun ? "would change " : ""}${p.name}: ${p.before ?? "(none)"} → ${p.after ?? "(removed)"}`);
     for (const prov of r.restore_first ?? []) ctx.out.line(`would first restore the originals of ${prov} (its package is removed)`);
-    reportHooksDropped(ctx.out, r);
+    reportHooksDropped(ctx.out, r, s.dryRun);
     if (!s.dryRun) ctx.out.line(ctx.out.paint("dim", `op ${summary.opId} — verify with: pkgswitch audit verify --op ${summary.opId}`));
     return outcome.exitCode;
   };

@@ -5,7 +5,7 @@ import { loadCatalog, resolveProviders } from "../providers/catalog.ts";
 import { runOperation, type Session } from "../switch/session.ts";
 import { enable } from "../switch/enable.ts";
 import { disable } from "../switch/disable.ts";
-import { dropGuardsIfIdle, guardSwitched, type GuardResult } from "../switch/guards.ts";
+import { dropGuardsIfIdle, guardSwitched, guardsToDrop, type GuardResult } from "../switch/guards.ts";
 import { loadState } from "../switch/state.ts";
 import { nativeProviders, switchNative } from "../switch/native.ts";
 import { openBackend } from "../pkgmgr/factory.ts";
@@ -56,7 +56,8 @@ export async function cmdDisable(ctx: CommandContext): Promise<CommandExit> {
   await confirm(ctx, `restore the originals of ${all ? "every enabled provider" : ctx.args.join(", ")} in ${s.layout.root}`);
   const { outcome, summary } = await runOperation(s, `disable ${all ? "--all" : ctx.args.join(" ")}`, async (c) => {
     const o = await disable(c, { providers: all ? "all" : ctx.args, removePackage: ctx.parsed.values["remove-package"] === true });
-    if (o.exitCode !== Exit.OK || s.dryRun) return o;
+    if (o.exitCode !== Exit.OK) return o;
+    if (s.dryRun) return { ...o, result: { ...(o.result as object), hooks_removed: guardsToDrop(c, all ? enabled : ctx.args) } };
     const hooks = dropGuardsIfIdle(c);
     return { ...o, result: { ...(o.result as object), hooks_removed: hooks.removed, ...(hooks.left.length ? { hooks_left: hooks.left } : {}) } };
   });
@@ -126,7 +127,7 @@ function reportSwitch(out: Output, verb: string, result: unknown, opId: string, 
   }
   if (r.hooks?.package) out.line(`${dryRun ? "would install" : "installed"} hook package ${r.hooks.package}`);
   for (const f of r.hooks?.foreign ?? []) out.warn(`${f} exists and was not written by pkgswitch; left alone (that hook is not installed)`);
-  reportHooksDropped(out, r);
+  reportHooksDropped(out, r, dryRun);
   if (!dryRun) out.line(out.paint("dim", `op ${opId} — verify with: pkgswitch audit verify --op ${opId}`));
   else out.line(out.paint("dim", "dry run: nothing was changed"));
 }

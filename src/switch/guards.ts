@@ -127,6 +127,8 @@ export interface GuardsDropped {
  * recorded and named in `left` for a warning. A hook package that stays
  * keeps its files (its triggers run them). */
 export function dropGuardsIfIdle(ctx: OpContext): GuardsDropped {
+  // A dry run asks guardsToDrop instead.
+  if (ctx.session.dryRun) return { removed: [], left: [] };
   if (Object.keys(loadState(ctx.session.layout.stateDir).providers).length > 0) return { removed: [], left: [] };
   const pkg = ctx.backend.hookPackage;
   const reason = "no provider is enabled any more";
@@ -135,7 +137,7 @@ export function dropGuardsIfIdle(ctx: OpContext): GuardsDropped {
   let pkgStays = false;
   if (pkg) {
     try {
-      if (dropHookPackage(ctx.op, ctx.backend, pkg, ctx.session.dryRun)) removed.push(pkg.name);
+      if (dropHookPackage(ctx.op, ctx.backend, pkg, false)) removed.push(pkg.name);
     } catch (e) {
       pkgStays = true;
       left.push(pkg.name);
@@ -145,11 +147,19 @@ export function dropGuardsIfIdle(ctx: OpContext): GuardsDropped {
   const root = ctx.session.layout.root;
   const keep = pkgStays ? hookPackagePaths(pkg) : [];
   const files = presentHooks(root, hookPackagePaths(pkg)).ours.filter((p) => !keep.includes(p));
-  const gone = ctx.session.dryRun ? files : removeFiles(ctx.op, root, files, reason);
-  if (ctx.session.dryRun) for (const p of files) ctx.op.record("hook.remove", { path: p, reason });
+  const gone = removeFiles(ctx.op, root, files, reason);
   removed.push(...gone);
   left.push(...files.filter((p) => !gone.includes(p)), ...keep.filter((p) => existsSync(hostPath(root, p))));
   return { removed, left };
+}
+
+/** A dry run's plan: the hooks dropGuardsIfIdle would remove once the
+ * `leaving` providers are gone (none while another provider stays). */
+export function guardsToDrop(ctx: OpContext, leaving: readonly string[]): string[] {
+  if (Object.keys(loadState(ctx.session.layout.stateDir).providers).some((p) => !leaving.includes(p))) return [];
+  const pkg = ctx.backend.hookPackage;
+  const installed = pkg && ctx.backend.installed([pkg.name]).size > 0 ? [pkg.name] : [];
+  return [...installed, ...presentHooks(ctx.session.layout.root, hookPackagePaths(pkg)).ours];
 }
 
 /** Remove `paths` (hook files of ours), each recorded; one that cannot be

@@ -10,7 +10,7 @@ import type { PackageInfo } from "../pkgmgr/types.ts";
 import type { HashCache } from "../hashing/cache.ts";
 import { inspect, relink } from "./relink.ts";
 import { restoreProvider } from "./disable.ts";
-import { dropGuardsIfIdle } from "./guards.ts";
+import { dropGuardsIfIdle, guardsToDrop } from "./guards.ts";
 import { loadState, saveState, type ProviderState, type State } from "./state.ts";
 import type { OpContext, OpOutcome } from "./session.ts";
 
@@ -39,7 +39,8 @@ export async function pkgTransaction(ctx: OpContext, action: "install" | "remove
   const losing = Object.values(state.providers).filter((p) => sim.removed.includes(p.package));
   if (session.dryRun) {
     const packages = sim.changed.map((n) => ({ name: n, before: versionsBefore.get(n) ?? null, after: sim.removed.includes(n) ? null : "(new version)" }));
-    return { status: "dry_run", exitCode: Exit.OK, result: { dry_run: true, action, packages, restore_first: losing.map((p) => p.provider) } };
+    const hooks = losing.length > 0 ? guardsToDrop(ctx, losing.map((p) => p.provider)) : [];
+    return { status: "dry_run", exitCode: Exit.OK, result: { dry_run: true, action, packages, restore_first: losing.map((p) => p.provider), hooks_removed: hooks } };
   }
   // A provider whose replacement this transaction removes gets its originals
   // back first: the package manager itself needs rm, cp, … while it works.

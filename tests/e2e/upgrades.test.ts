@@ -151,6 +151,11 @@ describe("upgrades keep the switch", () => {
   test("pkg remove of an enabled provider's package restores the originals first; dpkg never breaks", () => {
     expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"]).code).toBe(0);
     const list = targets();
+    // The dry run's plan says so too, and keeps them.
+    const plan = pkgswitch(["--root", root, "pkg", "remove", "rust-coreutils", "--dry-run"]);
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toContain("would first restore the originals of coreutils (its package is removed)\nwould remove package-manager hooks (no provider would be enabled): /etc/apt/apt.conf.d/80pkgswitch");
+    expect(existsSync(join(root, "etc/apt/apt.conf.d/80pkgswitch"))).toBe(true);
     const r = pkgswitch(["--root", root, "pkg", "remove", "rust-coreutils", "--yes"]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);

@@ -132,9 +132,18 @@ describe("dry runs and no-ops write nothing and cite no op", () => {
     expect(d.json.dry_run).toBe(true);
     expect(d.json.op).toBeNull();
     expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"]).code).toBe(0);
-    const dd = pkgswitchJson<{ op: unknown }>(["--root", root, "disable", "coreutils", "--dry-run"]);
+    const hooks = readdirSync(join(root, "etc/dpkg/dpkg.cfg.d")).length;
+    const before = snapshotTree(root);
+    const dd = pkgswitchJson<{ op: unknown; hooks_removed: string[] }>(["--root", root, "disable", "coreutils", "--dry-run"]);
     expect(dd.code).toBe(0);
     expect(dd.json.op).toBeNull();
+    // The plan names the hooks the real disable takes out (the last provider goes), and keeps them.
+    expect(dd.json.hooks_removed).toContain("/etc/dpkg/dpkg.cfg.d/pkgswitch");
+    expect(pkgswitch(["--root", root, "disable", "coreutils", "--dry-run"]).stdout).toContain("would remove package-manager hooks (no provider would be enabled): ");
+    expect(diffSnapshots(before, snapshotTree(root))).toEqual([]);
+    expect(readdirSync(join(root, "etc/dpkg/dpkg.cfg.d")).length).toBe(hooks);
+    const real = pkgswitchJson<{ hooks_removed: string[] }>(["--root", root, "disable", "coreutils", "--yes"]);
+    expect(real.json.hooks_removed).toEqual(dd.json.hooks_removed);
   });
 
   test("disable of a provider that is not enabled writes nothing and prints no 'verify with'", () => {
