@@ -212,7 +212,8 @@ export class DpkgBackend implements PackageBackend {
    * after the write). So: the admin directory leads where it does inside
    * the root; diversions-new, which dpkg recreates, is removed; a
    * diversions-old that is not a regular file is removed; a diversions
-   * that is not one is refused (exit 70), as is a directory at either name.
+   * that is not one is refused (exit 70), as is a directory at either name
+   * (the engine then rolls back what it did: exit 40).
    * Each call is prepared afresh: a call's own rename or a maintainer
    * script may have changed them. */
   private beforeDivert(): void {
@@ -223,7 +224,7 @@ export class DpkgBackend implements PackageBackend {
       const p = join(admin, name);
       const st = lstatSync(p, { throwIfNoEntry: false });
       if (!st || (name === "diversions-old" && st.isFile())) continue;
-      if (st.isDirectory()) throw new PkgswitchError(Exit.PERMISSION, `${p} is a directory where dpkg-divert writes a file; move it aside (nothing was changed)`);
+      if (st.isDirectory()) throw new PkgswitchError(Exit.PERMISSION, `${p} is a directory where dpkg-divert writes a file; move it aside`);
       unlinkSync(p);
     }
   }
