@@ -212,8 +212,9 @@ export class DpkgBackend implements PackageBackend {
    * after the write). So: the admin directory leads where it does inside
    * the root; diversions-new, which dpkg recreates, is removed; a
    * diversions-old that is not a regular file is removed; a diversions
-   * that is not one is refused (exit 70), as is a directory at either name
-   * (the engine then rolls back what it did: exit 40).
+   * that is not one is refused, as is a directory at either name (opening
+   * the backend already refused such a diversions with exit 70; one met
+   * here, mid-operation, makes the engine roll back: exit 40).
    * Each call is prepared afresh: a call's own rename or a maintainer
    * script may have changed them. */
   private beforeDivert(): void {
