@@ -33,6 +33,20 @@ export interface ReadOptions {
   noFollow?: boolean;
 }
 
+/** Open a regular file for reading without following a link as its last
+ * component and without blocking on a FIFO: the descriptor, or an error
+ * (ELOOP, ENOTREG, the open error). For callers that read only part of it. */
+export function openRegular(path: string): number {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+  try {
+    if (!fstatSync(fd).isFile()) throw fail("ENOTREG", `${path} is not a regular file`);
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+  return fd;
+}
+
 /** Read a regular file whole, refusing anything else (FIFO, device,
  * directory, socket: ENOTREG) and anything longer than `max` (EFBIG). */
 export function readBounded(path: string, opts: ReadOptions): Buffer {

@@ -2,6 +2,7 @@
  * implements it now; pacman and rpm backends implement the same shape. Every
  * query is batched: the cost of a switch must not grow with one process per
  * file. */
+import type { DatabaseLayout } from "./common.ts";
 import type { CommandObserver } from "./exec.ts";
 import type { ManagerKind, PackageInfo } from "./types.ts";
 
@@ -122,6 +123,9 @@ export interface PackageBackend {
   lockHolder(): string | null;
   /** Whether `/bin` is an alias of `/usr/bin` in this root. */
   readonly usrMerged: boolean;
+  /** The database its tools open from the host through the root's links
+   * (common.ts): the factory refuses a root where those lead elsewhere. */
+  readonly database: DatabaseLayout;
   /** In a pre-invoke hook (`relink --hook --pre-invoke`): which of
    * `candidates` the package-manager run that called the hook is about to
    * remove. Absent when the manager has no such hook point. */

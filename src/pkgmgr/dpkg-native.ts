@@ -79,10 +79,20 @@ export class DpkgNative implements NativeSwitcher {
     return { active: activeName === spec.replacement ? "replacement" : "original", activeName, paths, packages: [...inst.keys()].sort() };
   }
 
+  /** The alternative's record, or null when there is none. update-alternatives
+   * writes it as a regular file; a link (which would be followed out of the
+   * root), a FIFO (which would hang `status`) or anything else there is none. */
+  private alternative(name: string): ReturnType<typeof parseAlternatives> {
+    try {
+      return parseAlternatives(readBoundedText(hostPath(this.d.root, `/var/lib/dpkg/alternatives/${name}`), { max: READ_LIMIT.record, noFollow: true }));
+    } catch (e) {
+      if (["ENOENT", "ENOTDIR", "ELOOP", "ENOTREG"].includes((e as NodeJS.ErrnoException).code ?? "")) return null;
+      throw e;
+    }
+  }
+
   private alternativeFacts(spec: Extract<NativeSpec, { kind: "alternative" }>): NativeFacts | null {
-    const db = hostPath(this.d.root, `/var/lib/dpkg/alternatives/${spec.name}`);
-    if (!existsSync(db)) return null;
-    const alt = parseAlternatives(readBoundedText(db, { max: READ_LIMIT.record }));
+    const alt = this.alternative(spec.name);
     if (!alt || !alt.alternatives.some((a) => a.path === spec.original || a.path === spec.replacement)) return null;
     const current = `/etc/alternatives/${spec.name}`;
     const st = lstatSync(hostPath(this.d.root, current), { throwIfNoEntry: false });
@@ -97,8 +107,7 @@ export class DpkgNative implements NativeSwitcher {
   plan(spec: NativeSpec, side: NativeSide): { install: string[]; remove: string[] } {
     if (spec.kind === "alternative") {
       const want = spec[side];
-      const db = hostPath(this.d.root, `/var/lib/dpkg/alternatives/${spec.name}`);
-      const alt = existsSync(db) ? parseAlternatives(readBoundedText(db, { max: READ_LIMIT.record })) : null;
+      const alt = this.alternative(spec.name);
       if (!alt?.alternatives.some((a) => a.path === want)) {
         throw new PkgswitchError(Exit.PREFLIGHT, `${want} is not registered as an alternative for ${spec.name} in ${this.d.root}; install the package that provides it first`);
       }

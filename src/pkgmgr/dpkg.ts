@@ -2,20 +2,26 @@
  * batched: one process for all paths); installs run `apt-get` inside the root.
  * Debian 12 is usrmerged but dpkg's database still records 29 coreutils files
  * under `/bin/…`: ownership queries ask for both spellings. */
-import { closeSync, constants, existsSync, fchmodSync, fsyncSync, linkSync, lstatSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, constants, existsSync, fchmodSync, fsyncSync, linkSync, lstatSync, openSync, readdirSync, renameSync, rmSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { fsyncDir } from "../fsops/atomic.ts";
 import { formatDivertDb, listProblem, parseDivertDb, planAdd, planRemove } from "./divertdb.ts";
-import { hostPath } from "../config/paths.ts";
+import { hostPath, resolveInRoot } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import type { BackendOptions, Diversion, Diverter, InstalledPackage, ManagerWording, PackageBackend } from "./backend.ts";
-import { lastLine, parseSimulation } from "./common.ts";
+import { checkDatabase, lastLine, parseSimulation, type DatabaseLayout } from "./common.ts";
 import { DpkgNative } from "./dpkg-native.ts";
 import { inRoot, run, runAsync, type CommandResult } from "./exec.ts";
 import { lockHoldersOf } from "./locks.ts";
-import { READ_LIMIT, readBoundedText } from "../config/bounded.ts";
+import { READ_LIMIT, readBounded, readBoundedText } from "../config/bounded.ts";
 import { dpkgPendingRemovals } from "./invoker.ts";
 import { readOsId } from "./osrelease.ts";
+
+/** dpkg-query --root and dpkg-divert --root open <root>/var/lib/dpkg on
+ * the host (factory.ts checks where that leads); status and diversions are
+ * read by name, following a link: both are regular files dpkg itself
+ * replaces by rename. */
+export const DPKG_DATABASE: DatabaseLayout = { dirs: ["/var/lib/dpkg"], files: ["/var/lib/dpkg/status", "/var/lib/dpkg/diversions"] };
 
 /** Below this many entries a batch goes to dpkg-divert, one call each. */
 const DIRECT_DIVERT_MIN = 4;
@@ -130,11 +136,15 @@ export class DpkgBackend implements PackageBackend {
   readonly distro: string;
   readonly usrMerged: boolean;
   readonly wording = DPKG_WORDING;
+  readonly database = DPKG_DATABASE;
   readonly diverter: Diverter = {
     noun: "dpkg diversion",
     list: () => {
       try {
-        return parseDiversions(readBoundedText(hostPath(this.opts.root, "/var/lib/dpkg/diversions"), { max: READ_LIMIT.record }));
+        // Never through a link (or a FIFO) out of the root: such a file is
+        // no database (opening the backend refuses it; a link planted since
+        // reads as none, and any change of diversions refuses it again).
+        return parseDiversions(readBoundedText(hostPath(this.opts.root, "/var/lib/dpkg/diversions"), { max: READ_LIMIT.record, noFollow: true }));
       } catch {
         return new Map();
       }
@@ -188,8 +198,36 @@ export class DpkgBackend implements PackageBackend {
 
   private divertCall(args: string[]): void {
     if (this.opts.readOnly) throw new Error("internal: diversion change attempted in read-only mode");
+    this.beforeDivert();
     const r = this.exec(["dpkg-divert", `--root=${this.opts.root}`, "--no-rename", ...args], false);
     if (r.rc !== 0) throw new PkgswitchError(Exit.PKGMGR, `dpkg-divert ${args.join(" ")} failed in ${this.opts.root} (exit ${r.rc}): ${lastLine(r.stderr || r.stdout)}`);
+  }
+
+  /** What dpkg-divert (1.21, lib/dpkg/atomic-file.c) opens by name, made
+   * safe before each call: it writes diversions-new with fopen("w"), which
+   * follows a link planted there to any file on the host and truncates it,
+   * then renames it over diversions (which then IS that link); it reads
+   * diversions with fopen("r") (a link: a host file's text, a FIFO: a
+   * hang); it unlinks diversions-old (a directory there fails the call
+   * after the write). So: the admin directory leads where it does inside
+   * the root; diversions-new, which dpkg recreates, is removed; a
+   * diversions-old that is not a regular file is removed; a diversions
+   * that is not one is refused, as is a directory at either name (opening
+   * the backend already refused such a diversions with exit 70; one met
+   * here, mid-operation, makes the engine roll back: exit 40).
+   * Each call is prepared afresh: a call's own rename or a maintainer
+   * script may have changed them. */
+  private beforeDivert(): void {
+    const root = this.opts.root;
+    checkDatabase(root, DPKG_DATABASE);
+    const admin = resolveInRoot(root, "/var/lib/dpkg");
+    for (const name of ["diversions-new", "diversions-old"]) {
+      const p = join(admin, name);
+      const st = lstatSync(p, { throwIfNoEntry: false });
+      if (!st || (name === "diversions-old" && st.isFile())) continue;
+      if (st.isDirectory()) throw new PkgswitchError(Exit.PERMISSION, `${p} is a directory where dpkg-divert writes a file; move it aside`);
+      unlinkSync(p);
+    }
   }
 
   /**
@@ -292,7 +330,9 @@ export class DpkgBackend implements PackageBackend {
     try {
       const admin = hostPath(this.opts.root, "/var/lib/dpkg");
       if (readdirSync(join(admin, "updates")).some((n) => /^[0-9]+$/.test(n))) return true;
-      const status = readFileSync(join(admin, "status"), "latin1");
+      // Not through a link, never blocking on a FIFO: unsure, and the
+      // caller asks dpkg-query (opening the backend refused those anyway).
+      const status = readBounded(join(admin, "status"), { max: READ_LIMIT.record, noFollow: true }).toString("latin1");
       return names.some((n) => status.startsWith(`Package: ${n}\n`) || status.includes(`\nPackage: ${n}\n`));
     } catch {
       return true;

@@ -6,6 +6,7 @@ import { existsSync } from "node:fs";
 import { forgetResolvedDirs, hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import type { BackendOptions, ManagerWording, PackageBackend } from "./backend.ts";
+import { checkDatabase } from "./common.ts";
 import { DPKG_WORDING, DpkgBackend } from "./dpkg.ts";
 import { PACMAN_WORDING, PacmanBackend } from "./pacman.ts";
 import { RPM_WORDING, RpmBackend } from "./rpm.ts";
@@ -45,7 +46,8 @@ export function detectManager(root: string): ManagerKind | null {
 }
 
 /** Open the backend for the root's package manager; exit 10 naming what was
- * looked for when the root has none we support. */
+ * looked for when the root has none we support, 70 when its database is
+ * reached through a link out of the root. */
 export function openBackend(opts: BackendOptions): PackageBackend {
   const kind = detectManager(opts.root);
   const open = kind ? OPENERS[kind] : undefined;
@@ -54,7 +56,11 @@ export function openBackend(opts: BackendOptions): PackageBackend {
     throw new PkgswitchError(Exit.PREFLIGHT, `${opts.root} has no package database pkgswitch knows (looked for ${looked})`);
   }
   if (!open) throw new PkgswitchError(Exit.PREFLIGHT, `${opts.root} is a ${kind} system, and this build has no ${kind} backend`);
-  return resolvingAfresh(open(opts));
+  const backend = open(opts);
+  // Before any of its commands runs: they would find the database where
+  // the kernel, not the root, resolves its links (common.ts).
+  checkDatabase(opts.root, backend.database);
+  return resolvingAfresh(backend);
 }
 
 /** A transaction runs the packages' maintainer scripts as root inside the

@@ -14,7 +14,7 @@ import { posix } from "node:path";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import type { BackendOptions, InstalledPackage, ManagerWording, PackageBackend } from "./backend.ts";
-import { lastLine } from "./common.ts";
+import { lastLine, type DatabaseLayout } from "./common.ts";
 import { readOsId } from "./osrelease.ts";
 import { inRoot, run, type CommandResult } from "./exec.ts";
 
@@ -121,6 +121,10 @@ export const PACMAN_WORDING: ManagerWording = {
 export class PacmanBackend implements PackageBackend {
   readonly kind = "pacman" as const;
   readonly wording = PACMAN_WORDING;
+  /** None to check: pacman runs inside the root (chroot), where the
+   * kernel resolves the root's links as pkgswitch does (no --root, no
+   * --dbpath, no --sysroot). */
+  readonly database: DatabaseLayout = { dirs: [], files: [] };
   readonly distro: string;
   readonly usrMerged: boolean;
 

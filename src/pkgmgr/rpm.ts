@@ -18,7 +18,7 @@ import { RPM_HOOK_FILE, RPM_HOOK_PACKAGE, RPM_HOOK_RPM_BASE64, RPM_HOOK_SCRIPT }
 import { run, type CommandResult } from "./exec.ts";
 import { lockHoldersOf } from "./locks.ts";
 import { usrMergeAlias } from "./dpkg.ts";
-import { lastLine } from "./common.ts";
+import { lastLine, type DatabaseLayout } from "./common.ts";
 import { rpmHookScript } from "./hooks.ts";
 import { readOsId } from "./osrelease.ts";
 import { nodeOs } from "../sys/index.ts";
@@ -164,6 +164,13 @@ export class RpmBackend implements PackageBackend {
   readonly usrMerged: boolean;
   /** The root's database directory, as a path inside the root. */
   readonly dbPath: string;
+  /** rpm --root/--dbpath and dnf --installroot run on the host: the rpm
+   * database, and what dnf reads and writes under the installroot (its
+   * history and lock pid, configuration and repositories, cache, logs),
+   * are reached through the root's links by the kernel (factory.ts checks
+   * where they lead). Fedora's /var/lib/rpm → ../../usr/lib/sysimage/rpm
+   * stays inside the root and passes. */
+  readonly database: DatabaseLayout;
   readonly hookPackage = RPM_HOOKS;
   /** File lists of the last installed() answer: ownership of their paths
    * needs no second query (enable asks about paths taken from them). */
@@ -173,6 +180,7 @@ export class RpmBackend implements PackageBackend {
     const db = RPM_DB_PATHS.find((p) => existsSync(hostPath(opts.root, p)));
     if (!db) throw new PkgswitchError(Exit.PREFLIGHT, `${opts.root} is not an rpm system (no ${RPM_DB_PATHS.join(" or ")})`);
     this.dbPath = db;
+    this.database = { dirs: [db, "/var/lib/dnf", "/etc/dnf", "/etc/yum.repos.d", "/var/cache/dnf", "/var/log"], files: [] };
     this.usrMerged = lstatSync(hostPath(opts.root, "/bin"), { throwIfNoEntry: false })?.isSymbolicLink() ?? false;
     this.distro = readOsId(opts.root, "fedora");
   }

@@ -3,19 +3,21 @@
  * (exit 50: the next step is disable) from one that was *interrupted*
  * (killed: the next step is to run it again). Both leave the provider
  * "pending" in state.json. */
-import { closeSync, fstatSync, openSync, readdirSync, readSync } from "node:fs";
+import { closeSync, fstatSync, readdirSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { Exit } from "../errors.ts";
 import { present } from "../config/access.ts";
+import { openRegular } from "../config/bounded.ts";
 import { journalName, journalOp, jsonlName } from "../audit/names.ts";
 
 /** The exit code recorded by the operation's `op.end`, or null when the
- * record is missing, unfinished (a journal) or unreadable. Reads only the
- * file's tail: op.end is its last line. */
+ * record is missing, unfinished (a journal) or unreadable — also when it
+ * is a link (never followed out of the root) or not a regular file (a FIFO
+ * would hang `status`). Reads only the file's tail: op.end is its last line. */
 export function recordedExit(auditDir: string, opId: string): number | null {
   let fd: number;
   try {
-    fd = openSync(join(auditDir, jsonlName(opId)), "r");
+    fd = openRegular(join(auditDir, jsonlName(opId)));
   } catch {
     return null;
   }
@@ -52,7 +54,9 @@ export function unfinishedOps(auditDir: string): Array<{ op: string; command: st
     if (!op) continue;
     let command = "?";
     try {
-      const fd = openSync(join(auditDir, journalName(op)), "r");
+      // A link or a FIFO in its place is listed with command "?": never
+      // followed out of the root, never waited on.
+      const fd = openRegular(join(auditDir, journalName(op)));
       try {
         const buf = Buffer.alloc(16384);
         const n = readSync(fd, buf, 0, buf.length, 0);

@@ -1,0 +1,264 @@
+/** A hostile root's package database: links and FIFOs its owner plants
+ * where the package manager's host-side tools (dpkg-divert/dpkg-query
+ * --root, rpm --root/--dbpath) or pkgswitch's own readers would follow them
+ * out of the root. Each case plants one thing, runs the command, and checks
+ * that a directory standing for the host ("outside") is exactly as before,
+ * and the exit code and the one-line message. */
+import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test";
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { databaseDirProblem } from "../../src/pkgmgr/common.ts";
+import { DpkgBackend } from "../../src/pkgmgr/dpkg.ts";
+import { coreutilsRoot, makeFakeRoot, removeRoot } from "../helpers/fakeroot.ts";
+import { fedoraRoot, removeFedoraRoot } from "../helpers/fedroot.ts";
+import { diffSnapshots, pkgswitch, snapshotTree, type RunResult } from "../helpers/cli.ts";
+
+setDefaultTimeout(300_000);
+
+const cleanup: string[] = [];
+afterAll(() => cleanup.forEach(removeRoot));
+
+/** A directory that stands for the host: a victim file, a host file with a secret. */
+function outside(): string {
+  const dir = mkdtempSync(join(tmpdir(), "pkgswitch-outside-"));
+  cleanup.push(dir);
+  writeFileSync(join(dir, "victim"), "data\n");
+  writeFileSync(join(dir, "hostfile"), '{"command":"HOST-SECRET"}\nHOST-SECRET\n');
+  return dir;
+}
+
+/** A root with two switchable commands: fewer than dpkg.ts's DIRECT_DIVERT_MIN,
+ * so every diversion goes through dpkg-divert. */
+function twoCommandRoot(): string {
+  const gnu: Record<string, string> = {};
+  const uu: Record<string, string> = { "/usr/bin/coreutils": "#!/bin/sh\necho uutils 0.0.17\n" };
+  for (const a of ["cat", "ls"]) {
+    gnu[`/bin/${a}`] = `#!/bin/sh\necho "${a} (GNU coreutils) 9.1"\n`;
+    uu[`/usr/lib/cargo/bin/coreutils/${a}`] = "->../../../../bin/coreutils";
+  }
+  const r = makeFakeRoot({
+    packages: { coreutils: { version: "9.1-1", files: gnu }, "rust-coreutils": { version: "0.0.17-2", files: uu } },
+    config: `{ "smokeTest": false, "lockTimeoutMs": 500 }`,
+  });
+  cleanup.push(r);
+  return r;
+}
+
+function fresh(): string {
+  const r = coreutilsRoot();
+  cleanup.push(r);
+  return r;
+}
+
+function clean(r: RunResult): void {
+  expect(r.stdout + r.stderr).not.toContain("internal error");
+  expect(r.stdout + r.stderr).not.toMatch(/\n\s+at .*:\d+:\d+/);
+}
+
+describe("dpkg-divert never writes through a planted diversions-new (fewer than 4 targets)", () => {
+  test("diversions-new → a file outside: enable and disable divert inside the root; the file is untouched", () => {
+    const r = twoCommandRoot();
+    const out = outside();
+    const before = snapshotTree(out);
+    const admin = join(r, "var/lib/dpkg");
+    symlinkSync(join(out, "victim"), join(admin, "diversions-new"));
+    const e = pkgswitch(["--root", r, "enable", "coreutils", "--yes"]);
+    clean(e);
+    expect(e.code, e.stderr).toBe(0);
+    expect(diffSnapshots(before, snapshotTree(out))).toEqual([]);
+    expect(readFileSync(join(out, "victim"), "utf8")).toBe("data\n");
+    expect(lstatSync(join(admin, "diversions")).isFile()).toBe(true);
+    expect(readFileSync(join(admin, "diversions"), "utf8")).toContain("/bin/ls\n");
+    // disable, with the link planted again and one at diversions-old too.
+    symlinkSync(join(out, "victim"), join(admin, "diversions-new"));
+    rmSync(join(admin, "diversions-old"), { force: true });
+    symlinkSync(join(out, "victim"), join(admin, "diversions-old"));
+    const d = pkgswitch(["--root", r, "disable", "coreutils", "--yes"]);
+    clean(d);
+    expect(d.code, d.stderr).toBe(0);
+    expect(diffSnapshots(before, snapshotTree(out))).toEqual([]);
+    expect(lstatSync(join(admin, "diversions")).isFile()).toBe(true);
+    expect(lstatSync(join(admin, "diversions-old")).isFile()).toBe(true);
+    expect(readFileSync(join(admin, "diversions"), "utf8")).toBe("");
+  });
+
+  test("diversions → a file outside: refused (70) before any change, naming it; the file is neither read nor written", () => {
+    for (const mk of [twoCommandRoot, fresh]) {
+      const r = mk();
+      const out = outside();
+      symlinkSync(join(out, "victim"), join(r, "var/lib/dpkg/diversions"));
+      const before = snapshotTree(out);
+      const usrBefore = snapshotTree(join(r, "usr"));
+      const e = pkgswitch(["--root", r, "enable", "coreutils", "--yes"]);
+      clean(e);
+      expect(e.code, e.stderr).toBe(70);
+      expect(e.stderr).toMatch(/package database file .*\/var\/lib\/dpkg\/diversions is a symbolic link; .*nothing was changed/);
+      expect(e.stderr.trim().split("\n")).toHaveLength(1);
+      expect(diffSnapshots(before, snapshotTree(out))).toEqual([]);
+      expect(diffSnapshots(usrBefore, snapshotTree(join(r, "usr")))).toEqual([]);
+    }
+  });
+
+  test("diversions-new is a directory: the enable is refused naming it and rolled back (40)", () => {
+    const r = twoCommandRoot();
+    mkdirSync(join(r, "var/lib/dpkg/diversions-new"));
+    const e = pkgswitch(["--root", r, "enable", "coreutils", "--yes"]);
+    clean(e);
+    expect(e.code, e.stderr).toBe(40);
+    expect(e.stderr).toMatch(/diversions-new is a directory where dpkg-divert writes a file; move it aside; rolled back 0 target\(s\), system is as before/);
+    // Rolled back: nothing is switched.
+    expect(readFileSync(join(r, "usr/bin/ls"), "utf8")).toContain("GNU coreutils");
+  });
+});
+
+describe("the package database reached through a link out of the root: refused before any package-manager command", () => {
+  test("/var/lib/dpkg → an absolute path outside: enable, list and status exit 70 naming it; nothing outside changes", () => {
+    const r = fresh();
+    const out = outside();
+    renameSync(join(r, "var/lib/dpkg"), join(out, "dpkg"));
+    symlinkSync(join(out, "dpkg"), join(r, "var/lib/dpkg"));
+    // Inside the root the link leads to R/<out>/dpkg: give it a status file there.
+    mkdirSync(join(r, out, "dpkg"), { recursive: true });
+    cpSync(join(out, "dpkg/status"), join(r, out, "dpkg/status"));
+    const before = snapshotTree(out);
+    for (const args of [["enable", "coreutils", "--yes"], ["disable", "coreutils", "--yes"], ["list"], ["status"]]) {
+      const res = pkgswitch(["--root", r, ...args]);
+      clean(res);
+      expect(res.code, `${args.join(" ")}: ${res.stderr}`).toBe(70);
+      expect(res.stderr).toMatch(new RegExp(`package database /var/lib/dpkg in ${r} goes through a symbolic link that leaves the root \\(the package manager would use ${out}/dpkg on the host\\); replace the link`));
+    }
+    expect(diffSnapshots(before, snapshotTree(out))).toEqual([]);
+    expect(existsSync(join(out, "dpkg/diversions"))).toBe(false);
+  });
+
+  test("/var/lib/dpkg → /var/lock/../../var/lib/dpkg with /var/lock → /fake/x/y: the host's own database is never read (70)", () => {
+    const r = fresh();
+    rmSync(join(r, "var/lib/dpkg"), { recursive: true });
+    symlinkSync("/var/lock/../../var/lib/dpkg", join(r, "var/lib/dpkg"));
+    mkdirSync(join(r, "var"), { recursive: true });
+    symlinkSync("/fake/x/y", join(r, "var/lock"));
+    // Inside the root that resolves to R/fake/var/lib/dpkg: a root with a database there.
+    mkdirSync(join(r, "fake/var/lib/dpkg/info"), { recursive: true });
+    writeFileSync(join(r, "fake/var/lib/dpkg/status"), "");
+    const res = pkgswitch(["--root", r, "list"]);
+    clean(res);
+    expect(res.code, res.stderr).toBe(70);
+    expect(res.stderr).toMatch(/package database \/var\/lib\/dpkg in .* goes through a symbolic link that (leaves the root|leads nowhere)/);
+    expect(res.stdout).toBe("");
+  });
+
+  test("/var/lib/dpkg → a relative link that stays inside the root: works as before", () => {
+    const r = fresh();
+    mkdirSync(join(r, "srv"));
+    renameSync(join(r, "var/lib/dpkg"), join(r, "srv/dpkg"));
+    symlinkSync("../../srv/dpkg", join(r, "var/lib/dpkg"));
+    const e = pkgswitch(["--root", r, "enable", "coreutils", "--yes"]);
+    clean(e);
+    expect(e.code, e.stderr).toBe(0);
+    expect(readFileSync(join(r, "srv/dpkg/diversions"), "utf8")).toContain("/bin/ls\n");
+    expect(pkgswitch(["--root", r, "disable", "coreutils", "--yes"]).code).toBe(0);
+  });
+
+  test("rpm: the database → an absolute path outside is refused (70); Fedora's relative link inside the root works", () => {
+    const r = fedoraRoot();
+    try {
+      const out = outside();
+      const db = join(r, "usr/lib/sysimage/rpm");
+      // Relative, inside the root (as Fedora's /var/lib/rpm → ../../usr/lib/sysimage/rpm).
+      renameSync(db, join(r, "var/lib/rpm-db"));
+      symlinkSync("../../../var/lib/rpm-db", db);
+      const ok = pkgswitch(["--root", r, "list"]);
+      clean(ok);
+      expect(ok.code, ok.stderr).toBe(0);
+      // Absolute, to a copy outside (inside the root it would lead to R/<out>/rpm).
+      cpSync(join(r, "var/lib/rpm-db"), join(out, "rpm"), { recursive: true });
+      rmSync(db);
+      symlinkSync(join(out, "rpm"), db);
+      cpSync(join(r, "var/lib/rpm-db"), join(r, out, "rpm"), { recursive: true });
+      const before = snapshotTree(out);
+      for (const args of [["list"], ["enable", "coreutils", "--yes"]]) {
+        const res = pkgswitch(["--root", r, ...args]);
+        clean(res);
+        expect(res.code, `${args.join(" ")}: ${res.stderr}`).toBe(70);
+        expect(res.stderr).toContain(`package database /usr/lib/sysimage/rpm in ${r} goes through a symbolic link that leaves the root (the package manager would use ${out}/rpm on the host)`);
+      }
+      expect(diffSnapshots(before, snapshotTree(out))).toEqual([]);
+    } finally {
+      removeFedoraRoot(r);
+    }
+  });
+});
+
+describe("the shared check (pkgmgr/common.ts)", () => {
+  test("kernel and chroot resolutions must agree, inside the root", () => {
+    const r = mkdtempSync(join(tmpdir(), "pkgswitch-dbcheck-"));
+    cleanup.push(r);
+    const out = outside();
+    mkdirSync(join(r, "usr/lib/sysimage/rpm"), { recursive: true });
+    mkdirSync(join(r, "var/lib"), { recursive: true });
+    symlinkSync("../../usr/lib/sysimage/rpm", join(r, "var/lib/rpm"));
+    expect(databaseDirProblem(r, "/var/lib/rpm")).toBeNull();
+    expect(databaseDirProblem(r, "/usr/lib/sysimage/rpm")).toBeNull();
+    expect(databaseDirProblem(r, "/var/lib/dnf")).toBeNull(); // missing: judged by /var/lib
+    expect(databaseDirProblem("/", "/var/lib/dpkg")).toBeNull();
+    symlinkSync(out, join(r, "var/lib/abs"));
+    expect(databaseDirProblem(r, "/var/lib/abs")).toContain(`would use ${out} on the host`);
+    symlinkSync("../../../../../../../../.." + out, join(r, "var/lib/climb"));
+    expect(databaseDirProblem(r, "/var/lib/climb")).toContain("leaves the root");
+    // A missing directory under a link out: it would be created outside.
+    expect(databaseDirProblem(r, "/var/lib/abs/sub/db")).toContain("leaves the root");
+    symlinkSync(join(out, "nonexistent"), join(r, "var/lib/dangling"));
+    expect(databaseDirProblem(r, "/var/lib/dangling")).toContain("leads nowhere on the host");
+    symlinkSync("loop", join(r, "var/lib/loop"));
+    expect(databaseDirProblem(r, "/var/lib/loop")).toContain("too many levels of symbolic links");
+  });
+});
+
+describe("reads never follow a link out of the root or wait on a FIFO", () => {
+  const OP = "20261201T000000Z-0badc0de";
+
+  test("a journal → a host file: status does not print its text", () => {
+    const r = fresh();
+    const out = outside();
+    expect(pkgswitch(["--root", r, "status"]).code).toBe(0); // creates the audit directory
+    const audit = join(r, "var/lib/pkgswitch/audit");
+    mkdirSync(audit, { recursive: true });
+    symlinkSync(join(out, "hostfile"), join(audit, `.inprogress-${OP}.jsonl`));
+    const s = pkgswitch(["--root", r, "status"]);
+    clean(s);
+    expect(s.stdout + s.stderr).not.toContain("HOST-SECRET");
+  });
+
+  test("a journal that is a FIFO: status ends", () => {
+    const r = fresh();
+    expect(pkgswitch(["--root", r, "status"]).code).toBe(0);
+    const audit = join(r, "var/lib/pkgswitch/audit");
+    mkdirSync(audit, { recursive: true });
+    expect(Bun.spawnSync(["mkfifo", join(audit, `.inprogress-${OP}.jsonl`)]).exitCode).toBe(0);
+    const s = pkgswitch(["--root", r, "status"], { timeoutMs: 20_000 });
+    clean(s);
+    expect([0, 70]).toContain(s.code); // -1 (killed) would be the hang
+  });
+
+  test("diversions and alternatives records that are links or FIFOs read as none", () => {
+    const r = fresh();
+    const out = outside();
+    writeFileSync(join(out, "divs"), "/usr/bin/ls\n/usr/bin/HOST-SECRET\n:\n");
+    const b = new DpkgBackend({ root: r, observe: () => {}, readOnly: true });
+    symlinkSync(join(out, "divs"), join(r, "var/lib/dpkg/diversions"));
+    expect(b.diverter.list().size).toBe(0);
+    rmSync(join(r, "var/lib/dpkg/diversions"));
+    expect(Bun.spawnSync(["mkfifo", join(r, "var/lib/dpkg/diversions")]).exitCode).toBe(0);
+    expect(b.diverter.list().size).toBe(0);
+    mkdirSync(join(r, "var/lib/dpkg/alternatives"));
+    writeFileSync(join(out, "sudo"), "auto\n/usr/bin/sudo\n\n/usr/bin/sudo.ws\n50\n\n");
+    symlinkSync(join(out, "sudo"), join(r, "var/lib/dpkg/alternatives/sudo"));
+    const spec = { kind: "alternative", name: "sudo", original: "/usr/bin/sudo.ws", replacement: "/usr/lib/cargo/bin/sudo" } as const;
+    expect(b.native.facts(spec)).toBeNull();
+    expect(() => b.native.plan(spec, "original")).toThrow(/is not registered as an alternative/);
+    rmSync(join(r, "var/lib/dpkg/alternatives/sudo"));
+    expect(Bun.spawnSync(["mkfifo", join(r, "var/lib/dpkg/alternatives/sudo")]).exitCode).toBe(0);
+    expect(b.native.facts(spec)).toBeNull();
+  });
+});
