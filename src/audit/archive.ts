@@ -17,6 +17,7 @@
 import { readdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { READ_LIMIT, readBounded } from "../config/bounded.ts";
+import { checkOwnDir } from "../config/paths.ts";
 import { Exit, PkgswitchError, VerifyExit } from "../errors.ts";
 import { fsyncDir, writeFileAtomic } from "../fsops/atomic.ts";
 import { sha256Hex } from "../sys/index.ts";
@@ -65,6 +66,10 @@ interface Present {
 
 /** Run an archive (or, with `dryRun`, say what it would do and write nothing). */
 export function archive(auditDir: string, entries: readonly LedgerEntry[], sel: Selection, rec: Recorder, signer: Signer | null, dryRun: boolean): ArchiveResult {
+  // The session checked it (checkLayout); checked again right before the
+  // sweep and the writes, since a link planted meanwhile would send both —
+  // and the deletion of every `.*.pkgswitch-tmp-*` — wherever it points.
+  checkOwnDir(join(auditDir, ARCHIVE_DIR), "archive directory");
   const names = new Set(readdirSync(auditDir));
   const present: Present[] = [];
   const records: SegmentRecord[] = [];
