@@ -310,8 +310,10 @@ export function verifyOp(opIdArg: string, o: VerifyOptions): Report {
   // An archived operation is read from its segment (./archive.ts).
   const inDir = readArtifact(join(o.auditDir, jsonlName(opId))).ok;
   const entries = inDir ? [] : lines.entries();
-  const src = inDir ? null : archivedSource(o.auditDir, entries, opId, report, o.allowMissingArchive ?? false);
-  const settled = !inDir && !src && report.failures.concat(report.warnings).some((c) => c.check.startsWith("archive."));
+  const src = inDir ? null : archivedSource(o.auditDir, entries, opId, o.trust.keys, { allowLegacy: opts.allowLegacy, allowMissingArchive: o.allowMissingArchive ?? false }, report);
+  // A believed record whose segment is missing or bad settled it (an
+  // ignored record, "archive.record", leaves it to the ordinary check).
+  const settled = !inDir && !src && report.failures.concat(report.warnings).some((c) => c.check === "archive.missing" || c.check === "archive.segment");
   const result = settled ? { op: opId, touched: [] } : src ? checkOperationFrom(src, lines.task(index), o.trust.keys, opts, report) : checkOperation(o.auditDir, lines.task(index), o.trust.keys, opts, report);
 
   const current = checkCurrentCheckpoint(o.auditDir, ledger, o.trust, report, false);

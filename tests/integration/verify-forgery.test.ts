@@ -1,12 +1,18 @@
 /** Forgeries `audit verify` must not accept, each on a throwaway root whose
  * record is written by the real writer pieces (tests/helpers/record.ts, the
  * root's own key) and checked by the real binary: a bundle whose file slots
- * stand in for each other. */
+ * stand in for each other; an archive record of an operation no trusted key
+ * signed, naming a signed operation whose files were deleted. */
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pkgswitch } from "../helpers/cli.ts";
+import { eventLine, sealEvent } from "../../src/audit/event.ts";
+import { ledgerLine, type LedgerEntry } from "../../src/audit/ledger.ts";
+import { generateSecretKey } from "../../src/attest/minisign.ts";
+import { signerFor } from "../../src/attest/signing.ts";
+import { sha256Hex } from "../../src/verify/strict.ts";
+import { pkgswitch, pkgswitchJson } from "../helpers/cli.ts";
 import { makeRecord } from "../helpers/record.ts";
 
 setDefaultTimeout(300_000);
@@ -27,6 +33,8 @@ function recordedRoot(n: number): { root: string; audit: string; pub: string; op
   const audit = join(root, "var/lib/pkgswitch/audit");
   rmSync(audit, { recursive: true, force: true });
   const { ops } = makeRecord(root, n, { allSigned: true });
+  // A copy of the public key outside the key directory, for --pubkey.
+  writeFileSync(join(root, "pub"), readFileSync(join(root, "etc/pkgswitch/keys/signing.pub")));
   return { root, audit, pub: join(root, "etc/pkgswitch/keys/signing.pub"), ops };
 }
 
@@ -77,5 +85,77 @@ describe("audit verify --bundle: each file slot holds its own file", () => {
     const w = verify(c);
     expect(w.code).toBe(1);
     expect(w.stdout).toContain(`files.jsonl is named "audit-${op}.jsonl.sig", not audit-${op}.jsonl`);
+  });
+});
+
+/** Delete the files of `victim` and append a correctly chained archive
+ * operation (unsigned, or signed by `signWith`, a key the root does not
+ * trust) whose `archive.segment` event says `victim` was archived into a
+ * segment that is not there. Returns the forged operation's id. */
+function forgeArchiveRecord(audit: string, victim: string, signWith?: ReturnType<typeof generateSecretKey>): string {
+  for (const n of readdirSync(audit)) if (n.startsWith(`audit-${victim}`)) rmSync(join(audit, n));
+  const ledger = readFileSync(join(audit, "ledger.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as LedgerEntry);
+  const op = "20261202T001200Z-0badc0de";
+  const ts = "2026-12-02T00:12:00.000Z";
+  const evs = [sealEvent(op, 0, ts, "op.start", { command: "audit archive --keep 0" }, ledger.at(-1)!.head)];
+  evs.push(sealEvent(op, 1, ts, "archive.segment", { segment: `${victim}..${victim}.tar.gz`, sha256: "0".repeat(64), bytes: 1, signed: false, ops: [victim] }, evs[0]!.hash));
+  evs.push(sealEvent(op, 2, ts, "op.end", { status: "ok", exit_code: 0 }, evs[1]!.hash));
+  const jsonl = Buffer.from(evs.map(eventLine).join(""));
+  writeFileSync(join(audit, `audit-${op}.jsonl`), jsonl);
+  let signature: LedgerEntry["signature"] = "unsigned";
+  let keyId: string | null = null;
+  if (signWith) {
+    const signer = signerFor(signWith, "pkgswitch/forger");
+    writeFileSync(join(audit, `audit-${op}.jsonl.sig`), signer.signFile(jsonl, op, `audit-${op}.jsonl`));
+    signature = "signed";
+    keyId = signer.keyId;
+  }
+  appendFileSync(join(audit, "ledger.jsonl"), ledgerLine({ v: 1, seq: ledger.length, op, head: evs[2]!.hash, jsonl_sha256: sha256Hex(jsonl), signature, key_id: keyId, ts }));
+  return op;
+}
+
+type Check = { check: string; ok: boolean; file?: string; op?: string };
+type Checks = { exit_code: number; checks: Check[]; warnings: Check[] };
+
+describe("audit verify: an archive record vouches for a missing segment only when a trusted key signed it", () => {
+  for (const how of ["unsigned", "signed by an untrusted key"] as const) {
+    test(`a forged archive operation, ${how}, naming a signed operation whose files were deleted: missing (3), not archived (8 or 0)`, () => {
+      const r = recordedRoot(3);
+      const victim = r.ops[1]!;
+      const forged = forgeArchiveRecord(r.audit, victim, how === "unsigned" ? undefined : generateSecretKey());
+      for (const args of [["--op", victim], ["--op", victim, "--allow-missing-archive"], ["--all"], ["--all", "--allow-missing-archive", "--allow-unsigned"]]) {
+        const v = pkgswitchJson<Checks>(["--root", r.root, "audit", "verify", ...args]);
+        const what = `${args.join(" ")}: ${JSON.stringify([...v.json.checks.filter((c) => !c.ok), ...v.json.warnings])}`;
+        // A signed line the checkpoint does not cover is itself tampering
+        // (1, before 3) for --all.
+        expect(v.code, what).toBe(how !== "unsigned" && args[0] === "--all" ? 1 : 3);
+        expect(v.json.checks.some((c) => !c.ok && c.check === "artifact" && c.op === victim), what).toBe(true);
+        expect([...v.json.checks, ...v.json.warnings].some((c) => c.check === "archive.missing"), what).toBe(false);
+        expect(v.json.warnings.some((c) => c.check === "archive.record" && c.op === forged), what).toBe(true);
+      }
+    });
+  }
+
+  test("a real signed archive with its segment deleted is still 8 (0 with --allow-missing-archive)", () => {
+    const r = recordedRoot(3);
+    expect(pkgswitch(["--root", r.root, "audit", "archive", "--keep", "1", "--yes"]).code).toBe(0);
+    for (const n of readdirSync(join(r.audit, "archive"))) rmSync(join(r.audit, "archive", n));
+    expect(pkgswitch(["--root", r.root, "audit", "verify", "--all"]).code).toBe(8);
+    expect(pkgswitch(["--root", r.root, "audit", "verify", "--op", r.ops[0]!]).code).toBe(8);
+    expect(pkgswitch(["--root", r.root, "audit", "verify", "--op", r.ops[0]!, "--allow-missing-archive"]).code).toBe(0);
+  });
+
+  test("an unsigned archive (no key): its segments are still read (0 with --allow-unsigned), but a missing one excuses nothing (3)", () => {
+    const r = recordedRoot(3);
+    for (const k of ["signing.key", "signing.pub"]) rmSync(join(r.root, "etc/pkgswitch/keys", k));
+    expect(pkgswitch(["--root", r.root, "audit", "archive", "--keep", "1", "--yes"]).code).toBe(0);
+    expect(existsSync(join(r.audit, `audit-${r.ops[0]}.jsonl`))).toBe(false);
+    const ok = pkgswitch(["--root", r.root, "audit", "verify", "--all", "--allow-unsigned", "--pubkey", join(r.root, "pub")]);
+    expect(ok.code, ok.stdout).toBe(0);
+    expect(ok.stdout).toContain("2 archived operation(s)");
+    for (const n of readdirSync(join(r.audit, "archive"))) rmSync(join(r.audit, "archive", n));
+    const gone = pkgswitch(["--root", r.root, "audit", "verify", "--all", "--allow-unsigned", "--allow-missing-archive", "--pubkey", join(r.root, "pub")]);
+    expect(gone.code, gone.stdout).toBe(3);
+    expect(gone.stdout).toContain("warn archive.record");
   });
 });
