@@ -22,6 +22,7 @@ import { runParallel, speculate, startPool, type Pool } from "./parallel.ts";
 import { COLLECT_EVERY, LedgerIndex } from "./ledger-index.ts";
 import { collectGarbage } from "../sys/index.ts";
 import { archivedSource, checkArchived } from "./archive.ts";
+import { journalExplains } from "./orphan.ts";
 import { mark } from "./trace.ts";
 
 export interface VerifyOptions {
@@ -267,7 +268,9 @@ async function verifyAllWith(o: VerifyOptions, pool: Pool | null): Promise<Repor
   const { journals } = listing;
   for (const n of ledger.ioError ? [] : listing.unlisted) {
     const op = ARTIFACT_RE.exec(n)![1]!;
-    if (journals.has(op)) report.warn("orphan", "operation not in the ledger yet: it was interrupted, and the next pkgswitch run finalizes it", { file: n, op });
+    // Only a journal whose content is the orphan's explains it (./orphan.ts).
+    if (journals.has(op) && journalExplains(o.auditDir, op, n)) report.warn("orphan", "operation not in the ledger yet: it was interrupted, and the next pkgswitch run finalizes it", { file: n, op });
+    else if (journals.has(op)) report.fail("orphan", VerifyExit.TAMPERED, `not listed in ${LEDGER_FILE}, and the journal ${journalName(op)} beside it does not hold its content (so no interrupted operation explains it): its ledger line was removed, or the journal was planted`, { file: n, op });
     else report.fail("orphan", VerifyExit.TAMPERED, `not listed in ${LEDGER_FILE}: its ledger line was removed (or the operation was never finalized)`, OP_ID_RE.test(op) ? { file: n, op } : { file: n });
   }
   for (const j of journals) if (!index.firstLine.has(j)) report.warn("journal", "an interrupted operation awaits finalizing (by the next pkgswitch run)", { file: journalName(j), op: j });

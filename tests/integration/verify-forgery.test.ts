@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { eventLine, sealEvent } from "../../src/audit/event.ts";
 import { ledgerLine, type LedgerEntry } from "../../src/audit/ledger.ts";
 import { generateSecretKey } from "../../src/attest/minisign.ts";
-import { signerFor } from "../../src/attest/signing.ts";
+import { loadSecretKey, signerFor } from "../../src/attest/signing.ts";
 import { sha256Hex } from "../../src/verify/strict.ts";
 import { pkgswitch, pkgswitchJson } from "../helpers/cli.ts";
 import { makeRecord } from "../helpers/record.ts";
@@ -157,5 +157,88 @@ describe("audit verify: an archive record vouches for a missing segment only whe
     const gone = pkgswitch(["--root", r.root, "audit", "verify", "--all", "--allow-unsigned", "--allow-missing-archive", "--pubkey", join(r.root, "pub")]);
     expect(gone.code, gone.stdout).toBe(3);
     expect(gone.stdout).toContain("warn archive.record");
+  });
+});
+
+/** The files a crash between writing an operation's artifacts and its
+ * ledger line leaves (../../src/audit/finalize.ts): `audit-<op>.jsonl` and
+ * its `.sig`, signed by the root's key, no ledger line. Returns the op id
+ * and its event lines. */
+function crashedOperation(r: ReturnType<typeof recordedRoot>, withSbom = false): { op: string; lines: string[]; sbom: Buffer | null } {
+  const ledger = readFileSync(join(r.audit, "ledger.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as LedgerEntry);
+  const op = "20261202T003000Z-0c0ffee0";
+  const ts = "2026-12-02T00:30:00.000Z";
+  const sbom = withSbom ? Buffer.from(JSON.stringify({ spdxVersion: "SPDX-2.3", name: "t" }) + "\n") : null;
+  const fields: [string, Record<string, unknown>][] = [
+    ["op.start", { command: "hooks remove", argv: ["pkgswitch", "hooks", "remove"] }],
+    ["hook.remove", { path: "/etc/dpkg/dpkg.cfg.d/pkgswitch", ok: true }],
+    ["op.end", { status: "ok", exit_code: 0, ...(sbom ? { sbom: { file: `audit-${op}-sbom.json`, sha256: sha256Hex(sbom) } } : {}) }],
+  ];
+  let prev = ledger.at(-1)!.head;
+  const lines = fields.map(([name, f], seq) => {
+    const e = sealEvent(op, seq, ts, name, f, prev);
+    prev = e.hash;
+    return eventLine(e);
+  });
+  const jsonl = Buffer.from(lines.join(""));
+  writeFileSync(join(r.audit, `audit-${op}.jsonl`), jsonl);
+  const signer = signerFor(loadSecretKey(join(r.root, "etc/pkgswitch/keys/signing.key"), {}), "pkgswitch/test");
+  writeFileSync(join(r.audit, `audit-${op}.jsonl.sig`), signer.signFile(jsonl, op, `audit-${op}.jsonl`));
+  if (sbom) writeFileSync(join(r.audit, `audit-${op}-sbom.json`), sbom);
+  return { op, lines, sbom };
+}
+
+describe("audit verify --all: an orphan artifact is a warning only when its journal holds its content", () => {
+  const orphans = (v: { json: Checks }) => [...v.json.checks, ...v.json.warnings].filter((c) => c.check === "orphan");
+
+  test("no journal: 1; an empty journal, or one holding another operation's events: still 1", () => {
+    const r = recordedRoot(3);
+    const { op } = crashedOperation(r);
+    const journal = join(r.audit, `.inprogress-${op}.jsonl`);
+    const none = pkgswitchJson<Checks>(["--root", r.root, "audit", "verify", "--all"]);
+    expect(none.code).toBe(1);
+    writeFileSync(journal, "");
+    const empty = pkgswitchJson<Checks>(["--root", r.root, "audit", "verify", "--all"]);
+    expect(empty.code, JSON.stringify(orphans(empty))).toBe(1);
+    expect(orphans(empty).length).toBe(2);
+    expect(orphans(empty).every((c) => !c.ok && c.op === op)).toBe(true);
+    writeFileSync(journal, readFileSync(join(r.audit, `audit-${r.ops[2]}.jsonl`)));
+    expect(pkgswitchJson<Checks>(["--root", r.root, "audit", "verify", "--all"]).code).toBe(1);
+    // A torn first line is no whole event: nothing to compare.
+    writeFileSync(journal, readFileSync(join(r.audit, `audit-${op}.jsonl`), "utf8").split("\n")[0]!);
+    expect(pkgswitchJson<Checks>(["--root", r.root, "audit", "verify", "--all"]).code).toBe(1);
+  });
+
+  test("the journal finalize was writing (the same events): a warning, 0", () => {
+    const r = recordedRoot(3);
+    const { op, lines } = crashedOperation(r);
+    writeFileSync(join(r.audit, `.inprogress-${op}.jsonl`), lines.join(""));
+    const v = pkgswitchJson<Checks>(["--root", r.root, "audit", "verify", "--all"]);
+    expect(v.code, JSON.stringify(v.json.checks.filter((c) => !c.ok))).toBe(0);
+    expect(orphans(v).length).toBe(2);
+    expect(orphans(v).every((c) => c.ok)).toBe(true);
+  });
+
+  test("the journal recovery was finalizing (a prefix, its own op.end after it, lines it dropped): a warning, 0", () => {
+    const r = recordedRoot(3);
+    const { op, lines } = crashedOperation(r);
+    // The journal had events 0 and 1, then a line its MAC did not cover;
+    // recovery wrote events 0 and 1 and an op.end of its own (line 3 here).
+    writeFileSync(join(r.audit, `.inprogress-${op}.jsonl`), lines[0]! + lines[1]! + '{"unauthenticated":true}\n');
+    expect(pkgswitchJson<Checks>(["--root", r.root, "audit", "verify", "--all"]).code).toBe(0);
+    // A journal whose second line differs is not this file's.
+    writeFileSync(join(r.audit, `.inprogress-${op}.jsonl`), lines[0]! + '{"other":true}\n' + lines[2]!);
+    expect(pkgswitchJson<Checks>(["--root", r.root, "audit", "verify", "--all"]).code).toBe(1);
+  });
+
+  test("an orphan SBOM: explained by a journal whose op.end names its digest, not by another", () => {
+    const r = recordedRoot(3);
+    const { op, lines } = crashedOperation(r, true);
+    // The crash came after the SBOM, before the events file.
+    for (const n of [`audit-${op}.jsonl`, `audit-${op}.jsonl.sig`]) rmSync(join(r.audit, n));
+    writeFileSync(join(r.audit, `.inprogress-${op}.jsonl`), lines.join(""));
+    expect(pkgswitchJson<Checks>(["--root", r.root, "audit", "verify", "--all"]).code).toBe(0);
+    writeFileSync(join(r.audit, `audit-${op}-sbom.json`), "{}\n");
+    expect(pkgswitchJson<Checks>(["--root", r.root, "audit", "verify", "--all"]).code).toBe(1);
   });
 });
