@@ -26,16 +26,23 @@ export const ARCHIVE_EVENT = "archive.segment";
 /** Path of a segment (or its signature) under the audit directory. */
 export const segmentPath = (auditDir: string, name: string) => join(auditDir, ARCHIVE_DIR, name);
 
+/** Whether the records in an operation's file (its bytes already match its
+ * ledger line) are to be believed: `audit verify` believes only an archive
+ * operation signed by a trusted key (../verify/archive.ts). Asked only of
+ * files that hold an `archive.segment` event. */
+export type RecorderCheck = (e: LedgerEntry, bytes: Uint8Array) => boolean;
+
 /** Segment records in the operations whose files `read` returns (null when
  * the file is absent or unreadable: it holds no record then), in ledger
  * order. Files whose digest is not their ledger line's are skipped (verify
- * reports them). Cheap for the usual file: one substring search. */
-export function findSegmentRecords(entries: readonly LedgerEntry[], read: (name: string) => Uint8Array | null): SegmentRecord[] {
+ * reports them), as are those `accept` refuses. Cheap for the usual file:
+ * one substring search. */
+export function findSegmentRecords(entries: readonly LedgerEntry[], read: (name: string) => Uint8Array | null, accept?: RecorderCheck): SegmentRecord[] {
   const out: SegmentRecord[] = [];
   for (const e of entries) {
     const bytes = read(jsonlName(e.op));
     if (!bytes) continue;
-    out.push(...recordsIn(e, bytes));
+    out.push(...recordsIn(e, bytes, accept));
   }
   return out;
 }
@@ -47,11 +54,13 @@ export function recordsByOp(records: readonly SegmentRecord[]): Map<string, Segm
   return out;
 }
 
-/** The records in one operation file (bound to its ledger line). */
-export function recordsIn(e: LedgerEntry, bytes: Uint8Array): SegmentRecord[] {
+/** The records in one operation file (bound to its ledger line; none when
+ * `accept` refuses its operation). */
+export function recordsIn(e: LedgerEntry, bytes: Uint8Array, accept?: RecorderCheck): SegmentRecord[] {
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
   if (!text.includes(`"event":"${ARCHIVE_EVENT}"`)) return [];
   if (sha256Hex(bytes) !== e.jsonl_sha256) return [];
+  if (accept && !accept(e, bytes)) return [];
   const out: SegmentRecord[] = [];
   for (const line of text.split("\n")) {
     if (!line.includes(ARCHIVE_EVENT)) continue;

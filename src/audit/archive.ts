@@ -17,11 +17,12 @@
 import { readdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { READ_LIMIT, readBounded } from "../config/bounded.ts";
+import { checkOwnDir } from "../config/paths.ts";
 import { Exit, PkgswitchError, VerifyExit } from "../errors.ts";
 import { fsyncDir, writeFileAtomic } from "../fsops/atomic.ts";
 import { sha256Hex } from "../sys/index.ts";
 import { packSegment, unpackSegment, type TarMember } from "./archive-tar.ts";
-import { ARCHIVE_EVENT, recordsIn, segmentPath, type SegmentRecord } from "./archive-records.ts";
+import { ARCHIVE_EVENT, recordsIn, segmentPath, type RecorderCheck, type SegmentRecord } from "./archive-records.ts";
 import type { LedgerEntry } from "./ledger.ts";
 import { ARCHIVE_DIR, jsonlName, sbomName, SEGMENT_RE, segmentName, segmentSigName, sigName } from "./names.ts";
 import type { Signer } from "./finalize.ts";
@@ -65,6 +66,10 @@ interface Present {
 
 /** Run an archive (or, with `dryRun`, say what it would do and write nothing). */
 export function archive(auditDir: string, entries: readonly LedgerEntry[], sel: Selection, rec: Recorder, signer: Signer | null, dryRun: boolean): ArchiveResult {
+  // The session checked it (checkLayout); checked again right before the
+  // sweep and the writes, since a link planted meanwhile would send both —
+  // and the deletion of every `.*.pkgswitch-tmp-*` — wherever it points.
+  checkOwnDir(join(auditDir, ARCHIVE_DIR), "archive directory");
   const names = new Set(readdirSync(auditDir));
   const present: Present[] = [];
   const records: SegmentRecord[] = [];
@@ -204,8 +209,9 @@ function readFile(path: string): Buffer {
   }
 }
 
-/** The record of the segment holding `op`'s files, or null (not archived). */
-export function segmentOf(auditDir: string, entries: readonly LedgerEntry[], op: string): SegmentRecord | null {
+/** The record of the segment holding `op`'s files, or null (not archived);
+ * only records of operations `accept` believes, when given. */
+export function segmentOf(auditDir: string, entries: readonly LedgerEntry[], op: string, accept?: RecorderCheck): SegmentRecord | null {
   let names: Set<string>;
   try {
     names = new Set(readdirSync(auditDir));
@@ -222,7 +228,7 @@ export function segmentOf(auditDir: string, entries: readonly LedgerEntry[], op:
     } catch {
       continue;
     }
-    const r = recordsIn(e, bytes).find((x) => x.ops.includes(op));
+    const r = recordsIn(e, bytes, accept).find((x) => x.ops.includes(op));
     if (r) return r;
   }
   return null;

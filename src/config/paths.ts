@@ -209,6 +209,10 @@ export function checkLayout(layout: Layout, flagged: { auditDir?: boolean; state
   if (!flagged.stateDir) checkOwnDir(layout.stateDir, "state directory");
   checkOwnDir(join(layout.stateDir, "backups"), "backup directory");
   if (!flagged.auditDir) checkOwnDir(layout.auditDir, "audit directory");
+  // Ours even in a flagged audit dir (as backups/ in a flagged state dir):
+  // `audit archive` writes segments there and sweeps its temp files.
+  // ("archive" is ARCHIVE_DIR of src/audit/names.ts, which config may not import.)
+  checkOwnDir(join(layout.auditDir, "archive"), "archive directory");
 }
 
 /** Directories whose commands providers may take over, and the canonical

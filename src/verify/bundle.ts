@@ -193,8 +193,17 @@ export function verifyBundle(text: string, trust: TrustSet, opts: { allowUnsigne
     }
   } else if (index > 0) report.warn("op.link", "the bundle has no previous ledger line: the link to the previous operation is not checked", { ...where, op });
 
+  // Each slot holds exactly its own file: a slot filled under another
+  // slot's name (say the JSONL's, in the SBOM slot of an operation without
+  // an SBOM) would otherwise stand in for that file, and the checks would
+  // read that copy instead of the slot's own text.
   const files = new Map<string, BundleFile>();
-  for (const f of [b.files.jsonl, b.files.sig, b.files.sbom]) if (f) files.set(f.name, f);
+  const slots = [["jsonl", b.files.jsonl, jsonlName(op)], ["sig", b.files.sig, sigName(op)], ["sbom", b.files.sbom, sbomName(op)]] as const;
+  for (const [slot, f, name] of slots) {
+    if (!f) continue;
+    if (f.name === name) files.set(name, f);
+    else report.fail("bundle", VerifyExit.TAMPERED, `files.${slot} is named ${JSON.stringify(f.name)}, not ${name} (not a bundle pkgswitch wrote for operation ${op})`, { ...where, op });
+  }
   const src: ArtifactSource = {
     read: (name) => {
       const f = files.get(name);
@@ -203,9 +212,6 @@ export function verifyBundle(text: string, trust: TrustSet, opts: { allowUnsigne
     exists: (name) => files.has(name),
     ledgerRef: (line) => (line === index + 1 ? "the bundle's ledger line" : "the bundle's previous ledger line"),
   };
-  for (const name of files.keys()) {
-    if (name !== jsonlName(op) && name !== sigName(op) && name !== sbomName(op)) report.fail("bundle", VerifyExit.TAMPERED, `file ${JSON.stringify(name)} does not belong to operation ${op}`, { ...where, op });
-  }
   checkOperationFrom(src, { entry, ledgerLine: index + 1, expectedPrev }, trust.keys, { allowLegacy: opts.allowLegacy ?? false, allowUnsigned: opts.allowUnsigned ?? false, collectTouched: false }, report);
 
   // Inclusion under the signed checkpoint.

@@ -22,6 +22,7 @@ import { runParallel, speculate, startPool, type Pool } from "./parallel.ts";
 import { COLLECT_EVERY, LedgerIndex } from "./ledger-index.ts";
 import { collectGarbage } from "../sys/index.ts";
 import { archivedSource, checkArchived } from "./archive.ts";
+import { journalExplains } from "./orphan.ts";
 import { mark } from "./trace.ts";
 
 export interface VerifyOptions {
@@ -267,7 +268,9 @@ async function verifyAllWith(o: VerifyOptions, pool: Pool | null): Promise<Repor
   const { journals } = listing;
   for (const n of ledger.ioError ? [] : listing.unlisted) {
     const op = ARTIFACT_RE.exec(n)![1]!;
-    if (journals.has(op)) report.warn("orphan", "operation not in the ledger yet: it was interrupted, and the next pkgswitch run finalizes it", { file: n, op });
+    // Only a journal whose content is the orphan's explains it (./orphan.ts).
+    if (journals.has(op) && journalExplains(o.auditDir, op, n)) report.warn("orphan", "operation not in the ledger yet: it was interrupted, and the next pkgswitch run finalizes it", { file: n, op });
+    else if (journals.has(op)) report.fail("orphan", VerifyExit.TAMPERED, `not listed in ${LEDGER_FILE}, and the journal ${journalName(op)} beside it does not hold its content (so no interrupted operation explains it): its ledger line was removed, or the journal was planted`, { file: n, op });
     else report.fail("orphan", VerifyExit.TAMPERED, `not listed in ${LEDGER_FILE}: its ledger line was removed (or the operation was never finalized)`, OP_ID_RE.test(op) ? { file: n, op } : { file: n });
   }
   for (const j of journals) if (!index.firstLine.has(j)) report.warn("journal", "an interrupted operation awaits finalizing (by the next pkgswitch run)", { file: journalName(j), op: j });
@@ -310,8 +313,10 @@ export function verifyOp(opIdArg: string, o: VerifyOptions): Report {
   // An archived operation is read from its segment (./archive.ts).
   const inDir = readArtifact(join(o.auditDir, jsonlName(opId))).ok;
   const entries = inDir ? [] : lines.entries();
-  const src = inDir ? null : archivedSource(o.auditDir, entries, opId, report, o.allowMissingArchive ?? false);
-  const settled = !inDir && !src && report.failures.concat(report.warnings).some((c) => c.check.startsWith("archive."));
+  const src = inDir ? null : archivedSource(o.auditDir, entries, opId, o.trust.keys, { allowLegacy: opts.allowLegacy, allowMissingArchive: o.allowMissingArchive ?? false }, report);
+  // A believed record whose segment is missing or bad settled it (an
+  // ignored record, "archive.record", leaves it to the ordinary check).
+  const settled = !inDir && !src && report.failures.concat(report.warnings).some((c) => c.check === "archive.missing" || c.check === "archive.segment");
   const result = settled ? { op: opId, touched: [] } : src ? checkOperationFrom(src, lines.task(index), o.trust.keys, opts, report) : checkOperation(o.auditDir, lines.task(index), o.trust.keys, opts, report);
 
   const current = checkCurrentCheckpoint(o.auditDir, ledger, o.trust, report, false);
