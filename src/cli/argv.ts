@@ -10,6 +10,7 @@
  * itself), so what a user sees for a bad command line is parseArgs' own
  * text. */
 import type { ParseArgsConfig } from "node:util";
+import { usageError } from "../errors.ts";
 
 export type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
 
@@ -127,4 +128,13 @@ export function parseSimple(argv: readonly string[], extra: OptionSpec = {}): Pa
     }
   }
   return parsedFrom(values, positionals);
+}
+
+/** Refuse an empty path option: `--root ''` would silently mean the
+ * current directory (run from /, the real system), and an empty
+ * `--state-dir` or `--config` would be ignored. */
+export function checkPathOptions(v: OptionValues): void {
+  for (const name of ["root", "config", "audit-dir", "key", "state-dir"]) {
+    if (v[name] === "") throw usageError(`--${name}: the path is empty; give a directory or file path`);
+  }
 }

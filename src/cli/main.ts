@@ -2,7 +2,7 @@
  * where, and the op id) and exit with their documented code. */
 import { Exit, PkgswitchError, usageError, type CommandExit } from "../errors.ts";
 import { VERSION } from "../version.ts";
-import { GLOBAL_OPTIONS, parseSimple, type OptionSpec, type Parsed } from "./argv.ts";
+import { checkPathOptions, GLOBAL_OPTIONS, parseSimple, type OptionSpec, type Parsed } from "./argv.ts";
 import type { Command, CommandContext } from "./command.ts";
 import { Output, writeStdout } from "./output.ts";
 
@@ -82,6 +82,7 @@ export async function main(argv: string[]): Promise<CommandExit> {
     const g = parsed.globals;
     out = Output.detect({ json: g.json, quiet: g.quiet, verbose: g.verbose, noColor: g.noColor });
     if (g.version) return printVersion(g.json);
+    checkPathOptions(parsed.values);
     const found = findCommand(parsed.positionals);
     if (!found) {
       if (g.help || parsed.positionals.length === 0) {

@@ -1,6 +1,6 @@
 /** Crash-safe file primitives: a crash leaves the old or the new file, never
  * half of one, and never a missing target path. */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, symlinkSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, symlinkSync, unlinkSync, writeSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { libc, randomBytes } from "../sys/index.ts";
@@ -49,7 +49,14 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = tempBeside(path);
   fillNew(openSync(tmp, "wx", mode), tmp, data, durable);
-  renameSync(tmp, path);
+  try {
+    renameSync(tmp, path);
+  } catch (e) {
+    // A directory (or anything rename refuses) at `path`: nothing is
+    // replaced, and the temp file must not stay behind either.
+    rmSync(tmp, { force: true });
+    throw e;
+  }
   if (durable) fsyncDir(dirname(path));
 }
 

@@ -1,6 +1,6 @@
 /** The provider catalog: which package replaces which, and how to find the
  * replacement's applets. Data, not code: built-in JSONC plus operator drop-ins. */
-import { existsSync, readdirSync } from "node:fs";
+import { lstatSync, readdirSync } from "node:fs";
 import { READ_LIMIT, readBoundedText, readProblem, tooDeep } from "../config/bounded.ts";
 import { join } from "node:path";
 import { parse, printParseErrorCode, type ParseError } from "../config/jsonc.ts";
@@ -58,6 +58,8 @@ function parseRecipe(v: unknown, where: string): ManagerRecipe {
   if (typeof r.applets === "object" && r.applets !== null) onlyKeys(r.applets as Record<string, unknown>, ["dir", "prefix", "suffix", "names", "list"], `${where}.applets`);
   const replaces = asStringList(r.replaces, `${where}.replaces`);
   if (replaces.length === 0) throw catalogError(`${where}.replaces`, "must name at least one package");
+  // Names go to the package manager's command line: "--foo" would be an option.
+  for (const [i, n] of replaces.entries()) if (!NAME_RE.test(n)) throw catalogError(`${where}.replaces[${i}]`, "must be a package name");
   if (typeof r.package !== "string" || !NAME_RE.test(r.package)) throw catalogError(`${where}.package`, "must be a package name");
   const a = r.applets as Record<string, unknown> | undefined;
   let applets: AppletSource;
@@ -159,7 +161,8 @@ function builtinCatalog(): Catalog {
  * (sorted by file name; a later entry replaces an earlier one whole). */
 export function loadCatalog(providersDir: string): Catalog {
   const catalog = builtinCatalog();
-  if (!existsSync(providersDir)) return catalog;
+  // lstat, not existsSync: a dangling link is a mistake to report, not an absent directory.
+  if (!present(providersDir)) return catalog;
   let names: string[];
   try {
     names = readdirSync(providersDir);
@@ -190,4 +193,14 @@ export function resolveProviders(catalog: Catalog, names: string[]): Provider[] 
     );
   }
   return [...new Set(names)].map((n) => catalog.get(n)!);
+}
+
+/** Whether something (even a dangling link) is at `path`; unreadable
+ * counts as absent, as before (what needs it reports the error). */
+function present(path: string): boolean {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return false;
+  }
 }

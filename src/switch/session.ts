@@ -167,12 +167,12 @@ export async function runOperation(
         result: { error: err?.message ?? (e as Error).message },
       };
       finishRecorded(session, op, outcome, signing, id, spare);
-      if (!dryRun) saveCache(cache);
+      if (!dryRun) saveCache(session, cache);
       // A dry run keeps no record, so there is no op id to point at.
       throw new PkgswitchError(outcome.exitCode, err ? err.message : `internal error: ${(e as Error).message} (a bug; please report)`, dryRun ? undefined : op.opId);
     }
     const summary = finishRecorded(session, op, outcome, signing, id, spare);
-    if (!dryRun) saveCache(cache);
+    if (!dryRun) saveCache(session, cache);
     return { outcome, summary };
   } finally {
     spare?.state.release();
@@ -181,12 +181,14 @@ export async function runOperation(
   }
 }
 
-/** The cache only saves time: a disk too full for it is not an error. */
-function saveCache(cache: HashCache): void {
+/** The cache only saves time, and the operation is already recorded: a
+ * cache that cannot be saved (a full disk, a directory planted at its name)
+ * is a warning, never the operation's failure. */
+function saveCache(session: Session, cache: HashCache): void {
   try {
     cache.save();
   } catch (e) {
-    if (!writeProblem(e)) throw e;
+    if (!writeProblem(e)) session.out.warn(`hash cache not saved (${(e as Error).message.split("\n")[0]}); the next operation hashes its files again`);
   }
 }
 

@@ -34,6 +34,14 @@ describe("command line", () => {
     }
   });
 
+  test("an empty path for --root, --state-dir, --audit-dir, --config or --key → 2 with one line (never the current directory)", () => {
+    for (const argv of [["--root", "", "status"], ["--root=", "list"], ["--state-dir", "", "status"], ["--audit-dir=", "audit", "list"], ["--config", "", "status"], ["--key", "", "hooks", "install"]]) {
+      const r = pkgswitch(argv);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/^error: --[a-z-]+: the path is empty; give a directory or file path\n$/);
+    }
+  });
+
   test("completion scripts name every top-level command; bash's parses", () => {
     const tops = [...new Set(COMMANDS.map((c) => c.path[0]!))];
     for (const shell of ["bash", "zsh", "fish"]) {
