@@ -357,8 +357,8 @@ describe("a step that fails after the swap (review findings: guards, rollback)",
     const events = eventsOf(root, op);
     const failed = events.filter((e) => e.event === "rollback.step" && e.ok === false).sort((a, b) => String(a.path).localeCompare(String(b.path)));
     expect(failed).toEqual([
-      expect.objectContaining({ path: "/usr/bin/cp", action: "undivert", ok: false, error: expect.stringMatching(/EACCES.*\.cp\.pkgswitch-orig/) }),
-      expect.objectContaining({ path: "/usr/bin/ls", action: "undivert", ok: false, error: expect.stringMatching(/EACCES.*\.ls\.pkgswitch-orig/) }),
+      expect.objectContaining({ path: "/usr/bin/cp", action: "undivert", ok: false, error: expect.stringMatching(/^EACCES/) }),
+      expect.objectContaining({ path: "/usr/bin/ls", action: "undivert", ok: false, error: expect.stringMatching(/^EACCES/) }),
     ]);
     // Every diversion is removed, and the record says so; two copies stayed.
     const removes = events.filter((e) => e.event === "pkg.divert" && e.action === "remove");
