@@ -85,7 +85,25 @@ async function verifyHost(db: Db, host: string, o: FleetVerifyOptions): Promise<
   const sql = db.sql;
   const report = new Report();
   const keys = trustedKeys(host, await sql<KeyRow[]>`SELECT key_id, public_key, from_seq::text, announced_by FROM pkgswitch.host_keys k WHERE host_id = ${host} ORDER BY k.from_seq, k.key_id`, report);
-  const trustAt = (seq: number): TrustedKey[] => keys.filter((k) => k.from <= seq);
+  // Any host may insert host_keys rows for any host (one shared role), so a
+  // row says nothing by itself. A key is trusted only if it is the host's
+  // first key — the one unannounced key, which must be the key of the host's
+  // first signed operation, registered from that seq — or announced by a
+  // key.rotate event (checked below). Decided at the first signed operation.
+  let firstKey: string | null | undefined;
+  const decideFirstKey = (signed: { seq: number; keyId: string | null } | null) => {
+    if (firstKey !== undefined) return;
+    firstKey = null;
+    for (const k of keys) {
+      if (k.announcedBy !== null) continue;
+      if (firstKey === null && signed && k.id === signed.keyId && k.from === signed.seq) {
+        firstKey = k.id;
+        report.pass("keys.first");
+      } else report.fail("keys", VerifyExit.TAMPERED, `key ${k.id} is registered from seq ${k.from} with no announcement, but only the key of the host's first signed operation (${signed ? `key ${signed.keyId ?? "?"} at seq ${signed.seq}` : "there is none"}) is taken on first use; any other key needs a key.rotate event signed by the previous key`, { file: `host_keys(${host})` });
+    }
+  };
+  const accepted = (k: (typeof keys)[number]) => (k.announcedBy === null ? k.id === firstKey : true);
+  const trustAt = (seq: number): TrustedKey[] => keys.filter((k) => accepted(k) && k.from <= seq);
   const where = (seq: number, op?: string) => ({ file: `fleet:${host}`, line: seq, ...(op ? { op } : {}) });
   const leaves: Uint8Array[] = [];
   const rotations = new Map<string, { seq: number; public_key: string }>();
@@ -109,6 +127,7 @@ async function verifyHost(db: Db, host: string, o: FleetVerifyOptions): Promise<
         continue;
       }
       const entry = parsed.entry;
+      if (entry.signature === "signed") decideFirstKey({ seq, keyId: entry.key_id });
       if (entry.op !== r.op) report.fail("ledger", VerifyExit.TAMPERED, `the row is for operation ${r.op} but its ledger line names ${entry.op}`, where(seq, r.op));
       const files: Record<string, Buffer | null> = { [jsonlName(entry.op)]: r.jsonl, [sigName(entry.op)]: r.sig, [sbomName(entry.op)]: r.sbom };
       const src: ArtifactSource = {
@@ -130,6 +149,7 @@ async function verifyHost(db: Db, host: string, o: FleetVerifyOptions): Promise<
     }
   }
 
+  decideFirstKey(null);
   // Keys after the first must have been announced where host_keys says.
   for (const k of keys) {
     if (k.announcedBy === null) continue;

@@ -1,0 +1,122 @@
+/** The fleet database against its own users and against a hostile server,
+ * on a real, throwaway PostgreSQL cluster (tests/helpers/pgcluster.ts):
+ * every host logs in as the one shared role, so one host can insert rows
+ * for another; fleet verify must not trust a key a row merely names. A
+ * host's root is a fake dpkg root; an attacker is a copy of the victim's
+ * root (same host id and history) with its own key. */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ledgerLine, parseLedger } from "../../src/audit/ledger.ts";
+import { leafHash, rootHash } from "../../src/audit/merkle.ts";
+import { loadSecretKey, signerFor } from "../../src/attest/signing.ts";
+import { pkgswitch, pkgswitchJson } from "../helpers/cli.ts";
+import { coreutilsRoot, removeRoot } from "../helpers/fakeroot.ts";
+import { startCluster, type Cluster } from "../helpers/pgcluster.ts";
+
+setDefaultTimeout(300_000);
+
+const OWNER = { PGPASSWORD: "owner-pw" };
+const HOST = { PGPASSWORD: "host-pw" };
+const AUDITOR = { PGPASSWORD: "auditor-pw" };
+
+let pg: Cluster;
+const roots: string[] = [];
+const owner = (sql: string) => pg.psql(sql, { role: "fleet_owner", password: "owner-pw", db: "fleet" });
+const asHost = (sql: string) => pg.psql(sql, { role: "fleet_host", password: "host-pw", db: "fleet" });
+const push = (root: string) => pkgswitch(["--root", root, "audit", "push", "--db", pg.url("fleet_host")], { env: HOST });
+const verify = (id: string) => pkgswitchJson<{ exit_code: number; hosts: { host: string; checks: { check: string; exit: number; message: string }[] }[] }>(["fleet", "verify", "--db", pg.url("fleet_auditor"), "--host", id], { env: AUDITOR });
+const failures = (h: { checks: { check: string; exit: number; message: string }[] }) => h.checks.filter((c) => c.exit !== 0);
+const ok = (r: { code: number; stdout: string; stderr: string }) => {
+  if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stdout}${r.stderr}`);
+  return r;
+};
+const keysOf = (root: string) => join(root, "etc/pkgswitch/keys");
+const auditOf = (root: string) => join(root, "var/lib/pkgswitch/audit");
+
+/** A host with a key and three signed operations, pushed. */
+function host(id: string): string {
+  const root = coreutilsRoot();
+  roots.push(root);
+  writeFileSync(join(root, "etc/machine-id"), id + "\n");
+  ok(pkgswitch(["--root", root, "keys", "generate"]));
+  for (const cmd of ["enable", "disable", "enable"]) ok(pkgswitch(["--root", root, cmd, "coreutils", "--yes"]));
+  ok(push(root));
+  return root;
+}
+
+/** Another machine claiming to be `root`'s host: its copy, with its own key. */
+function attacker(root: string): string {
+  const copy = mkdtempSync(join(tmpdir(), "pkgswitch-root-"));
+  cpSync(root, copy, { recursive: true });
+  roots.push(copy);
+  ok(pkgswitch(["--root", copy, "keys", "generate", "--force"]));
+  return copy;
+}
+
+/** The public key line and id of a root's signing key. */
+function pub(root: string): { id: string; key: string } {
+  const text = readFileSync(join(keysOf(root), "signing.pub"), "utf8").split("\n");
+  return { id: text[0]!.replace(/^.* /, ""), key: text[1]!.trim() };
+}
+
+/** Re-sign the last operation and the checkpoint with the root's current
+ * signing key, and make the ledger name that key. */
+function resignLast(root: string, id: string): void {
+  const dir = auditOf(root);
+  const signer = signerFor(loadSecretKey(join(keysOf(root), "signing.key"), {}), `pkgswitch/${id}`);
+  const entries = parseLedger(readFileSync(join(dir, "ledger.jsonl"), "utf8"));
+  const e = entries[entries.length - 1]!;
+  const name = `audit-${e.op}.jsonl`;
+  writeFileSync(join(dir, `${name}.sig`), signer.signFile(readFileSync(join(dir, name)), e.op, name));
+  (e as { key_id: string | null }).key_id = pub(root).id;
+  const ledger = entries.map(ledgerLine).join("");
+  writeFileSync(join(dir, "ledger.jsonl"), ledger);
+  const leaves = ledger.trimEnd().split("\n").map((l) => leafHash(Buffer.from(l)));
+  writeFileSync(join(dir, "checkpoint"), signer.checkpoint(leaves.length, rootHash(leaves)));
+}
+
+beforeAll(async () => {
+  pg = await startCluster();
+  pg.psql("CREATE ROLE fleet_owner LOGIN PASSWORD 'owner-pw' CREATEROLE;\nCREATE DATABASE fleet OWNER fleet_owner;");
+  ok(pkgswitch(["fleet", "init", "--db", pg.url("fleet_owner")], { env: OWNER }));
+  owner("CREATE ROLE fleet_host LOGIN PASSWORD 'host-pw' IN ROLE pkgswitch_host;\nCREATE ROLE fleet_auditor LOGIN PASSWORD 'auditor-pw' IN ROLE pkgswitch_reader;");
+});
+
+afterAll(() => {
+  pg?.destroy();
+  for (const r of roots) removeRoot(r);
+});
+
+describe("keys: only the first signer and announced keys are trusted", () => {
+  test("a second unannounced key, with an operation and a checkpoint it signs, fails fleet verify (exit 1)", () => {
+    const id = "a".repeat(32);
+    const victim = host(id);
+    expect(verify(id).code).toBe(0);
+    // Another host extends the victim's chain with its own key, then registers that key as if it were a first key.
+    const evil = attacker(victim);
+    ok(pkgswitch(["--root", evil, "disable", "coreutils", "--yes"]));
+    ok(push(evil));
+    const k = pub(evil);
+    asHost(`INSERT INTO pkgswitch.host_keys (host_id, key_id, public_key, from_seq, announced_by) VALUES ('${id}', '${k.id}', '${k.key}', 3, NULL)`);
+    const r = verify(id);
+    expect(r.code).toBe(1);
+    const msgs = failures(r.json.hosts[0]!).map((f) => `${f.check}: ${f.message}`).join("\n");
+    expect(msgs).toContain(`keys: key ${k.id} is registered from seq 3 with no announcement`);
+    // Its operation and its checkpoint are not trusted either.
+    expect(msgs).toContain(`signed by key ${k.id}, which is not in the trusted set`);
+  });
+
+  test("a legitimate keys rotate history still verifies (exit 0)", () => {
+    const id = "c".repeat(32);
+    const root = host(id);
+    ok(pkgswitch(["--root", root, "keys", "rotate", "--yes"]));
+    ok(pkgswitch(["--root", root, "disable", "coreutils", "--yes"]));
+    ok(pkgswitch(["--root", root, "keys", "rotate", "--yes"]));
+    expect(ok(push(root)).stdout).toContain("registered key(s)");
+    expect(owner(`SELECT count(*) FROM pkgswitch.host_keys WHERE host_id = '${id}'`).stdout.trim()).toBe("3");
+    const r = verify(id);
+    expect(`${r.code} ${JSON.stringify(failures(r.json.hosts[0]!))}`).toBe("0 []");
+  });
+});
