@@ -4,7 +4,7 @@
  *
  * - each operation: strict JSONL, chain, link to the previous operation,
  *   head, jsonl_sha256, signature with the keys the host had at that seq
- *   (host_keys: a key counts from the operation that announced it), SBOM
+ *   (host_keys: a key counts after the operation that announced it), SBOM
  *   digest; the summary columns fleet status shows must match the JSONL;
  * - the ledger: one line per seq, 0.., each strictly canonical;
  * - every checkpoint the host ever pushed: signature, origin, the Merkle
@@ -103,10 +103,16 @@ async function verifyHost(db: Db, host: string, o: FleetVerifyOptions): Promise<
     }
   };
   const accepted = (k: (typeof keys)[number]) => (k.announcedBy === null ? k.id === firstKey : true);
-  const trustAt = (seq: number): TrustedKey[] => keys.filter((k) => accepted(k) && k.from <= seq);
+  // An operation: the first key from its first signed operation on; an
+  // announced key only after the operation announcing it, which the previous
+  // key must sign (else a key could announce itself). A checkpoint of size n
+  // comes after operation n-1, so one covering the announcement may already
+  // be signed by the new key.
+  const trustAt = (seq: number): TrustedKey[] => keys.filter((k) => accepted(k) && (k.announcedBy === null ? k.from <= seq : k.from < seq));
+  const trustForCheckpoint = (size: number): TrustedKey[] => keys.filter((k) => accepted(k) && k.from <= size - 1);
   const where = (seq: number, op?: string) => ({ file: `fleet:${host}`, line: seq, ...(op ? { op } : {}) });
   const leaves: Uint8Array[] = [];
-  const rotations = new Map<string, { seq: number; public_key: string }>();
+  const rotations = new Map<string, { seq: number; public_key: string; signedBy: string | null }>();
   let prevHead: string | null = GENESIS;
   let expect = 0;
 
@@ -145,7 +151,7 @@ async function verifyHost(db: Db, host: string, o: FleetVerifyOptions): Promise<
       const bad = (Object.keys(want) as (keyof typeof want)[]).filter((k) => cols[k] !== want[k]);
       if (bad.length) report.fail("summary", VerifyExit.TAMPERED, `the summary column(s) ${bad.join(", ")} disagree with the operation's events (${bad.map((k) => `${JSON.stringify(cols[k])} vs ${JSON.stringify(want[k])}`).join("; ")})`, where(seq, r.op));
       else report.pass("summary");
-      for (const rot of s.rotations) if (!rotations.has(rot.key_id)) rotations.set(rot.key_id, { seq, public_key: rot.public_key });
+      for (const rot of s.rotations) if (!rotations.has(rot.key_id)) rotations.set(rot.key_id, { seq, public_key: rot.public_key, signedBy: entry.key_id });
     }
   }
 
@@ -155,6 +161,7 @@ async function verifyHost(db: Db, host: string, o: FleetVerifyOptions): Promise<
     if (k.announcedBy === null) continue;
     const rot = rotations.get(k.id);
     if (!rot || rot.seq !== k.from || rot.public_key !== k.text) report.fail("keys", VerifyExit.TAMPERED, `key ${k.id} is registered from seq ${k.from} (announced by ${k.announcedBy}), but no key.rotate event there announces it`, { file: `host_keys(${host})` });
+    else if (rot.signedBy === k.id) report.fail("keys", VerifyExit.TAMPERED, `key ${k.id} is announced by an operation it signs itself (${k.announcedBy} at seq ${k.from}); an announcement must be signed by the previous key`, { file: `host_keys(${host})` });
     else report.pass("keys.rotation");
   }
 
@@ -167,7 +174,7 @@ async function verifyHost(db: Db, host: string, o: FleetVerifyOptions): Promise<
     const size = Number(c.size);
     const w = { file: `fleet:${host} checkpoint ${size}` };
     report.count("checkpoints");
-    const checked = checkCheckpoint(c.note, w, { ...trust, keys: size > 0 ? trustAt(size - 1) : [] }, report);
+    const checked = checkCheckpoint(c.note, w, { ...trust, keys: size > 0 ? trustForCheckpoint(size) : [] }, report);
     if (!checked) continue;
     const { cp } = checked;
     if (cp.origin !== `pkgswitch/${host}`) report.fail("checkpoint", VerifyExit.TAMPERED, `origin ${cp.origin} is not pkgswitch/${host}`, w);

@@ -119,4 +119,17 @@ describe("keys: only the first signer and announced keys are trusted", () => {
     const r = verify(id);
     expect(`${r.code} ${JSON.stringify(failures(r.json.hosts[0]!))}`).toBe("0 []");
   });
+
+  test("a key announced by an operation signed only by that new key fails fleet verify (exit 1)", () => {
+    const id = "b".repeat(32);
+    const victim = host(id);
+    const evil = attacker(victim);
+    ok(pkgswitch(["--root", evil, "keys", "rotate", "--yes"]));
+    resignLast(evil, id);
+    const k = pub(evil);
+    expect(ok(push(evil)).stdout).toContain(`registered key(s) ${k.id}`);
+    const r = verify(id);
+    expect(r.code).toBe(1);
+    expect(failures(r.json.hosts[0]!).map((f) => f.message).join("\n")).toContain(`key ${k.id} is announced by an operation it signs itself`);
+  });
 });
