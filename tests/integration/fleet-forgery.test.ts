@@ -1,11 +1,12 @@
-/** The fleet database against its own users and against a hostile server,
- * on a real, throwaway PostgreSQL cluster (tests/helpers/pgcluster.ts):
+/** The fleet database against its own users and against a hostile server
+ * (a python3 script speaking just enough of the PostgreSQL protocol to log
+ * in, then misbehaving), on a real, throwaway PostgreSQL cluster (tests/helpers/pgcluster.ts):
  * every host logs in as the one shared role, so one host can insert rows
  * for another; fleet verify must not trust a key a row merely names. A
  * host's root is a fake dpkg root; an attacker is a copy of the victim's
  * root (same host id and history) with its own key. */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ledgerLine, parseLedger } from "../../src/audit/ledger.ts";
@@ -14,6 +15,7 @@ import { loadSecretKey, signerFor } from "../../src/attest/signing.ts";
 import { pkgswitch, pkgswitchJson } from "../helpers/cli.ts";
 import { coreutilsRoot, removeRoot } from "../helpers/fakeroot.ts";
 import { startCluster, type Cluster } from "../helpers/pgcluster.ts";
+import { BINARY } from "../helpers/paths.ts";
 
 setDefaultTimeout(300_000);
 
@@ -77,6 +79,57 @@ function resignLast(root: string, id: string): void {
   writeFileSync(join(dir, "checkpoint"), signer.checkpoint(leaves.length, rootHash(leaves)));
 }
 
+/** A server that accepts any login (AuthenticationOk, ReadyForQuery), then
+ * answers the first query by `mode`: "short" sends a RowDescription too
+ * short for the field count it announces; "stall" never answers. */
+const FAKE_SERVER = `
+import socket, struct, sys, threading, time
+mode = sys.argv[1]
+def msg(t, body): return t + struct.pack("!I", len(body) + 4) + body
+def serve(c):
+    try:
+        n = struct.unpack("!I", c.recv(4))[0]; c.recv(n - 4)
+        c.sendall(msg(b"R", struct.pack("!I", 0)) + msg(b"Z", b"I"))
+        c.recv(65536)
+        if mode == "short": c.sendall(b"T" + struct.pack("!I", 2) + b"\\0\\0\\0\\0\\0\\0" + msg(b"Z", b"I"))
+        time.sleep(3600)
+    except Exception: pass
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
+print(s.getsockname()[1], flush=True)
+while True:
+    c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
+`;
+
+async function fakeServer(mode: "short" | "stall"): Promise<{ url: string; stop(): void }> {
+  const dir = mkdtempSync(join(tmpdir(), "pkgswitch-fakepg-"));
+  writeFileSync(join(dir, "server.py"), FAKE_SERVER);
+  const p = Bun.spawn(["python3", join(dir, "server.py"), mode], { stdout: "pipe", stderr: "inherit" });
+  const reader = p.stdout.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("the fake server did not start");
+    text += new TextDecoder().decode(value);
+  }
+  return {
+    url: `postgres://fleet_host@127.0.0.1:${Number(text.trim())}/fleet?sslmode=disable`,
+    stop() {
+      p.kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The binary, asynchronously (the fake server runs beside it), timed. */
+async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string; ms: number }> {
+  const t0 = performance.now();
+  const p = Bun.spawn([BINARY, ...args], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NO_COLOR: "1", ...HOST }, stdout: "pipe", stderr: "pipe" });
+  const timer = setTimeout(() => p.kill(), 60_000);
+  const [code, stdout, stderr] = await Promise.all([p.exited, new Response(p.stdout).text(), new Response(p.stderr).text()]);
+  clearTimeout(timer);
+  return { code, stdout, stderr, ms: performance.now() - t0 };
+}
+
 beforeAll(async () => {
   pg = await startCluster();
   pg.psql("CREATE ROLE fleet_owner LOGIN PASSWORD 'owner-pw' CREATEROLE;\nCREATE DATABASE fleet OWNER fleet_owner;");
@@ -131,5 +184,23 @@ describe("keys: only the first signer and announced keys are trusted", () => {
     const r = verify(id);
     expect(r.code).toBe(1);
     expect(failures(r.json.hosts[0]!).map((f) => f.message).join("\n")).toContain(`key ${k.id} is announced by an operation it signs itself`);
+  });
+});
+
+describe("a hostile server", () => {
+  test("a malformed reply: exit 6 (cannot read) and one line, not a crash's exit 1", async () => {
+    const srv = await fakeServer("short");
+    try {
+      for (const cmd of [["fleet", "verify"], ["fleet", "status"]]) {
+        const r = await run([...cmd, "--db", srv.url, "--json"]);
+        expect(`${cmd.join(" ")}: ${r.code}`).toBe(`${cmd.join(" ")}: 6`);
+        expect(r.stdout.trim().split("\n")).toHaveLength(1);
+        expect(JSON.parse(r.stdout)).toMatchObject({ exit_code: 6 });
+        expect(r.stderr.trim().split("\n")).toHaveLength(1);
+        expect(r.stderr).toStartWith("error: fleet database ");
+      }
+    } finally {
+      srv.stop();
+    }
   });
 });
