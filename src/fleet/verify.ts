@@ -31,6 +31,9 @@ export interface FleetVerifyOptions {
   allowUnsigned?: boolean;
   /** Rows fetched per round trip. */
   batch?: number;
+  /** Called whenever the database has answered: a deadline counts from the
+   * last answer, so a large fleet is not cut off while rows keep coming. */
+  alive?: () => void;
 }
 
 export interface HostReport {
@@ -117,6 +120,7 @@ async function verifyHost(db: Db, host: string, o: FleetVerifyOptions): Promise<
   let expect = 0;
 
   for await (const rows of sql<OpRow[]>`SELECT seq::text, op, ledger_line, jsonl, sig, sbom, command, status, exit_code, op_ts FROM pkgswitch.operations o WHERE host_id = ${host} ORDER BY o.seq`.cursor(o.batch ?? 200)) {
+    o.alive?.();
     for (const r of rows) {
       const seq = Number(r.seq);
       if (seq !== expect) {
@@ -225,7 +229,10 @@ export async function fleetVerify(db: Db, o: FleetVerifyOptions): Promise<HostRe
   const chosen = o.host === undefined ? hosts : hosts.filter((h) => h === o.host);
   if (o.host !== undefined && chosen.length === 0) throw new PkgswitchError(VerifyExit.NOT_FOUND, `the fleet database holds nothing for host ${o.host} (see \`pkgswitch fleet status\`)`);
   const out: HostReport[] = [];
-  for (const host of chosen) out.push({ host, report: await verifyHost(db, host, o) });
+  for (const host of chosen) {
+    o.alive?.();
+    out.push({ host, report: await verifyHost(db, host, o) });
+  }
   return out;
 }
 

@@ -203,4 +203,33 @@ describe("a hostile server", () => {
       srv.stop();
     }
   });
+
+  test("a server that logs in and then never answers: every fleet command gives up after --timeout with exit 6 and one line", async () => {
+    const root = host("d".repeat(32));
+    const srv = await fakeServer("stall");
+    try {
+      for (const cmd of [["fleet", "verify"], ["fleet", "status"], ["fleet", "init"], ["--root", root, "audit", "push"]]) {
+        const r = await run([...cmd, "--db", srv.url, "--timeout", "1000"]);
+        const name = cmd.filter((a) => a !== "--root" && a !== root).join(" ");
+        expect(`${name}: ${r.code} ${r.stdout}`).toBe(`${name}: 6 `);
+        expect(r.stderr.trim().split("\n")).toHaveLength(1);
+        expect(r.stderr).toMatch(/within 1000 ms/);
+        expect(r.ms).toBeLessThan(8000);
+      }
+    } finally {
+      srv.stop();
+    }
+  });
+
+  test("without --timeout, a stalled database still ends the command (default 30 s), exit 6", async () => {
+    const srv = await fakeServer("stall");
+    try {
+      const r = await run(["fleet", "status", "--db", srv.url]);
+      expect(`${r.code} ${r.stderr.trim()}`).toMatch(/^6 error: fleet database .* did not answer within 30000 ms while reading the status/);
+      expect(r.ms).toBeGreaterThan(29_000);
+      expect(r.ms).toBeLessThan(45_000);
+    } finally {
+      srv.stop();
+    }
+  });
 });
