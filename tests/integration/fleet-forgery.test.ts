@@ -233,3 +233,26 @@ describe("a hostile server", () => {
     }
   });
 });
+
+describe("what one bad input can do", () => {
+  test("a --db that is not a URL is quoted without its user and password", () => {
+    for (const url of ["postgres://fleet_host:s3cret-pw@[::1:5432/fleet", "postgres://fleet_host:s3cret/pw@@db.example:5432/fleet?sslmode=[", "fleet_host:s3cret-pw@db example/fleet"]) {
+      const r = pkgswitch(["fleet", "status", "--db", url, "--json"]);
+      expect(r.code).toBe(2);
+      expect(`${r.stdout}${r.stderr}`).not.toContain("s3cret");
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(r.stderr).toContain("…@");
+    }
+  });
+
+  test("a row whose ledger line is not JSON breaks nobody's fleet status; fleet verify reports it", () => {
+    const id = "9".repeat(32);
+    asHost(`INSERT INTO pkgswitch.hosts (host_id) VALUES ('${id}'); INSERT INTO pkgswitch.operations (host_id, seq, op, ledger_line, jsonl) VALUES ('${id}', 0, 'x', 'not json', '\\x00')`);
+    const r = pkgswitchJson<{ hosts: { host: string; operations: number; unsigned: number }[] }>(["fleet", "status", "--db", pg.url("fleet_auditor")], { env: AUDITOR });
+    expect(r.code).toBe(0);
+    expect(r.json.hosts.find((h) => h.host === id)).toMatchObject({ operations: 1, unsigned: 1 });
+    // The other hosts are all there.
+    expect(r.json.hosts.length).toBe(Number(owner("SELECT count(*) FROM pkgswitch.hosts").stdout.trim()));
+    expect(verify(id).code).toBe(1);
+  });
+});
