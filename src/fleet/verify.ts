@@ -93,6 +93,7 @@ async function verifyHost(db: Db, host: string, o: FleetVerifyOptions): Promise<
   // first key — the one unannounced key, which must be the key of the host's
   // first signed operation, registered from that seq — or announced by a
   // key.rotate event (checked below). Decided at the first signed operation.
+  const rotations = new Map<string, { seq: number; public_key: string; signedBy: string | null }>();
   let firstKey: string | null | undefined;
   const decideFirstKey = (signed: { seq: number; keyId: string | null } | null) => {
     if (firstKey !== undefined) return;
@@ -105,7 +106,13 @@ async function verifyHost(db: Db, host: string, o: FleetVerifyOptions): Promise<
       } else report.fail("keys", VerifyExit.TAMPERED, `key ${k.id} is registered from seq ${k.from} with no announcement, but only the key of the host's first signed operation (${signed ? `key ${signed.keyId ?? "?"} at seq ${signed.seq}` : "there is none"}) is taken on first use; any other key needs a key.rotate event signed by the previous key`, { file: `host_keys(${host})` });
     }
   };
-  const accepted = (k: (typeof keys)[number]) => (k.announcedBy === null ? k.id === firstKey : true);
+  // An announced key: only once the key.rotate event announcing it, with
+  // its public key, was seen at its from_seq, signed by another key.
+  const announced = (k: (typeof keys)[number]) => {
+    const rot = rotations.get(k.id);
+    return rot !== undefined && rot.seq === k.from && rot.public_key === k.text && rot.signedBy !== k.id;
+  };
+  const accepted = (k: (typeof keys)[number]) => (k.announcedBy === null ? k.id === firstKey : announced(k));
   // An operation: the first key from its first signed operation on; an
   // announced key only after the operation announcing it, which the previous
   // key must sign (else a key could announce itself). A checkpoint of size n
@@ -115,7 +122,6 @@ async function verifyHost(db: Db, host: string, o: FleetVerifyOptions): Promise<
   const trustForCheckpoint = (size: number): TrustedKey[] => keys.filter((k) => accepted(k) && k.from <= size - 1);
   const where = (seq: number, op?: string) => ({ file: `fleet:${host}`, line: seq, ...(op ? { op } : {}) });
   const leaves: Uint8Array[] = [];
-  const rotations = new Map<string, { seq: number; public_key: string; signedBy: string | null }>();
   let prevHead: string | null = GENESIS;
   let expect = 0;
 

@@ -161,6 +161,24 @@ describe("keys: only the first signer and announced keys are trusted", () => {
     expect(msgs).toContain(`signed by key ${k.id}, which is not in the trusted set`);
   });
 
+  test("a key row claiming an announcement no key.rotate event makes signs nothing trusted (exit 1)", () => {
+    const id = "7".repeat(32);
+    const victim = host(id);
+    const evil = attacker(victim);
+    ok(pkgswitch(["--root", evil, "disable", "coreutils", "--yes"]));
+    ok(push(evil));
+    const k = pub(evil);
+    // Claimed to be announced by the victim's operation 2, so trusted from seq 3 if the claim were believed.
+    const op = owner(`SELECT op FROM pkgswitch.operations WHERE host_id = '${id}' AND seq = 2`).stdout.trim();
+    asHost(`INSERT INTO pkgswitch.host_keys (host_id, key_id, public_key, from_seq, announced_by) VALUES ('${id}', '${k.id}', '${k.key}', 2, '${op}')`);
+    const r = verify(id);
+    expect(r.code).toBe(1);
+    const msgs = failures(r.json.hosts[0]!).map((f) => f.message).join("\n");
+    expect(msgs).toContain(`key ${k.id} is registered from seq 2 (announced by ${op}), but no key.rotate event there announces it`);
+    // Neither the operation after it nor the checkpoint is trusted.
+    expect(msgs).toContain(`signed by key ${k.id}, which is not in the trusted set`);
+  });
+
   test("a legitimate keys rotate history still verifies (exit 0)", () => {
     const id = "c".repeat(32);
     const root = host(id);
