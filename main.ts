@@ -1,5 +1,5 @@
 #!/usr/bin/env bun
 /** pkgswitch: argv → command → exit code (nothing else lives here). */
-import { main } from "./src/cli/main.ts";
+import { runProcess } from "./src/cli/main.ts";
 
-process.exitCode = await main(process.argv.slice(2));
+await runProcess(process.argv.slice(2));

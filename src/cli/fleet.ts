@@ -38,20 +38,35 @@ function positiveInt(ctx: CommandContext, k: string): number | undefined {
   return Number(v);
 }
 
+/** --timeout MS, when given (the default is withDb's). */
+function deadline(ctx: CommandContext): { deadlineMs?: number } {
+  const ms = positiveInt(ctx, "timeout");
+  return ms === undefined ? {} : { deadlineMs: ms };
+}
+
 /** Push with a deadline: past it, the connection is dropped (the server
- * rolls back the open batch) and the push fails with exit 6. */
+ * rolls back the open batch) and the push fails with exit 6. --timeout (or
+ * the hook's fleetPushTimeoutMs) bounds the whole push; without one, the
+ * push gives up when the database has not answered for 30 s, counted from
+ * its last committed batch (a first push of thousands of operations takes
+ * minutes, and each batch it commits is kept). */
 async function pushWithin(url: string, where: string, ctx: CommandContext, timeoutMs: number | undefined, batchOps?: number): Promise<PushResult> {
-  const { openDb, push, dbError } = await fleet();
+  const { openDb, push, dbError, DEFAULT_DEADLINE_MS } = await fleet();
   const layout = ctx.layout();
-  const db: Db = openDb(url, where, timeoutMs !== undefined ? { connectTimeoutS: Math.max(timeoutMs / 1000, 0.1) } : {});
+  const ms = timeoutMs ?? DEFAULT_DEADLINE_MS;
+  const db: Db = openDb(url, where, { connectTimeoutS: Math.min(10, Math.max(ms / 1000, 0.1)) });
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let expire!: (e: Error) => void;
+  const deadline = new Promise<never>((_, reject) => (expire = reject));
+  const arm = () => {
+    clearTimeout(timer);
+    const what = timeoutMs !== undefined ? `did not finish within ${ms} ms` : `did not answer within ${ms} ms`;
+    timer = setTimeout(() => expire(new PkgswitchError(VerifyExit.IO, `push to ${db.target.display} ${what}; nothing was changed here — the next push catches up`)), ms);
+  };
+  arm();
   try {
-    const work = push(db, layout, batchOps !== undefined ? { batchOps } : {});
-    if (timeoutMs === undefined) return await work;
+    const work = push(db, layout, { ...(batchOps !== undefined ? { batchOps } : {}), ...(timeoutMs === undefined ? { onBatch: arm } : {}) });
     work.catch(() => {});
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new PkgswitchError(VerifyExit.IO, `push to ${db.target.display} did not finish within ${timeoutMs} ms; nothing was changed here — the next push catches up`)), timeoutMs);
-    });
     return await Promise.race([work, deadline]);
   } catch (e) {
     throw dbError(e, db.target, "pushing");
@@ -90,7 +105,7 @@ export async function cmdFleetInit(ctx: CommandContext): Promise<CommandExit> {
   const { withDb, migrate } = await fleet();
   noArgs(ctx, "fleet init");
   const { url, where } = dbUrl(ctx);
-  const r = await withDb(url, where, "migrating the schema", async (db) => ({ ...(await migrate(db.sql)), db: db.target.display }));
+  const r = await withDb(url, where, "migrating the schema", async (db) => ({ ...(await migrate(db.sql)), db: db.target.display }), deadline(ctx));
   ctx.out.json(r);
   ctx.out.line(r.applied.length === 0 ? `fleet schema at version ${r.to} in ${r.db}; nothing to do` : `fleet schema migrated from version ${r.from} to ${r.to} in ${r.db}: ${r.applied.map((a) => `${a.version} (${a.name})`).join(", ")}`);
   return Exit.OK;
@@ -110,7 +125,7 @@ export async function cmdFleetVerify(ctx: CommandContext): Promise<CommandExit> 
   const { url, where } = dbUrl(ctx);
   const host = ctx.parsed.values.host as string | undefined;
   if (host !== undefined && !/^[0-9a-f]{32}$/.test(host)) throw usageError(`--host ${JSON.stringify(host)}: a host id is 32 lowercase hex digits (see \`pkgswitch fleet status\`)`);
-  const reports = await withDb(url, where, "verifying", (db) => fleetVerify(db, { host, allowUnsigned: ctx.parsed.values["allow-unsigned"] === true }));
+  const reports = await withDb(url, where, "verifying", (db, alive) => fleetVerify(db, { host, allowUnsigned: ctx.parsed.values["allow-unsigned"] === true, alive }), deadline(ctx));
   const code = fleetExit(reports);
   ctx.out.json({ mode: "fleet", ok: code === VerifyExit.OK, exit_code: code, result: EXIT_MEANING[code], hosts: reports.map((r) => ({ host: r.host, ...r.report.toJSON() })) });
   ctx.out.line(`fleet verify: ${code === VerifyExit.OK ? ctx.out.paint("green", "OK") : ctx.out.paint("red", `FAILED (exit ${code}: ${EXIT_MEANING[code]})`)} — ${reports.length} host(s)`);
@@ -127,7 +142,7 @@ export async function cmdFleetStatus(ctx: CommandContext): Promise<CommandExit> 
   noArgs(ctx, "fleet status");
   const { url, where } = dbUrl(ctx);
   const silentDays = positiveInt(ctx, "silent-days") ?? 7;
-  const hosts = await withDb(url, where, "reading the status", (db) => fleetStatus(db, { silentDays }));
+  const hosts = await withDb(url, where, "reading the status", (db) => fleetStatus(db, { silentDays }), deadline(ctx));
   ctx.out.json({ silent_days: silentDays, hosts });
   if (hosts.length === 0) {
     ctx.out.line("no host has pushed yet");

@@ -1,10 +1,10 @@
 /** argv → command → exit code. Expected failures print one line (what,
  * where, and the op id) and exit with their documented code. */
-import { Exit, PkgswitchError, usageError, type CommandExit } from "../errors.ts";
+import { Exit, PkgswitchError, usageError, VerifyExit, type CommandExit } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { checkPathOptions, GLOBAL_OPTIONS, parseSimple, type OptionSpec, type Parsed } from "./argv.ts";
 import type { Command, CommandContext } from "./command.ts";
-import { Output, writeStdout } from "./output.ts";
+import { Output, writeStderr, writeStdout } from "./output.ts";
 
 // The command table (and through it every command's code) is loaded only
 // once a command is to run: `--version` answers from this module alone,
@@ -121,4 +121,33 @@ export async function main(argv: string[]): Promise<CommandExit> {
     out.error(`internal error (a bug, please report): ${(e as Error).stack ?? e}`);
     return Exit.INTERNAL;
   }
+}
+
+/** How long an error nobody caught may wait for the command's own verdict. */
+const LATE_ERROR_GRACE_MS = 2000;
+
+/** The process: run the command, then exit with its code. An error thrown
+ * from a library callback that nobody awaits (the postgres driver parsing a
+ * malformed reply, after the query itself has failed) would otherwise print
+ * a stack dump and make the runtime exit 1 — "tampered" to a verifier's
+ * caller — over the documented code already reported. So: the command's
+ * code wins; such an error only ends a command that reached no verdict,
+ * with one line and 6 (the data could not be read), since only I/O
+ * callbacks run outside the command's own awaits. */
+export async function runProcess(argv: string[]): Promise<never> {
+  let verdict: CommandExit | undefined;
+  let pending: ReturnType<typeof setTimeout> | undefined;
+  const stray = (e: unknown) => {
+    if (verdict !== undefined) process.exit(verdict);
+    // The same failure usually also rejects what the command awaits: give
+    // the command a moment to report it with its own code.
+    pending ??= setTimeout(() => {
+      writeStderr(`error: ${(e as Error)?.message ?? String(e)} (an I/O error no command handled; nothing more was done)\n`);
+      process.exit(VerifyExit.IO);
+    }, LATE_ERROR_GRACE_MS);
+  };
+  process.on("uncaughtException", stray);
+  process.on("unhandledRejection", stray);
+  verdict = await main(argv);
+  process.exit(verdict);
 }

@@ -173,32 +173,32 @@ export const SPECS = {
   },
   "fleet init": {
     path: ["fleet", "init"],
-    args: "--db URL",
+    args: "--db URL [--timeout MS]",
     summary: "create or migrate the fleet ledger schema in PostgreSQL",
-    help: "Run as the database owner. Creates the schema `pkgswitch` (hosts and their keys, operations, checkpoints, alarms), the group roles pkgswitch_host (SELECT and INSERT only: what hosts log in as) and pkgswitch_reader (fleet verify/status), and triggers that refuse UPDATE, DELETE and TRUNCATE on every evidence table. Migrations are versioned; running it again applies only what is missing. The password comes from PGPASSWORD or a pgpass file, never from the URL. See docs/fleet.md.",
-    options: DB_OPTION,
+    help: "Run as the database owner. Creates the schema `pkgswitch` (hosts and their keys, operations, checkpoints, alarms), the group roles pkgswitch_host (SELECT and INSERT only: what hosts log in as) and pkgswitch_reader (fleet verify/status), and triggers that refuse UPDATE, DELETE and TRUNCATE on every evidence table. Migrations are versioned; running it again applies only what is missing. The password comes from PGPASSWORD or a pgpass file, never from the URL. --timeout gives up after MS milliseconds (default 30000; exit 6, the open migration rolled back). See docs/fleet.md.",
+    options: { ...DB_OPTION, timeout: { type: "string" } },
   },
   "audit push": {
     path: ["audit", "push"],
     args: "[--db URL] [--timeout MS] [--batch N]",
     summary: "send this host's audit record to the fleet database (append-only)",
-    help: `Sends, in ledger order and in batches, the operations the fleet database does not hold yet, then the signed checkpoint with an RFC 9162 consistency proof from the last one it holds. Idempotent; a push killed at any point is finished by the next. If this host's history is not an extension of what the fleet holds (rewritten or truncated), nothing is sent, an alarm row naming the host and the first differing seq is recorded, and the exit code is 1. Nothing in the audit directory changes. --db defaults to "fleetDb" in the config; the password comes from PGPASSWORD or a pgpass file. --timeout gives up after MS milliseconds (exit 6). --batch sets the operations per round trip (default 500; a batch is also cut at 16 MiB).
+    help: `Sends, in ledger order and in batches, the operations the fleet database does not hold yet, then the signed checkpoint with an RFC 9162 consistency proof from the last one it holds. Idempotent; a push killed at any point is finished by the next. If this host's history is not an extension of what the fleet holds (rewritten or truncated), nothing is sent, an alarm row naming the host and the first differing seq is recorded, and the exit code is 1. Nothing in the audit directory changes. --db defaults to "fleetDb" in the config; the password comes from PGPASSWORD or a pgpass file. --timeout gives up after MS milliseconds (exit 6); without it, when the database has not answered for 30 s since the last committed batch. --batch sets the operations per round trip (default 500; a batch is also cut at 16 MiB).
 Exit codes: 0 pushed or nothing to push · 1 refused: history rewritten (alarm recorded) · 2 usage · 3 nothing recorded here, or no fleet schema · 6 database unreachable, login refused or I/O error.`,
     options: { ...DB_OPTION, timeout: { type: "string" }, batch: { type: "string" } },
   },
   "fleet verify": {
     path: ["fleet", "verify"],
-    args: "[--db URL] [--host H] [--allow-unsigned]",
+    args: "[--db URL] [--host H] [--allow-unsigned] [--timeout MS]",
     summary: "re-verify every host's evidence from the fleet database alone",
-    help: `For each host (or --host H): every operation's chain, link, signature (with the keys the fleet holds for the host, each from the operation that announced it), SBOM digest and ledger line; every checkpoint it ever pushed (signature, Merkle root of the held ledger, consistency with the previous one and the stored proof); open alarms. Exit codes as \`audit verify\`: 0 verified · 1 tampered, or an open alarm · 2 usage · 3 not found · 4 unsigned or untrusted · 6 database unreachable or I/O.`,
-    options: { ...DB_OPTION, host: { type: "string" }, "allow-unsigned": { type: "boolean" } },
+    help: `For each host (or --host H): every operation's chain, link, signature (with the keys the fleet holds for the host, each from the operation that announced it), SBOM digest and ledger line; every checkpoint it ever pushed (signature, Merkle root of the held ledger, consistency with the previous one and the stored proof); open alarms. Exit codes as \`audit verify\`: 0 verified · 1 tampered, or an open alarm · 2 usage · 3 not found · 4 unsigned or untrusted · 6 database unreachable or I/O, or silent for --timeout MS (default 30000; counted from its last answer).`,
+    options: { ...DB_OPTION, host: { type: "string" }, "allow-unsigned": { type: "boolean" }, timeout: { type: "string" } },
   },
   "fleet status": {
     path: ["fleet", "status"],
-    args: "[--db URL] [--silent-days N]",
+    args: "[--db URL] [--silent-days N] [--timeout MS]",
     summary: "per host: providers enabled, last operation, unsigned/failed operations, silence, alarms",
-    help: "From the fleet database's summary of each host's evidence (fleet verify checks it against the events): the providers enabled by successful enable/disable operations, the last operation and its result, how many operations are unsigned or did not succeed, when the host last did something, and open (unacknowledged) alarms. A host whose last operation is older than --silent-days (default 7) is marked silent. Exit 0; 3 without a fleet schema; 6 when the database cannot be reached.",
-    options: { ...DB_OPTION, "silent-days": { type: "string" } },
+    help: "From the fleet database's summary of each host's evidence (fleet verify checks it against the events): the providers enabled by successful enable/disable operations, the last operation and its result, how many operations are unsigned or did not succeed, when the host last did something, and open (unacknowledged) alarms. A host whose last operation is older than --silent-days (default 7) is marked silent. Exit 0; 3 without a fleet schema; 6 when the database cannot be reached or has not answered within --timeout MS (default 30000).",
+    options: { ...DB_OPTION, "silent-days": { type: "string" }, timeout: { type: "string" } },
   },
   "completion": {
     path: ["completion"],

@@ -18,6 +18,16 @@ export interface ConnTarget {
   display: string;
 }
 
+/** A string that failed to parse as a URL, fit to quote in a message:
+ * whatever precedes its last "@" (USER:PASSWORD, however mangled) is
+ * replaced, so a password never reaches the terminal, a log or a CI run. */
+export function withoutCredentials(text: string): string {
+  const at = text.lastIndexOf("@");
+  if (at < 0) return text;
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(text)?.[0] ?? "";
+  return `${scheme}…@${text.slice(at + 1)}`;
+}
+
 /** Parse `postgres://USER@HOST[:PORT]/DB[?sslmode=…]`. A password in the
  * URL is refused: it would sit in argv, shell history and config files. */
 export function parseDbUrl(url: string, where: string): ConnTarget {
@@ -25,7 +35,7 @@ export function parseDbUrl(url: string, where: string): ConnTarget {
   try {
     u = new URL(url);
   } catch {
-    throw usageError(`${where}: ${JSON.stringify(url)} is not a URL; expected postgres://USER@HOST:PORT/DATABASE`);
+    throw usageError(`${where}: ${JSON.stringify(withoutCredentials(url))} is not a URL; expected postgres://USER@HOST:PORT/DATABASE`);
   }
   if (u.protocol !== "postgres:" && u.protocol !== "postgresql:") throw usageError(`${where}: ${u.protocol} is not postgres:// (expected postgres://USER@HOST:PORT/DATABASE)`);
   if (u.password !== "") throw usageError(`${where}: the URL holds a password; remove it and set PGPASSWORD or a pgpass file (~/.pgpass, PGPASSFILE) instead — a password on the command line is visible to every user`);

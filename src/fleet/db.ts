@@ -93,15 +93,41 @@ export function dbError(e: unknown, target: ConnTarget, doing: string): Pkgswitc
   return new PkgswitchError(VerifyExit.IO, `fleet database ${where} failed while ${doing}: ${err.message ?? String(e)}`);
 }
 
-/** Run `fn` with an open database, mapping every failure; always closes. */
-export async function withDb<T>(url: string, where: string, doing: string, fn: (db: Db) => Promise<T>, o: OpenOptions = {}): Promise<T> {
-  const db = openDb(url, where, o);
+/** How long a fleet command waits for the database by default: the driver
+ * has no read timeout, so a server that logs in and then never answers
+ * would hang a command (and a playbook) for ever. */
+export const DEFAULT_DEADLINE_MS = 30_000;
+
+export interface DeadlineOptions extends OpenOptions {
+  /** Give up (exit 6) when the database has not answered for this long:
+   * since the start, or since `fn` last called `alive()`. */
+  deadlineMs?: number;
+}
+
+/** Run `fn` with an open database, mapping every failure; always closes.
+ * Past the deadline the connection is dropped (the server rolls back what
+ * was open) and the command fails with one line and exit 6. */
+export async function withDb<T>(url: string, where: string, doing: string, fn: (db: Db, alive: () => void) => Promise<T>, o: DeadlineOptions = {}): Promise<T> {
+  const ms = o.deadlineMs ?? DEFAULT_DEADLINE_MS;
+  const db = openDb(url, where, { connectTimeoutS: Math.min(10, Math.max(ms / 1000, 0.1)), ...o });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let expire!: (e: Error) => void;
+  const expired = new Promise<never>((_, reject) => (expire = reject));
+  const alive = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => expire(new PkgswitchError(VerifyExit.IO, `fleet database ${db.target.display} did not answer within ${ms} ms while ${doing}; nothing was changed here — check the server, or allow longer with --timeout MS`)), ms);
+  };
+  let timedOut = false;
+  alive();
   try {
-    return await fn(db);
+    const work = fn(db, alive);
+    work.catch(() => {});
+    return await Promise.race([work, expired.catch((e) => ((timedOut = true), Promise.reject(e)))]);
   } catch (e) {
     throw dbError(e, db.target, doing);
   } finally {
-    await db.close().catch(() => {});
+    clearTimeout(timer);
+    await (timedOut ? db.sql.end({ timeout: 0 }) : db.close()).catch(() => {});
   }
 }
 

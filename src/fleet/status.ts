@@ -38,6 +38,10 @@ export async function fleetStatus(db: Db, o: { silentDays: number; now?: Date })
   const sql = db.sql;
   await requireSchema(sql, db.target.display);
   const now = o.now ?? new Date();
+  // "unsigned" by a text test on the ledger line (canonical JSON, so a
+  // signed one holds exactly that text), not a ::jsonb cast: one row that
+  // is not JSON (a host may insert anything) would fail the query, and the
+  // status, for every host. fleet verify says what is wrong with the row.
   const rows = await sql<{ host_id: string; ops: string; unsigned: string; failed: string; last_push: Date | null; open_alarms: string; seq: string | null; op: string | null; command: string | null; status: string | null; exit_code: number | null; op_ts: Date | null }[]>`
     SELECT h.host_id,
       coalesce(s.ops, 0)::text AS ops, coalesce(s.unsigned, 0)::text AS unsigned, coalesce(s.failed, 0)::text AS failed, s.last_push,
@@ -46,7 +50,7 @@ export async function fleetStatus(db: Db, o: { silentDays: number; now?: Date })
     FROM (SELECT host_id FROM pkgswitch.hosts UNION SELECT host_id FROM pkgswitch.alarms) h
     LEFT JOIN LATERAL (
       SELECT count(*) AS ops,
-        count(*) FILTER (WHERE ledger_line::jsonb->>'signature' <> 'signed') AS unsigned,
+        count(*) FILTER (WHERE position('"signature":"signed"' IN ledger_line) = 0) AS unsigned,
         count(*) FILTER (WHERE status IS NULL OR status NOT IN ('ok', 'dry_run')) AS failed,
         max(received_at) AS last_push
       FROM pkgswitch.operations o WHERE o.host_id = h.host_id) s ON true

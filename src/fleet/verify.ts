@@ -4,7 +4,7 @@
  *
  * - each operation: strict JSONL, chain, link to the previous operation,
  *   head, jsonl_sha256, signature with the keys the host had at that seq
- *   (host_keys: a key counts from the operation that announced it), SBOM
+ *   (host_keys: a key counts after the operation that announced it), SBOM
  *   digest; the summary columns fleet status shows must match the JSONL;
  * - the ledger: one line per seq, 0.., each strictly canonical;
  * - every checkpoint the host ever pushed: signature, origin, the Merkle
@@ -31,6 +31,9 @@ export interface FleetVerifyOptions {
   allowUnsigned?: boolean;
   /** Rows fetched per round trip. */
   batch?: number;
+  /** Called whenever the database has answered: a deadline counts from the
+   * last answer, so a large fleet is not cut off while rows keep coming. */
+  alive?: () => void;
 }
 
 export interface HostReport {
@@ -85,14 +88,45 @@ async function verifyHost(db: Db, host: string, o: FleetVerifyOptions): Promise<
   const sql = db.sql;
   const report = new Report();
   const keys = trustedKeys(host, await sql<KeyRow[]>`SELECT key_id, public_key, from_seq::text, announced_by FROM pkgswitch.host_keys k WHERE host_id = ${host} ORDER BY k.from_seq, k.key_id`, report);
-  const trustAt = (seq: number): TrustedKey[] => keys.filter((k) => k.from <= seq);
+  // Any host may insert host_keys rows for any host (one shared role), so a
+  // row says nothing by itself. A key is trusted only if it is the host's
+  // first key — the one unannounced key, which must be the key of the host's
+  // first signed operation, registered from that seq — or announced by a
+  // key.rotate event (checked below). Decided at the first signed operation.
+  const rotations = new Map<string, { seq: number; public_key: string; signedBy: string | null }>();
+  let firstKey: string | null | undefined;
+  const decideFirstKey = (signed: { seq: number; keyId: string | null } | null) => {
+    if (firstKey !== undefined) return;
+    firstKey = null;
+    for (const k of keys) {
+      if (k.announcedBy !== null) continue;
+      if (firstKey === null && signed && k.id === signed.keyId && k.from === signed.seq) {
+        firstKey = k.id;
+        report.pass("keys.first");
+      } else report.fail("keys", VerifyExit.TAMPERED, `key ${k.id} is registered from seq ${k.from} with no announcement, but only the key of the host's first signed operation (${signed ? `key ${signed.keyId ?? "?"} at seq ${signed.seq}` : "there is none"}) is taken on first use; any other key needs a key.rotate event signed by the previous key`, { file: `host_keys(${host})` });
+    }
+  };
+  // An announced key: only once the key.rotate event announcing it, with
+  // its public key, was seen at its from_seq, signed by another key.
+  const announced = (k: (typeof keys)[number]) => {
+    const rot = rotations.get(k.id);
+    return rot !== undefined && rot.seq === k.from && rot.public_key === k.text && rot.signedBy !== k.id;
+  };
+  const accepted = (k: (typeof keys)[number]) => (k.announcedBy === null ? k.id === firstKey : announced(k));
+  // An operation: the first key from its first signed operation on; an
+  // announced key only after the operation announcing it, which the previous
+  // key must sign (else a key could announce itself). A checkpoint of size n
+  // comes after operation n-1, so one covering the announcement may already
+  // be signed by the new key.
+  const trustAt = (seq: number): TrustedKey[] => keys.filter((k) => accepted(k) && (k.announcedBy === null ? k.from <= seq : k.from < seq));
+  const trustForCheckpoint = (size: number): TrustedKey[] => keys.filter((k) => accepted(k) && k.from <= size - 1);
   const where = (seq: number, op?: string) => ({ file: `fleet:${host}`, line: seq, ...(op ? { op } : {}) });
   const leaves: Uint8Array[] = [];
-  const rotations = new Map<string, { seq: number; public_key: string }>();
   let prevHead: string | null = GENESIS;
   let expect = 0;
 
   for await (const rows of sql<OpRow[]>`SELECT seq::text, op, ledger_line, jsonl, sig, sbom, command, status, exit_code, op_ts FROM pkgswitch.operations o WHERE host_id = ${host} ORDER BY o.seq`.cursor(o.batch ?? 200)) {
+    o.alive?.();
     for (const r of rows) {
       const seq = Number(r.seq);
       if (seq !== expect) {
@@ -109,6 +143,7 @@ async function verifyHost(db: Db, host: string, o: FleetVerifyOptions): Promise<
         continue;
       }
       const entry = parsed.entry;
+      if (entry.signature === "signed") decideFirstKey({ seq, keyId: entry.key_id });
       if (entry.op !== r.op) report.fail("ledger", VerifyExit.TAMPERED, `the row is for operation ${r.op} but its ledger line names ${entry.op}`, where(seq, r.op));
       const files: Record<string, Buffer | null> = { [jsonlName(entry.op)]: r.jsonl, [sigName(entry.op)]: r.sig, [sbomName(entry.op)]: r.sbom };
       const src: ArtifactSource = {
@@ -126,15 +161,17 @@ async function verifyHost(db: Db, host: string, o: FleetVerifyOptions): Promise<
       const bad = (Object.keys(want) as (keyof typeof want)[]).filter((k) => cols[k] !== want[k]);
       if (bad.length) report.fail("summary", VerifyExit.TAMPERED, `the summary column(s) ${bad.join(", ")} disagree with the operation's events (${bad.map((k) => `${JSON.stringify(cols[k])} vs ${JSON.stringify(want[k])}`).join("; ")})`, where(seq, r.op));
       else report.pass("summary");
-      for (const rot of s.rotations) if (!rotations.has(rot.key_id)) rotations.set(rot.key_id, { seq, public_key: rot.public_key });
+      for (const rot of s.rotations) if (!rotations.has(rot.key_id)) rotations.set(rot.key_id, { seq, public_key: rot.public_key, signedBy: entry.key_id });
     }
   }
 
+  decideFirstKey(null);
   // Keys after the first must have been announced where host_keys says.
   for (const k of keys) {
     if (k.announcedBy === null) continue;
     const rot = rotations.get(k.id);
     if (!rot || rot.seq !== k.from || rot.public_key !== k.text) report.fail("keys", VerifyExit.TAMPERED, `key ${k.id} is registered from seq ${k.from} (announced by ${k.announcedBy}), but no key.rotate event there announces it`, { file: `host_keys(${host})` });
+    else if (rot.signedBy === k.id) report.fail("keys", VerifyExit.TAMPERED, `key ${k.id} is announced by an operation it signs itself (${k.announcedBy} at seq ${k.from}); an announcement must be signed by the previous key`, { file: `host_keys(${host})` });
     else report.pass("keys.rotation");
   }
 
@@ -147,7 +184,7 @@ async function verifyHost(db: Db, host: string, o: FleetVerifyOptions): Promise<
     const size = Number(c.size);
     const w = { file: `fleet:${host} checkpoint ${size}` };
     report.count("checkpoints");
-    const checked = checkCheckpoint(c.note, w, { ...trust, keys: size > 0 ? trustAt(size - 1) : [] }, report);
+    const checked = checkCheckpoint(c.note, w, { ...trust, keys: size > 0 ? trustForCheckpoint(size) : [] }, report);
     if (!checked) continue;
     const { cp } = checked;
     if (cp.origin !== `pkgswitch/${host}`) report.fail("checkpoint", VerifyExit.TAMPERED, `origin ${cp.origin} is not pkgswitch/${host}`, w);
@@ -198,7 +235,10 @@ export async function fleetVerify(db: Db, o: FleetVerifyOptions): Promise<HostRe
   const chosen = o.host === undefined ? hosts : hosts.filter((h) => h === o.host);
   if (o.host !== undefined && chosen.length === 0) throw new PkgswitchError(VerifyExit.NOT_FOUND, `the fleet database holds nothing for host ${o.host} (see \`pkgswitch fleet status\`)`);
   const out: HostReport[] = [];
-  for (const host of chosen) out.push({ host, report: await verifyHost(db, host, o) });
+  for (const host of chosen) {
+    o.alive?.();
+    out.push({ host, report: await verifyHost(db, host, o) });
+  }
   return out;
 }
 
