@@ -69,6 +69,7 @@ export function summarize(e: LedgerEntry, jsonl: Uint8Array | null, archived: bo
       } catch {
         continue;
       }
+      if (typeof ev !== "object" || ev === null) continue; // `null`, `5`: nothing to summarize
       if (ev.event === "op.start" && typeof ev.command === "string") {
         command = ev.command;
         const [verb, ...args] = command.split(" ");
@@ -231,6 +232,16 @@ function readOr(path: string): Buffer | null {
   }
 }
 
+const STR = String.raw`"[^"\\]*(?:\\.[^"\\]*)*"`;
+const NUM = String.raw`-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?`;
+/** One summary line exactly as JSON.stringify writes an OpSummaryLine (its
+ * key order): checking a line is one regular-expression match, not a parse. */
+const SUMMARY_RE = new RegExp(
+  String.raw`^\{"seq":(0|[1-9][0-9]{0,15}),"op":"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}","ts":${STR},"command":${STR},"status":${STR},` +
+    String.raw`"exit_code":(?:${NUM}|null),"providers":\[(?:${STR}(?:,${STR})*)?\],"signature":"(?:signed|unsigned|failed)",` +
+    String.raw`"key_id":(?:${STR}|null),"archived":(?:true|false)\}$`,
+);
+
 function readIndex(path: string): { header: Header; body: string } | null {
   const bytes = readOr(path);
   if (!bytes) return null;
@@ -240,10 +251,16 @@ function readIndex(path: string): { header: Header; body: string } | null {
     const header = JSON.parse(text.slice(0, nl)) as Header;
     if (header.v !== 2 || typeof header.ledger_bytes !== "number" || typeof header.lines !== "number") return null;
     const body = text.slice(nl + 1);
-    // Cheap shape check: as many summaries as covered lines, newline-ended.
+    // As many summaries as covered lines, newline-ended, each of the shape
+    // summarize() writes and numbered in ledger order: the callers use the
+    // lines as they are, so one edited by hand (an `op` that is a path, a
+    // `command` that is null) makes the index stale, never a crash.
     if (body !== "" && !body.endsWith("\n")) return null;
     let n = 0;
-    for (let i = body.indexOf("\n"); i >= 0; i = body.indexOf("\n", i + 1)) n++;
+    for (let at = 0, nl = body.indexOf("\n"); nl >= 0; at = nl + 1, nl = body.indexOf("\n", at), n++) {
+      const m = SUMMARY_RE.exec(body.slice(at, nl));
+      if (!m || Number(m[1]) !== n) return null;
+    }
     return n === header.lines ? { header, body } : null;
   } catch {
     return null;

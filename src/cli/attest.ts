@@ -3,13 +3,13 @@
 import { chmodSync, existsSync, lstatSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Exit, PkgswitchError, usageError, VerifyExit, type CommandExit } from "../errors.ts";
-import { present } from "../config/access.ts";
+import { deniedError, isDenied, present } from "../config/access.ts";
 import { writeFileAtomic } from "../fsops/atomic.ts";
 import { formatPublicKey, generateSecretKey, keyIdHex, parsePublicKey, type GeneratedKey } from "../attest/minisign.ts";
 import { DEFAULT_SECRET_KEY, PUBLIC_KEY_FILE, SECRET_KEY_FILE, keyInRoot, loadSecretKey, signerFor } from "../attest/signing.ts";
 import type { CommandContext } from "./command.ts";
 import { runOperation } from "../switch/session.ts";
-import { READ_LIMIT, readBoundedText } from "../config/bounded.ts";
+import { READ_LIMIT, readBoundedText, readProblem } from "../config/bounded.ts";
 
 /** Write a key pair into `dir` (secret 0600). A public key already there
  * moves to trusted/<KEYID>.pub: it stays trusted for what it signed. */
@@ -88,6 +88,18 @@ export async function cmdKeysGenerate(ctx: CommandContext): Promise<CommandExit>
   return Exit.OK;
 }
 
+/** A public key file's text; a directory, a FIFO, a device (a link to
+ * /dev/zero), a file over 1 MiB is not a key file: one line, exit 2 (as a
+ * file that is not a key), never a read that blocks or fills memory. */
+function readPublicKeyFile(path: string, noFollow: boolean): string {
+  try {
+    return readBoundedText(path, { max: READ_LIMIT.small, noFollow });
+  } catch (e) {
+    if (isDenied(e)) throw deniedError(path);
+    throw new PkgswitchError(Exit.USAGE, `public key ${path} ${readProblem(e)}: it must be a regular file of at most 1 MiB holding a minisign public key — ${noFollow ? "move it aside and put the key file there" : "give the .pub file itself"}`);
+  }
+}
+
 export async function cmdKeysShow(ctx: CommandContext): Promise<CommandExit> {
   const given = ctx.parsed.values.pubkey as string[] | undefined;
   let text: string;
@@ -99,7 +111,9 @@ export async function cmdKeysShow(ctx: CommandContext): Promise<CommandExit> {
   } else {
     path = given?.[0] ?? join(ctx.layout().keyDir, PUBLIC_KEY_FILE);
     if (!present(path)) throw new PkgswitchError(VerifyExit.NOT_FOUND, `no public key at ${path} (create one with \`pkgswitch keys generate\`)`);
-    text = readBoundedText(path, { max: READ_LIMIT.small });
+    // The root's own key is not followed through a link (like every file
+    // pkgswitch keeps in a root); a --pubkey the operator names may be one.
+    text = readPublicKeyFile(path, given === undefined);
   }
   let key;
   try {

@@ -37,14 +37,32 @@ export function readOpEvents(auditDir: string, opId: string): AuditEvent[] {
       throw new PkgswitchError(Exit.PERMISSION, `cannot read ${path}: it ${readProblem(e)}`);
     }
   }
+  const verify = `run \`pkgswitch audit verify ${opId}\``;
   return text.split("\n").filter(Boolean).map((l, i) => {
+    let e: unknown;
     try {
       if (tooDeep(l)) throw new Error("nested too deeply");
-      return JSON.parse(l) as AuditEvent;
+      e = JSON.parse(l);
     } catch {
-      throw new PkgswitchError(VerifyExit.NOT_FOUND, `${path}: line ${i + 1} is not JSON`);
+      throw new PkgswitchError(VerifyExit.NOT_FOUND, `${path}: line ${i + 1} is not JSON; ${verify}`);
     }
+    // Valid JSON of the wrong shape is as unreadable as a line that is not
+    // JSON (same exit): what the listing below reads must be there.
+    const bad = eventShapeProblem(e);
+    if (bad) throw new PkgswitchError(VerifyExit.NOT_FOUND, `${path}: line ${i + 1} is not an audit event (${bad}); ${verify}`);
+    return e as AuditEvent;
   });
+}
+
+/** Why `e` is not an event line (an object with a string `event` and `ts`
+ * and an integer `seq`), or null. */
+function eventShapeProblem(e: unknown): string | null {
+  if (typeof e !== "object" || e === null || Array.isArray(e)) return `${Array.isArray(e) ? "a list" : JSON.stringify(e)}, not an object`;
+  const f = e as Record<string, unknown>;
+  if (typeof f.event !== "string") return "its event is not a string";
+  if (typeof f.ts !== "string") return "its ts is not a string";
+  if (!Number.isSafeInteger(f.seq)) return "its seq is not an integer";
+  return null;
 }
 
 /** `audit list [filters]`: from the list index (src/audit/list-index.ts, a
@@ -145,8 +163,26 @@ const detail = (lines: string[]) => lines.map((l) => `\n${" ".repeat(22)}${l}`).
 export function describeEvent(e: AuditEvent): string {
   const f = e as Record<string, unknown>;
   const t = e.ts.slice(11, 23);
-  const rest = (() => {
-    switch (e.event) {
+  return `${String(e.seq).padStart(4)} ${t} ${e.event.padEnd(16)} ${eventDetail(e, f)}`;
+}
+
+/** The event's fields, readably; an event whose fields are not of the types
+ * its kind has (a hand-edited record) is shown as its raw fields instead of
+ * failing half-way through the listing. */
+function eventDetail(e: AuditEvent, f: Record<string, unknown>): string {
+  try {
+    return knownDetail(e, f);
+  } catch {
+    return rawFields(f);
+  }
+}
+
+function rawFields(f: Record<string, unknown>): string {
+  return JSON.stringify(Object.fromEntries(Object.entries(f).filter(([k]) => !["v", "op", "seq", "ts", "event", "prev", "hash"].includes(k))));
+}
+
+function knownDetail(e: AuditEvent, f: Record<string, unknown>): string {
+  switch (e.event) {
       case "op.start": return `${f.command} (root ${f.root}${f.dry_run ? ", dry run" : ""}, pkgswitch ${f.tool_version})`;
       case "op.end": return `status ${f.status}, exit ${f.exit_code}, ${f.duration_ms} ms ${JSON.stringify(f.counts)}`;
       case "pkg.query": return `${cut((f.args as string[]).join(" "), 400)} → rc ${f.rc} (${f.duration_ms} ms)${f.stderr ? detail(String(f.stderr).trimEnd().split("\n").slice(-3).map((l) => `stderr: ${l}`)) : ""}`;
@@ -167,10 +203,8 @@ export function describeEvent(e: AuditEvent): string {
       case "hook.remove": return `${f.path}${f.ok === false ? ` FAILED ${f.error}` : ""}${f.reason ? ` (${f.reason})` : ""}`;
       case "rollback.step": return `${f.path} ${f.action} ${f.ok ? "ok" : "FAILED " + (f.error ?? "")}`;
       case "error": return String(f.message);
-      default: return JSON.stringify(Object.fromEntries(Object.entries(f).filter(([k]) => !["v", "op", "seq", "ts", "event", "prev", "hash"].includes(k))));
-    }
-  })();
-  return `${String(e.seq).padStart(4)} ${t} ${e.event.padEnd(16)} ${rest}`;
+      default: return rawFields(f);
+  }
 }
 
 /** `audit archive --keep N | --before DATE`: move old operations' files into

@@ -9,6 +9,7 @@ import { READ_LIMIT, readBoundedText, readProblem, tooDeep } from "../config/bou
 import { Exit, PkgswitchError } from "../errors.ts";
 import { deniedError, isDenied, present } from "../config/access.ts";
 import { isNormalAbsolute } from "../config/paths.ts";
+import { stateShapeProblem } from "./state-shape.ts";
 
 /** A target's prior identity (fsops/backup.ts: also the sidecar's content). */
 export type { OriginalFile };
@@ -75,12 +76,13 @@ export function loadState(stateDir: string): State {
     const text = readBoundedText(path, { max: READ_LIMIT.record, noFollow: true });
     if (tooDeep(text)) throw new Error("nested too deeply");
     s = JSON.parse(text) as State;
-    if (s.v !== 1 || typeof s.providers !== "object" || s.providers === null) throw new Error("unknown state version");
   } catch (e) {
     if (isDenied(e)) throw deniedError(path);
     throw stateCorrupt(path, (e as NodeJS.ErrnoException).code ? `it ${readProblem(e)}` : (e as Error).message);
   }
-  const bad = untrustedPath(s);
+  // The whole shape first, so that nothing acts on a field of the wrong
+  // type half-way through restoring the targets.
+  const bad = stateShapeProblem(s) ?? untrustedPath(s);
   if (bad) throw stateCorrupt(path, bad);
   return s;
 }
