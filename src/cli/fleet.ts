@@ -51,27 +51,21 @@ function deadline(ctx: CommandContext): { deadlineMs?: number } {
  * its last committed batch (a first push of thousands of operations takes
  * minutes, and each batch it commits is kept). */
 async function pushWithin(url: string, where: string, ctx: CommandContext, timeoutMs: number | undefined, batchOps?: number): Promise<PushResult> {
-  const { openDb, push, dbError, DEFAULT_DEADLINE_MS } = await fleet();
+  const { openDb, push, dbError, DEFAULT_DEADLINE_MS, watchdog, connectTimeoutFor } = await fleet();
   const layout = ctx.layout();
   const ms = timeoutMs ?? DEFAULT_DEADLINE_MS;
-  const db: Db = openDb(url, where, { connectTimeoutS: Math.min(10, Math.max(ms / 1000, 0.1)) });
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let expire!: (e: Error) => void;
-  const deadline = new Promise<never>((_, reject) => (expire = reject));
-  const arm = () => {
-    clearTimeout(timer);
-    const what = timeoutMs !== undefined ? `did not finish within ${ms} ms` : `did not answer within ${ms} ms`;
-    timer = setTimeout(() => expire(new PkgswitchError(VerifyExit.IO, `push to ${db.target.display} ${what}; nothing was changed here — the next push catches up`)), ms);
-  };
-  arm();
+  const db: Db = openDb(url, where, { connectTimeoutS: connectTimeoutFor(ms) });
+  const what = timeoutMs !== undefined ? `did not finish within ${ms} ms` : `did not answer within ${ms} ms`;
+  const dog = watchdog(ms, () => new PkgswitchError(VerifyExit.IO, `push to ${db.target.display} ${what}; nothing was changed here — the next push catches up`));
+  dog.arm();
   try {
-    const work = push(db, layout, { ...(batchOps !== undefined ? { batchOps } : {}), ...(timeoutMs === undefined ? { onBatch: arm } : {}) });
+    const work = push(db, layout, { ...(batchOps !== undefined ? { batchOps } : {}), ...(timeoutMs === undefined ? { onBatch: dog.arm } : {}) });
     work.catch(() => {});
-    return await Promise.race([work, deadline]);
+    return await Promise.race([work, dog.expired]);
   } catch (e) {
     throw dbError(e, db.target, "pushing");
   } finally {
-    clearTimeout(timer);
+    dog.stop();
     await db.sql.end({ timeout: 0 }).catch(() => {});
   }
 }

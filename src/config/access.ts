@@ -3,7 +3,7 @@
  * was told "no provider is enabled" about a 0700 state dir: every read of
  * our own state and record goes through `present`, which says exit 70 and
  * the path instead. */
-import { statSync } from "node:fs";
+import { lstatSync, statSync } from "node:fs";
 import { Exit, PkgswitchError } from "../errors.ts";
 
 const DENIED = new Set(["EACCES", "EPERM"]);
@@ -27,5 +27,16 @@ export function present(path: string): boolean {
     if (isDenied(e)) throw deniedError(path);
     if ((e as NodeJS.ErrnoException).code === "ENOTDIR") return false;
     throw e;
+  }
+}
+
+/** Whether anything is at `path` itself, a dangling link included (a link
+ * to nothing is a mistake to report, not an absent file); unreadable counts
+ * as absent (what needs the file reports the error). */
+export function entryAt(path: string): boolean {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return false;
   }
 }

@@ -1,7 +1,7 @@
 /** The operator's config: `<root>/etc/pkgswitch/config.jsonc` (or --config).
  * JSONC so operators can comment it; every field optional; unknown keys and
  * wrong types are refused with the file and the key named. */
-import { lstatSync } from "node:fs";
+import { entryAt } from "./access.ts";
 import { READ_LIMIT, readBoundedText, readProblem, tooDeep } from "./bounded.ts";
 import { parse, printParseErrorCode, stripComments, type ParseError } from "./jsonc.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
@@ -92,8 +92,7 @@ export function parseConfig(text: string, file: string): Config {
 
 /** Load the config file; a missing default file means defaults. */
 export function loadConfig(file: string, explicit: boolean): Config {
-  // lstat, not existsSync: a dangling link is a mistake to report, not "no config".
-  if (!present(file)) {
+  if (!entryAt(file)) {
     if (explicit) throw configError(file, "no such file");
     return { ...DEFAULT_CONFIG, exclude: {} };
   }
@@ -104,14 +103,4 @@ export function loadConfig(file: string, explicit: boolean): Config {
     throw configError(file, `${readProblem(e)} (it must be a regular file of at most 1 MiB)`);
   }
   return parseConfig(text, file);
-}
-
-/** Whether something (even a dangling link) is at `path`; unreadable
- * counts as absent, as before (what needs it reports the error). */
-function present(path: string): boolean {
-  try {
-    return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
-  } catch {
-    return false;
-  }
 }

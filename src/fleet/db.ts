@@ -104,29 +104,39 @@ export interface DeadlineOptions extends OpenOptions {
   deadlineMs?: number;
 }
 
+/** A deadline that `arm()` (re)starts: `expired` rejects with `fail()` once
+ * `ms` pass without another `arm()`; `stop()` ends it. */
+export function watchdog(ms: number, fail: () => Error): { expired: Promise<never>; arm: () => void; stop: () => void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let expire!: (e: Error) => void;
+  const expired = new Promise<never>((_, reject) => (expire = reject));
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => expire(fail()), ms);
+  };
+  return { expired, arm, stop: () => clearTimeout(timer) };
+}
+
+/** The connect timeout of a command bounded by `ms` (at most 10 s). */
+export const connectTimeoutFor = (ms: number): number => Math.min(10, Math.max(ms / 1000, 0.1));
+
 /** Run `fn` with an open database, mapping every failure; always closes.
  * Past the deadline the connection is dropped (the server rolls back what
  * was open) and the command fails with one line and exit 6. */
 export async function withDb<T>(url: string, where: string, doing: string, fn: (db: Db, alive: () => void) => Promise<T>, o: DeadlineOptions = {}): Promise<T> {
   const ms = o.deadlineMs ?? DEFAULT_DEADLINE_MS;
-  const db = openDb(url, where, { connectTimeoutS: Math.min(10, Math.max(ms / 1000, 0.1)), ...o });
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let expire!: (e: Error) => void;
-  const expired = new Promise<never>((_, reject) => (expire = reject));
-  const alive = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => expire(new PkgswitchError(VerifyExit.IO, `fleet database ${db.target.display} did not answer within ${ms} ms while ${doing}; nothing was changed here — check the server, or allow longer with --timeout MS`)), ms);
-  };
+  const db = openDb(url, where, { connectTimeoutS: connectTimeoutFor(ms), ...o });
+  const dog = watchdog(ms, () => new PkgswitchError(VerifyExit.IO, `fleet database ${db.target.display} did not answer within ${ms} ms while ${doing}; nothing was changed here — check the server, or allow longer with --timeout MS`));
   let timedOut = false;
-  alive();
+  dog.arm();
   try {
-    const work = fn(db, alive);
+    const work = fn(db, dog.arm);
     work.catch(() => {});
-    return await Promise.race([work, expired.catch((e) => ((timedOut = true), Promise.reject(e)))]);
+    return await Promise.race([work, dog.expired.catch((e) => ((timedOut = true), Promise.reject(e)))]);
   } catch (e) {
     throw dbError(e, db.target, doing);
   } finally {
-    clearTimeout(timer);
+    dog.stop();
     await (timedOut ? db.sql.end({ timeout: 0 }) : db.close()).catch(() => {});
   }
 }

@@ -22,6 +22,12 @@ export function writeProblem(e: unknown): string | null {
   return code && code in WRITE_ERRORS ? `${code} (${WRITE_ERRORS[code]})` : null;
 }
 
+/** A failure in one line: the write problem's name, else the first line of
+ * its message. */
+export function problemLine(e: unknown): string {
+  return writeProblem(e) ?? String((e as Error)?.message ?? e).split("\n")[0]!;
+}
+
 export interface Reserve {
   readonly path: string;
   readonly bytes: number;

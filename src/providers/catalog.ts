@@ -1,6 +1,7 @@
 /** The provider catalog: which package replaces which, and how to find the
  * replacement's applets. Data, not code: built-in JSONC plus operator drop-ins. */
-import { lstatSync, readdirSync } from "node:fs";
+import { readdirSync } from "node:fs";
+import { entryAt } from "../config/access.ts";
 import { READ_LIMIT, readBoundedText, readProblem, tooDeep } from "../config/bounded.ts";
 import { join } from "node:path";
 import { parse, printParseErrorCode, type ParseError } from "../config/jsonc.ts";
@@ -161,8 +162,7 @@ function builtinCatalog(): Catalog {
  * (sorted by file name; a later entry replaces an earlier one whole). */
 export function loadCatalog(providersDir: string): Catalog {
   const catalog = builtinCatalog();
-  // lstat, not existsSync: a dangling link is a mistake to report, not an absent directory.
-  if (!present(providersDir)) return catalog;
+  if (!entryAt(providersDir)) return catalog;
   let names: string[];
   try {
     names = readdirSync(providersDir);
@@ -193,14 +193,4 @@ export function resolveProviders(catalog: Catalog, names: string[]): Provider[] 
     );
   }
   return [...new Set(names)].map((n) => catalog.get(n)!);
-}
-
-/** Whether something (even a dangling link) is at `path`; unreadable
- * counts as absent, as before (what needs it reports the error). */
-function present(path: string): boolean {
-  try {
-    return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
-  } catch {
-    return false;
-  }
 }

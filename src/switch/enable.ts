@@ -22,7 +22,7 @@ import { loadState, managerOf, saveState, statePath, type ManagedTarget, type St
 import type { OpContext, OpOutcome } from "./session.ts";
 import { divertedName, divertTargets, UndivertError, undivertTargets } from "./divert.ts";
 import { backupRel, sweepTempFiles, workDirs } from "./sweep.ts";
-import { writeProblem } from "../fsops/reserve.ts";
+import { problemLine, writeProblem } from "../fsops/reserve.ts";
 import { corpusTexts } from "../probes/corpus.ts";
 import { probeWithCache, probesDirOf, readScripts, summaryLine } from "./compat.ts";
 
@@ -393,14 +393,13 @@ function rollback(ctx: OpContext, state: State, plans: ProviderPlan[], swapped: 
       return e as Error;
     }
   };
-  const first = (e: Error) => writeProblem(e) ?? e.message.split("\n")[0];
   for (const m of [...swapped].reverse()) {
     if (!step(m.path, "restore", () => restoreFile(backupHostPath(stateDir, m.backup), hostPath(root, m.path)))) op.record("rollback.step", { path: m.path, action: "restore", ok: true });
     else incomplete.push(m.path);
   }
   for (const d of new Set(swapped.map((m) => dirname(m.path)))) {
     const e = step(d, "fsync", () => fsyncDir(hostPath(root, d)));
-    if (e) left.push(`the restores in ${d} may not be on disk yet (fsync: ${first(e)})`);
+    if (e) left.push(`the restores in ${d} may not be on disk yet (fsync: ${problemLine(e)})`);
   }
   if (incomplete.length > 0) {
     // One next step, the same that status and relink give: disable puts the
@@ -422,8 +421,8 @@ function rollback(ctx: OpContext, state: State, plans: ProviderPlan[], swapped: 
     // The backups and the "pending" state stay: disable removes the
     // diversions (or copies) of a provider it finds there.
     const what = undivert instanceof UndivertError && undivert.diversionsRemoved
-      ? `${undivert.failures.size} .pkgswitch-orig cop${undivert.failures.size === 1 ? "y" : "ies"} of the diverted originals could not be removed (${first(undivert)})`
-      : `the diversions (and their .pkgswitch-orig copies) could not be removed (${first(undivert)})`;
+      ? `${undivert.failures.size} .pkgswitch-orig cop${undivert.failures.size === 1 ? "y" : "ies"} of the diverted originals could not be removed (${problemLine(undivert)})`
+      : `the diversions (and their .pkgswitch-orig copies) could not be removed (${problemLine(undivert)})`;
     left.push(`${what}, so state.json keeps ${names} as pending`);
   } else {
     const kept = backedUp.filter((m) => step(m.path, "drop-backup", () => dropBackup(backupHostPath(stateDir, m.backup))));
@@ -436,7 +435,7 @@ function rollback(ctx: OpContext, state: State, plans: ProviderPlan[], swapped: 
     }
     ctx.spare?.state.release();
     const saved = step(statePath(stateDir), "save-state", () => saveState(stateDir, state));
-    if (saved) left.push(`state.json could not be updated (${first(saved)}) and still lists ${names} as pending`);
+    if (saved) left.push(`state.json could not be updated (${problemLine(saved)}) and still lists ${names} as pending`);
   }
   if (!undoInstalls(ctx, installedByUs)) left.push(`${installedByUs.join(" ")} could not be removed and is still installed`);
   const why = writeProblem(cause) ? cause.message.split("\n")[0] : cause.message;

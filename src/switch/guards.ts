@@ -14,7 +14,7 @@ import type { HookFile } from "../hooks/files.ts";
 import type { HookPackage, PackageBackend } from "../pkgmgr/backend.ts";
 import { foreignAmong, hookBinary, hooksForRoot, presentHooks } from "../hooks/install.ts";
 import { Exit } from "../errors.ts";
-import { writeProblem } from "../fsops/reserve.ts";
+import { problemLine } from "../fsops/reserve.ts";
 import { executableInfo } from "./observe.ts";
 import { loadState } from "./state.ts";
 import type { OpContext, OpOutcome } from "./session.ts";
@@ -77,7 +77,7 @@ export function guardSwitched(ctx: OpContext, switched: OpOutcome, catalog: Iter
   try {
     return { ...switched, result: { ...(switched.result as object), hooks: installGuards(ctx, catalog) } };
   } catch (e) {
-    const why = writeProblem(e) ?? (e as Error).message.split("\n")[0];
+    const why = problemLine(e);
     const message = `the commands are switched, but the package-manager hooks are NOT installed (${why}); until they are, a package upgrade or removal can break the switch — run \`pkgswitch hooks install\``;
     ctx.op.record("error", { message, exit_code: Exit.HOOKS_NOT_INSTALLED, step: "hook.install" });
     return { ...switched, status: "ok", exitCode: Exit.HOOKS_NOT_INSTALLED, result: { ...(switched.result as object), hooks: null, error: message, exit_code: Exit.HOOKS_NOT_INSTALLED } };
@@ -141,7 +141,7 @@ export function dropGuardsIfIdle(ctx: OpContext): GuardsDropped {
     } catch (e) {
       pkgStays = true;
       left.push(pkg.name);
-      ctx.op.record("hook.remove", { path: pkg.packageFile, package: pkg.name, reason, ok: false, error: problemOf(e) });
+      ctx.op.record("hook.remove", { path: pkg.packageFile, package: pkg.name, reason, ok: false, error: problemLine(e) });
     }
   }
   const root = ctx.session.layout.root;
@@ -171,7 +171,7 @@ function removeFiles(op: OpBuffer, root: string, paths: string[], reason: string
     try {
       rmSync(hostPath(root, p), { force: true });
     } catch (e) {
-      op.record("hook.remove", { path: p, reason, ok: false, error: problemOf(e) });
+      op.record("hook.remove", { path: p, reason, ok: false, error: problemLine(e) });
       continue;
     }
     op.record("hook.remove", { path: p, reason });
@@ -179,9 +179,6 @@ function removeFiles(op: OpBuffer, root: string, paths: string[], reason: string
   }
   return removed;
 }
-
-/** One line for a failure: the write problem's name, else the message's first line. */
-const problemOf = (e: unknown): string => writeProblem(e) ?? String((e as Error)?.message ?? e).split("\n")[0]!;
 
 /** Write the hook files and record each. With `onlyChanged` (enable), a
  * file whose content is already right is left alone and not recorded;
