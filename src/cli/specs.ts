@@ -140,7 +140,7 @@ export const SPECS = {
     path: ["audit", "checkpoint"],
     args: "",
     summary: "print the current signed checkpoint (keep a copy off the host)",
-    help: "Prints <audit dir>/checkpoint, the C2SP signed note over the ledger's Merkle tree. Keep copies elsewhere: `pkgswitch audit verify --since-checkpoint FILE` then proves the log only grew since. Exit 3 when there is none (no signed operation yet).",
+    help: "Prints <audit dir>/checkpoint, the C2SP signed note over the ledger's Merkle tree, after checking it as `audit verify` does: its form, its signature by a trusted key (<root>/etc/pkgswitch/keys/signing.pub and trusted/*.pub; with none, a warning that the signature was not checked), its tree size and root against ledger.jsonl. Keep copies elsewhere: `pkgswitch audit verify --since-checkpoint FILE` then proves the log only grew since. Exit codes as `audit verify`: 0 printed; 1 not a valid checkpoint, a signature that does not verify, or a ledger it does not match (nothing printed); 3 none (no signed operation yet); 4 signed by a key not in the trusted set; 6 unreadable.",
     options: {},
   },
   "audit export": {

@@ -6,17 +6,16 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Exit, PkgswitchError, usageError, VerifyExit, type CommandExit } from "../errors.ts";
 import { writeFileAtomic } from "../fsops/atomic.ts";
-import { parseCheckpoint } from "../audit/note.ts";
 import { parseOpId } from "../audit/opid.ts";
 import { runOperation } from "../switch/session.ts";
 import { exportBundle, serializeBundle, verifyBundle } from "../verify/bundle.ts";
 import { readArtifact } from "../verify/files.ts";
-import { EXIT_MEANING, type Report } from "../verify/report.ts";
+import { EXIT_MEANING, EXIT_PRECEDENCE, type Report } from "../verify/report.ts";
 import { defaultTrust, trustFromFiles, type TrustSet } from "../verify/trust.ts";
 import { CHECKPOINT_FILE, jsonlName } from "../audit/names.ts";
 import { segmentOf } from "../audit/archive.ts";
 import { readLedger } from "../audit/store.ts";
-import { verifyAll, verifyOp } from "../verify/verify.ts";
+import { verifyAll, verifyCheckpoint, verifyOp } from "../verify/verify.ts";
 import type { Command, CommandContext } from "./command.ts";
 import { writeStdout } from "./output.ts";
 import { SPECS } from "./specs.ts";
@@ -102,22 +101,33 @@ export async function cmdAuditVerify(ctx: CommandContext): Promise<CommandExit> 
 
 export async function cmdAuditCheckpoint(ctx: CommandContext): Promise<CommandExit> {
   if (ctx.args.length > 0) throw usageError("audit checkpoint takes no arguments");
-  const path = join(ctx.layout().auditDir, CHECKPOINT_FILE);
+  const dir = ctx.layout().auditDir;
+  const path = join(dir, CHECKPOINT_FILE);
   const r = readArtifact(path);
   if (!r.ok) {
     if (r.exit === VerifyExit.NOT_FOUND) throw new PkgswitchError(VerifyExit.NOT_FOUND, `no checkpoint at ${path} (it is written after each signed operation)`);
     throw new PkgswitchError(VerifyExit.IO, r.message);
   }
+  // What is printed is copied off the host as evidence: the bytes read once,
+  // checked as `audit verify` checks the current checkpoint, printed only
+  // when they pass. Without any trusted key the signature cannot be checked;
+  // the form, size and root still are, and the operator is told.
+  const trust = trustFor(ctx);
+  const { report, checked } = verifyCheckpoint(dir, r.bytes, trust);
+  const noKeys = trust.keys.length === 0;
+  const failures = report.failures.filter((f) => !(noKeys && f.exit === VerifyExit.UNTRUSTED && f.check === "checkpoint"));
+  if (failures.length > 0) {
+    const code = EXIT_PRECEDENCE.find((c) => failures.some((f) => f.exit === c)) ?? VerifyExit.TAMPERED;
+    const f = failures.find((x) => x.exit === code)!;
+    const where = f.file && f.file !== CHECKPOINT_FILE && !f.message.includes(f.file) ? ` (${f.file}${f.line ? ` line ${f.line}` : ""})` : "";
+    throw new PkgswitchError(code, `checkpoint ${path}: ${f.message}${where}; not printed — run \`pkgswitch audit verify --all\``);
+  }
+  const signature = noKeys ? "not checked" : "verified";
+  if (noKeys) ctx.out.warn(`checkpoint ${path}: signature by ${checked?.keyId ?? "?"} not checked: no trusted key (${trust.source}); its form, tree size and root were checked against the ledger`);
   const text = r.bytes.toString("utf8");
   if (ctx.globals.json) {
-    let parsed: Record<string, unknown> = {};
-    try {
-      const cp = parseCheckpoint(r.bytes);
-      parsed = { origin: cp.origin, size: Number(cp.size), root: Buffer.from(cp.root).toString("base64"), signers: cp.signatures.map((s) => s.name) };
-    } catch (e) {
-      parsed = { error: (e as Error).message };
-    }
-    ctx.out.json({ file: path, checkpoint: text, ...parsed });
+    const cp = checked!.cp;
+    ctx.out.json({ file: path, checkpoint: text, origin: cp.origin, size: Number(cp.size), root: Buffer.from(cp.root).toString("base64"), signers: cp.signatures.map((s) => s.name), key_id: checked!.keyId, signature });
   } else writeStdout(text);
   return Exit.OK;
 }

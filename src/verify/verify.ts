@@ -93,19 +93,39 @@ function readLedgerState(dir: string, report: Report): LedgerState {
  * root must be the tree's (verify --all). */
 function checkCurrentCheckpoint(dir: string, ledger: LedgerState, trust: TrustSet, report: Report, full: boolean): CheckedCheckpoint | null {
   const lines = ledger.index;
-  const n = lines.length;
-  const signedFrom = (from: number) => {
-    for (let i = from; i < n; i++) if (lines.signed(i)) return i;
-    return -1;
-  };
   const r = readArtifact(join(dir, CHECKPOINT_FILE));
   if (!r.ok) {
     if (r.exit === VerifyExit.IO) report.fail("checkpoint", VerifyExit.IO, r.message, { file: CHECKPOINT_FILE });
-    else if (signedFrom(0) >= 0) report.fail("checkpoint", VerifyExit.NOT_FOUND, "checkpoint missing, though signed operations are recorded", { file: CHECKPOINT_FILE });
-    else if (n > 0) report.warn("checkpoint", "no checkpoint: no operation was signed, so the ledger is not anchored by a signature", { file: CHECKPOINT_FILE });
+    else if (signedFrom(lines, 0) >= 0) report.fail("checkpoint", VerifyExit.NOT_FOUND, "checkpoint missing, though signed operations are recorded", { file: CHECKPOINT_FILE });
+    else if (lines.length > 0) report.warn("checkpoint", "no checkpoint: no operation was signed, so the ledger is not anchored by a signature", { file: CHECKPOINT_FILE });
     return null;
   }
-  const checked = checkCheckpoint(r.bytes, { file: CHECKPOINT_FILE }, trust, report);
+  return checkCheckpointBytes(r.bytes, ledger, trust, report, full);
+}
+
+/** The first signed ledger line at or after `from`, or -1. */
+function signedFrom(lines: LedgerIndex, from: number): number {
+  for (let i = from; i < lines.length; i++) if (lines.signed(i)) return i;
+  return -1;
+}
+
+/**
+ * `audit checkpoint`: the checkpoint bytes about to be printed, checked as
+ * `verify --op` checks the current checkpoint — the strict C2SP parse, the
+ * signature by a trusted key, its tree size and root against the ledger's
+ * Merkle tree (a checkpoint may lag behind the ledger: unsigned operations
+ * do not re-sign it). Reads the ledger, no operation's files.
+ */
+export function verifyCheckpoint(auditDir: string, bytes: Uint8Array, trust: TrustSet): { report: Report; checked: CheckedCheckpoint | null } {
+  const report = new Report();
+  const ledger = readLedgerState(auditDir, report);
+  return { report, checked: checkCheckpointBytes(bytes, ledger, trust, report, false) };
+}
+
+function checkCheckpointBytes(bytes: Uint8Array, ledger: LedgerState, trust: TrustSet, report: Report, full: boolean): CheckedCheckpoint | null {
+  const lines = ledger.index;
+  const n = lines.length;
+  const checked = checkCheckpoint(bytes, { file: CHECKPOINT_FILE }, trust, report);
   if (!checked) return null;
   const { cp } = checked;
   report.count("checkpoint_size", Number(cp.size));
@@ -126,7 +146,7 @@ function checkCurrentCheckpoint(dir: string, ledger: LedgerState, trust: TrustSe
     return checked;
   }
   if (full && cp.size < BigInt(n)) {
-    const signed = signedFrom(Number(cp.size));
+    const signed = signedFrom(lines, Number(cp.size));
     if (signed >= 0) {
       report.fail("checkpoint", VerifyExit.TAMPERED, `covers ${cp.size} of ${n} operations, but ledger line ${signed + 1} is signed, so its operation should have extended the checkpoint: either the checkpoint was replaced by an older one, or the ledger lost or changed lines before it (pkgswitch then refuses to re-sign; see the operation's "checkpoint not updated" warning)`, { file: CHECKPOINT_FILE });
     } else {
