@@ -14,7 +14,8 @@
  *                       key_id[8] || sk[64] = seed || pk || checksum[32])
  *                With "Sc" the last 104 bytes (key_id, sk, checksum) are XORed
  *                with scrypt(passphrase, salt); checksum =
- *                BLAKE2b-256("Ed" || key_id || sk).
+ *                BLAKE2b-256("Ed" || key_id || sk) (all zero in an unencrypted
+ *                key from minisign -G -W: see parseSecretKey).
  *
  *   signature    untrusted comment: <text>
  *                base64("ED" || key_id[8] || Ed25519(BLAKE2b-512(file)))
@@ -33,9 +34,14 @@ import { b64, decodeBase64 } from "../encoding/base64.ts";
 import { blake2b512 } from "./blake2.ts";
 import { publicKeyFromSeed, sign, verifyStrict } from "./ed25519.ts";
 
-/** A malformed key or signature file, or a key that cannot be unlocked. */
+/** A malformed key or signature file, or a key that cannot be unlocked.
+ * `corrupt`: a secret key whose bytes contradict each other (damaged, not
+ * merely locked): no passphrase will make it usable. */
 export class MinisignError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly corrupt = false,
+  ) {
     super(message);
     this.name = "MinisignError";
   }
@@ -177,11 +183,13 @@ function secretKeyChecksum(keyId: Uint8Array, sk64: Uint8Array): Uint8Array {
 }
 
 /**
- * Unencrypted secret key file text, laid out exactly as `minisign -G -W`
- * (0.11) writes it: same comment ("encrypted" included), KDF algorithm 00 00,
- * zero salt and limits, and an all-zero checksum (0.11 neither writes nor
- * checks one for unencrypted keys). `parseSecretKey` guards such keys by
- * checking that the stored public half matches the seed instead.
+ * Unencrypted secret key file text, laid out as `minisign -G -W` (0.11)
+ * writes it — same comment ("encrypted" included), KDF algorithm 00 00, zero
+ * salt and limits — but with the checksum filled in, as `minisign -C -W`
+ * (removing a passphrase) leaves it: minisign never checks the checksum of an
+ * unencrypted key, so stock minisign signs with it alike, and here it guards
+ * the key id, which nothing else in the file does (since 0.4.3; before, the
+ * checksum was left zero as -G -W leaves it).
  */
 export function formatSecretKey(secret: SecretKey): string {
   checkLen(secret.seed, 32, "seed");
@@ -195,7 +203,7 @@ export function formatSecretKey(secret: SecretKey): string {
   raw.set(secret.keyId, ENCRYPTED_OFFSET);
   raw.set(secret.seed, ENCRYPTED_OFFSET + 8);
   raw.set(secret.pk, ENCRYPTED_OFFSET + 40);
-  // checksum [126..158) stays zero, as minisign -W writes it
+  raw.set(secretKeyChecksum(secret.keyId, raw.subarray(ENCRYPTED_OFFSET + 8, ENCRYPTED_OFFSET + 72)), ENCRYPTED_OFFSET + 72);
   return `${UNTRUSTED_PREFIX}${SECRET_KEY_COMMENT}\n${b64(raw)}\n`;
 }
 
@@ -284,20 +292,38 @@ export function parseSecretKey(text: string, getPassphrase?: () => string | unde
   const keyId = secret.slice(0, 8);
   const sk = secret.subarray(8, 72);
   const stored = secret.subarray(72, 104);
-  // Unencrypted keys from minisign -W carry no checksum (all zero); any other
-  // value must be right.
-  const unchecked = !encrypted && stored.every((b) => b === 0);
-  if (!unchecked && !equalBytes(secretKeyChecksum(keyId, sk), stored)) {
-    throw new MinisignError(
-      encrypted ? "wrong passphrase or corrupt key (checksum mismatch)" : "corrupt secret key (checksum mismatch)",
-    );
+  // An all-zero checksum is legitimate in exactly one case: an unencrypted
+  // key as `minisign -G -W` writes it. Its generate() zeroes the whole
+  // struct and computes the checksum only in encrypt_key(), which -W skips;
+  // seckey_load() checks it only in decrypt_key(), i.e. for "Sc" keys
+  // (jedisct1/minisign src/minisign.c, tags 0.11 and 0.12; /usr/bin/minisign
+  // 0.11 -G -W here writes 32 zero bytes, tests/unit/minisign.test.ts). Such
+  // a key also has a zero salt and zero limits — `minisign -C -W` keeps the
+  // salt and limits of the encrypted key but its valid checksum too — so a
+  // zero checksum with anything else there is damage, not minisign. Every
+  // other checksum must be right: it covers the key id, which a zero one
+  // leaves unprotected (loadSecretKey then checks the id against the public
+  // key beside the file).
+  const minisignW = !encrypted && stored.every((b) => b === 0) && raw.subarray(6, ENCRYPTED_OFFSET).every((b) => b === 0);
+  if (!minisignW && !equalBytes(secretKeyChecksum(keyId, sk), stored)) {
+    if (encrypted) throw new MinisignError("wrong passphrase or corrupt key (checksum mismatch)");
+    throw new MinisignError("corrupt secret key (checksum mismatch: the key id or the key was altered)", true);
   }
   const seed = sk.slice(0, 32);
   const pk = sk.slice(32, 64);
   if (!equalBytes(publicKeyFromSeed(seed), pk)) {
-    throw new MinisignError("corrupt secret key (public half does not match the seed)");
+    throw new MinisignError("corrupt secret key (public half does not match the seed)", true);
   }
   return { keyId, seed, pk };
+}
+
+/** Whether a secret key file that `parseSecretKey` accepted leaves its key
+ * id unprotected: an unencrypted key with the all-zero checksum of
+ * `minisign -G -W`. */
+export function secretKeyIdUnchecked(text: string): boolean {
+  const [, line] = keyFileLines(text, "secret key");
+  const raw = decodeBase64Strict(line!, "secret key");
+  return raw.length === SECRET_KEY_BYTES && raw[2] === 0 && raw[3] === 0 && raw.subarray(ENCRYPTED_OFFSET + 72).every((b) => b === 0);
 }
 
 // --- signatures ------------------------------------------------------------------

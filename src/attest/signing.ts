@@ -12,7 +12,7 @@ import { checkpointBody } from "../audit/note.ts";
 import { journalMacKey } from "../audit/journal-mac.ts";
 import { hashCacheMacKey } from "../hashing/cache.ts";
 import { signNote } from "./notesig.ts";
-import { keyIdHex, parseSecretKey, signPrehashed, type SecretKey } from "./minisign.ts";
+import { keyIdHex, MinisignError, parsePublicKey, parseSecretKey, secretKeyIdUnchecked, signPrehashed, type PublicKey, type SecretKey } from "./minisign.ts";
 import { writeStderr } from "../sys/stdio.ts";
 
 export const SECRET_KEY_FILE = "signing.key";
@@ -64,9 +64,10 @@ export function checkKeyFile(path: string, noFollow = false): void {
   if (st.uid !== 0 && st.uid !== uid) throw new PkgswitchError(Exit.PERMISSION, `signing key ${path} is owned by uid ${st.uid}, not root`);
 }
 
-/** Load a secret key file (passphrase from env or the terminal). `noFollow`:
- * see checkKeyFile (`keyInRoot` gives the path and the flag). */
-export function loadSecretKey(path: string, env: Record<string, string | undefined>, noFollow = false): SecretKey {
+/** Load a secret key file (passphrase from env or, with `prompt`, the
+ * terminal). `noFollow`: see checkKeyFile (`keyInRoot` gives the path and
+ * the flag). */
+export function loadSecretKey(path: string, env: Record<string, string | undefined>, noFollow = false, prompt = true): SecretKey {
   checkKeyFile(path, noFollow);
   let text: string;
   try {
@@ -74,11 +75,44 @@ export function loadSecretKey(path: string, env: Record<string, string | undefin
   } catch (e) {
     throw new PkgswitchError(Exit.PERMISSION, `cannot read signing key ${path}: ${readProblem(e)}`);
   }
+  let secret: SecretKey;
   try {
-    return parseSecretKey(text, () => env.PKGSWITCH_KEY_PASSPHRASE ?? promptPassphrase(`passphrase for ${path}: `));
+    secret = parseSecretKey(text, () => env.PKGSWITCH_KEY_PASSPHRASE ?? (prompt ? promptPassphrase(`passphrase for ${path}: `) : undefined));
   } catch (e) {
-    throw new PkgswitchError(Exit.USAGE, `signing key ${path}: ${(e as Error).message}`);
+    const damaged = e instanceof MinisignError && e.corrupt ? ` — restore it from a backup, or make a new key pair (\`pkgswitch keys generate --force\`, or \`minisign -G\`)` : "";
+    throw new PkgswitchError(Exit.USAGE, `signing key ${path}: ${(e as Error).message}${damaged}`);
   }
+  if (secretKeyIdUnchecked(text)) checkKeyIdBeside(path, secret, noFollow);
+  return secret;
+}
+
+/** The public key file kept beside a secret key: <name>.pub for <name>.key
+ * (signing.key → signing.pub, as `keys generate` writes them and as
+ * `minisign -G -p X.pub -s X.key` is usually run), else <file>.pub. */
+export function publicKeyBeside(path: string): string {
+  return path.endsWith(".key") ? `${path.slice(0, -4)}.pub` : `${path}.pub`;
+}
+
+/** A key with the zero checksum of `minisign -G -W` (and every key pkgswitch
+ * wrote before 0.4.3) has nothing that protects its key id: a damaged id
+ * would sign each operation under an id no verifier holds, and the record
+ * would show it only later, as untrusted. The public key beside it holds the
+ * id too: when it is the same Ed25519 key, the ids must agree. A public key
+ * that is missing, unreadable, malformed or of another key proves nothing
+ * here and is left to `audit verify`. */
+function checkKeyIdBeside(path: string, secret: SecretKey, noFollow: boolean): void {
+  const pubPath = publicKeyBeside(path);
+  let pub: PublicKey;
+  try {
+    pub = parsePublicKey(readBoundedText(pubPath, { max: READ_LIMIT.small, noFollow }));
+  } catch {
+    return;
+  }
+  if (!Buffer.from(pub.pk).equals(Buffer.from(secret.pk)) || Buffer.from(pub.keyId).equals(Buffer.from(secret.keyId))) return;
+  throw new PkgswitchError(
+    Exit.USAGE,
+    `signing key ${path}: key id ${keyIdHex(secret.keyId)} does not match ${keyIdHex(pub.keyId)} of the public key beside it (${pubPath}), the same Ed25519 key: one of the two files is damaged (the secret key's checksum is zero, as \`minisign -G -W\` writes it, so it cannot tell which) — restore them from a backup, or make a new key pair (\`pkgswitch keys generate --force\`, or \`minisign -G\`)`,
+  );
 }
 
 /** Read a passphrase from the terminal without echo; undefined when there is none. */

@@ -123,7 +123,23 @@ export async function cmdKeysShow(ctx: CommandContext): Promise<CommandExit> {
   }
   const id = keyIdHex(key.keyId);
   const line = text.trim().split("\n")[1]!;
+  if (!ctx.globals.key && !given) warnUnusableDefaultKey(ctx);
   ctx.out.json({ key_id: id, public_key: line, file: path });
   ctx.out.line(`key id:     ${id}\npublic key: ${line}\nfile:       ${path}`);
   return Exit.OK;
+}
+
+/** `keys show` prints signing.pub; the secret key beside it may be damaged
+ * (an operation signing with it is then recorded "failed", with a warning):
+ * say so here too. An encrypted key is not unlocked for this (no prompt, no
+ * scrypt): only a key that fails without its passphrase is reported. */
+function warnUnusableDefaultKey(ctx: CommandContext): void {
+  const { path, noFollow } = keyInRoot(ctx.layout(), DEFAULT_SECRET_KEY);
+  if (!lstatSync(path, { throwIfNoEntry: false })) return;
+  try {
+    loadSecretKey(path, {}, noFollow, false);
+  } catch (e) {
+    if (e instanceof PkgswitchError && /passphrase is required/.test(e.message)) return;
+    ctx.out.warn(`${(e as Error).message}; an operation that signs with it is recorded "signature": "failed"`);
+  }
 }

@@ -168,7 +168,7 @@ export const SPECS = {
     path: ["keys", "show"],
     args: "[--pubkey FILE]",
     summary: "print the key id and public key",
-    help: "Shows the public key that verifies this host's operations (default <root>/etc/pkgswitch/keys/signing.pub, or the one derived from --key).",
+    help: "Shows the public key that verifies this host's operations (default <root>/etc/pkgswitch/keys/signing.pub, with a warning when the signing.key beside it cannot be used; or the one derived from --key, which refuses a damaged key: exit 2).",
     options: { pubkey: { type: "string", multiple: true } },
   },
   "fleet init": {

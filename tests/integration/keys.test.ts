@@ -2,11 +2,11 @@
  * minisign (plain and passphrase-protected), refused when readable by others,
  * rotated with an announcement signed by the old key. */
 import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test";
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { coreutilsRoot, removeRoot } from "../helpers/fakeroot.ts";
-import { pkgswitch, pkgswitchJson } from "../helpers/cli.ts";
+import { diffSnapshots, pkgswitch, pkgswitchJson, snapshotTree } from "../helpers/cli.ts";
 
 // Real roots, apt and dpkg: seconds per test, more on a loaded machine.
 setDefaultTimeout(300_000);
@@ -146,5 +146,94 @@ describe("the checkpoint is never re-signed over a tampered ledger", () => {
     expect(existsSync(join(root, "etc/pkgswitch/keys/trusted", `${first}.pub`))).toBe(true);
     expect(pkgswitch(["--root", root, "disable", "coreutils", "--yes"]).code).toBe(0);
     expect(pkgswitch(["--root", root, "audit", "verify", "--all"]).code).toBe(0);
+  });
+});
+
+/** A copy of a secret key file with its raw bytes changed by `f`. */
+function damaged(text: string, f: (raw: Uint8Array) => void): string {
+  const [comment, line] = text.split("\n") as [string, string];
+  const raw = new Uint8Array(Buffer.from(line, "base64"));
+  f(raw);
+  return `${comment}\n${Buffer.from(raw).toString("base64")}\n`;
+}
+const KEY_ID = 54; // key_id[8] at 54, seed[32] at 62, public half[32] at 94, checksum[32] at 126
+
+describe("damaged secret keys are refused before anything changes (--key: 2; the default key: \"failed\")", () => {
+  /** A root whose default pair is `minisign -G -W`'s (zero checksum) or
+   * pkgswitch's own, with the secret key damaged by `f`. */
+  function rootWith(kind: "minisign" | "pkgswitch", f: (raw: Uint8Array) => void): { root: string; sk: string; pub: string } {
+    const root = newRoot();
+    const keys = join(root, "etc/pkgswitch/keys");
+    const sk = join(keys, "signing.key");
+    const pub = join(keys, "signing.pub");
+    if (kind === "pkgswitch") expect(pkgswitch(["--root", root, "keys", "generate"]).code).toBe(0);
+    else {
+      mkdirSync(keys, { recursive: true, mode: 0o700 });
+      expect(Bun.spawnSync(["minisign", "-G", "-W", "-p", pub, "-s", sk]).exitCode).toBe(0);
+    }
+    writeFileSync(sk, damaged(readFileSync(sk, "utf8"), f), { mode: 0o600 });
+    chmodSync(sk, 0o600);
+    return { root, sk, pub };
+  }
+
+  /** Every way of using the key agrees: `--key … keys show` and `--key …
+   * enable` refuse (2, one line naming the file, nothing changed), `keys
+   * rotate` refuses (2, keys unchanged), `keys show` warns, and an operation
+   * with the default key is done and recorded "failed" with a warning. */
+  function expectUnusable(r: { root: string; sk: string; pub: string }, why: RegExp): void {
+    const before = snapshotTree(r.root);
+    for (const args of [["--key", r.sk, "keys", "show"], ["--key", r.sk, "enable", "coreutils", "--yes"], ["keys", "rotate"]]) {
+      const x = pkgswitch(["--root", r.root, ...args]);
+      const what = `${args.join(" ")} → ${x.code}: ${x.stderr}`;
+      expect(x.code, what).toBe(2);
+      expect(x.stdout, what).toBe("");
+      expect(x.stderr.trim().split("\n"), what).toHaveLength(1);
+      expect(x.stderr, what).toContain(`error: signing key ${r.sk}: `);
+      expect(x.stderr, what).toMatch(why);
+      expect(x.stderr, what).toMatch(/restore .* from a backup, or make a new key pair/);
+      // The lock file (run/lock/pkgswitch.lock) is taken before the key is
+      // read and stays, as after every run; nothing else may change.
+      expect(diffSnapshots(before, snapshotTree(r.root)).filter((d) => !/ run\/lock(\/pkgswitch\.lock)?$/.test(d)), what).toEqual([]);
+    }
+    const show = pkgswitch(["--root", r.root, "keys", "show"]);
+    expect(show.code, show.stderr).toBe(0);
+    expect(show.stdout).toContain(`file:       ${r.pub}`);
+    expect(show.stderr).toMatch(why);
+    expect(show.stderr).toContain('recorded "signature": "failed"');
+    const e = pkgswitch(["--root", r.root, "enable", "coreutils", "--yes"]);
+    expect(e.code, e.stderr).toBe(0);
+    expect(e.stderr).toMatch(/warning: operation \S+ was not signed: signing key /);
+    expect(e.stderr).toMatch(why);
+    expect(ledger(r.root).at(-1)).toMatchObject({ signature: "failed", key_id: null });
+  }
+
+  test("minisign -G -W key (zero checksum) whose key id was damaged: caught by the public key beside it", () => {
+    expectUnusable(rootWith("minisign", (raw) => (raw[KEY_ID + 3]! ^= 0x10)), /key id [0-9A-F]{16} does not match [0-9A-F]{16} of the public key beside it/);
+  });
+
+  test("a key pkgswitch generated whose key id was damaged: caught by its checksum", () => {
+    expectUnusable(rootWith("pkgswitch", (raw) => (raw[KEY_ID]! ^= 1)), /corrupt secret key \(checksum mismatch/);
+  });
+
+  test("a zero checksum on a key not laid out as minisign -G -W writes it (salt, limits): refused", () => {
+    expectUnusable(rootWith("minisign", (raw) => (raw[6]! ^= 1)), /corrupt secret key \(checksum mismatch/);
+  });
+
+  test("a public half that is not the seed's: refused", () => {
+    expectUnusable(rootWith("minisign", (raw) => (raw[100]! ^= 1)), /public half does not match the seed/);
+  });
+
+  test("the undamaged pairs still sign (and the minisign pair verifies with its public key)", () => {
+    for (const kind of ["minisign", "pkgswitch"] as const) {
+      const r = rootWith(kind, () => {});
+      const show = pkgswitch(["--root", r.root, "keys", "show"]);
+      expect(show.code).toBe(0);
+      expect(show.stderr).toBe("");
+      expect(pkgswitch(["--root", r.root, "--key", r.sk, "keys", "show"]).code).toBe(0);
+      expect(pkgswitch(["--root", r.root, "enable", "coreutils", "--yes"]).code).toBe(0);
+      expect(ledger(r.root).at(-1)).toMatchObject({ signature: "signed" });
+      expect(pkgswitch(["--root", r.root, "audit", "verify", "--all"]).code).toBe(0);
+      expect(pkgswitch(["--root", r.root, "audit", "checkpoint"]).code).toBe(0);
+    }
   });
 });

@@ -15,6 +15,7 @@ import {
   parseSecretKey,
   parseSignature,
   scryptParams,
+  secretKeyIdUnchecked,
   type SecretKey,
   signPrehashed,
   verifySignature,
@@ -105,7 +106,7 @@ describe("key ids and public keys", () => {
 });
 
 describe("secret keys", () => {
-  test("generateSecretKey matches the layout of minisign -G -W byte for byte", () => {
+  test("generateSecretKey matches the layout of minisign -G -W, with the checksum filled in", () => {
     const { key } = minisignKeyPair();
     const theirs = read(key).split("\n");
     const ours = generateSecretKey().secretKeyText.split("\n");
@@ -120,9 +121,11 @@ describe("secret keys", () => {
     expect(Buffer.from(a.subarray(0, 54)).toString("hex")).toBe(Buffer.from(b.subarray(0, 54)).toString("hex"));
     expect(Buffer.from(a.subarray(0, 6)).toString("latin1")).toBe("Ed\0\0B2");
     expect(a.subarray(6, 54).every((x) => x === 0)).toBe(true);
-    // minisign 0.11 leaves the checksum of an unencrypted key all zero.
+    // minisign 0.11 leaves the checksum of an unencrypted key all zero; we
+    // write the real one (BLAKE2b-256 of "Ed" || key id || sk), which covers
+    // the key id, as minisign -C -W leaves it.
     expect(b.subarray(126).every((x) => x === 0)).toBe(true);
-    expect(a.subarray(126).every((x) => x === 0)).toBe(true);
+    expect(Buffer.from(a.subarray(126)).toString("hex")).toBe(Buffer.from(blake2b(new Uint8Array([...bytes("Ed"), ...a.subarray(54, 126)]), { dkLen: 32 })).toString("hex"));
   });
 
   test("keys from minisign -G -W load, and minisign signs with keys we generate", () => {
@@ -150,17 +153,62 @@ describe("secret keys", () => {
       f(r);
       return `${comment}\n${Buffer.from(r).toString("base64")}\n`;
     };
+    const zeroChk = (r: Uint8Array) => r.fill(0, 126);
+    const fixChk = (r: Uint8Array) => r.set(blake2b(new Uint8Array([...bytes("Ed"), ...r.subarray(54, 126)]), { dkLen: 32 }), 126);
     expect(parseSecretKey(withRaw(() => {}))).toEqual({ keyId: k.keyId, seed: k.seed, pk: k.pk });
-    expect(() => parseSecretKey(withRaw((r) => (r[70]! ^= 1)))).toThrow(/public half does not match/);
-    expect(() => parseSecretKey(withRaw((r) => (r[120]! ^= 1)))).toThrow(/public half does not match/);
+    expect(parseSecretKey(withRaw(zeroChk))).toEqual({ keyId: k.keyId, seed: k.seed, pk: k.pk });
+    // With its checksum, any damaged byte of key id, seed or public half.
+    for (const at of [54, 61, 70, 120]) expect(() => parseSecretKey(withRaw((r) => (r[at]! ^= 1)))).toThrow(/checksum mismatch/);
+    // Seed and public half that do not belong together, whatever the checksum.
+    expect(() => parseSecretKey(withRaw((r) => ((r[70]! ^= 1), zeroChk(r))))).toThrow(/public half does not match/);
+    expect(() => parseSecretKey(withRaw((r) => ((r[120]! ^= 1), fixChk(r))))).toThrow(/public half does not match/);
     // A non-zero checksum is checked; the right one is accepted.
-    expect(() => parseSecretKey(withRaw((r) => (r[130] = 1)))).toThrow(/checksum mismatch/);
-    const chk = blake2b(new Uint8Array([...bytes("Ed"), ...raw.subarray(54, 126)]), { dkLen: 32 });
-    expect(parseSecretKey(withRaw((r) => r.set(chk, 126))).seed).toEqual(k.seed);
+    expect(() => parseSecretKey(withRaw((r) => (zeroChk(r), (r[130] = 1))))).toThrow(/checksum mismatch/);
+    expect(parseSecretKey(withRaw((r) => ((r[54]! ^= 1), fixChk(r)))).keyId).not.toEqual(k.keyId);
     expect(() => parseSecretKey(withRaw((r) => (r[2] = 0x41)))).toThrow(/key derivation/);
     expect(() => parseSecretKey(withRaw((r) => (r[4] = 0x41)))).toThrow(/checksum algorithm/);
     expect(() => parseSecretKey(`${comment}\n${line.slice(4)}\n`)).toThrow(MinisignError);
+    // Damage is flagged as such (no passphrase helps).
+    try {
+      parseSecretKey(withRaw((r) => (r[54]! ^= 1)));
+    } catch (e) {
+      expect((e as MinisignError).corrupt).toBe(true);
+    }
   });
+
+  test("a zero checksum is accepted only as minisign -G -W writes it (zero salt and limits)", () => {
+    const { key } = minisignKeyPair();
+    const text = read(key);
+    const [comment, line] = text.split("\n") as [string, string];
+    const raw = b64decode(line);
+    expect(raw.subarray(126).every((x) => x === 0)).toBe(true);
+    expect(secretKeyIdUnchecked(text)).toBe(true);
+    expect(parseSecretKey(text).pk).toEqual(parsePublicKey(read(key.replace(/\.key$/, ".pub"))).pk);
+    for (const at of [6, 37, 38, 46, 53]) {
+      const r = raw.slice();
+      r[at]! ^= 1;
+      expect(() => parseSecretKey(`${comment}\n${Buffer.from(r).toString("base64")}\n`)).toThrow(/checksum mismatch/);
+    }
+    // The key id of such a key is covered by nothing in the file (signing.ts
+    // checks it against the public key beside it).
+    const r = raw.slice();
+    r[54]! ^= 1;
+    expect(parseSecretKey(`${comment}\n${Buffer.from(r).toString("base64")}\n`).keyId).toEqual(r.slice(54, 62));
+    expect(secretKeyIdUnchecked(generateSecretKey().secretKeyText)).toBe(false);
+  });
+
+  test("minisign -C -W (passphrase removed) leaves the real checksum, with salt and limits: accepted", () => {
+    const n = counter++;
+    expect(minisign(["-G", "-p", `e${n}.pub`, "-s", `e${n}.key`], "pw\npw\n").status).toBe(0);
+    expect(minisign(["-C", "-W", "-s", `e${n}.key`], "pw\n").status).toBe(0);
+    const text = read(`e${n}.key`);
+    const raw = b64decode(text.split("\n")[1]!);
+    expect(Buffer.from(raw.subarray(2, 4)).toString("hex")).toBe("0000");
+    expect(raw.subarray(6, 54).some((x) => x !== 0)).toBe(true);
+    expect(raw.subarray(126).some((x) => x !== 0)).toBe(true);
+    expect(secretKeyIdUnchecked(text)).toBe(false);
+    expect(parseSecretKey(text).keyId).toEqual(parsePublicKey(read(`e${n}.pub`)).keyId);
+  }, SLOW);
 
   test("scryptParams follows libsodium's pickparams", () => {
     // minisign -G: OPSLIMIT_SENSITIVE / MEMLIMIT_SENSITIVE.
