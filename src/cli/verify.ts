@@ -37,7 +37,6 @@ function printReport(ctx: CommandContext, report: Report, header: Record<string,
 
 /** `audit verify` itself; `run` maps a crash to exit 7. */
 async function runVerify(ctx: CommandContext): Promise<CommandExit> {
-  if (ctx.args.length > 0) throw usageError(`audit verify takes no arguments (did you mean --op ${ctx.args[0]}?)`);
   const op = str(ctx, "op");
   const bundle = str(ctx, "bundle");
   const since = str(ctx, "since-checkpoint");
@@ -101,7 +100,6 @@ export async function cmdAuditVerify(ctx: CommandContext): Promise<CommandExit> 
 }
 
 export async function cmdAuditCheckpoint(ctx: CommandContext): Promise<CommandExit> {
-  if (ctx.args.length > 0) throw usageError("audit checkpoint takes no arguments");
   const path = join(ctx.layout().auditDir, CHECKPOINT_FILE);
   const r = readArtifact(path);
   if (!r.ok) {
@@ -123,7 +121,6 @@ export async function cmdAuditCheckpoint(ctx: CommandContext): Promise<CommandEx
 }
 
 export async function cmdAuditExport(ctx: CommandContext): Promise<CommandExit> {
-  if (ctx.args.length > 0) throw usageError("audit export takes no arguments (use --op ID -o FILE)");
   const op = str(ctx, "op");
   const out = str(ctx, "output");
   if (op === undefined || out === undefined) throw usageError("audit export: give --op ID and -o FILE");
