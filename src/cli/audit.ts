@@ -221,6 +221,12 @@ export async function cmdAuditArchive(ctx: CommandContext): Promise<CommandExit>
     sel = { before: d };
   }
   const s = ctx.session();
+  // A corrupt ledger refuses before the operation starts (as it does for
+  // every operation whose tip check sees it): an edit the tip cannot see
+  // (same length, same last line) would otherwise be found only under the
+  // lock, after a failed archive operation had been appended to it. Read
+  // again under the lock below: another operation may append meanwhile.
+  readLedger(s.layout.auditDir);
   const what = keep !== undefined ? `--keep ${keep}` : `--before ${before}`;
   const { outcome, summary } = await runOperation(s, `audit archive ${what}`, async (c) => {
     const signer = c.signing?.mode === "key" ? c.signing.signer : null;

@@ -15,7 +15,7 @@ import { EXIT_MEANING, type Report } from "../verify/report.ts";
 import { defaultTrust, trustFromFiles, type TrustSet } from "../verify/trust.ts";
 import { CHECKPOINT_FILE, jsonlName } from "../audit/names.ts";
 import { segmentOf } from "../audit/archive.ts";
-import { readLedger } from "../audit/store.ts";
+import { LedgerCorrupt, readLedger } from "../audit/store.ts";
 import { verifyAll, verifyOp } from "../verify/verify.ts";
 import type { Command, CommandContext } from "./command.ts";
 import { writeStdout } from "./output.ts";
@@ -127,7 +127,15 @@ export async function cmdAuditExport(ctx: CommandContext): Promise<CommandExit> 
   const opId = parseOpId(op);
   const dir = ctx.layout().auditDir;
   if (!existsSync(join(dir, jsonlName(opId)))) {
-    const seg = segmentOf(dir, readLedger(dir), opId);
+    let ledger;
+    try {
+      ledger = readLedger(dir);
+    } catch (e) {
+      // In `audit verify`'s codes a damaged record is invalid (1), not 70.
+      if (e instanceof LedgerCorrupt) throw new PkgswitchError(VerifyExit.TAMPERED, e.message);
+      throw e;
+    }
+    const seg = segmentOf(dir, ledger, opId);
     if (seg) throw new PkgswitchError(VerifyExit.NOT_FOUND, `operation ${opId} is archived in ${join(dir, "archive", seg.segment)}; exporting an archived operation is not supported (\`audit verify --op ${opId}\` checks it from the segment)`);
   }
   const bundle = exportBundle(ctx.layout().auditDir, opId, trustFor(ctx));

@@ -191,7 +191,7 @@ describe("ledgerLine / parseLedger", () => {
 
   test("missing final newline", () => {
     const e = parseError(ledgerLine(entry(0)) + ledgerLine(entry(1)).slice(0, -1));
-    expect(e.message).toBe("ledger does not end with a newline");
+    expect(e.message).toBe("it is cut short: the ledger does not end with a newline");
     expect(e.line).toBe(2);
   });
 
