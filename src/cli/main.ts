@@ -58,7 +58,9 @@ function commandHelp(c: Command): string {
  * anything. */
 function surplusArgument(c: Command, word: string): PkgswitchError {
   const name = `pkgswitch ${c.path.join(" ")}`;
-  const takes = c.maxArgs === 0 ? "it takes none" : `it takes ${c.maxArgs === 1 ? "one" : `at most ${c.maxArgs}`}: ${name} ${c.args}`;
+  // An op id where a command takes it as an option (`audit verify ID`).
+  const hint = "op" in c.options ? `; did you mean --op ${word}?` : "";
+  const takes = c.maxArgs === 0 ? `it takes none${hint}` : `it takes ${c.maxArgs === 1 ? "one" : `at most ${c.maxArgs}`}: ${name} ${c.args}`;
   return usageError(`unexpected argument ${JSON.stringify(word)} for ${name} (${takes}); see \`${name} --help\``);
 }
 

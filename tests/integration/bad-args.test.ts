@@ -106,7 +106,7 @@ describe("a positional word a command does not take → 2, one line, from the pa
       const name = `pkgswitch ${c.path.join(" ")}`;
       const given = FILLED[c.path.join(" ")] ?? [];
       expect(given.length, name).toBe(c.maxArgs);
-      const takes = c.maxArgs === 0 ? "it takes none" : `it takes one: ${name} ${c.args}`;
+      const takes = c.maxArgs === 0 ? `it takes none${"op" in c.options ? "; did you mean --op extra?" : ""}` : `it takes one: ${name} ${c.args}`;
       refused([...c.path, ...given, "extra"], `unexpected argument "extra" for ${name} (${takes}); see \`${name} --help\``);
       tried++;
     }
@@ -123,6 +123,7 @@ describe("a positional word a command does not take → 2, one line, from the pa
     const j = pkgswitch(["--root", root, "--json", "man", "extra"]);
     expect(j.code).toBe(2);
     expect(JSON.parse(j.stdout)).toEqual({ error: 'unexpected argument "extra" for pkgswitch man (it takes none); see `pkgswitch man --help`', exit_code: 2, op: null });
+    refused(["audit", "verify", op], `unexpected argument "${op}" for pkgswitch audit verify (it takes none; did you mean --op ${op}?); see \`pkgswitch audit verify --help\``);
     refused(["relink", "--hook", "extra"], 'unexpected argument "extra" for pkgswitch relink (it takes none); see `pkgswitch relink --help`');
   });
 
