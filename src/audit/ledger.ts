@@ -33,7 +33,7 @@ const KEYS = ["head", "jsonl_sha256", "key_id", "op", "seq", "signature", "ts", 
  * ledger; the tip's size for lines appended after it). */
 export function parseLedger(text: string, firstSeq = 0): LedgerEntry[] {
   if (text === "") return [];
-  if (!text.endsWith("\n")) throw new LedgerParseError(text.split("\n").length, "ledger does not end with a newline");
+  if (!text.endsWith("\n")) throw new LedgerParseError(text.split("\n").length, "it is cut short: the ledger does not end with a newline");
   const lines = text.slice(0, -1).split("\n");
   return lines.map((line, i) => {
     let obj: LedgerEntry;

@@ -14,7 +14,7 @@
  * that cannot be written only costs the next run the same work. */
 import { closeSync, constants, lstatSync, openSync, readSync } from "node:fs";
 import { present } from "../config/access.ts";
-import { readAuditText } from "./store.ts";
+import { ledgerCorrupt, readAuditText } from "./store.ts";
 import { join } from "node:path";
 import { READ_LIMIT, readBounded } from "../config/bounded.ts";
 import { writeFileAtomic } from "../fsops/atomic.ts";
@@ -23,7 +23,6 @@ import { findSegmentRecords, type SegmentRecord } from "./archive-records.ts";
 import { readSegmentFiles } from "./archive.ts";
 import { parseLedger, type LedgerEntry } from "./ledger.ts";
 import { jsonlName, LEDGER_FILE } from "./names.ts";
-import { Exit, PkgswitchError } from "../errors.ts";
 
 export const LIST_INDEX_FILE = "audit-list-index.jsonl";
 
@@ -113,7 +112,7 @@ export function loadSummaryText(auditDir: string, stateDir: string, save = true)
   try {
     fresh = parseLedger(readRange(ledgerPath, covered, size - covered).toString("utf8"), lines);
   } catch (e) {
-    throw new PkgswitchError(Exit.INTERNAL, `ledger ${ledgerPath} is corrupt (${(e as Error).message}); run \`pkgswitch audit verify --all\``);
+    throw ledgerCorrupt(ledgerPath, e, lines + 1);
   }
   body += summarizeEntries(auditDir, fresh).map((x) => JSON.stringify(x) + "\n").join("");
   if (save && fresh.length > 0) saveIndex(stateDir, ledgerPath, size, lines + fresh.length, body);

@@ -5,7 +5,7 @@ import { READ_LIMIT, readBoundedText, readProblem } from "../config/bounded.ts";
 import { join } from "node:path";
 import { Exit, PkgswitchError } from "../errors.ts";
 import { present } from "../config/access.ts";
-import { parseLedger, type LedgerEntry } from "./ledger.ts";
+import { LedgerParseError, parseLedger, type LedgerEntry } from "./ledger.ts";
 import { CHECKPOINT_FILE, LEDGER_FILE } from "./names.ts";
 
 export function auditIoError(dir: string, e: unknown): PkgswitchError {
@@ -48,14 +48,28 @@ export function readAuditText(path: string, max: number): string {
   }
 }
 
+/** A ledger line that does not parse (LedgerParseError; its line number
+ * counted from `firstLine`, when the text parsed began there): the record
+ * is damaged or was edited, which is not a bug (1) but a file of ours that
+ * is not what it should be — 70, as a ledger that is not a regular file,
+ * before anything changes. Appending to it would bury the damage under new
+ * operations; `audit verify --all` names every bad line. Commands that
+ * exit with `audit verify`'s codes say 1 (invalid) instead. */
+export class LedgerCorrupt extends PkgswitchError {}
+
+export function ledgerCorrupt(path: string, e: unknown, firstLine = 1): LedgerCorrupt {
+  const at = e instanceof LedgerParseError ? ` line ${firstLine - 1 + e.line}` : "";
+  return new LedgerCorrupt(Exit.PERMISSION, `ledger ${path}${at} is corrupt (${(e as Error).message}); nothing was changed — run \`pkgswitch audit verify --all\` and see docs/recovery.md#a-corrupt-ledgerjsonl`);
+}
+
 /** Read and strictly parse the ledger (empty when absent). */
 export function readLedger(dir: string): LedgerEntry[] {
   const path = join(dir, LEDGER_FILE);
   if (!present(path)) return [];
+  const text = readAuditText(path, READ_LIMIT.ledger);
   try {
-    return parseLedger(readAuditText(path, READ_LIMIT.ledger));
+    return parseLedger(text);
   } catch (e) {
-    if (e instanceof PkgswitchError) throw e;
-    throw new PkgswitchError(Exit.INTERNAL, `ledger ${path} is corrupt (${(e as Error).message}); run \`pkgswitch audit verify --all\``);
+    throw ledgerCorrupt(path, e);
   }
 }

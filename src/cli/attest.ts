@@ -2,7 +2,7 @@
  * export live in ./verify.ts). */
 import { chmodSync, existsSync, lstatSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { Exit, PkgswitchError, usageError, VerifyExit, type CommandExit } from "../errors.ts";
+import { Exit, PkgswitchError, VerifyExit, type CommandExit } from "../errors.ts";
 import { deniedError, isDenied, present } from "../config/access.ts";
 import { writeFileAtomic } from "../fsops/atomic.ts";
 import { formatPublicKey, generateSecretKey, keyIdHex, parsePublicKey, type GeneratedKey } from "../attest/minisign.ts";
@@ -36,7 +36,6 @@ function installKeyPair(dir: string, key: GeneratedKey, opId?: string): void {
  * trust); the old public key moves to trusted/ so old operations still
  * verify; the old secret key is removed. */
 export async function cmdKeysRotate(ctx: CommandContext): Promise<CommandExit> {
-  if (ctx.args.length > 0) throw usageError("keys rotate takes no arguments");
   const s = ctx.session();
   const dir = s.layout.keyDir;
   const { path: sk, noFollow } = keyInRoot(s.layout, DEFAULT_SECRET_KEY);
@@ -71,7 +70,6 @@ export async function cmdKeysRotate(ctx: CommandContext): Promise<CommandExit> {
 }
 
 export async function cmdKeysGenerate(ctx: CommandContext): Promise<CommandExit> {
-  if (ctx.args.length > 0) throw usageError("keys generate takes no arguments");
   const dir = resolve((ctx.parsed.values.dir as string | undefined) ?? ctx.layout().keyDir);
   const sk = join(dir, SECRET_KEY_FILE);
   const pk = join(dir, PUBLIC_KEY_FILE);

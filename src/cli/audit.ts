@@ -5,7 +5,7 @@ import { Exit, PkgswitchError, usageError, VerifyExit, type CommandExit } from "
 import { present } from "../config/access.ts";
 import { readLedger } from "../audit/store.ts";
 import { jsonlName } from "../audit/names.ts";
-import { parseOpId } from "../audit/opid.ts";
+import { parseOpId, parseTimeText } from "../audit/opid.ts";
 import type { AuditEvent } from "../audit/event.ts";
 import type { CommandContext } from "./command.ts";
 import { archive, readArchivedFile, segmentOf, type Selection } from "../audit/archive.ts";
@@ -70,7 +70,6 @@ function eventShapeProblem(e: unknown): string | null {
  * with one operation object per line; --jsonl one object per line, nothing
  * else (docs/formats.md). */
 export async function cmdAuditList(ctx: CommandContext): Promise<CommandExit> {
-  if (ctx.args.length > 0) throw usageError("audit list takes no arguments (filters are options: see `pkgswitch audit list --help`)");
   const v = ctx.parsed.values;
   const str = (k: string) => v[k] as string | undefined;
   const oneOf = (k: string, allowed: string[]) => {
@@ -141,7 +140,7 @@ export async function cmdAuditList(ctx: CommandContext): Promise<CommandExit> {
 }
 
 export async function cmdAuditShow(ctx: CommandContext): Promise<CommandExit> {
-  if (ctx.args.length !== 1) throw usageError("audit show: give exactly one op id (see `pkgswitch audit list`)");
+  if (ctx.args.length === 0) throw usageError("audit show: give an op id (see `pkgswitch audit list`)");
   const opId = parseOpId(ctx.args[0]!);
   const s = ctx.session();
   const events = readOpEvents(s.layout.auditDir, opId);
@@ -210,7 +209,6 @@ function knownDetail(e: AuditEvent, f: Record<string, unknown>): string {
 /** `audit archive --keep N | --before DATE`: move old operations' files into
  * signed segments (src/audit/archive.ts), as an operation of its own. */
 export async function cmdAuditArchive(ctx: CommandContext): Promise<CommandExit> {
-  if (ctx.args.length > 0) throw usageError("audit archive takes no arguments (use --keep N or --before DATE)");
   const keep = ctx.parsed.values.keep as string | undefined;
   const before = ctx.parsed.values.before as string | undefined;
   if ((keep === undefined) === (before === undefined)) throw usageError("audit archive: give --keep N or --before DATE (one of them)");
@@ -223,6 +221,12 @@ export async function cmdAuditArchive(ctx: CommandContext): Promise<CommandExit>
     sel = { before: d };
   }
   const s = ctx.session();
+  // A corrupt ledger refuses before the operation starts (as it does for
+  // every operation whose tip check sees it): an edit the tip cannot see
+  // (same length, same last line) would otherwise be found only under the
+  // lock, after a failed archive operation had been appended to it. Read
+  // again under the lock below: another operation may append meanwhile.
+  readLedger(s.layout.auditDir);
   const what = keep !== undefined ? `--keep ${keep}` : `--before ${before}`;
   const { outcome, summary } = await runOperation(s, `audit archive ${what}`, async (c) => {
     const signer = c.signing?.mode === "key" ? c.signing.signer : null;
@@ -239,10 +243,11 @@ export async function cmdAuditArchive(ctx: CommandContext): Promise<CommandExit>
   return outcome.exitCode;
 }
 
-/** A date or time given on the command line (YYYY-MM-DD is midnight UTC). */
+/** A date or time given on the command line (YYYY-MM-DD is midnight UTC);
+ * one that names no real calendar day or time (2026-02-30, hour 25) is a
+ * usage error, never the day `Date` would roll it over to. */
 export function parseDate(text: string, where: string): Date {
-  const iso = /^[0-9]{4}-[0-9]{2}-[0-9]{2}$/.test(text) ? `${text}T00:00:00Z` : text;
-  const ms = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T/.test(iso) ? Date.parse(iso) : NaN;
-  if (Number.isNaN(ms)) throw usageError(`${where} ${JSON.stringify(text)}: expected a date YYYY-MM-DD or an ISO 8601 time (2026-01-01T12:00:00Z)`);
-  return new Date(ms);
+  const t = parseTimeText(text);
+  if ("problem" in t) throw usageError(`${where} ${JSON.stringify(text)}: ${t.problem === null ? "" : `not a valid date (${t.problem}); `}expected a date YYYY-MM-DD or an ISO 8601 time (2026-01-01T12:00:00Z)`);
+  return new Date(t.ms);
 }

@@ -13,7 +13,7 @@ import { loadState } from "../switch/state.ts";
 import type { CommandContext } from "./command.ts";
 
 export async function cmdCheck(ctx: CommandContext): Promise<CommandExit> {
-  if (ctx.args.length !== 1) throw usageError("check: name one provider (see `pkgswitch list`)");
+  if (ctx.args.length === 0) throw usageError("check: name one provider (see `pkgswitch list`)");
   const s = ctx.session();
   const { root, stateDir, providersDir } = s.layout;
   const [provider] = resolveProviders(loadCatalog(providersDir), ctx.args);

@@ -13,6 +13,10 @@ type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
 export interface Command {
   path: string[];
   args: string;
+  /** How many positional arguments the command takes at most (its `args`
+   * form; Infinity: any number). main refuses more before the command
+   * runs, so a surplus word is never silently dropped. */
+  maxArgs: number;
   summary: string;
   help: string;
   options: OptionSpec;

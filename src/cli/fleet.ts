@@ -27,10 +27,6 @@ function dbUrl(ctx: CommandContext): { url: string; where: string } {
   throw usageError(`${ctx.parsed.positionals.slice(0, 2).join(" ")}: name the fleet database with --db postgres://USER@HOST:PORT/DATABASE (or "fleetDb" in the config)`);
 }
 
-function noArgs(ctx: CommandContext, name: string): void {
-  if (ctx.args.length > 0) throw usageError(`${name} takes no arguments (got ${JSON.stringify(ctx.args[0])})`);
-}
-
 function positiveInt(ctx: CommandContext, k: string): number | undefined {
   const v = ctx.parsed.values[k] as string | undefined;
   if (v === undefined) return undefined;
@@ -97,7 +93,6 @@ export function withHookPush(run: (ctx: CommandContext) => Promise<CommandExit>,
 
 export async function cmdFleetInit(ctx: CommandContext): Promise<CommandExit> {
   const { withDb, migrate } = await fleet();
-  noArgs(ctx, "fleet init");
   const { url, where } = dbUrl(ctx);
   const r = await withDb(url, where, "migrating the schema", async (db) => ({ ...(await migrate(db.sql)), db: db.target.display }), deadline(ctx));
   ctx.out.json(r);
@@ -106,7 +101,6 @@ export async function cmdFleetInit(ctx: CommandContext): Promise<CommandExit> {
 }
 
 export async function cmdAuditPush(ctx: CommandContext): Promise<CommandExit> {
-  noArgs(ctx, "audit push");
   const { url, where } = dbUrl(ctx);
   // A refusal (exit 1) is reported like any error: one line, and with --json the error document.
   reportPush(ctx, await pushWithin(url, where, ctx, positiveInt(ctx, "timeout"), positiveInt(ctx, "batch")));
@@ -115,7 +109,6 @@ export async function cmdAuditPush(ctx: CommandContext): Promise<CommandExit> {
 
 export async function cmdFleetVerify(ctx: CommandContext): Promise<CommandExit> {
   const { withDb, fleetVerify, fleetExit, EXIT_MEANING } = await fleet();
-  noArgs(ctx, "fleet verify");
   const { url, where } = dbUrl(ctx);
   const host = ctx.parsed.values.host as string | undefined;
   if (host !== undefined && !/^[0-9a-f]{32}$/.test(host)) throw usageError(`--host ${JSON.stringify(host)}: a host id is 32 lowercase hex digits (see \`pkgswitch fleet status\`)`);
@@ -133,7 +126,6 @@ export async function cmdFleetVerify(ctx: CommandContext): Promise<CommandExit> 
 
 export async function cmdFleetStatus(ctx: CommandContext): Promise<CommandExit> {
   const { withDb, fleetStatus } = await fleet();
-  noArgs(ctx, "fleet status");
   const { url, where } = dbUrl(ctx);
   const silentDays = positiveInt(ctx, "silent-days") ?? 7;
   const hosts = await withDb(url, where, "reading the status", (db) => fleetStatus(db, { silentDays }), deadline(ctx));

@@ -53,6 +53,17 @@ function commandHelp(c: Command): string {
   return `usage: pkgswitch [global options] ${c.path.join(" ")} ${c.args}\n\n${c.summary}.\n\n${c.help}\n${opts.length ? `\noptions:\n${opts.join("\n")}\n` : ""}\nSee \`pkgswitch --help\` for global options.\n`;
 }
 
+/** A positional word past what `c` takes (its spec's maxArgs): refused
+ * here, for every command alike, before the command reads or writes
+ * anything. */
+function surplusArgument(c: Command, word: string): PkgswitchError {
+  const name = `pkgswitch ${c.path.join(" ")}`;
+  // An op id where a command takes it as an option (`audit verify ID`).
+  const hint = "op" in c.options ? `; did you mean --op ${word}?` : "";
+  const takes = c.maxArgs === 0 ? `it takes none${hint}` : `it takes ${c.maxArgs === 1 ? "one" : `at most ${c.maxArgs}`}: ${name} ${c.args}`;
+  return usageError(`unexpected argument ${JSON.stringify(word)} for ${name} (${takes}); see \`${name} --help\``);
+}
+
 /** parseArgs (./args.ts, node:util) only for a command line that is not
  * plain: it alone words the errors. */
 async function parse(argv: string[], options: OptionSpec): Promise<Parsed> {
@@ -101,6 +112,7 @@ export async function main(argv: string[]): Promise<CommandExit> {
     for (const k of Object.keys(parsed.values)) {
       if (!(k in GLOBAL_OPTIONS) && !(k in cmd.options)) throw usageError(`${cmd.path.join(" ")}: unknown option --${k} (see \`pkgswitch ${cmd.path.join(" ")} --help\`)`);
     }
+    if (rest.length > cmd.maxArgs) throw surplusArgument(cmd, rest[cmd.maxArgs]!);
     let session: ReturnType<typeof makeSession> | null = null;
     const ctx: CommandContext = {
       parsed,

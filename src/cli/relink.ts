@@ -2,7 +2,7 @@
  * manager's hooks run it after every transaction, so its no-op case (every
  * switch in place) is kept to what it reads: state, lock, the links, the
  * diversions. The operation that repairs is loaded only when needed. */
-import { Exit, PkgswitchError, usageError, type CommandExit } from "../errors.ts";
+import { Exit, PkgswitchError, type CommandExit } from "../errors.ts";
 import { acquireLock } from "../fsops/lock.ts";
 import { fullJit, stdinText } from "../sys/index.ts";
 import { openBackend } from "../pkgmgr/factory.ts";
@@ -16,7 +16,6 @@ import { withHookPush } from "./fleet.ts";
 
 async function relinkOnce(ctx: CommandContext): Promise<CommandExit> {
   const hook = ctx.parsed.values.hook === true;
-  if (ctx.args.length > 0) throw usageError("relink takes no arguments");
   // Called before a transaction (pkgmgr/hooks.ts): a package list on stdin
   // must be read whole, whatever happens next.
   const pre = PRE_TRANSACTION_HOOKS.find((h) => ctx.parsed.values[h.flag] === true);

@@ -14,7 +14,7 @@ import { EXIT_MEANING, EXIT_PRECEDENCE, type Report } from "../verify/report.ts"
 import { defaultTrust, trustFromFiles, type TrustSet } from "../verify/trust.ts";
 import { CHECKPOINT_FILE, jsonlName } from "../audit/names.ts";
 import { segmentOf } from "../audit/archive.ts";
-import { readLedger } from "../audit/store.ts";
+import { LedgerCorrupt, readLedger } from "../audit/store.ts";
 import { verifyAll, verifyCheckpoint, verifyOp } from "../verify/verify.ts";
 import type { Command, CommandContext } from "./command.ts";
 import { writeStdout } from "./output.ts";
@@ -36,7 +36,6 @@ function printReport(ctx: CommandContext, report: Report, header: Record<string,
 
 /** `audit verify` itself; `run` maps a crash to exit 7. */
 async function runVerify(ctx: CommandContext): Promise<CommandExit> {
-  if (ctx.args.length > 0) throw usageError(`audit verify takes no arguments (did you mean --op ${ctx.args[0]}?)`);
   const op = str(ctx, "op");
   const bundle = str(ctx, "bundle");
   const since = str(ctx, "since-checkpoint");
@@ -100,7 +99,6 @@ export async function cmdAuditVerify(ctx: CommandContext): Promise<CommandExit> 
 }
 
 export async function cmdAuditCheckpoint(ctx: CommandContext): Promise<CommandExit> {
-  if (ctx.args.length > 0) throw usageError("audit checkpoint takes no arguments");
   const dir = ctx.layout().auditDir;
   const path = join(dir, CHECKPOINT_FILE);
   const r = readArtifact(path);
@@ -133,14 +131,21 @@ export async function cmdAuditCheckpoint(ctx: CommandContext): Promise<CommandEx
 }
 
 export async function cmdAuditExport(ctx: CommandContext): Promise<CommandExit> {
-  if (ctx.args.length > 0) throw usageError("audit export takes no arguments (use --op ID -o FILE)");
   const op = str(ctx, "op");
   const out = str(ctx, "output");
   if (op === undefined || out === undefined) throw usageError("audit export: give --op ID and -o FILE");
   const opId = parseOpId(op);
   const dir = ctx.layout().auditDir;
   if (!existsSync(join(dir, jsonlName(opId)))) {
-    const seg = segmentOf(dir, readLedger(dir), opId);
+    let ledger;
+    try {
+      ledger = readLedger(dir);
+    } catch (e) {
+      // In `audit verify`'s codes a damaged record is invalid (1), not 70.
+      if (e instanceof LedgerCorrupt) throw new PkgswitchError(VerifyExit.TAMPERED, e.message);
+      throw e;
+    }
+    const seg = segmentOf(dir, ledger, opId);
     if (seg) throw new PkgswitchError(VerifyExit.NOT_FOUND, `operation ${opId} is archived in ${join(dir, "archive", seg.segment)}; exporting an archived operation is not supported (\`audit verify --op ${opId}\` checks it from the segment)`);
   }
   const bundle = exportBundle(ctx.layout().auditDir, opId, trustFor(ctx));

@@ -8,7 +8,7 @@ import { appendFileSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync,
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { coreutilsRoot, removeRoot } from "../helpers/fakeroot.ts";
-import { pkgswitch, type RunResult } from "../helpers/cli.ts";
+import { diffSnapshots, pkgswitch, snapshotTree, type RunResult } from "../helpers/cli.ts";
 
 setDefaultTimeout(300_000);
 
@@ -108,6 +108,73 @@ describe("audit list: an index entry of the wrong shape is a stale index", () =>
         expect(r.stdout, what).not.toContain("../../x");
       }
       expect(readFileSync(path, "utf8").split("\n")[1], "the index was rebuilt").toContain(`"op":"${c.op}"`);
+    });
+  }
+});
+
+describe("a corrupt ledger.jsonl: one line naming the file, the line and what to do; exit 70; nothing changed", () => {
+  /** A root with three operations (enable, disable, enable: coreutils is switched), copied for each case. */
+  let three: string | null = null;
+  function threeOpsCopy(): string {
+    if (!three) {
+      three = coreutilsRoot();
+      cleanup.push(three);
+      for (const args of [["enable", "coreutils"], ["disable", "coreutils"], ["enable", "coreutils"]]) expect(pkgswitch(["--root", three, ...args, "--yes"]).code).toBe(0);
+      // The hooks' binary, so that `hooks install` has nothing to warn about.
+      writeFileSync(join(three, "usr/bin/pkgswitch"), "#!/bin/sh\n");
+    }
+    const dir = mkdtempSync(join(tmpdir(), "pkgswitch-badledger-"));
+    cleanup.push(dir);
+    cpSync(three, dir, { recursive: true, verbatimSymlinks: true });
+    return dir;
+  }
+
+  // Commands that read the whole ledger, and operations, which see through
+  // the ledger's tip (src/audit/tip.ts) any edit that changes its length or
+  // its last line — not one that keeps both (two lines swapped): that one
+  // only `audit verify` finds, so that an operation's cost does not grow
+  // with the record.
+  const READERS = [["audit", "list"], ["audit", "list", "--jsonl", "--since", "2000-01-01"], ["audit", "archive", "--keep", "0"]];
+  const OPERATIONS = [["disable", "coreutils", "--yes"], ["hooks", "install"], ["pkg", "remove", "rust-coreutils", "--yes"]];
+  const CORRUPT: [string, (lines: string[]) => string, number, string, string[][]][] = [
+    ["a line that is not JSON", (l) => [l[0], "this is not json", l[2]].join("\n") + "\n", 2, "not JSON", [...READERS, ...OPERATIONS]],
+    ["a line of the wrong shape", (l) => [l[0], "{}", l[2]].join("\n") + "\n", 2, "unexpected fields", [...READERS, ...OPERATIONS]],
+    ["a truncated last line", (l) => [l[0], l[1], l[2]!.slice(0, 40)].join("\n"), 3, "it is cut short: the ledger does not end with a newline", [...READERS, ...OPERATIONS]],
+    ["two lines swapped", (l) => [l[1], l[0], l[2]].join("\n") + "\n", 1, "seq 1 where 0 was expected", READERS],
+  ];
+
+  for (const [name, corrupt, line, why, COMMANDS] of CORRUPT) {
+    test(name, () => {
+      const root = threeOpsCopy();
+      const ledger = join(root, AUDIT, "ledger.jsonl");
+      writeFileSync(ledger, corrupt(readFileSync(ledger, "utf8").trimEnd().split("\n")));
+      const expected = `error: ledger ${ledger} line ${line} is corrupt (${why}); nothing was changed — run \`pkgswitch audit verify --all\` and see docs/recovery.md#a-corrupt-ledgerjsonl\n`;
+      for (const args of COMMANDS) {
+        // Taking pkgswitch's lock (a flock on its lock file) is not a change.
+        const snap = () => snapshotTree(root, (p) => p === "run/lock/pkgswitch.lock");
+        const before = snap();
+        const r = pkgswitch(["--root", root, ...args]);
+        const what = `${args.join(" ")} → ${r.code}: ${r.stderr}`;
+        expect(r.code, what).toBe(70);
+        expect(r.stderr, what).toBe(expected);
+        expect(r.stdout, what).toBe("");
+        expect(diffSnapshots(before, snap()), what).toEqual([]);
+      }
+      // An op id without a file is looked up in the ledger (archived?): the same line;
+      // `audit export` speaks `audit verify`'s codes, where a damaged record is 1.
+      for (const [args, code] of [[["audit", "show", "20240229T000000Z-00000000"], 70], [["audit", "export", "--op", "20240229T000000Z-00000000", "-o", join(root, "b.json")], 1]] as const) {
+        const r = pkgswitch(["--root", root, ...args]);
+        expect(r.code, r.stderr).toBe(code);
+        expect(r.stderr).toBe(expected);
+      }
+      const j = pkgswitch(["--root", root, "audit", "list", "--json"]);
+      expect(JSON.parse(j.stdout)).toEqual({ error: expected.slice("error: ".length, -1), exit_code: 70, op: null });
+      // The verifier is the one that judges the record: invalid (1), naming the line.
+      const v = pkgswitch(["--root", root, "audit", "verify", "--all", "--allow-unsigned"]);
+      expect(v.code, v.stdout).toBe(1);
+      expect(v.stdout).toContain(`FAIL ledger ledger.jsonl:${line}: `);
+      // What does not read the ledger still answers.
+      for (const args of [["status"], ["list"]]) expect(pkgswitch(["--root", root, ...args]).code, args.join(" ")).toBe(0);
     });
   }
 });

@@ -15,3 +15,20 @@ test("no command option shares a name or short flag with a global option", () =>
   }
   expect(COMMANDS.length).toBeGreaterThan(10);
 });
+
+/** The positionals a usage form shows: `<x>`, `[x]`, with `…` for any
+ * number; option values (`--op ID`, `[--dir DIR]`) are not positionals. */
+function positionalsShown(args: string): number {
+  let n = 0;
+  for (const w of args.split(/\s+/)) {
+    const m = /^[<[]([^-<[\]>][^\]>]*)[\]>](…?)$/.exec(w);
+    if (m) n += m[2] || m[1]!.endsWith("…") ? Infinity : 1;
+  }
+  return n;
+}
+
+test("each command's maxArgs (main refuses more positionals) is what its usage form shows", () => {
+  for (const c of COMMANDS) expect(`${c.path.join(" ")} ${c.args}: ${c.maxArgs}`).toBe(`${c.path.join(" ")} ${c.args}: ${positionalsShown(c.args)}`);
+  expect(COMMANDS.filter((c) => c.maxArgs === 0).length).toBeGreaterThan(10);
+  expect(COMMANDS.filter((c) => c.maxArgs === 1).map((c) => c.path.join(" ")).sort()).toEqual(["audit show", "check", "completion"]);
+});

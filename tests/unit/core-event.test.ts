@@ -6,7 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { chainHash, eventLine, GENESIS, normalize, sealEvent } from "../../src/audit/event.ts";
 import { LedgerParseError, ledgerHead, ledgerLine, parseLedger, type LedgerEntry } from "../../src/audit/ledger.ts";
-import { newOpId, OP_ID_RE, parseOpId } from "../../src/audit/opid.ts";
+import { calendarProblem, newOpId, OP_ID_RE, opIdProblem, parseOpId, parseTimeText } from "../../src/audit/opid.ts";
 import { Exit, PkgswitchError } from "../../src/errors.ts";
 
 const sha = (s: string) => "sha256:" + createHash("sha256").update(s, "utf8").digest("hex");
@@ -191,7 +191,7 @@ describe("ledgerLine / parseLedger", () => {
 
   test("missing final newline", () => {
     const e = parseError(ledgerLine(entry(0)) + ledgerLine(entry(1)).slice(0, -1));
-    expect(e.message).toBe("ledger does not end with a newline");
+    expect(e.message).toBe("it is cut short: the ledger does not end with a newline");
     expect(e.line).toBe(2);
   });
 
@@ -272,5 +272,61 @@ describe("op ids", () => {
       expect((err as PkgswitchError).message).toContain("bad op id");
     }
     expect(parseOpId(OP)).toBe(OP);
+  });
+
+  test("an op id of the right form whose time does not exist is refused, saying which part", () => {
+    const bad: [string, string][] = [
+      ["20261301T000000Z-12345678", "there is no month 13"],
+      ["20260001T000000Z-12345678", "there is no month 0"],
+      ["20260132T000000Z-12345678", "there is no day 32 in January 2026"],
+      ["20260100T000000Z-12345678", "there is no day 0 in January 2026"],
+      ["20260230T000000Z-12345678", "there is no day 30 in February 2026"],
+      ["20260229T000000Z-12345678", "there is no day 29 in February 2026"],
+      ["21000229T000000Z-12345678", "there is no day 29 in February 2100"],
+      ["20260431T000000Z-12345678", "there is no day 31 in April 2026"],
+      ["20260101T250000Z-12345678", "there is no hour 25"],
+      ["20260101T240000Z-12345678", "there is no hour 24"],
+      ["20260101T006000Z-12345678", "there is no minute 60"],
+      ["20260101T000060Z-12345678", "there is no second 60"],
+    ];
+    for (const [id, why] of bad) {
+      expect(opIdProblem(id), id).toBe(why);
+      expect(() => parseOpId(id), id).toThrow(`bad op id "${id}": not a valid operation id (${why}); an op id is YYYYMMDDTHHMMSSZ-xxxxxxxx`);
+    }
+    for (const id of ["20240229T235959Z-00000000", "20000229T000000Z-ffffffff", "20261231T235959Z-3fa9c2d1", newOpId(new Date("2028-02-29T12:00:00Z"))]) {
+      expect(opIdProblem(id), id).toBeNull();
+      expect(parseOpId(id)).toBe(id);
+    }
+  });
+
+  test("calendarProblem: month lengths and leap years (the Gregorian rule)", () => {
+    const lengths = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    for (let m = 1; m <= 12; m++) {
+      expect(calendarProblem(2026, m, lengths[m - 1]!)).toBeNull();
+      expect(calendarProblem(2026, m, lengths[m - 1]! + 1)).not.toBeNull();
+    }
+    for (const [y, leap] of [[2024, true], [2026, false], [2000, true], [1900, false], [2100, false], [2400, true]] as const) {
+      expect(calendarProblem(y, 2, 29) === null, String(y)).toBe(leap);
+    }
+    expect(calendarProblem(2026, 1, 1, 23, 59, 59)).toBeNull();
+  });
+
+  test("parseTimeText: dates and ISO times; impossible ones say why, other text is not a time", () => {
+    expect(parseTimeText("2026-02-28")).toEqual({ ms: Date.UTC(2026, 1, 28) });
+    expect(parseTimeText("2024-02-29")).toEqual({ ms: Date.UTC(2024, 1, 29) });
+    expect(parseTimeText("2026-01-01T12:00:00Z")).toEqual({ ms: Date.UTC(2026, 0, 1, 12) });
+    expect(parseTimeText("2026-01-01T12:00:00.250+01:00")).toEqual({ ms: Date.UTC(2026, 0, 1, 11, 0, 0, 250) });
+    expect(parseTimeText("2026-01-01T12:00Z")).toEqual({ ms: Date.UTC(2026, 0, 1, 12) });
+    for (const [text, why] of [
+      ["2026-02-30", "there is no day 30 in February 2026"],
+      ["2026-13-01", "there is no month 13"],
+      ["2026-04-31T00:00:00Z", "there is no day 31 in April 2026"],
+      ["2026-01-01T25:00:00Z", "there is no hour 25"],
+      ["2026-01-01T12:61Z", "there is no minute 61"],
+      ["2026-01-01T12:00:00+24:00", "there is no UTC offset +24:00"],
+    ] as const) expect(parseTimeText(text), text).toEqual({ problem: why });
+    for (const text of ["", "yesterday", "2026-1-1", "2026-01-01T", "20260101", "2026-01-01 12:00:00", "2026-01-01T12:00:00Zjunk", "-5"]) {
+      expect(parseTimeText(text), text).toEqual({ problem: null });
+    }
   });
 });

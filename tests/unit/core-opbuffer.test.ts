@@ -436,7 +436,7 @@ describe("prepareAuditDir / start on an unusable dir", () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
-  test("a corrupt ledger stops a new operation (exit 1), before any journal is created", () => {
+  test("a corrupt ledger stops a new operation (exit 70, naming the line; was 1), before any journal is created", () => {
     const dir = freshDir();
     prepareAuditDir(dir);
     writeFileSync(join(dir, "ledger.jsonl"), '{"not":"a ledger"}\n');
@@ -447,8 +447,8 @@ describe("prepareAuditDir / start on an unusable dir", () => {
       err = e;
     }
     expect(err).toBeInstanceOf(PkgswitchError);
-    expect((err as PkgswitchError).exitCode).toBe(Exit.INTERNAL);
-    expect((err as PkgswitchError).message).toContain("is corrupt");
+    expect((err as PkgswitchError).exitCode).toBe(Exit.PERMISSION);
+    expect((err as PkgswitchError).message).toBe(`ledger ${join(dir, "ledger.jsonl")} line 1 is corrupt (unexpected fields); nothing was changed — run \`pkgswitch audit verify --all\` and see docs/recovery.md#a-corrupt-ledgerjsonl`);
     expect(readdirSync(dir)).toEqual(["ledger.jsonl"]);
   });
 });
