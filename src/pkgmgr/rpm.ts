@@ -8,9 +8,10 @@
  * reads ~/.rpmmacros last; the path is relative to the installroot). rpm has
  * no diversions: an upgrade writes the package's file over a link, and the
  * engine's relink (run by the rpm file-trigger hook) puts the link back. */
-import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hostPath } from "../config/paths.ts";
+import { READ_LIMIT, readBoundedText } from "../config/bounded.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import type { BackendOptions, HookPackage, InstalledPackage, ManagerWording, PackageBackend } from "./backend.ts";
 import { decodeBase64Canonical } from "../encoding/base64.ts";
@@ -331,7 +332,9 @@ export class RpmBackend implements PackageBackend {
     if (held) return held;
     const pidFile = hostPath(this.opts.root, "/var/lib/dnf/rpmdb_lock.pid");
     try {
-      const pid = Number(readFileSync(pidFile, "utf8").trim());
+      // Asked before any rpm or dnf runs (and before checkEntries): never
+      // through a link to a host file, never waiting on a FIFO.
+      const pid = Number(readBoundedText(pidFile, { max: READ_LIMIT.small, noFollow: true }).trim());
       if (Number.isInteger(pid) && pid > 0 && existsSync(`/proc/${pid}`)) return `${pidFile} by pid ${pid}`;
     } catch {}
     return null;

@@ -10,8 +10,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkEntries, databaseDirProblem, forgetCheckedEntries, type DatabaseLayout } from "../../src/pkgmgr/common.ts";
 import { DpkgBackend } from "../../src/pkgmgr/dpkg.ts";
+import { PacmanBackend } from "../../src/pkgmgr/pacman.ts";
 import { coreutilsRoot, makeFakeRoot, removeRoot } from "../helpers/fakeroot.ts";
 import { fedoraRoot, removeFedoraRoot } from "../helpers/fedroot.ts";
+import { archRoot, removeArchRoot } from "../helpers/archroot.ts";
 import { diffSnapshots, pkgswitch, snapshotTree, type RunResult } from "../helpers/cli.ts";
 
 setDefaultTimeout(300_000);
@@ -218,7 +220,6 @@ describe("entries the package manager's host-side tools open by name: refused as
       expect(res.stderr.trim()).toBe(`error: package database file ${r}/var/lib/dpkg/updates/0001 is a symbolic link; the package manager would follow it out of the root or hang on it — move it aside, or replace it with the regular file it should be (nothing was changed)`);
     }
     expect(readFileSync(join(r, "usr/bin/ls"), "utf8")).toContain("GNU coreutils");
-    expect(existsSync(join(r, "var/lib/pkgswitch/audit"))).toBe(false);
     expect(diffSnapshots(before, snapshotTree(out))).toEqual([]);
   });
 
@@ -294,6 +295,54 @@ describe("entries the package manager's host-side tools open by name: refused as
       } finally {
         removeFedoraRoot(r);
       }
+    }
+  });
+});
+
+describe("lock files and pacman", () => {
+  test("rpm: dnf's rpmdb_lock.pid → a host file, or a FIFO: never read through the link, never waited on; refused (70) naming it", () => {
+    const r = fedoraRoot();
+    try {
+      const out = outside();
+      // A live pid in the host file: read through the link, it would say "locked by pid …".
+      writeFileSync(join(out, "pid"), `${process.pid}\n`);
+      const pidFile = join(r, "var/lib/dnf/rpmdb_lock.pid");
+      plant(r, "var/lib/dnf/rpmdb_lock.pid", join(out, "pid"));
+      const e = pkgswitch(["--root", r, "enable", "coreutils", "--yes"], { timeoutMs: 30_000 });
+      clean(e);
+      expect(e.stderr).not.toContain(`pid ${process.pid}`);
+      expect(e.code, e.stderr).toBe(70);
+      expect(e.stderr).toContain(`package database file ${pidFile} is a symbolic link;`);
+      rmSync(pidFile);
+      expect(Bun.spawnSync(["mkfifo", pidFile]).exitCode).toBe(0);
+      const f = pkgswitch(["--root", r, "enable", "coreutils", "--yes"], { timeoutMs: 30_000 });
+      clean(f);
+      expect(f.code, f.stderr).toBe(70); // -1 (killed) would be the hang
+      expect(f.stderr).toContain(`package database file ${pidFile} is not a regular file;`);
+    } finally {
+      removeFedoraRoot(r);
+    }
+  });
+
+  test("pacman runs inside the root (chroot): a planted local/<pkg>/files → a host path reads the root's own file at that path, never the host's", () => {
+    const r = archRoot();
+    try {
+      const out = outside();
+      writeFileSync(join(out, "files"), "%FILES%\nusr/\nusr/bin/\nusr/bin/HOST-SECRET\n\n");
+      const files = "var/lib/pacman/local/coreutils-9.1-1/files";
+      // Inside the root the link leads to R/<out>/files: the root's own.
+      mkdirSync(join(r, out), { recursive: true });
+      writeFileSync(join(r, out, "files"), "%FILES%\nusr/\nusr/bin/\nusr/bin/INSIDE\n\n");
+      plant(r, files, join(out, "files"));
+      const before = snapshotTree(out);
+      const b = new PacmanBackend({ root: r, observe: () => {}, readOnly: true });
+      expect(b.installed(["coreutils"]).get("coreutils")?.files).toEqual(["/usr/bin/INSIDE"]);
+      const res = pkgswitch(["--root", r, "enable", "coreutils", "--dry-run", "--json"]);
+      clean(res);
+      expect(res.stdout + res.stderr).not.toContain("HOST-SECRET");
+      expect(diffSnapshots(before, snapshotTree(out))).toEqual([]);
+    } finally {
+      removeArchRoot(r);
     }
   });
 });
