@@ -319,6 +319,12 @@ describe("lock files and pacman", () => {
       clean(f);
       expect(f.code, f.stderr).toBe(70); // -1 (killed) would be the hang
       expect(f.stderr).toContain(`package database file ${pidFile} is not a regular file;`);
+      // A real pid file (dnf's own, a regular file) is still read: locked.
+      rmSync(pidFile);
+      writeFileSync(pidFile, `${process.pid}\n`);
+      const g = pkgswitch(["--root", r, "enable", "coreutils", "--yes"], { timeoutMs: 30_000 });
+      expect(g.code, g.stderr).toBe(30);
+      expect(g.stderr).toContain(`${pidFile} by pid ${process.pid}`);
     } finally {
       removeFedoraRoot(r);
     }
