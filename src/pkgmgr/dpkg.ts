@@ -9,7 +9,7 @@ import { formatDivertDb, listProblem, parseDivertDb, planAdd, planRemove } from 
 import { hostPath, resolveInRoot } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import type { BackendOptions, Diversion, Diverter, InstalledPackage, ManagerWording, PackageBackend } from "./backend.ts";
-import { checkDatabase, lastLine, parseSimulation, type DatabaseLayout } from "./common.ts";
+import { checkDatabase, checkEntries, lastLine, parseSimulation, type DatabaseLayout } from "./common.ts";
 import { DpkgNative } from "./dpkg-native.ts";
 import { inRoot, run, runAsync, type CommandResult } from "./exec.ts";
 import { lockHoldersOf } from "./locks.ts";
@@ -18,10 +18,23 @@ import { dpkgPendingRemovals } from "./invoker.ts";
 import { readOsId } from "./osrelease.ts";
 
 /** dpkg-query --root and dpkg-divert --root open <root>/var/lib/dpkg on
- * the host (factory.ts checks where that leads); status and diversions are
- * read by name, following a link: both are regular files dpkg itself
- * replaces by rename. */
-export const DPKG_DATABASE: DatabaseLayout = { dirs: ["/var/lib/dpkg"], files: ["/var/lib/dpkg/status", "/var/lib/dpkg/diversions"] };
+ * the host (factory.ts checks where that leads) and read, by name and
+ * following a link (dpkg 1.21, traced): status, diversions, arch,
+ * triggers/File and triggers/Unincorp, info/format, every journal in
+ * updates/ (all-digit names), and the info/<pkg>.list file lists (-S reads
+ * every one, -W with db-fsys:Files those of the packages named). A link
+ * there would put a host file's lines into the answers — file lists, owners,
+ * versions — and so into the audit record. All are regular files that dpkg
+ * itself replaces by rename. (md5sums, conffiles and available are not read
+ * by the queries pkgswitch makes.) */
+export const DPKG_DATABASE: DatabaseLayout = {
+  dirs: ["/var/lib/dpkg", "/var/lib/dpkg/triggers"],
+  files: ["status", "diversions", "arch", "triggers/File", "triggers/Unincorp", "info/format"].map((f) => `/var/lib/dpkg/${f}`),
+  entries: [
+    { dir: "/var/lib/dpkg/info", names: /\.list$/ },
+    { dir: "/var/lib/dpkg/updates", names: /^[0-9]+$/ },
+  ],
+};
 
 /** Below this many entries a batch goes to dpkg-divert, one call each. */
 const DIRECT_DIVERT_MIN = 4;
@@ -312,6 +325,8 @@ export class DpkgBackend implements PackageBackend {
   }
 
   private exec(argv: string[], chroot: boolean): CommandResult {
+    // On the host, dpkg's tools follow the root's links (DPKG_DATABASE).
+    if (!chroot) checkEntries(this.opts.root, DPKG_DATABASE);
     const full = chroot ? inRoot(this.opts.root, argv) : argv;
     const r = run(full);
     this.opts.observe(r);

@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { forgetResolvedDirs, hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import type { BackendOptions, ManagerWording, PackageBackend } from "./backend.ts";
-import { checkDatabase } from "./common.ts";
+import { checkDatabase, forgetCheckedEntries } from "./common.ts";
 import { DPKG_WORDING, DpkgBackend } from "./dpkg.ts";
 import { PACMAN_WORDING, PacmanBackend } from "./pacman.ts";
 import { RPM_WORDING, RpmBackend } from "./rpm.ts";
@@ -66,7 +66,8 @@ export function openBackend(opts: BackendOptions): PackageBackend {
 /** A transaction runs the packages' maintainer scripts as root inside the
  * root, and they may put a link where a directory was: directories resolved
  * before it (config/paths.ts memoizes them) are resolved again after it, so
- * a write after an install never follows a link planted during it. */
+ * a write after an install never follows a link planted during it; and the
+ * database entries are checked again before the next query (common.ts). */
 function resolvingAfresh(backend: PackageBackend): PackageBackend {
   for (const m of ["install", "remove"] as const) {
     const run = backend[m].bind(backend);
@@ -75,6 +76,7 @@ function resolvingAfresh(backend: PackageBackend): PackageBackend {
         run(names);
       } finally {
         forgetResolvedDirs();
+        forgetCheckedEntries();
       }
     };
   }

@@ -8,9 +8,10 @@
  * reads ~/.rpmmacros last; the path is relative to the installroot). rpm has
  * no diversions: an upgrade writes the package's file over a link, and the
  * engine's relink (run by the rpm file-trigger hook) puts the link back. */
-import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hostPath } from "../config/paths.ts";
+import { READ_LIMIT, readBoundedText } from "../config/bounded.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import type { BackendOptions, HookPackage, InstalledPackage, ManagerWording, PackageBackend } from "./backend.ts";
 import { decodeBase64Canonical } from "../encoding/base64.ts";
@@ -18,7 +19,7 @@ import { RPM_HOOK_FILE, RPM_HOOK_PACKAGE, RPM_HOOK_RPM_BASE64, RPM_HOOK_SCRIPT }
 import { run, type CommandResult } from "./exec.ts";
 import { lockHoldersOf } from "./locks.ts";
 import { usrMergeAlias } from "./dpkg.ts";
-import { lastLine, type DatabaseLayout } from "./common.ts";
+import { checkEntries, lastLine, type DatabaseLayout } from "./common.ts";
 import { rpmHookScript } from "./hooks.ts";
 import { readOsId } from "./osrelease.ts";
 import { nodeOs } from "../sys/index.ts";
@@ -169,7 +170,11 @@ export class RpmBackend implements PackageBackend {
    * history and lock pid, configuration and repositories, cache, logs),
    * are reached through the root's links by the kernel (factory.ts checks
    * where they lead). Fedora's /var/lib/rpm → ../../usr/lib/sysimage/rpm
-   * stays inside the root and passes. */
+   * stays inside the root and passes. Their files are opened by name too:
+   * SQLite resolves a link at rpmdb.sqlite or history.sqlite with
+   * readlink(2) and opens, and writes the -shm beside, whatever it names;
+   * dnf reads dnf.conf, *.repo, vars and module files, and appends to its
+   * logs; rpm creates .rpm.lock. So no entry of those may be a link. */
   readonly database: DatabaseLayout;
   readonly hookPackage = RPM_HOOKS;
   /** File lists of the last installed() answer: ownership of their paths
@@ -180,7 +185,19 @@ export class RpmBackend implements PackageBackend {
     const db = RPM_DB_PATHS.find((p) => existsSync(hostPath(opts.root, p)));
     if (!db) throw new PkgswitchError(Exit.PREFLIGHT, `${opts.root} is not an rpm system (no ${RPM_DB_PATHS.join(" or ")})`);
     this.dbPath = db;
-    this.database = { dirs: [db, "/var/lib/dnf", "/etc/dnf", "/etc/yum.repos.d", "/var/cache/dnf", "/var/log"], files: [] };
+    this.database = {
+      dirs: ["/etc/dnf", "/var/cache/dnf", "/var/log"],
+      files: ["/etc/dnf/dnf.conf"],
+      entries: [
+        { dir: db },
+        { dir: "/var/lib/dnf" },
+        { dir: "/etc/yum.repos.d", names: /\.repo$/ },
+        { dir: "/etc/dnf/vars" },
+        { dir: "/etc/dnf/modules.d" },
+        { dir: "/etc/dnf/protected.d" },
+        { dir: "/var/log", names: /^(dnf|hawkey)\b.*\.log/ },
+      ],
+    };
     this.usrMerged = lstatSync(hostPath(opts.root, "/bin"), { throwIfNoEntry: false })?.isSymbolicLink() ?? false;
     this.distro = readOsId(opts.root, "fedora");
   }
@@ -192,6 +209,9 @@ export class RpmBackend implements PackageBackend {
   }
 
   private rpm(args: string[]): CommandResult {
+    // rpm --root and dnf --installroot run on the host and follow the
+    // root's links (this.database).
+    checkEntries(this.opts.root, this.database);
     const r = this.exec(["rpm", "--root", this.opts.root, "--dbpath", this.dbPath, ...args]);
     // rc counts names/paths that did not match; only a database failure is fatal.
     if (r.rc !== 0 && /error: (cannot open|db\d?|sqlite|rpmdb)/i.test(r.stderr)) {
@@ -204,6 +224,7 @@ export class RpmBackend implements PackageBackend {
    * runs keep dnf's metadata cache and logs in that temp dir too. The temp
    * dir is removed afterwards. */
   private dnf(args: string[], readOnly: boolean): CommandResult {
+    checkEntries(this.opts.root, this.database);
     const home = mkdtempSync(join(nodeOs().tmpdir(), "pkgswitch-dnf-"));
     try {
       writeFileSync(join(home, ".rpmmacros"), `%_dbpath ${this.dbPath}\n`);
@@ -311,7 +332,9 @@ export class RpmBackend implements PackageBackend {
     if (held) return held;
     const pidFile = hostPath(this.opts.root, "/var/lib/dnf/rpmdb_lock.pid");
     try {
-      const pid = Number(readFileSync(pidFile, "utf8").trim());
+      // Asked before any rpm or dnf runs (and before checkEntries): never
+      // through a link to a host file, never waiting on a FIFO.
+      const pid = Number(readBoundedText(pidFile, { max: READ_LIMIT.small, noFollow: true }).trim());
       if (Number.isInteger(pid) && pid > 0 && existsSync(`/proc/${pid}`)) return `${pidFile} by pid ${pid}`;
     } catch {}
     return null;

@@ -8,10 +8,12 @@ import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { databaseDirProblem } from "../../src/pkgmgr/common.ts";
+import { checkEntries, databaseDirProblem, forgetCheckedEntries, type DatabaseLayout } from "../../src/pkgmgr/common.ts";
 import { DpkgBackend } from "../../src/pkgmgr/dpkg.ts";
+import { PacmanBackend } from "../../src/pkgmgr/pacman.ts";
 import { coreutilsRoot, makeFakeRoot, removeRoot } from "../helpers/fakeroot.ts";
 import { fedoraRoot, removeFedoraRoot } from "../helpers/fedroot.ts";
+import { archRoot, removeArchRoot } from "../helpers/archroot.ts";
 import { diffSnapshots, pkgswitch, snapshotTree, type RunResult } from "../helpers/cli.ts";
 
 setDefaultTimeout(300_000);
@@ -190,6 +192,167 @@ describe("the package database reached through a link out of the root: refused b
   });
 });
 
+/** Plant a link to `target` at `rel` inside `root` (replacing what is there). */
+function plant(root: string, rel: string, target: string): void {
+  const p = join(root, rel);
+  mkdirSync(join(p, ".."), { recursive: true });
+  rmSync(p, { force: true });
+  symlinkSync(target, p);
+}
+
+describe("entries the package manager's host-side tools open by name: refused as links before any of them runs", () => {
+  // dpkg-query --root reads these by name, following a link (dpkg 1.21,
+  // traced): a host file's lines become file lists, owners and versions.
+  const DPKG_ENTRIES = ["var/lib/dpkg/info/coreutils.list", "var/lib/dpkg/info/rust-coreutils.list", "var/lib/dpkg/updates/0001", "var/lib/dpkg/arch", "var/lib/dpkg/triggers/File", "var/lib/dpkg/info/format"];
+
+  test("an updates/ journal → a host file: its package stanza never reaches list's output or an enable's SBOM (70 instead)", () => {
+    const r = fresh();
+    const out = outside();
+    // The stand-in for a host file in dpkg's format (the host's own status).
+    writeFileSync(join(out, "status"), "Package: rust-coreutils\nStatus: install ok installed\nVersion: 0.0.99-HOST-SECRET\nArchitecture: amd64\nMaintainer: HOST-SECRET <host@example.org>\nDescription: host\n\n");
+    plant(r, "var/lib/dpkg/updates/0001", join(out, "status"));
+    const before = snapshotTree(out);
+    for (const args of [["list"], ["enable", "coreutils", "--yes"]]) {
+      const res = pkgswitch(["--root", r, ...args]);
+      clean(res);
+      expect(res.stdout + res.stderr).not.toContain("HOST-SECRET");
+      expect(res.code, `${args.join(" ")}: ${res.stderr}`).toBe(70);
+      expect(res.stderr.trim()).toBe(`error: package database file ${r}/var/lib/dpkg/updates/0001 is a symbolic link; the package manager would follow it out of the root or hang on it — move it aside, or replace it with the regular file it should be (nothing was changed)`);
+    }
+    expect(readFileSync(join(r, "usr/bin/ls"), "utf8")).toContain("GNU coreutils");
+    expect(diffSnapshots(before, snapshotTree(out))).toEqual([]);
+  });
+
+  test("every dpkg entry dpkg-query reads (info/*.list, updates/N, arch, triggers/File, info/format) → a host file: list and enable exit 70 naming it; nothing changes", () => {
+    for (const rel of DPKG_ENTRIES) {
+      const r = fresh();
+      const out = outside();
+      writeFileSync(join(out, "list"), "/.\n/usr\n/usr/bin\n/usr/bin/ls\n/root:$y$HOST-SECRET:19000:0:99999:7:::\n");
+      plant(r, rel, join(out, "list"));
+      const before = snapshotTree(out);
+      const usrBefore = snapshotTree(join(r, "usr"));
+      for (const args of [["list"], ["enable", "coreutils", "--yes"]]) {
+        const res = pkgswitch(["--root", r, ...args]);
+        clean(res);
+        expect(res.code, `${rel}: ${args.join(" ")}: ${res.stderr}`).toBe(70);
+        expect(res.stderr).toContain(`package database file ${r}/${rel} is a symbolic link;`);
+        expect(res.stderr.trim().split("\n")).toHaveLength(1);
+        expect(res.stdout + res.stderr).not.toContain("HOST-SECRET");
+      }
+      expect(diffSnapshots(before, snapshotTree(out))).toEqual([]);
+      expect(diffSnapshots(usrBefore, snapshotTree(join(r, "usr")))).toEqual([]);
+    }
+  });
+
+  test("a FIFO at info/<pkg>.list: refused (70), no hang; a relative link inside the root is refused too (dpkg replaces these by rename: they are never links)", () => {
+    const r = fresh();
+    const list = join(r, "var/lib/dpkg/info/coreutils.list");
+    rmSync(list);
+    expect(Bun.spawnSync(["mkfifo", list]).exitCode).toBe(0);
+    const res = pkgswitch(["--root", r, "list"], { timeoutMs: 20_000 });
+    clean(res);
+    expect(res.code, res.stderr).toBe(70);
+    expect(res.stderr).toContain(`package database file ${list} is not a regular file;`);
+    rmSync(list);
+    writeFileSync(join(r, "var/lib/dpkg/coreutils.list"), "/.\n/usr/bin/ls\n");
+    symlinkSync("../coreutils.list", list);
+    expect(pkgswitch(["--root", r, "list"]).code).toBe(70);
+  });
+
+  test("/var/lib/dpkg/info → the host's info directory (absolute link): refused (70) naming it", () => {
+    const r = fresh();
+    const out = outside();
+    renameSync(join(r, "var/lib/dpkg/info"), join(out, "info"));
+    symlinkSync(join(out, "info"), join(r, "var/lib/dpkg/info"));
+    const before = snapshotTree(out);
+    const res = pkgswitch(["--root", r, "list"]);
+    clean(res);
+    expect(res.code, res.stderr).toBe(70);
+    expect(res.stderr).toContain(`package database /var/lib/dpkg/info in ${r} goes through a symbolic link that leaves the root`);
+    expect(diffSnapshots(before, snapshotTree(out))).toEqual([]);
+  });
+
+  test("rpm: rpmdb.sqlite, dnf's history.sqlite or a .repo → a host file: refused (70) before rpm or dnf runs; the host's copy is neither read nor written", () => {
+    for (const rel of ["usr/lib/sysimage/rpm/rpmdb.sqlite", "var/lib/dnf/history.sqlite", "etc/yum.repos.d/fedora.repo"]) {
+      const r = fedoraRoot();
+      try {
+        const out = outside();
+        // A copy outside stands for the host's own database (SQLite follows
+        // the link with readlink(2) and writes the -shm beside its target).
+        cpSync(join(r, "usr/lib/sysimage/rpm"), join(out, "rpm"), { recursive: true });
+        mkdirSync(join(out, "dnf"));
+        for (const f of ["history.sqlite", "history.sqlite-shm", "history.sqlite-wal"]) if (existsSync(join(r, "var/lib/dnf", f))) cpSync(join(r, "var/lib/dnf", f), join(out, "dnf", f));
+        const target = rel.endsWith(".repo") ? join(out, "hostfile") : rel.includes("dnf") ? join(out, "dnf/history.sqlite") : join(out, "rpm/rpmdb.sqlite");
+        plant(r, rel, target);
+        const before = snapshotTree(out);
+        for (const args of [["list"], ["enable", "coreutils", "--dry-run"]]) {
+          const res = pkgswitch(["--root", r, ...args]);
+          clean(res);
+          expect(res.code, `${rel}: ${args.join(" ")}: ${res.stderr}`).toBe(70);
+          expect(res.stderr).toContain(`package database file ${r}/${rel} is a symbolic link;`);
+        }
+        expect(diffSnapshots(before, snapshotTree(out))).toEqual([]);
+      } finally {
+        removeFedoraRoot(r);
+      }
+    }
+  });
+});
+
+describe("lock files and pacman", () => {
+  test("rpm: dnf's rpmdb_lock.pid → a host file, or a FIFO: never read through the link, never waited on; refused (70) naming it", () => {
+    const r = fedoraRoot();
+    try {
+      const out = outside();
+      // A live pid in the host file: read through the link, it would say "locked by pid …".
+      writeFileSync(join(out, "pid"), `${process.pid}\n`);
+      const pidFile = join(r, "var/lib/dnf/rpmdb_lock.pid");
+      plant(r, "var/lib/dnf/rpmdb_lock.pid", join(out, "pid"));
+      const e = pkgswitch(["--root", r, "enable", "coreutils", "--yes"], { timeoutMs: 30_000 });
+      clean(e);
+      expect(e.stderr).not.toContain(`pid ${process.pid}`);
+      expect(e.code, e.stderr).toBe(70);
+      expect(e.stderr).toContain(`package database file ${pidFile} is a symbolic link;`);
+      rmSync(pidFile);
+      expect(Bun.spawnSync(["mkfifo", pidFile]).exitCode).toBe(0);
+      const f = pkgswitch(["--root", r, "enable", "coreutils", "--yes"], { timeoutMs: 30_000 });
+      clean(f);
+      expect(f.code, f.stderr).toBe(70); // -1 (killed) would be the hang
+      expect(f.stderr).toContain(`package database file ${pidFile} is not a regular file;`);
+      // A real pid file (dnf's own, a regular file) is still read: locked.
+      rmSync(pidFile);
+      writeFileSync(pidFile, `${process.pid}\n`);
+      const g = pkgswitch(["--root", r, "enable", "coreutils", "--yes"], { timeoutMs: 30_000 });
+      expect(g.code, g.stderr).toBe(30);
+      expect(g.stderr).toContain(`${pidFile} by pid ${process.pid}`);
+    } finally {
+      removeFedoraRoot(r);
+    }
+  });
+
+  test("pacman runs inside the root (chroot): a planted local/<pkg>/files → a host path reads the root's own file at that path, never the host's", () => {
+    const r = archRoot();
+    try {
+      const out = outside();
+      writeFileSync(join(out, "files"), "%FILES%\nusr/\nusr/bin/\nusr/bin/HOST-SECRET\n\n");
+      const files = "var/lib/pacman/local/coreutils-9.1-1/files";
+      // Inside the root the link leads to R/<out>/files: the root's own.
+      mkdirSync(join(r, out), { recursive: true });
+      writeFileSync(join(r, out, "files"), "%FILES%\nusr/\nusr/bin/\nusr/bin/INSIDE\n\n");
+      plant(r, files, join(out, "files"));
+      const before = snapshotTree(out);
+      const b = new PacmanBackend({ root: r, observe: () => {}, readOnly: true });
+      expect(b.installed(["coreutils"]).get("coreutils")?.files).toEqual(["/usr/bin/INSIDE"]);
+      const res = pkgswitch(["--root", r, "enable", "coreutils", "--dry-run", "--json"]);
+      clean(res);
+      expect(res.stdout + res.stderr).not.toContain("HOST-SECRET");
+      expect(diffSnapshots(before, snapshotTree(out))).toEqual([]);
+    } finally {
+      removeArchRoot(r);
+    }
+  });
+});
+
 describe("the shared check (pkgmgr/common.ts)", () => {
   test("kernel and chroot resolutions must agree, inside the root", () => {
     const r = mkdtempSync(join(tmpdir(), "pkgswitch-dbcheck-"));
@@ -212,6 +375,32 @@ describe("the shared check (pkgmgr/common.ts)", () => {
     expect(databaseDirProblem(r, "/var/lib/dangling")).toContain("leads nowhere on the host");
     symlinkSync("loop", join(r, "var/lib/loop"));
     expect(databaseDirProblem(r, "/var/lib/loop")).toContain("too many levels of symbolic links");
+  });
+
+  test("checkEntries: one readdir pass, only matching names; links and FIFOs refused, files and directories pass; checked again after a transaction", () => {
+    const r = mkdtempSync(join(tmpdir(), "pkgswitch-dbcheck-"));
+    cleanup.push(r);
+    const out = outside();
+    const db: DatabaseLayout = { dirs: [], files: [], entries: [{ dir: "/db/info", names: /\.list$/ }] };
+    mkdirSync(join(r, "db/info/sub.list"), { recursive: true });
+    writeFileSync(join(r, "db/info/a.list"), "/.\n");
+    symlinkSync(join(out, "hostfile"), join(r, "db/info/a.md5sums")); // not a name the tool reads
+    checkEntries(r, db);
+    symlinkSync(join(out, "hostfile"), join(r, "db/info/b.list"));
+    checkEntries(r, db); // remembered until the next package transaction
+    forgetCheckedEntries();
+    expect(() => checkEntries(r, db)).toThrow(`package database file ${r}/db/info/b.list is a symbolic link; the package manager would follow it out of the root or hang on it — move it aside, or replace it with the regular file it should be (the package transaction before it did run: see the audit record)`);
+    rmSync(join(r, "db/info/b.list"));
+    expect(Bun.spawnSync(["mkfifo", join(r, "db/info/c.list")]).exitCode).toBe(0);
+    expect(() => checkEntries(r, db)).toThrow(/c\.list is not a regular file/);
+    rmSync(join(r, "db/info/c.list"));
+    checkEntries(r, db);
+    checkEntries("/", db); // the host's own tree is the operator's
+    // An entry directory that leaves the root is refused as a database directory.
+    rmSync(join(r, "db/info"), { recursive: true });
+    symlinkSync(out, join(r, "db/info"));
+    forgetCheckedEntries();
+    expect(() => checkEntries(r, db)).toThrow(/package database \/db\/info in .* goes through a symbolic link that leaves the root/);
   });
 });
 
