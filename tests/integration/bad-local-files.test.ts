@@ -1,20 +1,14 @@
 /** Local files that are wrong in ways a hand edit or a hostile root makes
  * them: one line, the documented exit code, nothing half-done; and a cache
  * that cannot be saved never fails a finished operation. Temp roots only. */
-import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test";
+import { describe, expect, test, setDefaultTimeout } from "bun:test";
 import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { coreutilsRoot, removeRoot } from "../helpers/fakeroot.ts";
+import { rootPool } from "../helpers/pool.ts";
 import { diffSnapshots, pkgswitch, snapshotTree } from "../helpers/cli.ts";
 
 setDefaultTimeout(300_000);
-const roots: string[] = [];
-const newRoot = () => {
-  const r = coreutilsRoot();
-  roots.push(r);
-  return r;
-};
-afterAll(() => roots.forEach(removeRoot));
+const newRoot = rootPool();
 
 describe("bad local files", () => {
   test("hash-cache.json is a directory: enable and disable finish (exit 0) with one warning, no stack trace, no temp file left", () => {

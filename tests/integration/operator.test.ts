@@ -2,22 +2,17 @@
  * non-root user, long paths in `audit show`, dry-run and no-op output, a
  * corrupt state.json, a ledger with a line deleted from its middle, and the
  * `list` table. Each test failed before its fix. */
-import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test";
+import { describe, expect, test, setDefaultTimeout } from "bun:test";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { coreutilsRoot, makeFakeRoot, removeRoot } from "../helpers/fakeroot.ts";
+import { rootPool } from "../helpers/pool.ts";
 import { diffSnapshots, pkgswitch, pkgswitchJson, snapshotTree } from "../helpers/cli.ts";
 import { BINARY } from "../helpers/paths.ts";
 
 setDefaultTimeout(300_000);
 
-const roots: string[] = [];
-afterAll(() => roots.forEach(removeRoot));
-const newRoot = (...a: Parameters<typeof coreutilsRoot>) => {
-  const r = coreutilsRoot(...a);
-  roots.push(r);
-  return r;
-};
+const newRoot = rootPool();
 const auditDir = (root: string) => join(root, "var/lib/pkgswitch/audit");
 
 /** The binary as `nobody` (no supplementary groups). */
@@ -83,7 +78,7 @@ describe("audit show never cuts a path silently", () => {
     const src = coreutilsRoot();
     Bun.spawnSync(["cp", "-a", `${src}/.`, root]);
     removeRoot(src);
-    roots.push(base);
+    newRoot.keep(base);
     const e = pkgswitchJson<{ op: string }>(["--root", root, "enable", "coreutils", "--yes"]);
     expect(e.code).toBe(0);
     const show = pkgswitch(["--root", root, "audit", "show", e.json.op]);
@@ -114,7 +109,7 @@ describe("audit show lists what exit-codes.md says it lists", () => {
     expect(show).toContain("12 tested, 12 failed");
 
     const fr = makeFakeRoot({ packages: { findutils: { version: "4.9.0-4", files: { "/usr/bin/find": "#!/bin/sh\n" } } }, config: `{ "smokeTest": false }` });
-    roots.push(fr);
+    newRoot.keep(fr);
     const e = pkgswitch(["--root", fr, "enable", "findutils", "--yes"]);
     expect(e.code).toBe(20);
     const op2 = /\[op ([^\]]+)\]/.exec(e.stderr)![1]!;

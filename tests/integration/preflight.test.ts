@@ -3,20 +3,15 @@
  * mounts), extra hard links, a setuid original. Each is refused with exit
  * 10 and one line naming the file and the reason, and nothing outside
  * pkgswitch's own record changes; or, for setuid, skipped and recorded. */
-import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test";
+import { describe, expect, test, setDefaultTimeout } from "bun:test";
 import { chmodSync, linkSync, lstatSync, mkdirSync, readFileSync, readlinkSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
-import { coreutilsRoot, makeFakeRoot, removeRoot } from "../helpers/fakeroot.ts";
+import { makeFakeRoot } from "../helpers/fakeroot.ts";
+import { rootPool } from "../helpers/pool.ts";
 import { diffSnapshots, pkgswitch, pkgswitchJson, snapshotTree } from "../helpers/cli.ts";
 
 setDefaultTimeout(120_000);
-const roots: string[] = [];
-const newRoot = () => {
-  const r = coreutilsRoot();
-  roots.push(r);
-  return r;
-};
-afterAll(() => roots.forEach(removeRoot));
+const newRoot = rootPool();
 
 // pkgswitch's own record of the refused operation (and its lock file) is the
 // only thing allowed to appear.
@@ -95,7 +90,7 @@ describe("setuid originals and the way back", () => {
       },
       config: `{ "smokeTest": false, "lockTimeoutMs": 500 }`,
     });
-    roots.push(root);
+    newRoot.keep(root);
     chmodSync(join(root, "usr/bin/sudo"), 0o4755);
     const r = pkgswitchJson<{ op: string; plan: Array<{ switch: string[]; skip: Array<{ target: string; reason: string }> }> }>(["--root", root, "enable", "sudo-rs", "--yes"]);
     expect(r.code).toBe(0);

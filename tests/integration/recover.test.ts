@@ -2,25 +2,19 @@
  * roots: a journal planted in the audit dir by someone who cannot read the
  * signing key is not signed into the record; an operation really killed
  * mid-way still is, as interrupted; unsigned setups recover as before. */
-import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test";
+import { describe, expect, test, setDefaultTimeout } from "bun:test";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { eventLine, sealEvent, type AuditEvent } from "../../src/audit/event.ts";
 import { newOpId } from "../../src/audit/opid.ts";
-import { coreutilsRoot, removeRoot } from "../helpers/fakeroot.ts";
+import { rootPool } from "../helpers/pool.ts";
 import { pkgswitch, pkgswitchJson } from "../helpers/cli.ts";
 import { BINARY } from "../helpers/paths.ts";
 
 // Real roots and dpkg: seconds per test, more on a loaded machine.
 setDefaultTimeout(300_000);
 
-const roots: string[] = [];
-afterAll(() => roots.forEach(removeRoot));
-const newRoot = () => {
-  const r = coreutilsRoot();
-  roots.push(r);
-  return r;
-};
+const newRoot = rootPool();
 const auditDir = (root: string) => join(root, "var/lib/pkgswitch/audit");
 const tipFile = (root: string) => join(root, "var/lib/pkgswitch/ledger-tip.json");
 const ledger = (root: string) => readFileSync(join(auditDir(root), "ledger.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));

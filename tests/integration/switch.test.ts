@@ -1,21 +1,16 @@
 /** The switch engine on temp roots with a real dpkg database (dpkg-query
  * --root reads it) and the compiled binary, as an operator runs it. */
-import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test";
+import { describe, expect, test, setDefaultTimeout } from "bun:test";
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { coreutilsRoot, makeFakeRoot, removeRoot } from "../helpers/fakeroot.ts";
+import { makeFakeRoot } from "../helpers/fakeroot.ts";
+import { rootPool } from "../helpers/pool.ts";
 import { diffSnapshots, pkgswitch, pkgswitchJson, sha256File, snapshotTree } from "../helpers/cli.ts";
 
 // Real roots, apt and dpkg: seconds per test, more on a loaded machine.
 setDefaultTimeout(300_000);
 
-const roots: string[] = [];
-const newRoot = (...a: Parameters<typeof coreutilsRoot>) => {
-  const r = coreutilsRoot(...a);
-  roots.push(r);
-  return r;
-};
-afterAll(() => roots.forEach(removeRoot));
+const newRoot = rootPool();
 
 const TARGETS = ["/usr/bin/[", "/usr/bin/cat", "/usr/bin/cp", "/usr/bin/echo", "/usr/bin/head", "/usr/bin/ls", "/usr/bin/mv", "/usr/bin/sha256sum", "/usr/bin/sort", "/usr/bin/tail", "/usr/bin/wc", "/usr/sbin/chroot"];
 
@@ -143,7 +138,7 @@ describe("bad input: one line, the documented exit code, nothing changed", () =>
 
   test("a root that is not a dpkg system → 10", () => {
     const root = makeFakeRoot({ packages: {} });
-    roots.push(root);
+    newRoot.keep(root);
     require("node:fs").rmSync(join(root, "var/lib/dpkg"), { recursive: true });
     const r = pkgswitch(["--root", root, "enable", "coreutils", "--yes"]);
     expect(r.code).toBe(10);
@@ -235,7 +230,7 @@ describe("bad input: one line, the documented exit code, nothing changed", () =>
 
   test("a replacement that is not installed and cannot be installed → 20, nothing switched", () => {
     const root = makeFakeRoot({ packages: { findutils: { version: "4.9.0-4", files: { "/usr/bin/find": "#!/bin/sh\n" } } }, config: `{ "smokeTest": false }` });
-    roots.push(root);
+    newRoot.keep(root);
     const r = pkgswitch(["--root", root, "enable", "findutils", "--yes"]);
     expect(r.code).toBe(20);
     expect(r.stderr).toContain("apt-get install rust-findutils failed");
