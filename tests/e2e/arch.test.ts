@@ -11,7 +11,7 @@ import { inRoot, startWatcher } from "../helpers/debroot.ts";
 import { diffSnapshots, pkgswitch, pkgswitchJson, sha256File, snapshotTree } from "../helpers/cli.ts";
 import { BINARY } from "../helpers/paths.ts";
 import { checkedSbom } from "../helpers/sbom.ts";
-import { killDuring } from "../helpers/crash.ts";
+import { fileIdentity, killDuring, originalOrSwitched } from "../helpers/crash.ts";
 import { canUnshare } from "../helpers/noproc.ts";
 import { NO_PROC_MESSAGE } from "../../src/pkgmgr/hooks.ts";
 
@@ -24,10 +24,7 @@ let root: string;
 const NEWER = "/srv/pkgs/coreutils-9.1-2-x86_64.pkg.tar.zst";
 type Ev = Record<string, any>;
 
-function identity(p: string) {
-  const st = lstatSync(join(root, p));
-  return { kind: st.isSymbolicLink() ? "symlink" : "file", sha: st.isFile() ? sha256File(join(root, p)) : null, mode: st.mode, uid: st.uid, gid: st.gid };
-}
+const identity = (p: string) => fileIdentity(root, p);
 /** coreutils' commands (pacman's file list) that uutils-coreutils provides as uu-<cmd>. */
 function expectedTargets(): string[] {
   const files = (pkg: string) => pacman(root, ["-Qlq", pkg]).out.split("\n").filter((f) => /^\/usr\/bin\/[^/]+$/.test(f));
@@ -169,28 +166,12 @@ describe("coreutils → uutils-coreutils on an Arch root (pacman)", () => {
     expect(inRoot(root, ["ls", "--version"]).out).toContain("GNU coreutils");
   });
 
-  /** Every target either original (same digest and mode) or switched. */
-  function consistent(): { switched: number; original: number } {
-    let switched = 0;
-    let original = 0;
-    for (const t of targets) {
-      if (lstatSync(join(root, t)).isSymbolicLink()) {
-        expect(readlinkSync(join(root, t))).toBe(`/usr/bin/uu-${t.split("/").pop()}`);
-        switched++;
-      } else {
-        expect(identity(t)).toEqual(originals.get(t)!);
-        original++;
-      }
-    }
-    return { switched, original };
-  }
-
   for (const command of ["enable", "disable"] as const) {
     test(`SIGKILL during ${command} leaves each target original or switched; re-running finishes`, async () => {
       if (command === "disable") expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"], SLOW).code).toBe(0);
       // Kills at fixed delays, and the instant the first target changes (the
       // swap phase lasts milliseconds: timing alone rarely lands inside it).
-      const { seen, interrupted } = await killDuring({ root, command, provider: "coreutils", points: [30, 150, "first-swap", "first-swap", "first-swap"], first: join(root, targets[0]!), total: targets.length, consistent });
+      const { seen, interrupted } = await killDuring({ root, command, provider: "coreutils", points: [30, 150, "first-swap", "first-swap", "first-swap"], first: join(root, targets[0]!), total: targets.length, consistent: originalOrSwitched(root, targets, originals, (t) => `/usr/bin/uu-${t.split("/").pop()}`, identity) });
       expect(seen.has("partial")).toBe(true);
       expect(interrupted).toBeGreaterThanOrEqual(2);
       if (command === "disable") expect(pkgswitch(["--root", root, "disable", "coreutils", "--yes"]).code).toBe(0);

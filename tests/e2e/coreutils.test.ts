@@ -1,13 +1,13 @@
 /** The issue's acceptance checks on a real Debian bookworm root made by
  * debootstrap: apt installs rust-coreutils inside it, dpkg verifies it. */
 import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fingerprint } from "../../src/audit/mask.ts";
 import { debianRoot, inRoot, removeDebianRoot, startWatcher } from "../helpers/debroot.ts";
 import { diffSnapshots, pkgswitch, pkgswitchJson, sha256File, snapshotTree } from "../helpers/cli.ts";
 import { checkedSbom } from "../helpers/sbom.ts";
-import { killDuring, type KillPoint } from "../helpers/crash.ts";
+import { fileIdentity, killDuring, originalOrSwitched, type KillPoint } from "../helpers/crash.ts";
 
 // Real roots, apt and dpkg: seconds per test, more on a loaded machine.
 setDefaultTimeout(300_000);
@@ -28,10 +28,7 @@ function expectedTargets(r: string): string[] {
   return [...out].sort();
 }
 
-function identity(r: string, p: string) {
-  const st = lstatSync(join(r, p));
-  return { kind: st.isSymbolicLink() ? "symlink" : "file", sha: st.isFile() ? sha256File(join(r, p)) : null, mode: st.mode, uid: st.uid, gid: st.gid };
-}
+const identity = fileIdentity;
 
 beforeAll(() => {
   root = debianRoot();
@@ -119,23 +116,6 @@ describe("coreutils → uutils on a debootstrap bookworm root", () => {
     expect(inRoot(root, ["ls", "--version"]).out).toContain("GNU coreutils");
   });
 
-  /** Every target either original (same digest and mode) or switched. */
-  function assertConsistent(): { switched: number; original: number } {
-    let switched = 0;
-    let original = 0;
-    for (const t of targets) {
-      const st = lstatSync(join(root, t));
-      if (st.isSymbolicLink()) {
-        expect(readlinkSync(join(root, t))).toBe(`${UU}/${t.split("/").pop()}`);
-        switched++;
-      } else {
-        expect(identity(root, t)).toEqual(originals.get(t)!);
-        original++;
-      }
-    }
-    return { switched, original };
-  }
-
   /** When the swaps (enable) or restores (disable) of a clean run happen,
    * in ms after spawning, read from its own audit events. */
   function swapWindow(command: "enable" | "disable"): [number, number] {
@@ -157,7 +137,7 @@ describe("coreutils → uutils on a debootstrap bookworm root", () => {
       // plus kills fired the instant the first target changes: the swap phase
       // lasts only ~20 ms, so timing alone rarely lands inside it.
       const points: KillPoint[] = [5, 50, Math.max(1, from - 100), from / 2, to + 20, to + 150, "first-swap", "first-swap", "first-swap"];
-      const { seen, interrupted } = await killDuring({ root, command, provider: "coreutils", points, first: join(root, targets[0]!), total: targets.length, consistent: assertConsistent });
+      const { seen, interrupted } = await killDuring({ root, command, provider: "coreutils", points, first: join(root, targets[0]!), total: targets.length, consistent: originalOrSwitched(root, targets, originals, (t) => `${UU}/${t.split("/").pop()}`, (p) => identity(root, p)) });
       // The kills landed mid-operation, and at least once mid-swap, or this proved nothing.
       expect(seen.has("partial")).toBe(true);
       expect(interrupted).toBeGreaterThanOrEqual(3);

@@ -12,7 +12,7 @@ import { cachedFedora, dnfIn, fedoraRoot, removeFedoraRoot, rpmIn } from "../hel
 import { inRoot, startWatcher } from "../helpers/debroot.ts";
 import { diffSnapshots, pkgswitch, pkgswitchJson, sha256File, snapshotTree } from "../helpers/cli.ts";
 import { BINARY, VECTORS } from "../helpers/paths.ts";
-import { killDuring } from "../helpers/crash.ts";
+import { fileIdentity, killDuring, originalOrSwitched } from "../helpers/crash.ts";
 import { canUnshare } from "../helpers/noproc.ts";
 import { NO_PROC_MESSAGE } from "../../src/pkgmgr/hooks.ts";
 
@@ -36,10 +36,7 @@ function expectedTargets(): string[] {
 function gnuCommands(): string[] {
   return rpmIn(root, ["-ql", "coreutils"]).out.split("\n").filter((f) => /^\/usr\/s?bin\/[^/]+$/.test(f));
 }
-function identity(p: string) {
-  const st = lstatSync(join(root, p));
-  return { kind: st.isSymbolicLink() ? "symlink" : "file", sha: st.isFile() ? sha256File(join(root, p)) : null, mode: st.mode, uid: st.uid, gid: st.gid, mtimeMs: st.mtimeMs };
-}
+const identity = (p: string) => fileIdentity(root, p, { mtime: true });
 beforeAll(() => {
   root = fedoraRoot();
   expect(pkgswitch(["--root", root, "keys", "generate"]).code).toBe(0);
@@ -145,27 +142,11 @@ describe("coreutils → uutils-coreutils on a Fedora root (rpm database, dnf)", 
     expect(existsSync(join(root, "usr/lib/pkgswitch/rpm-hook"))).toBe(false);
   });
 
-  /** Every target either original (same bytes, mode, mtime) or switched. */
-  function assertConsistent(): { switched: number; original: number } {
-    let switched = 0;
-    let original = 0;
-    for (const t of targets) {
-      if (lstatSync(join(root, t)).isSymbolicLink()) {
-        expect(readlinkSync(join(root, t))).toBe(`/usr/bin/uu_${t.split("/").pop()}`);
-        switched++;
-      } else {
-        expect(identity(t)).toEqual(originals.get(t)!);
-        original++;
-      }
-    }
-    return { switched, original };
-  }
-
   for (const command of ["enable", "disable"] as const) {
     test(`SIGKILL during ${command} leaves each target original or switched; re-running finishes`, async () => {
       if (command === "disable") expect(pkgswitch(["--root", root, "enable", "coreutils", "--yes"]).code).toBe(0);
       // Kills at fixed delays and the instant the first target changes.
-      const { seen } = await killDuring({ root, command, provider: "coreutils", points: [20, 200, "first-swap", "first-swap", "first-swap"], first: join(root, targets[0]!), total: targets.length, consistent: assertConsistent });
+      const { seen } = await killDuring({ root, command, provider: "coreutils", points: [20, 200, "first-swap", "first-swap", "first-swap"], first: join(root, targets[0]!), total: targets.length, consistent: originalOrSwitched(root, targets, originals, (t) => `/usr/bin/uu_${t.split("/").pop()}`, identity) });
       expect(seen.has("partial")).toBe(true);
       if (command === "disable") expect(pkgswitch(["--root", root, "disable", "coreutils", "--yes"]).code).toBe(0);
       for (const d of ["usr/bin", "usr/sbin"]) expect(readdirSync(join(root, d)).filter((n) => n.includes(".pkgswitch-"))).toEqual([]);

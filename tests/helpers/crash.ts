@@ -4,8 +4,9 @@
  * finish the job, and the opposite command puts the root back for the next
  * kill. Shared by the Debian, Arch and Fedora e2e suites. */
 import { expect } from "bun:test";
-import { lstatSync } from "node:fs";
-import { pkgswitch } from "./cli.ts";
+import { lstatSync, readlinkSync } from "node:fs";
+import { join } from "node:path";
+import { pkgswitch, sha256File } from "./cli.ts";
 import { BINARY } from "./paths.ts";
 
 export type KillPoint = number | "first-swap";
@@ -44,4 +45,33 @@ export async function killDuring(opts: {
     expect(pkgswitch(["--root", root, undo, provider, "--yes"]).code).toBe(0);
   }
   return { seen, interrupted };
+}
+
+/** What a switch and its undo must keep of a file in `root`: its kind,
+ * SHA-256, mode and owner (and mtime with `mtime`). */
+export function fileIdentity(root: string, p: string, opts: { mtime?: boolean } = {}) {
+  const st = lstatSync(join(root, p));
+  const id: { kind: string; sha: string | null; mode: number; uid: number; gid: number; mtimeMs?: number } = { kind: st.isSymbolicLink() ? "symlink" : "file", sha: st.isFile() ? sha256File(join(root, p)) : null, mode: st.mode, uid: st.uid, gid: st.gid };
+  if (opts.mtime) id.mtimeMs = st.mtimeMs;
+  return id;
+}
+
+/** killDuring's `consistent` for one provider: every target is either
+ * switched (a link to `linkFor(target)`) or original (its identity as in
+ * `originals`, taken by `identity`). */
+export function originalOrSwitched<I>(root: string, targets: readonly string[], originals: ReadonlyMap<string, I>, linkFor: (target: string) => string, identity: (p: string) => I): () => { switched: number; original: number } {
+  return () => {
+    let switched = 0;
+    let original = 0;
+    for (const t of targets) {
+      if (lstatSync(join(root, t)).isSymbolicLink()) {
+        expect(readlinkSync(join(root, t))).toBe(linkFor(t));
+        switched++;
+      } else {
+        expect(identity(t)).toEqual(originals.get(t)!);
+        original++;
+      }
+    }
+    return { switched, original };
+  };
 }
