@@ -59,6 +59,13 @@ export interface SecretKey extends PublicKey {
   seed: Uint8Array;
 }
 
+/** A secret key as read from its file. */
+export interface ParsedSecretKey extends SecretKey {
+  /** Nothing in the file protects its key id: an unencrypted key with the
+   * all-zero checksum of `minisign -G -W` (see parseSecretKey). */
+  idUnchecked: boolean;
+}
+
 export interface GeneratedKey extends SecretKey {
   secretKeyText: string;
   publicKeyText: string;
@@ -265,7 +272,7 @@ function scryptStream(pw: Uint8Array, salt: Uint8Array, o: { N: number; r: numbe
  * Load a minisign secret key file, unencrypted (KDF 00 00) or scrypt-encrypted
  * ("Sc"). `getPassphrase` is called only for an encrypted key.
  */
-export function parseSecretKey(text: string, getPassphrase?: () => string | undefined): SecretKey {
+export function parseSecretKey(text: string, getPassphrase?: () => string | undefined): ParsedSecretKey {
   const [, line] = keyFileLines(text, "secret key");
   const raw = decodeBase64Strict(line!, "secret key");
   if (raw.length !== SECRET_KEY_BYTES) {
@@ -314,16 +321,7 @@ export function parseSecretKey(text: string, getPassphrase?: () => string | unde
   if (!equalBytes(publicKeyFromSeed(seed), pk)) {
     throw new MinisignError("corrupt secret key (public half does not match the seed)", true);
   }
-  return { keyId, seed, pk };
-}
-
-/** Whether a secret key file that `parseSecretKey` accepted leaves its key
- * id unprotected: an unencrypted key with the all-zero checksum of
- * `minisign -G -W`. */
-export function secretKeyIdUnchecked(text: string): boolean {
-  const [, line] = keyFileLines(text, "secret key");
-  const raw = decodeBase64Strict(line!, "secret key");
-  return raw.length === SECRET_KEY_BYTES && raw[2] === 0 && raw[3] === 0 && raw.subarray(ENCRYPTED_OFFSET + 72).every((b) => b === 0);
+  return { keyId, seed, pk, idUnchecked: minisignW };
 }
 
 // --- signatures ------------------------------------------------------------------

@@ -3,6 +3,7 @@
  * default <root>/etc/pkgswitch/keys/signing.key. A secret key readable by
  * group or others, or not owned by root, is refused. */
 import { closeSync, lstatSync, openSync, readSync, statSync } from "node:fs";
+import { basename, dirname } from "node:path";
 import type { Config } from "../config/config.ts";
 import { resolveInRoot, type Layout } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
@@ -12,7 +13,7 @@ import { checkpointBody } from "../audit/note.ts";
 import { journalMacKey } from "../audit/journal-mac.ts";
 import { hashCacheMacKey } from "../hashing/cache.ts";
 import { signNote } from "./notesig.ts";
-import { keyIdHex, MinisignError, parsePublicKey, parseSecretKey, secretKeyIdUnchecked, signPrehashed, type PublicKey, type SecretKey } from "./minisign.ts";
+import { keyIdHex, MinisignError, parsePublicKey, parseSecretKey, signPrehashed, type ParsedSecretKey, type PublicKey, type SecretKey } from "./minisign.ts";
 import { writeStderr } from "../sys/stdio.ts";
 
 export const SECRET_KEY_FILE = "signing.key";
@@ -73,17 +74,27 @@ export function loadSecretKey(path: string, env: Record<string, string | undefin
   try {
     text = readBoundedText(path, { max: READ_LIMIT.small, noFollow });
   } catch (e) {
-    throw new PkgswitchError(Exit.PERMISSION, `cannot read signing key ${path}: ${readProblem(e)}`);
+    // The errno stays reachable (`keys show` by a user who may not read the key).
+    throw Object.assign(new PkgswitchError(Exit.PERMISSION, `cannot read signing key ${path}: ${readProblem(e)}`), { cause: e });
   }
-  let secret: SecretKey;
+  let secret: ParsedSecretKey;
   try {
     secret = parseSecretKey(text, () => env.PKGSWITCH_KEY_PASSPHRASE ?? (prompt ? promptPassphrase(`passphrase for ${path}: `) : undefined));
   } catch (e) {
-    const damaged = e instanceof MinisignError && e.corrupt ? ` — restore it from a backup, or make a new key pair (\`pkgswitch keys generate --force\`, or \`minisign -G\`)` : "";
+    const damaged = e instanceof MinisignError && e.corrupt ? ` — restore it from a backup, or make a new key pair (${newKeyPair(path)})` : "";
     throw new PkgswitchError(Exit.USAGE, `signing key ${path}: ${(e as Error).message}${damaged}`);
   }
-  if (secretKeyIdUnchecked(text)) checkKeyIdBeside(path, secret, noFollow);
+  if (secret.idUnchecked) checkKeyIdBeside(path, secret, noFollow);
   return secret;
+}
+
+/** How to make a new key pair at `path`: `keys generate` writes only
+ * signing.key and signing.pub (into the root's key directory, or --dir), so
+ * a key by another name (a --key or PKGSWITCH_SIGNING_KEY file) is made
+ * with minisign, its public key beside it as publicKeyBeside reads it. */
+function newKeyPair(path: string): string {
+  if (basename(path) === SECRET_KEY_FILE) return `\`pkgswitch keys generate --force --dir ${dirname(path)}\`, or \`minisign -G -f -s ${path} -p ${publicKeyBeside(path)}\``;
+  return `\`minisign -G -f -s ${path} -p ${publicKeyBeside(path)}\``;
 }
 
 /** The public key file kept beside a secret key: <name>.pub for <name>.key
@@ -111,7 +122,7 @@ function checkKeyIdBeside(path: string, secret: SecretKey, noFollow: boolean): v
   if (!Buffer.from(pub.pk).equals(Buffer.from(secret.pk)) || Buffer.from(pub.keyId).equals(Buffer.from(secret.keyId))) return;
   throw new PkgswitchError(
     Exit.USAGE,
-    `signing key ${path}: key id ${keyIdHex(secret.keyId)} does not match ${keyIdHex(pub.keyId)} of the public key beside it (${pubPath}), the same Ed25519 key: one of the two files is damaged (the secret key's checksum is zero, as \`minisign -G -W\` writes it, so it cannot tell which) — restore them from a backup, or make a new key pair (\`pkgswitch keys generate --force\`, or \`minisign -G\`)`,
+    `signing key ${path}: key id ${keyIdHex(secret.keyId)} does not match ${keyIdHex(pub.keyId)} of the public key beside it (${pubPath}), the same Ed25519 key: one of the two files is damaged (the secret key's checksum is zero, as \`minisign -G -W\` writes it, so it cannot tell which) — restore them from a backup, or make a new key pair (${newKeyPair(path)})`,
   );
 }
 

@@ -130,7 +130,9 @@ export async function cmdKeysShow(ctx: CommandContext): Promise<CommandExit> {
 /** `keys show` prints signing.pub; the secret key beside it may be damaged
  * (an operation signing with it is then recorded "failed", with a warning):
  * say so here too. An encrypted key is not unlocked for this (no prompt, no
- * scrypt): only a key that fails without its passphrase is reported. */
+ * scrypt): only a key that fails without its passphrase is reported. Nor is
+ * a key this user may not read: `keys show` needs no privilege, the
+ * operations that sign run as root, who can. */
 function warnUnusableDefaultKey(ctx: CommandContext): void {
   const { path, noFollow } = keyInRoot(ctx.layout(), DEFAULT_SECRET_KEY);
   if (!lstatSync(path, { throwIfNoEntry: false })) return;
@@ -138,6 +140,7 @@ function warnUnusableDefaultKey(ctx: CommandContext): void {
     loadSecretKey(path, {}, noFollow, false);
   } catch (e) {
     if (e instanceof PkgswitchError && /passphrase is required/.test(e.message)) return;
+    if (isDenied(e) || isDenied((e as Error).cause)) return;
     ctx.out.warn(`${(e as Error).message}; an operation that signs with it is recorded "signature": "failed"`);
   }
 }

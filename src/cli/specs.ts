@@ -151,11 +151,11 @@ export const SPECS = {
   },
   "audit checkpoint": {
     path: ["audit", "checkpoint"],
-    args: "",
+    args: "[--pubkey FILE]…",
     maxArgs: 0,
     summary: "print the current signed checkpoint (keep a copy off the host)",
-    help: "Prints <audit dir>/checkpoint, the C2SP signed note over the ledger's Merkle tree, after checking it as `audit verify` does: its form, its signature by a trusted key (<root>/etc/pkgswitch/keys/signing.pub and trusted/*.pub; with none, a warning that the signature was not checked), its tree size and root against ledger.jsonl. Keep copies elsewhere: `pkgswitch audit verify --since-checkpoint FILE` then proves the log only grew since. Exit codes as `audit verify`: 0 printed; 1 not a valid checkpoint, a signature that does not verify, or a ledger it does not match (nothing printed); 3 none (no signed operation yet); 4 signed by a key not in the trusted set; 6 unreadable.",
-    options: {},
+    help: "Prints <audit dir>/checkpoint, the C2SP signed note over the ledger's Merkle tree, after checking it as `audit verify` does: its form, its signature by a trusted key (<root>/etc/pkgswitch/keys/signing.pub and trusted/*.pub; with --pubkey FILE, repeatable, only those keys; with no key file at all, a warning that the signature was not checked), its tree size and root against the ledger lines it covers (a bad line after them is a warning; `audit verify --all` checks the rest). Keep copies elsewhere: `pkgswitch audit verify --since-checkpoint FILE` then proves the log only grew since. Exit codes as `audit verify`: 0 printed; 1 not a valid checkpoint, a signature that does not verify, or a ledger it does not match (nothing printed); 3 none (no signed operation yet); 4 signed by a key not in the trusted set (or signing.pub is not a public key); 6 unreadable (the checkpoint, the ledger or a trusted key file).",
+    options: { pubkey: { type: "string", multiple: true } },
   },
   "audit export": {
     path: ["audit", "export"],

@@ -3,16 +3,16 @@
  * returns the documented verify exit code (design/formats.md) after printing
  * the report; only usage errors (2) and export/checkpoint failures throw. */
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { Exit, PkgswitchError, usageError, VerifyExit, type CommandExit } from "../errors.ts";
 import { writeFileAtomic } from "../fsops/atomic.ts";
 import { parseOpId } from "../audit/opid.ts";
 import { runOperation } from "../switch/session.ts";
 import { exportBundle, serializeBundle, verifyBundle } from "../verify/bundle.ts";
 import { readArtifact } from "../verify/files.ts";
-import { EXIT_MEANING, EXIT_PRECEDENCE, type Report } from "../verify/report.ts";
+import { EXIT_MEANING, type Check, type Report } from "../verify/report.ts";
 import { defaultTrust, trustFromFiles, type TrustSet } from "../verify/trust.ts";
-import { CHECKPOINT_FILE, jsonlName } from "../audit/names.ts";
+import { CHECKPOINT_FILE, jsonlName, LEDGER_FILE } from "../audit/names.ts";
 import { segmentOf } from "../audit/archive.ts";
 import { LedgerCorrupt, readLedger } from "../audit/store.ts";
 import { verifyAll, verifyCheckpoint, verifyOp } from "../verify/verify.ts";
@@ -107,27 +107,36 @@ export async function cmdAuditCheckpoint(ctx: CommandContext): Promise<CommandEx
     throw new PkgswitchError(VerifyExit.IO, r.message);
   }
   // What is printed is copied off the host as evidence: the bytes read once,
-  // checked as `audit verify` checks the current checkpoint, printed only
-  // when they pass. Without any trusted key the signature cannot be checked;
-  // the form, size and root still are, and the operator is told.
+  // checked as `audit verify` checks the current checkpoint (its exit codes
+  // and their precedence: Report.exitCode), printed only when they pass.
   const trust = trustFor(ctx);
-  const { report, checked } = verifyCheckpoint(dir, r.bytes, trust);
-  const noKeys = trust.keys.length === 0;
-  const failures = report.failures.filter((f) => !(noKeys && f.exit === VerifyExit.UNTRUSTED && f.check === "checkpoint"));
-  if (failures.length > 0) {
-    const code = EXIT_PRECEDENCE.find((c) => failures.some((f) => f.exit === c)) ?? VerifyExit.TAMPERED;
-    const f = failures.find((x) => x.exit === code)!;
-    const where = f.file && f.file !== CHECKPOINT_FILE && !f.message.includes(f.file) ? ` (${f.file}${f.line ? ` line ${f.line}` : ""})` : "";
-    throw new PkgswitchError(code, `checkpoint ${path}: ${f.message}${where}; not printed — run \`pkgswitch audit verify --all\``);
-  }
-  const signature = noKeys ? "not checked" : "verified";
-  if (noKeys) ctx.out.warn(`checkpoint ${path}: signature by ${checked?.keyId ?? "?"} not checked: no trusted key (${trust.source}); its form, tree size and root were checked against the ledger`);
+  const { report, checked, signatureChecked } = verifyCheckpoint(dir, r.bytes, trust);
+  const code = report.exitCode;
+  if (code !== VerifyExit.OK) throw new PkgswitchError(code, refusal(dir, path, report.withExit(code)[0]!, trust));
+  for (const w of report.warnings.filter((x) => x.check === "keys")) ctx.out.warn(`${w.file}: ${w.message}`);
+  // Bad ledger lines that leave the checkpoint sound: the first one (the
+  // rest are verify's to list).
+  const later = report.warnings.filter((w) => w.file === LEDGER_FILE && w.line !== undefined);
+  if (later.length > 0) ctx.out.warn(`${join(dir, LEDGER_FILE)} line ${later[0]!.line}: ${later[0]!.message}${later.length > 1 ? "; more bad lines follow" : ""}; the checkpoint is printed — run \`pkgswitch audit verify --all\` to check the whole record`);
+  if (!signatureChecked) ctx.out.warn(`checkpoint ${path}: signature by ${checked?.keyId ?? "?"} not checked: no trusted key (${trust.source}); its form, tree size and root were checked against the ledger — to check the signature too, give the signer's public key: \`pkgswitch audit checkpoint --pubkey FILE\``);
   const text = r.bytes.toString("utf8");
   if (ctx.globals.json) {
     const cp = checked!.cp;
-    ctx.out.json({ file: path, checkpoint: text, origin: cp.origin, size: Number(cp.size), root: Buffer.from(cp.root).toString("base64"), signers: cp.signatures.map((s) => s.name), key_id: checked!.keyId, signature });
+    ctx.out.json({ file: path, checkpoint: text, origin: cp.origin, size: Number(cp.size), root: Buffer.from(cp.root).toString("base64"), signers: cp.signatures.map((s) => s.name), key_id: checked!.keyId, signature: signatureChecked ? "verified" : "not checked" });
   } else writeStdout(text);
   return Exit.OK;
+}
+
+/** The one line of a refused checkpoint: the file at fault (the checkpoint,
+ * a ledger line, a trusted key file) and what is wrong with it. */
+function refusal(dir: string, path: string, f: Check, trust: TrustSet): string {
+  const next = `run \`pkgswitch audit verify --all\``;
+  // A signer not trusted because a key file could not be used: say which.
+  const keyFile = f.exit === VerifyExit.UNTRUSTED && trust.problems.length > 0 ? `: ${trust.problems[0]!.file}: ${trust.problems[0]!.message}` : "";
+  if (f.file === undefined || f.file === CHECKPOINT_FILE) return `checkpoint ${path}: ${f.message}${keyFile}; not printed — ${next}`;
+  const file = isAbsolute(f.file) ? f.file : join(dir, f.file);
+  const what = f.message.includes(file) ? f.message : `${file}${f.line !== undefined ? ` line ${f.line}` : ""}: ${f.message}`;
+  return `${what}; checkpoint ${path} not printed — ${next}`;
 }
 
 export async function cmdAuditExport(ctx: CommandContext): Promise<CommandExit> {

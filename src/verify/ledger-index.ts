@@ -45,7 +45,9 @@ export class LedgerIndex {
 
   /** Parse `text` (the UTF-8 decoding of `bytes`) strictly, line by line.
    * `dup` is called for an operation listed again (with the 1-based lines).
-   * A `stopped` read keeps the lines read so far but no leaves. */
+   * A `stopped` read keeps the lines read so far and their leaves: a
+   * checkpoint over a prefix of them can still be checked (`audit
+   * checkpoint`; the junk may be after what it covers). */
   static read(bytes: Uint8Array, text: string, dup: (op: string, line: number, first: number) => void): { index: LedgerIndex; problems: LineProblem[]; stopped?: boolean } {
     // Lines split at the same "\n" bytes as the text's characters.
     let n = 0;
@@ -77,7 +79,8 @@ export class LedgerIndex {
       else firstLine.set(l.entry.op, i);
     });
     if (r.stopped) {
-      return { index: new LedgerIndex(bytes, starts.subarray(0, count), ends.subarray(0, count), flags.subarray(0, count), firstLine, PackedHashes.alloc(0)), ...r };
+      const leaves = PackedHashes.ofLeaves(count, (i) => bytes.subarray(starts[i]!, ends[i]!));
+      return { index: new LedgerIndex(bytes, starts.subarray(0, count), ends.subarray(0, count), flags.subarray(0, count), firstLine, leaves), ...r };
     }
     const leaves = PackedHashes.ofLeaves(n, (i) => bytes.subarray(starts[i]!, ends[i]!));
     return { index: new LedgerIndex(bytes, starts, ends, flags, firstLine, leaves), ...r };

@@ -55,8 +55,10 @@ function opCheckOptions(o: VerifyOptions): OpCheckOptions {
   return { allowLegacy: o.allowLegacy ?? false, allowUnsigned: o.allowUnsigned ?? false, collectTouched: o.deep ?? false };
 }
 
-function addTrustProblems(o: VerifyOptions, report: Report): void {
-  for (const p of o.trust.problems) {
+/** Trusted key files that could not be used: unreadable is I/O (6); a
+ * malformed one is a warning here, its signatures then fail as untrusted (4). */
+export function addTrustProblems(trust: TrustSet, report: Report): void {
+  for (const p of trust.problems) {
     if (p.io) report.fail("keys", VerifyExit.IO, p.message, { file: p.file });
     else report.warn("keys", `${p.message}; not trusted`, { file: p.file });
   }
@@ -111,15 +113,42 @@ function signedFrom(lines: LedgerIndex, from: number): number {
 
 /**
  * `audit checkpoint`: the checkpoint bytes about to be printed, checked as
- * `verify --op` checks the current checkpoint — the strict C2SP parse, the
- * signature by a trusted key, its tree size and root against the ledger's
- * Merkle tree (a checkpoint may lag behind the ledger: unsigned operations
- * do not re-sign it). Reads the ledger, no operation's files.
+ * `verify --op` checks the current checkpoint — the trusted keys, the strict
+ * C2SP parse, the signature by a trusted key, its tree size and root against
+ * the ledger's Merkle tree (a checkpoint may lag behind the ledger: unsigned
+ * operations do not re-sign it). Reads the ledger, no operation's files.
+ *
+ * A bad ledger line is the ledger's fault, not the checkpoint's. Among the
+ * lines the checkpoint covers it is a failure naming that line when those
+ * lines no longer match the checkpoint (the likely why of the mismatch);
+ * when they still match, they are what was signed, and it is a warning, as
+ * is a bad line after them, which does not concern the checkpoint (`verify
+ * --all` reports either as a failure).
  */
-export function verifyCheckpoint(auditDir: string, bytes: Uint8Array, trust: TrustSet): { report: Report; checked: CheckedCheckpoint | null } {
+export function verifyCheckpoint(auditDir: string, bytes: Uint8Array, trust: TrustSet): { report: Report; checked: CheckedCheckpoint | null; signatureChecked: boolean } {
   const report = new Report();
-  const ledger = readLedgerState(auditDir, report);
-  return { report, checked: checkCheckpointBytes(bytes, ledger, trust, report, false) };
+  addTrustProblems(trust, report);
+  const ledgerReport = new Report();
+  const ledger = readLedgerState(auditDir, ledgerReport);
+  const cpReport = new Report();
+  const checked = checkCheckpointBytes(bytes, ledger, trust, cpReport, false);
+  // Without a valid checkpoint no line is covered: its own failure decides.
+  const size = checked ? Number(checked.cp.size) : 0;
+  const mismatch = cpReport.failures.some((f) => f.file === LEDGER_FILE);
+  for (const f of ledgerReport.failures) {
+    const where = { file: f.file, line: f.line, op: f.op };
+    if (f.line === undefined) report.fail(f.check, f.exit, f.message, where);
+    else if (f.line <= size && mismatch) report.fail(f.check, f.exit, `${f.message}: a line the checkpoint covers (its first ${size}), so they no longer hash to its root`, where);
+    else report.warn(f.check, `${f.message} (${f.line <= size ? "a line the checkpoint covers: they still hash to its root" : `after line ${size}, the last the checkpoint covers`})`, where);
+  }
+  report.warnings.push(...ledgerReport.warnings);
+  // No key file at all (a copied audit directory, a root without keys): the
+  // signature cannot be checked, which the caller says. A key file that is
+  // there but unusable is not "none": verify's 6 or 4 stand.
+  const unchecked = trust.keys.length === 0 && trust.problems.length === 0;
+  for (const f of cpReport.failures) if (!(unchecked && f.exit === VerifyExit.UNTRUSTED && f.check === "checkpoint")) report.fail(f.check, f.exit, f.message, f);
+  report.warnings.push(...cpReport.warnings);
+  return { report, checked, signatureChecked: !unchecked };
 }
 
 function checkCheckpointBytes(bytes: Uint8Array, ledger: LedgerState, trust: TrustSet, report: Report, full: boolean): CheckedCheckpoint | null {
@@ -244,7 +273,7 @@ async function verifyAllWith(o: VerifyOptions, pool: Pool | null): Promise<Repor
   const report = new Report();
   mark("verifyAll start");
   const t0 = performance.now();
-  addTrustProblems(o, report);
+  addTrustProblems(o.trust, report);
   const dirFailed = (e: ReadResult & { ok: false }) => {
     report.fail("audit-dir", e.exit, e.exit === VerifyExit.NOT_FOUND ? `no audit directory at ${o.auditDir}` : e.message, { file: o.auditDir });
     return report;
@@ -318,7 +347,7 @@ async function verifyAllWith(o: VerifyOptions, pool: Pool | null): Promise<Repor
 export function verifyOp(opIdArg: string, o: VerifyOptions): Report {
   const opId = parseOpId(opIdArg);
   const report = new Report();
-  addTrustProblems(o, report);
+  addTrustProblems(o.trust, report);
   const ledger = readLedgerState(o.auditDir, report);
   const lines = ledger.index;
   const index = lines.firstLine.get(opId) ?? -1;

@@ -127,6 +127,18 @@ describe("audit checkpoint checks before it prints", () => {
       expect(r.code).toBe(0);
       expect(r.stdout).toBe(good);
       expect(r.stderr).toMatch(/^warning: checkpoint .* signature by [0-9A-F]{16} not checked: no trusted key/);
+      // The warning says how to have it checked, and that way is accepted.
+      expect(r.stderr).toContain("pkgswitch audit checkpoint --pubkey FILE");
+      const pub = join(keyDir, "signing.pub");
+      const checked = pkgswitch(["--root", empty, "--audit-dir", dir, "audit", "checkpoint", "--pubkey", pub, "--json"]);
+      expect(checked.stderr).toBe("");
+      expect(checked.code).toBe(0);
+      expect(JSON.parse(checked.stdout)).toMatchObject({ checkpoint: good, signature: "verified" });
+      const otherPub = join(dir, "other.pub");
+      writeFileSync(otherPub, generateSecretKey().publicKeyText);
+      const foreign = pkgswitch(["--root", empty, "--audit-dir", dir, "audit", "checkpoint", "--pubkey", otherPub]);
+      expect(foreign.code).toBe(4);
+      expect(foreign.stderr).toContain("not in the trusted set");
       writeFileSync(join(dir, "checkpoint"), good.replace("\n2\n", "\n1\n"));
       const bad = pkgswitch(["--root", empty, "--audit-dir", dir, "audit", "checkpoint"]);
       expect(bad.code).toBe(1);
@@ -138,5 +150,42 @@ describe("audit checkpoint checks before it prints", () => {
       rmSync(dir, { recursive: true, force: true });
       rmSync(empty, { recursive: true, force: true });
     }
+  });
+
+  test("a signing.pub that is there but unusable: verify's 4 (not a public key) or 6 (a directory), not a warning", () => {
+    const pub = join(keyDir, "signing.pub");
+    for (const [code, make] of [[4, () => writeFileSync(pub, "junk\n")], [6, () => (rmSync(pub), mkdirSync(pub))]] as const) {
+      make();
+      try {
+        const r = cli("audit", "checkpoint");
+        expectRefused(r, code, new RegExp(pub.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")));
+        expect(r.stderr).not.toContain("no trusted key");
+        expect(cli("audit", "verify", "--all").code).toBe(code);
+      } finally {
+        rmSync(pub, { recursive: true, force: true });
+        writeFileSync(pub, key.publicKeyText);
+      }
+    }
+  });
+
+  test("bad ledger lines: after the lines the checkpoint covers, printed with a warning; among them, 1 naming ledger.jsonl and the line", () => {
+    const ledger = join(audit, "ledger.jsonl");
+    const text = readFileSync(ledger, "utf8");
+    for (const tail of ["garbage\n", "\n".repeat(1100)]) {
+      const r = withFile(ledger, text + tail, () => cli("audit", "checkpoint"));
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(good);
+      const lines = r.stderr.trim().split("\n");
+      expect(lines.length).toBe(1);
+      expect(lines[0]).toStartWith(`warning: ${ledger} line 4: `);
+      expect(lines[0]).toContain("pkgswitch audit verify --all");
+    }
+    // Line 2 is one the checkpoint (size 2) covers.
+    const lines = text.trim().split("\n");
+    const damaged = [lines[0], "garbage", ...lines.slice(2)].join("\n") + "\n";
+    const r = withFile(ledger, damaged, () => cli("audit", "checkpoint"));
+    expectRefused(r, 1, /not JSON|invalid/);
+    expect(r.stderr).toStartWith(`error: ${ledger} line 2: `);
+    expect(r.stderr).toContain(`checkpoint ${join(audit, "checkpoint")} not printed`);
   });
 });

@@ -2,11 +2,14 @@
  * minisign (plain and passphrase-protected), refused when readable by others,
  * rotated with an announcement signed by the old key. */
 import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { coreutilsRoot, removeRoot } from "../helpers/fakeroot.ts";
 import { diffSnapshots, pkgswitch, pkgswitchJson, snapshotTree } from "../helpers/cli.ts";
+import { BINARY } from "../helpers/paths.ts";
+
+const statMode = (f: string) => statSync(f).mode & 0o777;
 
 // Real roots, apt and dpkg: seconds per test, more on a loaded machine.
 setDefaultTimeout(300_000);
@@ -97,6 +100,19 @@ describe("signing keys", () => {
     expect(d.stderr).toContain("was not signed");
     expect(ledger(root)[0]).toMatchObject({ signature: "failed", key_id: null });
     expect(pkgswitch(["--root", root, "audit", "verify", "--all"]).code).toBe(4);
+  });
+
+  test("keys show by a user who may not read signing.key: no warning (the key is fine; root signs with it)", () => {
+    // A root the user can walk (mkdtemp makes 0700 directories).
+    const r = mkdtempSync(join(tmpdir(), "pkgswitch-keys-nobody-"));
+    roots.push(r);
+    expect(pkgswitch(["--root", r, "keys", "generate"]).code).toBe(0);
+    for (const d of [r, join(r, "etc"), join(r, "etc/pkgswitch"), join(r, "etc/pkgswitch/keys")]) chmodSync(d, 0o755);
+    expect(statMode(join(r, "etc/pkgswitch/keys/signing.key"))).toBe(0o600);
+    const p = Bun.spawnSync(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", BINARY, "--root", r, "keys", "show"], { env: { PATH: "/usr/bin:/bin", NO_COLOR: "1" }, stdin: "ignore" });
+    expect(p.stdout.toString()).toContain("key id:");
+    expect(p.stderr.toString()).toBe("");
+    expect(p.exitCode).toBe(0);
   });
 
   test("keys rotate: announced in an operation signed by the old key; old and new operations verify", () => {
@@ -221,6 +237,29 @@ describe("damaged secret keys are refused before anything changes (--key: 2; the
 
   test("a public half that is not the seed's: refused", () => {
     expectUnusable(rootWith("minisign", (raw) => (raw[100]! ^= 1)), /public half does not match the seed/);
+  });
+
+  test("a damaged --key outside the root: the new pair it suggests is made at that path, not in the root's key directory", () => {
+    const r = rootWith("pkgswitch", (raw) => (raw[KEY_ID]! ^= 1));
+    const elsewhere = mkdtempSync(join(tmp, "elsewhere-"));
+    for (const name of ["ops.key", "signing.key"]) {
+      const sk = join(elsewhere, name);
+      copyFileSync(r.sk, sk);
+      chmodSync(sk, 0o600);
+      const x = pkgswitch(["--root", r.root, "--key", sk, "keys", "show"]);
+      expect(x.code, x.stderr).toBe(2);
+      expect(x.stderr).toContain(`error: signing key ${sk}: corrupt secret key`);
+      const pub = join(elsewhere, name.replace(/\.key$/, ".pub"));
+      expect(x.stderr).toContain(`\`minisign -G -f -s ${sk} -p ${pub}\``);
+      if (name === "signing.key") expect(x.stderr).toContain(`\`pkgswitch keys generate --force --dir ${elsewhere}\``);
+      else expect(x.stderr).not.toContain("keys generate");
+    }
+    // What it suggests for the root's own key does make a pair there.
+    const own = pkgswitch(["--root", r.root, "--key", r.sk, "keys", "show"]).stderr;
+    const cmd = /`(pkgswitch keys generate --force --dir \S+)`/.exec(own)![1]!.split(" ").slice(1);
+    expect(cmd).toEqual(["keys", "generate", "--force", "--dir", join(r.root, "etc/pkgswitch/keys")]);
+    expect(pkgswitch(["--root", r.root, ...cmd]).code).toBe(0);
+    expect(pkgswitch(["--root", r.root, "--key", r.sk, "keys", "show"]).code).toBe(0);
   });
 
   test("the undamaged pairs still sign (and the minisign pair verifies with its public key)", () => {

@@ -15,7 +15,6 @@ import {
   parseSecretKey,
   parseSignature,
   scryptParams,
-  secretKeyIdUnchecked,
   type SecretKey,
   signPrehashed,
   verifySignature,
@@ -155,8 +154,8 @@ describe("secret keys", () => {
     };
     const zeroChk = (r: Uint8Array) => r.fill(0, 126);
     const fixChk = (r: Uint8Array) => r.set(blake2b(new Uint8Array([...bytes("Ed"), ...r.subarray(54, 126)]), { dkLen: 32 }), 126);
-    expect(parseSecretKey(withRaw(() => {}))).toEqual({ keyId: k.keyId, seed: k.seed, pk: k.pk });
-    expect(parseSecretKey(withRaw(zeroChk))).toEqual({ keyId: k.keyId, seed: k.seed, pk: k.pk });
+    expect(parseSecretKey(withRaw(() => {}))).toEqual({ keyId: k.keyId, seed: k.seed, pk: k.pk, idUnchecked: false });
+    expect(parseSecretKey(withRaw(zeroChk))).toEqual({ keyId: k.keyId, seed: k.seed, pk: k.pk, idUnchecked: true });
     // With its checksum, any damaged byte of key id, seed or public half.
     for (const at of [54, 61, 70, 120]) expect(() => parseSecretKey(withRaw((r) => (r[at]! ^= 1)))).toThrow(/checksum mismatch/);
     // Seed and public half that do not belong together, whatever the checksum.
@@ -182,7 +181,7 @@ describe("secret keys", () => {
     const [comment, line] = text.split("\n") as [string, string];
     const raw = b64decode(line);
     expect(raw.subarray(126).every((x) => x === 0)).toBe(true);
-    expect(secretKeyIdUnchecked(text)).toBe(true);
+    expect(parseSecretKey(text).idUnchecked).toBe(true);
     expect(parseSecretKey(text).pk).toEqual(parsePublicKey(read(key.replace(/\.key$/, ".pub"))).pk);
     for (const at of [6, 37, 38, 46, 53]) {
       const r = raw.slice();
@@ -194,7 +193,7 @@ describe("secret keys", () => {
     const r = raw.slice();
     r[54]! ^= 1;
     expect(parseSecretKey(`${comment}\n${Buffer.from(r).toString("base64")}\n`).keyId).toEqual(r.slice(54, 62));
-    expect(secretKeyIdUnchecked(generateSecretKey().secretKeyText)).toBe(false);
+    expect(parseSecretKey(generateSecretKey().secretKeyText).idUnchecked).toBe(false);
   });
 
   test("minisign -C -W (passphrase removed) leaves the real checksum, with salt and limits: accepted", () => {
@@ -206,7 +205,7 @@ describe("secret keys", () => {
     expect(Buffer.from(raw.subarray(2, 4)).toString("hex")).toBe("0000");
     expect(raw.subarray(6, 54).some((x) => x !== 0)).toBe(true);
     expect(raw.subarray(126).some((x) => x !== 0)).toBe(true);
-    expect(secretKeyIdUnchecked(text)).toBe(false);
+    expect(parseSecretKey(text).idUnchecked).toBe(false);
     expect(parseSecretKey(text).keyId).toEqual(parsePublicKey(read(`e${n}.pub`)).keyId);
   }, SLOW);
 
@@ -246,7 +245,7 @@ describe("secret keys", () => {
     ] as const) {
       const k = generateSecretKey();
       const text = encryptKey(k, "s3cret", ops, mem);
-      expect(parseSecretKey(text, () => "s3cret")).toEqual({ keyId: k.keyId, seed: k.seed, pk: k.pk });
+      expect(parseSecretKey(text, () => "s3cret")).toEqual({ keyId: k.keyId, seed: k.seed, pk: k.pk, idUnchecked: false });
       expect(() => parseSecretKey(text, () => "s3creT")).toThrow(
         "wrong passphrase or corrupt key (checksum mismatch)",
       );
@@ -460,6 +459,6 @@ describe("signatures", () => {
   test("formatSecretKey output is what generateSecretKey writes and loads back", () => {
     const k = generateSecretKey();
     expect(formatSecretKey(k)).toBe(k.secretKeyText);
-    expect(parseSecretKey(k.secretKeyText)).toEqual({ keyId: k.keyId, seed: k.seed, pk: k.pk });
+    expect(parseSecretKey(k.secretKeyText)).toEqual({ keyId: k.keyId, seed: k.seed, pk: k.pk, idUnchecked: false });
   });
 });
