@@ -44,7 +44,7 @@ export function parseOpId(s: string): string {
   return s;
 }
 
-const TIME_RE = /^([0-9]{4})-([0-9]{2})-([0-9]{2})(?:T([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.[0-9]+)?)?(Z|[+-]([0-9]{2}):?([0-9]{2}))?)?$/;
+const TIME_RE = /^([0-9]{4})-([0-9]{2})-([0-9]{2})(?:T([0-9]{2}):([0-9]{2})(?::([0-9]{2})(\.[0-9]+)?)?(Z|[+-]([0-9]{2}):?([0-9]{2}))?)?$/;
 
 /** A date or time given on the command line — YYYY-MM-DD (midnight UTC) or
  * an ISO 8601 time (2026-01-01T12:00:00Z; without an offset, local time as
@@ -54,8 +54,20 @@ export function parseTimeText(text: string): { ms: number } | { problem: string 
   const m = TIME_RE.exec(text);
   if (!m) return { problem: null };
   const n = (i: number) => (m[i] === undefined ? 0 : Number(m[i]));
-  const problem = calendarProblem(n(1), n(2), n(3), n(4), n(5), n(6)) ?? (n(8) > 23 || n(9) > 59 ? `there is no UTC offset ${m[7]}` : null);
+  // ISO 8601's 24:00:00 is the end of the day, the next day's 00:00:00
+  // (op ids, which pkgswitch writes itself, never have it).
+  const hour24 = n(4) === 24;
+  const endOfDay = hour24 && n(5) === 0 && n(6) === 0 && !/[1-9]/.test(m[7] ?? "");
+  const problem =
+    calendarProblem(n(1), n(2), n(3), hour24 ? 0 : n(4), n(5), n(6)) ??
+    (hour24 && !endOfDay ? "hour 24 is only 24:00:00, the end of the day" : null) ??
+    (n(9) > 23 || n(10) > 59 ? `there is no UTC offset ${m[8]}` : null);
   if (problem !== null) return { problem };
-  const ms = Date.parse(m[4] === undefined ? `${text}T00:00:00Z` : text);
+  let parsed = m[4] === undefined ? `${text}T00:00:00Z` : text;
+  if (endOfDay) {
+    const next = new Date(Date.UTC(n(1), n(2) - 1, n(3) + 1)).toISOString().slice(0, 10);
+    parsed = `${next}T00:00:00${m[8] ?? ""}`;
+  }
+  const ms = Date.parse(parsed);
   return Number.isNaN(ms) ? { problem: null } : { ms };
 }

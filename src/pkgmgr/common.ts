@@ -1,7 +1,7 @@
 /** Small helpers every backend shares. */
-import { lstatSync, readdirSync, realpathSync, type Dirent } from "node:fs";
+import { lstatSync, readdirSync, readlinkSync, realpathSync, type Dirent } from "node:fs";
 import { join, posix } from "node:path";
-import { hostPath, resolveInRoot } from "../config/paths.ts";
+import { forgetResolvedDirs, hostPath, resolveInRoot } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 
 /** The last line of a command's output: what a one-line error message quotes. */
@@ -44,8 +44,28 @@ export interface DatabaseLayout {
    * entry types (no lstat each), and only before a host-side tool runs
    * (checkEntries), not when the backend is opened: a no-op relink runs
    * none. Their directories are checked as `dirs` are. */
-  readonly entries?: readonly { readonly dir: string; readonly names?: RegExp }[];
+  readonly entries?: readonly EntryDir[];
+  /** Directories a package transaction's host-side tool writes files into
+   * by name, following a link (dnf's cache: expired_repos.json,
+   * tempfiles.json, metadata_lock.pid, per-repository repodata/ and
+   * packages/): every entry, down to `depth` levels of subdirectories, must
+   * be a regular file or a directory. Checked before each write run
+   * (checkWritten), never memoized; read-only runs do not use them. */
+  readonly written?: readonly EntryDir[];
 }
+
+/** A directory whose entries a tool opens by name; `depth`: how many levels
+ * of subdirectories below it it also opens entries in (0 when absent). */
+export interface EntryDir {
+  readonly dir: string;
+  readonly names?: RegExp;
+  readonly depth?: number;
+}
+
+/** At most this many entries are checked under one `written` directory: a
+ * dnf cache holds a few per repository (more with keepcache=1). More is
+ * refused rather than left unchecked. */
+export const WRITTEN_ENTRIES_MAX = 100_000;
 
 /** What is wrong with `dir` (inside `root`) as a place the package manager's
  * host-side tools use, or null when the kernel reaches the same real
@@ -110,14 +130,32 @@ export function checkDatabase(root: string, db: DatabaseLayout): void {
       continue; // EACCES, ENOTDIR: the tool reports it
     }
     if (!st || st.isFile()) continue;
-    throw notRegular(host, st.isSymbolicLink());
+    throw notRegular(root, host, st.isSymbolicLink());
   }
 }
 
-function notRegular(host: string, link: boolean): PkgswitchError {
-  const what = link ? "is a symbolic link" : "is not a regular file";
+function notRegular(root: string, host: string, link: boolean): PkgswitchError {
   const done = transactions === 0 ? "nothing was changed" : "the package transaction before it did run: see the audit record";
+  if (link && linkStaysInside(root, host)) {
+    // Harmless inside the root, but the tools resolve every link on the
+    // host, and an absolute one would lead out: none is let through.
+    return new PkgswitchError(Exit.PERMISSION, `package database file ${host} is a symbolic link; the package manager's tools run on the host and pkgswitch does not let them follow links in the database — replace it with the file itself (${done})`);
+  }
+  const what = link ? "is a symbolic link" : "is not a regular file";
   return new PkgswitchError(Exit.PERMISSION, `package database file ${host} ${what}; the package manager would follow it out of the root or hang on it — move it aside, or replace it with the regular file it should be (${done})`);
+}
+
+/** Whether the link at `host` is relative and leads, as the kernel resolves
+ * it from the host, to a file inside the root. */
+function linkStaysInside(root: string, host: string): boolean {
+  try {
+    if (readlinkSync(host).startsWith("/")) return false;
+    const realRoot = realpathSync(root);
+    const target = realpathSync(host);
+    return target.startsWith(realRoot + "/");
+  } catch {
+    return false; // dangling, a loop, unreadable: say what the worst case is
+  }
 }
 
 /** Layouts found sound, per root, since the last
@@ -126,10 +164,27 @@ function notRegular(host: string, link: boolean): PkgswitchError {
 const entriesChecked = new Map<DatabaseLayout, Set<string>>();
 let transactions = 0;
 
-/** Forget what checkEntries found: after every package transaction (factory.ts). */
+/** Forget what checkEntries found: after every package transaction (inTransaction). */
 export function forgetCheckedEntries(): void {
   transactions++;
   entriesChecked.clear();
+}
+
+/** Run a package transaction — anything that runs the packages' maintainer
+ * scripts (apt-get, dnf and pacman transactions, a native switch's dpkg -i
+ * and dpkg -r): every backend runs each one through here. The scripts run
+ * as root inside the root and may put a link where a directory or a
+ * database file was, so whatever the transaction's end: directories
+ * resolved before it (config/paths.ts memoizes them) are resolved again,
+ * and the database entries are checked again before the next host-side
+ * tool runs. */
+export function inTransaction<T>(run: () => T): T {
+  try {
+    return run();
+  } finally {
+    forgetResolvedDirs();
+    forgetCheckedEntries();
+  }
 }
 
 /** Everything checkDatabase checks, and every entry the tools open by name
@@ -142,26 +197,61 @@ export function checkEntries(root: string, db: DatabaseLayout): void {
   const seen = entriesChecked.get(db);
   if (seen?.has(root)) return;
   checkDatabase(root, db);
-  for (const { dir, names } of db.entries ?? []) {
-    const host = hostPath(root, dir);
-    let list: Dirent[];
-    try {
-      list = readdirSync(host, { withFileTypes: true });
-    } catch {
-      continue; // missing (or EACCES): the tool finds nothing there, or reports it
-    }
-    for (const e of list) {
-      if (names && !names.test(e.name)) continue;
-      if (e.isFile() || e.isDirectory()) continue;
-      let link = e.isSymbolicLink();
-      if (!link && !e.isFIFO() && !e.isSocket() && !e.isBlockDevice() && !e.isCharacterDevice()) {
-        // DT_UNKNOWN (some file systems do not fill in d_type): ask lstat.
-        const st = lstatSync(`${host}/${e.name}`, { throwIfNoEntry: false });
-        if (!st || st.isFile() || st.isDirectory()) continue;
-        link = st.isSymbolicLink();
-      }
-      throw notRegular(`${host}/${e.name}`, link);
-    }
-  }
+  scanEntries(root, db.entries ?? [], Infinity);
   entriesChecked.set(db, new Set([...(seen ?? []), root]));
+}
+
+/** Before a write run (a transaction): every entry of the directories the
+ * tools write into by name (`db.written`, recursively to their depth) is a
+ * regular file or a directory; checked each time, never remembered. */
+export function checkWritten(root: string, db: DatabaseLayout): void {
+  if (root === "/" || !db.written) return;
+  for (const { dir } of db.written) {
+    const problem = databaseDirProblem(root, dir);
+    if (problem) throw new PkgswitchError(Exit.PERMISSION, problem);
+  }
+  scanEntries(root, db.written, WRITTEN_ENTRIES_MAX);
+}
+
+/** One readdir pass (with entry types, no lstat each) per directory; throws
+ * at the first entry that is neither a regular file nor a directory, or
+ * when a directory tree holds more than `max` entries. */
+function scanEntries(root: string, dirs: readonly EntryDir[], max: number): void {
+  for (const { dir, names, depth = 0 } of dirs) {
+    let seen = 0;
+    const walk = (host: string, level: number): void => {
+      let list: Dirent[];
+      try {
+        list = readdirSync(host, { withFileTypes: true });
+      } catch {
+        return; // missing (or EACCES): the tool finds nothing there, or reports it
+      }
+      seen += list.length;
+      if (seen > max) {
+        throw new PkgswitchError(Exit.PERMISSION, `${hostPath(root, dir)} holds more than ${max} entries; pkgswitch checks each for links before the package manager writes there — empty it (it is a cache) and try again (nothing was changed)`);
+      }
+      for (const e of list) {
+        if (level === 0 && names && !names.test(e.name)) continue;
+        const path = `${host}/${e.name}`;
+        if (e.isFile()) continue;
+        if (e.isDirectory()) {
+          if (level < depth) walk(path, level + 1);
+          continue;
+        }
+        let link = e.isSymbolicLink();
+        if (!link && !e.isFIFO() && !e.isSocket() && !e.isBlockDevice() && !e.isCharacterDevice()) {
+          // DT_UNKNOWN (some file systems do not fill in d_type): ask lstat.
+          const st = lstatSync(path, { throwIfNoEntry: false });
+          if (!st || st.isFile()) continue;
+          if (st.isDirectory()) {
+            if (level < depth) walk(path, level + 1);
+            continue;
+          }
+          link = st.isSymbolicLink();
+        }
+        throw notRegular(root, path, link);
+      }
+    };
+    walk(hostPath(root, dir), 0);
+  }
 }

@@ -16,7 +16,7 @@ import { hostPath, BIN_DIRS } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import { READ_LIMIT, readBoundedText } from "../config/bounded.ts";
 import type { InstalledPackage, NativeFacts, NativeSide, NativeSpec, NativeSwitcher } from "./backend.ts";
-import { lastLine, parseSimulation } from "./common.ts";
+import { inTransaction, lastLine, parseSimulation } from "./common.ts";
 import type { CommandResult } from "./exec.ts";
 
 export interface DpkgNativeDeps {
@@ -128,14 +128,14 @@ export class DpkgNative implements NativeSwitcher {
     const holder = this.d.lockHolder();
     if (holder) throw new PkgswitchError(Exit.LOCKED, `dpkg lock is held (${holder}); try again when the other package operation ends`);
     if (spec.kind === "alternative") {
-      this.must(["update-alternatives", "--set", spec.name, spec[side]], `update-alternatives --set ${spec.name} ${spec[side]}`);
+      this.change(["update-alternatives", "--set", spec.name, spec[side]], `update-alternatives --set ${spec.name} ${spec[side]}`);
       return;
     }
     const want = spec[side];
     const other = side === "replacement" ? spec.original : spec.replacement;
     const { install } = this.plan(spec, side);
     const deps = install.filter((n) => n !== want);
-    if (deps.length > 0) this.must(["apt-get", "install", "-y", "-q", "--no-install-recommends", ...deps], `apt-get install ${deps.join(" ")}`);
+    if (deps.length > 0) this.change(["apt-get", "install", "-y", "-q", "--no-install-recommends", ...deps], `apt-get install ${deps.join(" ")}`);
     // Fetch the package file (a no-op for a file: repository, used in place).
     this.must(["apt-get", "install", "-y", "-q", "--download-only", "--allow-remove-essential", want, `${other}-`], `apt-get install --download-only ${want}`);
     const uris = this.must(["apt-get", "download", "--print-uris", want], `apt-get download --print-uris ${want}`);
@@ -143,10 +143,16 @@ export class DpkgNative implements NativeSwitcher {
     if (!found) throw new PkgswitchError(Exit.PKGMGR, `apt-get download --print-uris ${want} named no package file in ${this.d.root}`);
     const debPath = found.uri.startsWith("file:") ? decodeURIComponent(found.uri.slice("file:".length)).replace(/\/\.\//g, "/") : `/var/cache/apt/archives/${found.file}`;
     if (!existsSync(hostPath(this.d.root, debPath))) throw new PkgswitchError(Exit.PKGMGR, `the package file of ${want} is not at ${debPath} in ${this.d.root} after the download`);
-    this.must(["dpkg", "-i", "--force-conflicts", debPath], `dpkg -i --force-conflicts ${debPath}`);
-    if (this.d.installed([other]).has(other)) this.must(["dpkg", "-r", "--force-remove-protected", other], `dpkg -r ${other}`);
+    this.change(["dpkg", "-i", "--force-conflicts", debPath], `dpkg -i --force-conflicts ${debPath}`);
+    if (this.d.installed([other]).has(other)) this.change(["dpkg", "-r", "--force-remove-protected", other], `dpkg -r ${other}`);
     const after = this.d.installed([want, other]);
     if (!after.has(want) || after.has(other)) throw new PkgswitchError(Exit.PKGMGR, `after the switch ${want} is ${after.has(want) ? "" : "not "}installed and ${other} is ${after.has(other) ? "still" : "not"} installed in ${this.d.root}`);
+  }
+
+  /** A command that changes the packages (dpkg runs their maintainer
+   * scripts) or their alternatives: a transaction (common.ts). */
+  private change(argv: string[], what: string): CommandResult {
+    return inTransaction(() => this.must(argv, what));
   }
 
   private must(argv: string[], what: string): CommandResult {

@@ -9,7 +9,7 @@ import { formatDivertDb, listProblem, parseDivertDb, planAdd, planRemove } from 
 import { hostPath, resolveInRoot } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import type { BackendOptions, Diversion, Diverter, InstalledPackage, ManagerWording, PackageBackend } from "./backend.ts";
-import { checkDatabase, checkEntries, lastLine, parseSimulation, type DatabaseLayout } from "./common.ts";
+import { checkDatabase, checkEntries, inTransaction, lastLine, parseSimulation, type DatabaseLayout } from "./common.ts";
 import { DpkgNative } from "./dpkg-native.ts";
 import { inRoot, run, runAsync, type CommandResult } from "./exec.ts";
 import { lockHoldersOf } from "./locks.ts";
@@ -438,7 +438,7 @@ export class DpkgBackend implements PackageBackend {
     if (this.opts.readOnly) throw new Error("internal: package change attempted in read-only mode");
     const holder = this.lockHolder();
     if (holder) throw new PkgswitchError(Exit.LOCKED, `dpkg lock is held (${holder}); try again when the other package operation ends`);
-    const r = this.exec(["apt-get", ...args], true);
+    const r = inTransaction(() => this.exec(["apt-get", ...args], true));
     if (r.rc !== 0) {
       if (/Could not get lock|Unable to acquire the dpkg/.test(r.stderr)) {
         throw new PkgswitchError(Exit.LOCKED, `dpkg lock is held: ${lastLine(r.stderr)}`);

@@ -3,10 +3,10 @@
  * never at the host, and returns the backend for it. A new backend is one
  * more entry in DETECTORS and one more constructor in OPENERS. */
 import { existsSync } from "node:fs";
-import { forgetResolvedDirs, hostPath } from "../config/paths.ts";
+import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import type { BackendOptions, ManagerWording, PackageBackend } from "./backend.ts";
-import { checkDatabase, forgetCheckedEntries } from "./common.ts";
+import { checkDatabase } from "./common.ts";
 import { DPKG_WORDING, DpkgBackend } from "./dpkg.ts";
 import { PACMAN_WORDING, PacmanBackend } from "./pacman.ts";
 import { RPM_WORDING, RpmBackend } from "./rpm.ts";
@@ -60,25 +60,8 @@ export function openBackend(opts: BackendOptions): PackageBackend {
   // Before any of its commands runs: they would find the database where
   // the kernel, not the root, resolves its links (common.ts).
   checkDatabase(opts.root, backend.database);
-  return resolvingAfresh(backend);
-}
-
-/** A transaction runs the packages' maintainer scripts as root inside the
- * root, and they may put a link where a directory was: directories resolved
- * before it (config/paths.ts memoizes them) are resolved again after it, so
- * a write after an install never follows a link planted during it; and the
- * database entries are checked again before the next query (common.ts). */
-function resolvingAfresh(backend: PackageBackend): PackageBackend {
-  for (const m of ["install", "remove"] as const) {
-    const run = backend[m].bind(backend);
-    backend[m] = (names) => {
-      try {
-        run(names);
-      } finally {
-        forgetResolvedDirs();
-        forgetCheckedEntries();
-      }
-    };
-  }
+  // Each backend runs its transactions (install, remove, a native switch)
+  // through common.ts's inTransaction, which forgets what was resolved and
+  // checked before them.
   return backend;
 }

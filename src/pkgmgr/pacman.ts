@@ -14,7 +14,7 @@ import { posix } from "node:path";
 import { hostPath } from "../config/paths.ts";
 import { Exit, PkgswitchError } from "../errors.ts";
 import type { BackendOptions, InstalledPackage, ManagerWording, PackageBackend } from "./backend.ts";
-import { lastLine, type DatabaseLayout } from "./common.ts";
+import { inTransaction, lastLine, type DatabaseLayout } from "./common.ts";
 import { readOsId } from "./osrelease.ts";
 import { inRoot, run, type CommandResult } from "./exec.ts";
 
@@ -213,7 +213,7 @@ export class PacmanBackend implements PackageBackend {
     if (this.opts.readOnly) throw new Error("internal: package change attempted in read-only mode");
     const holder = this.lockHolder();
     if (holder) throw new PkgswitchError(Exit.LOCKED, `pacman's database is locked (${holder}); try again when the other pacman ends`);
-    const r = this.pacman(args);
+    const r = inTransaction(() => this.pacman(args));
     if (r.rc !== 0) {
       if (/unable to lock database/.test(r.stderr)) throw new PkgswitchError(Exit.LOCKED, `pacman's database is locked: ${lastLine(r.stderr)}`);
       throw new PkgswitchError(Exit.PKGMGR, `pacman ${what} failed in ${this.opts.root} (exit ${r.rc}): ${lastLine(r.stderr || r.stdout)}`);

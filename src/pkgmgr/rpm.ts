@@ -19,7 +19,7 @@ import { RPM_HOOK_FILE, RPM_HOOK_PACKAGE, RPM_HOOK_RPM_BASE64, RPM_HOOK_SCRIPT }
 import { run, type CommandResult } from "./exec.ts";
 import { lockHoldersOf } from "./locks.ts";
 import { usrMergeAlias } from "./dpkg.ts";
-import { checkEntries, lastLine, type DatabaseLayout } from "./common.ts";
+import { checkEntries, checkWritten, inTransaction, lastLine, type DatabaseLayout } from "./common.ts";
 import { rpmHookScript } from "./hooks.ts";
 import { readOsId } from "./osrelease.ts";
 import { nodeOs } from "../sys/index.ts";
@@ -190,13 +190,18 @@ export class RpmBackend implements PackageBackend {
       files: ["/etc/dnf/dnf.conf"],
       entries: [
         { dir: db },
-        { dir: "/var/lib/dnf" },
+        { dir: "/var/lib/dnf", depth: 1 },
         { dir: "/etc/yum.repos.d", names: /\.repo$/ },
         { dir: "/etc/dnf/vars" },
         { dir: "/etc/dnf/modules.d" },
         { dir: "/etc/dnf/protected.d" },
         { dir: "/var/log", names: /^(dnf|hawkey)\b.*\.log/ },
       ],
+      // A transaction's dnf (4, traced) writes in its cache by name,
+      // following a link: expired_repos.json and tempfiles.json (truncated),
+      // metadata_lock.pid, and per repository <id>-<hash>/repodata/*,
+      // packages/*.rpm (downloads) and tmpdir.*/repodata/*: three levels.
+      written: [{ dir: "/var/cache/dnf", depth: 3 }],
     };
     this.usrMerged = lstatSync(hostPath(opts.root, "/bin"), { throwIfNoEntry: false })?.isSymbolicLink() ?? false;
     this.distro = readOsId(opts.root, "fedora");
@@ -225,6 +230,8 @@ export class RpmBackend implements PackageBackend {
    * dir is removed afterwards. */
   private dnf(args: string[], readOnly: boolean): CommandResult {
     checkEntries(this.opts.root, this.database);
+    // A read-only run keeps its cache in the temp dir below.
+    if (!readOnly) checkWritten(this.opts.root, this.database);
     const home = mkdtempSync(join(nodeOs().tmpdir(), "pkgswitch-dnf-"));
     try {
       writeFileSync(join(home, ".rpmmacros"), `%_dbpath ${this.dbPath}\n`);
@@ -315,7 +322,7 @@ export class RpmBackend implements PackageBackend {
     if (this.opts.readOnly) throw new Error("internal: package change attempted in read-only mode");
     const holder = this.lockHolder();
     if (holder) throw new PkgswitchError(Exit.LOCKED, `rpm database is locked (${holder}); try again when the other package operation ends`);
-    const r = this.dnf(["-y", "-q", ...args], false);
+    const r = inTransaction(() => this.dnf(["-y", "-q", ...args], false));
     if (r.rc !== 0) {
       const text = r.stderr + "\n" + r.stdout;
       if (/Waiting for process|transaction lock|another copy is running|can't create transaction lock/i.test(text)) {

@@ -4,7 +4,7 @@
  * and /usr/bin/sudo as an update-alternatives group. apt and dpkg run for
  * real inside the root, from a local file repository. */
 import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
-import { cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PROJECT } from "../helpers/paths.ts";
 import { debianRoot, inRoot, removeDebianRoot, startWatcher } from "../helpers/debroot.ts";
@@ -159,6 +159,29 @@ describe("native switches on a root with the stand-in packages", () => {
     expect(readlinkSync(join(root, "etc/alternatives/sudo"))).toBe("/usr/bin/sudo.ws");
     // Only pkgswitch's own record of the refusal (and its lock file) changed.
     expect(diffSnapshots(before, snapshotTree(root)).filter((d) => !/ (var\/lib\/pkgswitch|run\/lock\/pkgswitch\.lock)(\/|$)/.test(d))).toEqual([]);
+  });
+});
+
+describe("a native switch is a package transaction: dpkg's database is checked again after it", () => {
+  test("a link planted among dpkg's entries while dpkg -i runs (dpkg's post-invoke hook, as a maintainer script could): the next dpkg-query is refused (70), the host file never read", () => {
+    const out = mkdtempSync("/tmp/pkgswitch-outside-");
+    writeFileSync(join(out, "list"), "/usr/bin/HOST-SECRET\n");
+    const hook = join(root, "etc/dpkg/dpkg.cfg.d/zz-plant-link");
+    const planted = join(root, "var/lib/dpkg/info/planted.list");
+    // dpkg runs it inside the root after each run; dpkg-query on the host would follow the link.
+    writeFileSync(hook, `post-invoke=ln -sf ${out}/list /var/lib/dpkg/info/planted.list\n`);
+    try {
+      const from = installed(root, "coreutils-from-gnu") ? "disable" : "enable";
+      const r = pkgswitch(["--root", root, from === "disable" ? "enable" : "disable", "coreutils", "--yes"]);
+      expect(r.code, r.stderr).toBe(70);
+      expect(r.stderr).toContain(`package database file ${planted} is a symbolic link;`);
+      expect(r.stderr).toContain("the package transaction before it did run");
+      expect(r.stdout + r.stderr).not.toContain("HOST-SECRET");
+    } finally {
+      rmSync(hook, { force: true });
+      rmSync(planted, { force: true });
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 });
 

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { checkEntries, databaseDirProblem, forgetCheckedEntries, type DatabaseLayout } from "../../src/pkgmgr/common.ts";
+import { checkEntries, checkWritten, databaseDirProblem, forgetCheckedEntries, inTransaction, type DatabaseLayout } from "../../src/pkgmgr/common.ts";
 import { DpkgBackend } from "../../src/pkgmgr/dpkg.ts";
 import { PacmanBackend } from "../../src/pkgmgr/pacman.ts";
 import { coreutilsRoot, makeFakeRoot, removeRoot } from "../helpers/fakeroot.ts";
@@ -299,6 +299,68 @@ describe("entries the package manager's host-side tools open by name: refused as
   });
 });
 
+describe("dnf's cache: a transaction writes there by name, so no entry may be a link, FIFO or device", () => {
+  test("expired_repos.json → a host file, a FIFO at metadata_lock.pid, a link three levels down: pkg install refused (70) before dnf runs, naming it; the host file keeps its text; a real install with dnf's own cache works", () => {
+    const r = fedoraRoot();
+    try {
+      const out = outside();
+      const cache = join(r, "var/cache/dnf");
+      const before = snapshotTree(out);
+      // dnf 4 truncates expired_repos.json and writes "[]" through the link.
+      plant(r, "var/cache/dnf/expired_repos.json", join(out, "victim"));
+      const a = pkgswitch(["--root", r, "pkg", "install", "uutils-coreutils", "--yes"]);
+      clean(a);
+      expect(a.code, a.stderr).toBe(70);
+      expect(a.stderr.trim().split("\n")).toHaveLength(1);
+      expect(a.stderr).toContain(`error: package database file ${cache}/expired_repos.json is a symbolic link; the package manager would follow it out of the root or hang on it — move it aside, or replace it with the regular file it should be (nothing was changed)`);
+      expect(readFileSync(join(out, "victim"), "utf8")).toBe("data\n");
+      rmSync(join(cache, "expired_repos.json"));
+      expect(Bun.spawnSync(["mkfifo", join(cache, "metadata_lock.pid")]).exitCode).toBe(0);
+      const b = pkgswitch(["--root", r, "pkg", "install", "uutils-coreutils", "--yes"], { timeoutMs: 60_000 });
+      clean(b);
+      expect(b.code, b.stderr).toBe(70);
+      expect(b.stderr).toContain(`package database file ${cache}/metadata_lock.pid is not a regular file;`);
+      rmSync(join(cache, "metadata_lock.pid"));
+      // A repository's download directory: <id>-<hash>/packages/<file>.
+      plant(r, "var/cache/dnf/fedora-0123456789abcdef/packages/bash.rpm", join(out, "victim"));
+      const c = pkgswitch(["--root", r, "pkg", "install", "uutils-coreutils", "--yes"]);
+      clean(c);
+      expect(c.code, c.stderr).toBe(70);
+      expect(c.stderr).toContain(`package database file ${cache}/fedora-0123456789abcdef/packages/bash.rpm is a symbolic link;`);
+      rmSync(join(cache, "fedora-0123456789abcdef"), { recursive: true });
+      // Queries and dry runs keep dnf's cache in a temp dir: not refused.
+      plant(r, "var/cache/dnf/expired_repos.json", join(out, "victim"));
+      const d = pkgswitch(["--root", r, "list"]);
+      expect(d.code, d.stderr).toBe(0);
+      rmSync(join(cache, "expired_repos.json"));
+      expect(diffSnapshots(before, snapshotTree(out))).toEqual([]);
+      // dnf's own cache (files and per-repository directories) passes, run after run.
+      for (const args of [["install", "uutils-coreutils"], ["remove", "uutils-coreutils"]]) {
+        const e = pkgswitch(["--root", r, "pkg", ...args, "--yes"]);
+        clean(e);
+        expect(e.code, `${args.join(" ")}: ${e.stderr}`).toBe(0);
+      }
+      expect(lstatSync(join(cache, "expired_repos.json")).isFile()).toBe(true);
+    } finally {
+      removeFedoraRoot(r);
+    }
+  });
+
+  test("a relative link that stays inside the root is refused, and the message says why (the tools run on the host), not that it leads out", () => {
+    const r = fedoraRoot();
+    try {
+      const repo = join(r, "etc/yum.repos.d/local.repo");
+      symlinkSync("../dnf/dnf.conf", repo);
+      const res = pkgswitch(["--root", r, "list"]);
+      clean(res);
+      expect(res.code, res.stderr).toBe(70);
+      expect(res.stderr.trim()).toBe(`error: package database file ${repo} is a symbolic link; the package manager's tools run on the host and pkgswitch does not let them follow links in the database — replace it with the file itself (nothing was changed)`);
+    } finally {
+      removeFedoraRoot(r);
+    }
+  });
+});
+
 describe("lock files and pacman", () => {
   test("rpm: dnf's rpmdb_lock.pid → a host file, or a FIFO: never read through the link, never waited on; refused (70) naming it", () => {
     const r = fedoraRoot();
@@ -401,6 +463,42 @@ describe("the shared check (pkgmgr/common.ts)", () => {
     symlinkSync(out, join(r, "db/info"));
     forgetCheckedEntries();
     expect(() => checkEntries(r, db)).toThrow(/package database \/db\/info in .* goes through a symbolic link that leaves the root/);
+  });
+});
+
+describe("checkWritten and inTransaction (pkgmgr/common.ts)", () => {
+  test("checkWritten: every entry down to the depth, checked each time; deeper ones and other directories are not", () => {
+    const r = mkdtempSync(join(tmpdir(), "pkgswitch-dbcheck-"));
+    cleanup.push(r);
+    const out = outside();
+    const db: DatabaseLayout = { dirs: [], files: [], written: [{ dir: "/cache", depth: 1 }] };
+    checkWritten(r, db); // missing: dnf creates it
+    mkdirSync(join(r, "cache/repo/deeper"), { recursive: true });
+    writeFileSync(join(r, "cache/a.json"), "[]");
+    symlinkSync(join(out, "victim"), join(r, "cache/repo/deeper/x")); // below the depth: not opened
+    checkWritten(r, db);
+    symlinkSync(join(out, "victim"), join(r, "cache/repo/y"));
+    expect(() => checkWritten(r, db)).toThrow(`package database file ${r}/cache/repo/y is a symbolic link;`);
+    rmSync(join(r, "cache/repo/y"));
+    checkWritten(r, db);
+    checkEntries(r, db); // not among the entries every query needs
+    rmSync(join(r, "cache"), { recursive: true });
+    symlinkSync(out, join(r, "cache"));
+    expect(() => checkWritten(r, db)).toThrow(/package database \/cache in .* goes through a symbolic link that leaves the root/);
+  });
+
+  test("inTransaction: the entries are checked again after it, even when it fails", () => {
+    const r = mkdtempSync(join(tmpdir(), "pkgswitch-dbcheck-"));
+    cleanup.push(r);
+    const out = outside();
+    const db: DatabaseLayout = { dirs: [], files: [], entries: [{ dir: "/db" }] };
+    mkdirSync(join(r, "db"));
+    checkEntries(r, db);
+    expect(() => inTransaction(() => {
+      symlinkSync(join(out, "hostfile"), join(r, "db/planted"));
+      throw new Error("the transaction failed");
+    })).toThrow("the transaction failed");
+    expect(() => checkEntries(r, db)).toThrow(`package database file ${r}/db/planted is a symbolic link;`);
   });
 });
 

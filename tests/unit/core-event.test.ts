@@ -325,6 +325,16 @@ describe("op ids", () => {
       ["2026-01-01T12:61Z", "there is no minute 61"],
       ["2026-01-01T12:00:00+24:00", "there is no UTC offset +24:00"],
     ] as const) expect(parseTimeText(text), text).toEqual({ problem: why });
+    // ISO 8601's end of day: exactly 24:00:00 (a fraction of zeros), the next day's midnight.
+    for (const text of ["2026-01-01T24:00:00Z", "2026-01-01T24:00Z", "2026-01-01T24:00:00.000Z"]) expect(parseTimeText(text), text).toEqual({ ms: Date.UTC(2026, 0, 2) });
+    expect(parseTimeText("2026-12-31T24:00:00+02:00")).toEqual({ ms: Date.UTC(2026, 11, 31, 22) });
+    expect(parseTimeText("2024-02-28T24:00:00Z")).toEqual({ ms: Date.UTC(2024, 1, 29) });
+    expect(parseTimeText("2026-01-01T24:00:00")).toEqual({ ms: new Date(2026, 0, 2).getTime() }); // local time, as Date.parse reads it
+    for (const text of ["2026-01-01T24:00:01Z", "2026-01-01T24:01Z", "2026-01-01T24:00:00.001Z"]) {
+      expect(parseTimeText(text), text).toEqual({ problem: "hour 24 is only 24:00:00, the end of the day" });
+    }
+    expect(parseTimeText("2026-02-30T24:00:00Z")).toEqual({ problem: "there is no day 30 in February 2026" });
+    expect(opIdProblem("20260101T240000Z-0badc0de")).toBe("there is no hour 24");
     for (const text of ["", "yesterday", "2026-1-1", "2026-01-01T", "20260101", "2026-01-01 12:00:00", "2026-01-01T12:00:00Zjunk", "-5"]) {
       expect(parseTimeText(text), text).toEqual({ problem: null });
     }
