@@ -26,7 +26,11 @@ import { readOsId } from "./osrelease.ts";
  * there would put a host file's lines into the answers — file lists, owners,
  * versions — and so into the audit record. All are regular files that dpkg
  * itself replaces by rename. (md5sums, conffiles and available are not read
- * by the queries pkgswitch makes.) */
+ * by the queries pkgswitch makes.) No `written`: what a transaction writes
+ * by name (apt's /var/cache/apt, /var/lib/apt/lists, /var/log/apt; dpkg's
+ * status-old, dpkg.log) is written by apt-get and dpkg run inside the root
+ * (chroot), where a link resolves inside it too; on the host only
+ * dpkg-divert writes (diversions-new, diversions-old: beforeDivert). */
 export const DPKG_DATABASE: DatabaseLayout = {
   dirs: ["/var/lib/dpkg", "/var/lib/dpkg/triggers"],
   files: ["status", "diversions", "arch", "triggers/File", "triggers/Unincorp", "info/format"].map((f) => `/var/lib/dpkg/${f}`),
