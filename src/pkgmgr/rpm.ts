@@ -8,7 +8,7 @@
  * reads ~/.rpmmacros last; the path is relative to the installroot). rpm has
  * no diversions: an upgrade writes the package's file over a link, and the
  * engine's relink (run by the rpm file-trigger hook) puts the link back. */
-import { existsSync, lstatSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hostPath } from "../config/paths.ts";
 import { READ_LIMIT, readBoundedText } from "../config/bounded.ts";
@@ -21,6 +21,7 @@ import { lockHoldersOf } from "./locks.ts";
 import { usrMergeAlias } from "./dpkg.ts";
 import { checkEntries, checkWritten, inTransaction, lastLine, type DatabaseLayout } from "./common.ts";
 import { rpmHookScript } from "./hooks.ts";
+import { appendDnfLogs, seedDnfCache } from "./dnfcache.ts";
 import { readOsId } from "./osrelease.ts";
 import { nodeOs } from "../sys/index.ts";
 
@@ -197,10 +198,12 @@ export class RpmBackend implements PackageBackend {
         { dir: "/etc/dnf/protected.d" },
         { dir: "/var/log", names: /^(dnf|hawkey)\b.*\.log/ },
       ],
-      // A transaction's dnf (4, traced) writes in its cache by name,
-      // following a link: expired_repos.json and tempfiles.json (truncated),
-      // metadata_lock.pid, and per repository <id>-<hash>/repodata/*,
-      // packages/*.rpm (downloads) and tmpdir.*/repodata/*: three levels.
+      // dnf (4, traced) writes in its cache by name, following a link:
+      // expired_repos.json and tempfiles.json (truncated, after the
+      // scriptlets ran), metadata_lock.pid, and per repository
+      // <id>-<hash>/repodata/*, packages/*.rpm and tmpdir.*/repodata/*:
+      // three levels. A transaction now writes a private copy (dnfcache.ts);
+      // the root's is still checked, before and after, as what seeds it.
       written: [{ dir: "/var/cache/dnf", depth: 3 }],
     };
     this.usrMerged = lstatSync(hostPath(opts.root, "/bin"), { throwIfNoEntry: false })?.isSymbolicLink() ?? false;
@@ -226,26 +229,30 @@ export class RpmBackend implements PackageBackend {
   }
 
   /** Run dnf against the root with a private HOME (for %_dbpath). Read-only
-   * runs keep dnf's metadata cache and logs in that temp dir too. The temp
-   * dir is removed afterwards. */
+   * runs keep dnf's metadata cache and logs in that temp dir too, and so do
+   * transactions on a root other than "/" (dnfcache.ts: dnf writes them by
+   * name after the scriptlets ran). The temp dir is removed afterwards. */
   private dnf(args: string[], readOnly: boolean): CommandResult {
     checkEntries(this.opts.root, this.database);
-    // A read-only run keeps its cache in the temp dir below.
+    // The root's cache seeds a transaction's private one.
     if (!readOnly) checkWritten(this.opts.root, this.database);
     const home = mkdtempSync(join(nodeOs().tmpdir(), "pkgswitch-dnf-"));
+    const privateDirs = readOnly || this.opts.root !== "/";
     try {
       writeFileSync(join(home, ".rpmmacros"), `%_dbpath ${this.dbPath}\n`);
       const opts = ["--installroot", this.opts.root, "--setopt=exit_on_lock=True", "--setopt=install_weak_deps=False"];
       // The host's dnf plugins are the host's: for another root they would
       // act on the host (the "local" plugin copies packages to its /var/lib/dnf).
       if (this.opts.root !== "/") opts.push("--noplugins");
-      if (readOnly) {
+      if (privateDirs) {
         // "/../../…/tmp/x" is /tmp/x once dnf prefixes the installroot. dnf
         // still opens its history database (/var/lib/dnf/history.sqlite) in
         // place, as any dnf query does, and rpm its index: those two are the
         // only files under the root a dry run's queries touch.
         const out = (p: string) => "/" + "../".repeat(64) + join(home, p).slice(1);
         opts.push(`--setopt=cachedir=${out("cache")}`, `--setopt=logdir=${out("log")}`);
+        mkdirSync(join(home, "cache"));
+        if (!readOnly) seedDnfCache(this.opts.root, join(home, "cache"));
       }
       try {
         return this.exec(["dnf", ...opts, ...args], { HOME: home });
@@ -253,6 +260,8 @@ export class RpmBackend implements PackageBackend {
         // No dnf (a minimal image has rpm only): the caller decides what that means.
         const argv = ["dnf", ...opts, ...args];
         return { argv, rc: 127, stdout: "", stderr: `dnf: ${(e as Error).message}`, durationMs: 0 };
+      } finally {
+        if (privateDirs && !readOnly) appendDnfLogs(this.opts.root, join(home, "log"));
       }
     } finally {
       rmSync(home, { recursive: true, force: true });
@@ -323,6 +332,12 @@ export class RpmBackend implements PackageBackend {
     const holder = this.lockHolder();
     if (holder) throw new PkgswitchError(Exit.LOCKED, `rpm database is locked (${holder}); try again when the other package operation ends`);
     const r = inTransaction(() => this.dnf(["-y", "-q", ...args], false));
+    // What dnf and rpm still open by name under the root once the scriptlets
+    // ran (rpm's -wal, dnf's rpmdb_lock.pid, through their directories) is
+    // checked at once, not only before the next tool: a link planted there
+    // stops the operation here (exit 70, saying the transaction ran).
+    checkEntries(this.opts.root, this.database);
+    checkWritten(this.opts.root, this.database);
     if (r.rc !== 0) {
       const text = r.stderr + "\n" + r.stdout;
       if (/Waiting for process|transaction lock|another copy is running|can't create transaction lock/i.test(text)) {

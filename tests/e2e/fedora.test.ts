@@ -3,7 +3,7 @@
  * dnf installing from a local repository, `rpm -V` as the third-party
  * verifier, stock minisign for the signatures. */
 import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
-import { copyFileSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import Ajv from "ajv";
@@ -363,5 +363,49 @@ describe("upgrades on a Fedora root: the pkgswitch-hooks rpm's file triggers", (
     expect(rpmIn(r2, ["-q", "pkgswitch-hooks"]).code).not.toBe(0);
     expect(existsSync(join(r2, "usr/lib/pkgswitch/rpm-hook"))).toBe(false);
     expect(pkgswitch(["--root", r2, "hooks", "remove"]).stdout).toContain("no pkgswitch hooks installed");
+  });
+});
+
+describe("a scriptlet that plants links where dnf writes after the transaction (its cache's json files, hawkey.log)", () => {
+  let r5: string;
+  let outside: string;
+  beforeAll(() => {
+    r5 = fedoraRoot();
+    outside = mkdtempSync("/tmp/pkgswitch-victim-");
+  });
+  afterAll(() => {
+    removeFedoraRoot(r5);
+    rmSync(outside, { recursive: true, force: true });
+  });
+
+  test("the host's files they point at are unchanged; exit 70 says the transaction ran; the root keeps dnf's log", () => {
+    expect(pkgswitch(["--root", r5, "enable", "coreutils", "--yes"], SLOW).code).toBe(0);
+    // Markers on the host, outside the root (temp files, never real host files).
+    const cacheVictim = join(outside, "cache-victim");
+    const logVictim = join(outside, "log-victim");
+    writeFileSync(cacheVictim, "marker\n");
+    writeFileSync(logVictim, "marker\n");
+    // The hook runs from the pkgswitch-hooks rpm's file trigger when
+    // uutils-coreutils is erased: after the scriptlets start, before dnf
+    // finalizes (expired_repos.json, tempfiles.json) and logs (hawkey.log).
+    writeFileSync(join(r5, "usr/lib/pkgswitch/rpm-hook"), [
+      "#!/bin/sh",
+      "mkdir -p /var/cache/dnf",
+      `ln -sf ${cacheVictim} /var/cache/dnf/expired_repos.json`,
+      `ln -sf ${cacheVictim} /var/cache/dnf/tempfiles.json`,
+      `ln -sf ${logVictim} /var/log/hawkey.log`,
+      "exit 0",
+      "",
+    ].join("\n"), { mode: 0o755 });
+    const r = pkgswitch(["--root", r5, "disable", "coreutils", "--remove-package", "--yes"], SLOW);
+    expect(readFileSync(cacheVictim, "utf8")).toBe("marker\n");
+    expect(readFileSync(logVictim, "utf8")).toBe("marker\n");
+    // Refused right after the transaction that let the link in, not at
+    // some later command: the package is gone and the message says so.
+    expect(r.code).toBe(70);
+    expect(r.stderr).toMatch(/^error: package database file \S+ is a symbolic link; .*\(the package transaction before it did run: see the audit record\)/);
+    expect(rpmIn(r5, ["-q", "uutils-coreutils"]).code).not.toBe(0);
+    // dnf logged in a private dir; pkgswitch appended it to the root's log.
+    expect(readFileSync(join(r5, "var/log/dnf.rpm.log"), "utf8")).toContain("Erase: uutils-coreutils-0.0.17-1.fc40.x86_64");
   });
 });
