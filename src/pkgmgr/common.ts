@@ -82,7 +82,7 @@ export function databaseDirProblem(root: string, dir: string): string | null {
     return null; // no root: opening the backend reports it
   }
   const where = `${dir} in ${root}`;
-  const fix = "replace the link with a relative one that stays inside the root, or with the directory itself (nothing was changed)";
+  const fix = `replace the link with a relative one that stays inside the root, or with the directory itself (${doneSoFar()})`;
   for (let d = posix.normalize(dir); ; d = posix.dirname(d)) {
     const literal = join(realRoot, d);
     let kernel: string | null = null;
@@ -134,8 +134,14 @@ export function checkDatabase(root: string, db: DatabaseLayout): void {
   }
 }
 
+/** What a refusal says was done: an operation's second transaction (or the
+ * check right after one) is refused after the first ran. */
+function doneSoFar(): string {
+  return transactions === 0 ? "nothing was changed" : "the package transaction before it did run: see the audit record";
+}
+
 function notRegular(root: string, host: string, link: boolean): PkgswitchError {
-  const done = transactions === 0 ? "nothing was changed" : "the package transaction before it did run: see the audit record";
+  const done = doneSoFar();
   if (link && linkStaysInside(root, host)) {
     // Harmless inside the root, but the tools resolve every link on the
     // host, and an absolute one would lead out: none is let through.
@@ -228,7 +234,7 @@ function scanEntries(root: string, dirs: readonly EntryDir[], max: number): void
       }
       seen += list.length;
       if (seen > max) {
-        throw new PkgswitchError(Exit.PERMISSION, `${hostPath(root, dir)} holds more than ${max} entries; pkgswitch checks each for links before the package manager writes there — empty it (it is a cache) and try again (nothing was changed)`);
+        throw new PkgswitchError(Exit.PERMISSION, `${hostPath(root, dir)} holds more than ${max} entries; pkgswitch checks each for links before and after each dnf transaction — empty it (it is a cache) and try again (${doneSoFar()})`);
       }
       for (const e of list) {
         if (level === 0 && names && !names.test(e.name)) continue;

@@ -49,6 +49,8 @@ interface LedgerState {
   readable: boolean;
   /** It exists but could not be read (not "deleted"): no orphan verdicts then. */
   ioError?: boolean;
+  /** There is no ledger file at all. */
+  missing?: boolean;
 }
 
 function opCheckOptions(o: VerifyOptions): OpCheckOptions {
@@ -69,7 +71,7 @@ function readLedgerState(dir: string, report: Report): LedgerState {
   const r = readArtifact(join(dir, LEDGER_FILE));
   if (!r.ok) {
     report.fail("ledger", r.exit, r.exit === VerifyExit.NOT_FOUND ? `no ${LEDGER_FILE} in ${dir}: nothing was recorded here, or it was deleted` : r.message, { file: LEDGER_FILE });
-    return { index: LedgerIndex.empty, readable: false, ioError: r.exit === VerifyExit.IO };
+    return { index: LedgerIndex.empty, readable: false, ioError: r.exit === VerifyExit.IO, missing: r.exit === VerifyExit.NOT_FOUND };
   }
   const text = decodeUtf8(r.bytes);
   if (!text) {
@@ -163,6 +165,11 @@ function checkCheckpointBytes(bytes: Uint8Array, ledger: LedgerState, trust: Tru
   const writer = cp.size >= 1n && cp.size <= BigInt(n) ? lines.entry(Number(cp.size) - 1) : null;
   if (writer && writer.signature === "signed" && checked.keyId !== null && checked.keyId !== writer.key_id) {
     report.fail("checkpoint", VerifyExit.TAMPERED, `signed by key ${checked.keyId}, but the operation it closes (ledger line ${cp.size}) was signed by ${writer.key_id}`, { file: CHECKPOINT_FILE });
+  }
+  if (cp.size > BigInt(n) && ledger.missing) {
+    // Not "removed from the end": the whole file is gone (as verify says).
+    report.fail("checkpoint", VerifyExit.TAMPERED, `missing, though the checkpoint covers ${cp.size} operations: the ledger was deleted or moved`, { file: LEDGER_FILE });
+    return checked;
   }
   if (cp.size > BigInt(n)) {
     // Where the lines went: a seq gap shows a deletion before the end.

@@ -409,3 +409,26 @@ describe("a scriptlet that plants links where dnf writes after the transaction (
     expect(readFileSync(join(r5, "var/log/dnf.rpm.log"), "utf8")).toContain("Erase: uutils-coreutils-0.0.17-1.fc40.x86_64");
   });
 });
+
+describe("a scriptlet that swaps dnf's /var/lib/dnf for a link out of the root", () => {
+  let r6: string;
+  let outside: string;
+  beforeAll(() => {
+    r6 = fedoraRoot();
+    outside = mkdtempSync("/tmp/pkgswitch-victim-");
+  });
+  afterAll(() => {
+    removeFedoraRoot(r6);
+    rmSync(outside, { recursive: true, force: true });
+  });
+
+  test("refused right after that transaction, exit 70, saying the transaction ran (not 'nothing was changed')", () => {
+    expect(pkgswitch(["--root", r6, "enable", "coreutils", "--yes"], SLOW).code).toBe(0);
+    writeFileSync(join(r6, "usr/lib/pkgswitch/rpm-hook"), ["#!/bin/sh", "mv /var/lib/dnf /var/lib/dnf.moved", `ln -s ${outside} /var/lib/dnf`, "exit 0", ""].join("\n"), { mode: 0o755 });
+    const r = pkgswitch(["--root", r6, "disable", "coreutils", "--remove-package", "--yes"], SLOW);
+    expect(r.code).toBe(70);
+    expect(r.stderr).toMatch(/^error: package database \/var\/lib\/dnf in \S+ goes through a symbolic link that leaves the root .*\(the package transaction before it did run: see the audit record\)/);
+    expect(r.stderr).not.toContain("nothing was changed");
+    expect(rpmIn(r6, ["-q", "uutils-coreutils"]).code).not.toBe(0);
+  });
+});

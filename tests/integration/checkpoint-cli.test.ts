@@ -3,7 +3,7 @@
  * garbage, altered or foreign checkpoint, or one the ledger no longer
  * matches, is refused with one line and verify's exit code — never printed. */
 import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { OpBuffer } from "../../src/audit/opbuffer.ts";
@@ -116,6 +116,19 @@ describe("audit checkpoint checks before it prints", () => {
     const edited = [lines[0]!.replace(/"ts":"[^"]*"/, '"ts":"2000-01-01T00:00:00.000Z"'), ...lines.slice(1)].join("\n") + "\n";
     expectRefused(withFile(ledger, edited, () => cli("audit", "checkpoint")), 1, /hash to .* but the signed checkpoint says/);
     expectRefused(withFile(ledger, lines[0] + "\n", () => cli("audit", "checkpoint")), 1, /covers 2 operations but ledger\.jsonl has 1 lines/);
+  });
+
+  test("no ledger.jsonl at all: 1 (as audit verify), saying it is missing, not that lines were removed from its end", () => {
+    const ledger = join(audit, "ledger.jsonl");
+    renameSync(ledger, ledger + ".away");
+    try {
+      const r = cli("audit", "checkpoint");
+      expectRefused(r, 1, /ledger\.jsonl: missing, though the checkpoint covers 2 operations: the ledger was deleted or moved/);
+      expect(r.stderr).not.toContain("removed from the end");
+      expect(cli("audit", "verify").code).toBe(1);
+    } finally {
+      renameSync(ledger + ".away", ledger);
+    }
   });
 
   test("no trusted key: form, size and root checked, printed with a warning that the signature was not", () => {
