@@ -4,11 +4,12 @@
  * and tempfiles.json truncated and rewritten by _finalize_base), so a
  * scriptlet could plant a link there and have the host's dnf write a host
  * file. The transaction therefore gets a private cache and log directory
- * in a host temp dir: the cache is seeded from the root's (regular files
- * only, never through a link, bounded), and the logs are appended back to
- * the root's /var/log by pkgswitch itself, resolved inside the root and
- * opened without following a link. */
-import { closeSync, constants, fstatSync, futimesSync, mkdirSync, openSync, readdirSync, readSync, writeSync, type Dirent } from "node:fs";
+ * in a host temp dir. pkgswitch seeds the cache from the root's before dnf
+ * runs (regular files only, never through a link, bounded), and once the
+ * transaction is over and re-checked puts the cache back and appends the
+ * logs to the root's, itself: resolved inside the root, never through a
+ * link. */
+import { closeSync, constants, fstatSync, futimesSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, writeSync, type Dirent } from "node:fs";
 import { join } from "node:path";
 import { hostPath } from "../config/paths.ts";
 
@@ -95,7 +96,78 @@ export function seedDnfCache(root: string, dest: string, bounds = { entries: SEE
       }
     }
   };
+  mkdirSync(dest, { recursive: true, mode: 0o700 });
   walk(hostPath(root, "/var/cache/dnf"), dest, 0);
+}
+
+/** Put the private cache `from` back into the root's /var/cache/dnf, so the
+ * next transaction finds the metadata dnf fetched: run once the scriptlets
+ * are over and the root's directories are resolved afresh (chroot-style:
+ * hostPath). Only into real directories (one that is now a link or a file
+ * is skipped, with what is below it); each file is written to a fresh temp
+ * name (O_EXCL|O_NOFOLLOW) and renamed over the old entry, which replaces a
+ * link rather than following it; files the root already has with the same
+ * size and mtime are left alone. Downloaded packages/ are not kept; bounded
+ * as the seed is. Best effort: a cache is not worth failing a transaction
+ * that ran. */
+export function storeDnfCache(root: string, from: string, bounds = { entries: SEED_ENTRIES_MAX, bytes: SEED_BYTES_MAX }): void {
+  let entries = 0;
+  let bytes = 0;
+  const isDir = (p: string) => lstatSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  const walk = (src: string, to: string, level: number): void => {
+    let list: Dirent[];
+    try {
+      list = readdirSync(src, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of list) {
+      if (++entries > bounds.entries) return;
+      const s = join(src, e.name);
+      const d = join(to, e.name);
+      try {
+        if (e.isDirectory()) {
+          if (level >= 3 || e.name === "packages") continue;
+          if (!lstatSync(d, { throwIfNoEntry: false })) mkdirSync(d, { mode: 0o755 });
+          if (isDir(d)) walk(s, d, level + 1);
+          continue;
+        }
+        const f = openRegular(s);
+        if (!f) continue;
+        try {
+          const old = lstatSync(d, { throwIfNoEntry: false });
+          if (old?.isFile() && old.size === f.size && old.mtimeMs === f.mtime.getTime()) continue;
+          if (old?.isDirectory() || bytes + f.size > bounds.bytes) continue;
+          const tmp = join(to, `.pkgswitch-tmp-${process.pid}-${e.name}`);
+          const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+          try {
+            try {
+              bytes += copyFd(f.fd, fd, f.size);
+              futimesSync(fd, f.atime, f.mtime);
+            } finally {
+              closeSync(fd);
+            }
+            renameSync(tmp, d);
+          } catch (err) {
+            rmSync(tmp, { force: true }); // our own temp file: a plain file we created
+            throw err;
+          }
+        } finally {
+          closeSync(f.fd);
+        }
+      } catch {
+        // ENOSPC, EACCES, a name too long with the prefix: left for dnf to fetch.
+      }
+    }
+  };
+  let base: string;
+  try {
+    base = hostPath(root, "/var/cache/dnf");
+    if (!lstatSync(base, { throwIfNoEntry: false })) mkdirSync(base, { recursive: true, mode: 0o755 });
+  } catch {
+    return;
+  }
+  if (isDir(base)) walk(from, base, 0);
 }
 
 /** Append what dnf logged in the private `logDir` to the root's own logs in

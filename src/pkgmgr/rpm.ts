@@ -8,7 +8,7 @@
  * reads ~/.rpmmacros last; the path is relative to the installroot). rpm has
  * no diversions: an upgrade writes the package's file over a link, and the
  * engine's relink (run by the rpm file-trigger hook) puts the link back. */
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hostPath } from "../config/paths.ts";
 import { READ_LIMIT, readBoundedText } from "../config/bounded.ts";
@@ -21,7 +21,7 @@ import { lockHoldersOf } from "./locks.ts";
 import { usrMergeAlias } from "./dpkg.ts";
 import { checkEntries, checkWritten, inTransaction, lastLine, type DatabaseLayout } from "./common.ts";
 import { rpmHookScript } from "./hooks.ts";
-import { appendDnfLogs, seedDnfCache } from "./dnfcache.ts";
+import { appendDnfLogs, seedDnfCache, storeDnfCache } from "./dnfcache.ts";
 import { readOsId } from "./osrelease.ts";
 import { nodeOs } from "../sys/index.ts";
 
@@ -230,29 +230,28 @@ export class RpmBackend implements PackageBackend {
 
   /** Run dnf against the root with a private HOME (for %_dbpath). Read-only
    * runs keep dnf's metadata cache and logs in that temp dir too, and so do
-   * transactions on a root other than "/" (dnfcache.ts: dnf writes them by
-   * name after the scriptlets ran). The temp dir is removed afterwards. */
-  private dnf(args: string[], readOnly: boolean): CommandResult {
+   * transactions on a root other than "/", in `work` (dnfcache.ts: dnf
+   * writes them by name after the scriptlets ran). HOME is removed
+   * afterwards; `work` is the caller's. */
+  private dnf(args: string[], readOnly: boolean, work?: string): CommandResult {
     checkEntries(this.opts.root, this.database);
     // The root's cache seeds a transaction's private one.
     if (!readOnly) checkWritten(this.opts.root, this.database);
     const home = mkdtempSync(join(nodeOs().tmpdir(), "pkgswitch-dnf-"));
-    const privateDirs = readOnly || this.opts.root !== "/";
     try {
       writeFileSync(join(home, ".rpmmacros"), `%_dbpath ${this.dbPath}\n`);
       const opts = ["--installroot", this.opts.root, "--setopt=exit_on_lock=True", "--setopt=install_weak_deps=False"];
       // The host's dnf plugins are the host's: for another root they would
       // act on the host (the "local" plugin copies packages to its /var/lib/dnf).
       if (this.opts.root !== "/") opts.push("--noplugins");
-      if (privateDirs) {
+      const dirs = readOnly ? home : work;
+      if (dirs) {
         // "/../../…/tmp/x" is /tmp/x once dnf prefixes the installroot. dnf
         // still opens its history database (/var/lib/dnf/history.sqlite) in
         // place, as any dnf query does, and rpm its index: those two are the
         // only files under the root a dry run's queries touch.
-        const out = (p: string) => "/" + "../".repeat(64) + join(home, p).slice(1);
+        const out = (p: string) => "/" + "../".repeat(64) + join(dirs, p).slice(1);
         opts.push(`--setopt=cachedir=${out("cache")}`, `--setopt=logdir=${out("log")}`);
-        mkdirSync(join(home, "cache"));
-        if (!readOnly) seedDnfCache(this.opts.root, join(home, "cache"));
       }
       try {
         return this.exec(["dnf", ...opts, ...args], { HOME: home });
@@ -260,8 +259,6 @@ export class RpmBackend implements PackageBackend {
         // No dnf (a minimal image has rpm only): the caller decides what that means.
         const argv = ["dnf", ...opts, ...args];
         return { argv, rc: 127, stdout: "", stderr: `dnf: ${(e as Error).message}`, durationMs: 0 };
-      } finally {
-        if (privateDirs && !readOnly) appendDnfLogs(this.opts.root, join(home, "log"));
       }
     } finally {
       rmSync(home, { recursive: true, force: true });
@@ -331,13 +328,34 @@ export class RpmBackend implements PackageBackend {
     if (this.opts.readOnly) throw new Error("internal: package change attempted in read-only mode");
     const holder = this.lockHolder();
     if (holder) throw new PkgswitchError(Exit.LOCKED, `rpm database is locked (${holder}); try again when the other package operation ends`);
-    const r = inTransaction(() => this.dnf(["-y", "-q", ...args], false));
-    // What dnf and rpm still open by name under the root once the scriptlets
-    // ran (rpm's -wal, dnf's rpmdb_lock.pid, through their directories) is
-    // checked at once, not only before the next tool: a link planted there
-    // stops the operation here (exit 70, saying the transaction ran).
-    checkEntries(this.opts.root, this.database);
-    checkWritten(this.opts.root, this.database);
+    const root = this.opts.root;
+    // For a root other than "/": dnf's cache and logs in a private dir
+    // (dnfcache.ts), seeded from the root's cache and put back after.
+    const work = root === "/" ? undefined : mkdtempSync(join(nodeOs().tmpdir(), "pkgswitch-dnfwork-"));
+    let r: CommandResult;
+    try {
+      if (work) {
+        checkEntries(root, this.database);
+        checkWritten(root, this.database);
+        seedDnfCache(root, join(work, "cache"));
+      }
+      r = inTransaction(() => this.dnf(["-y", "-q", ...args], false, work));
+      // What dnf and rpm still open by name under the root once the
+      // scriptlets ran (rpm's -wal, dnf's rpmdb_lock.pid, through their
+      // directories) is checked at once, not only before the next tool: a
+      // link planted there stops the operation here (exit 70, saying the
+      // transaction ran). Only then, with the root's directories resolved
+      // afresh (inTransaction forgot them), pkgswitch puts dnf's logs and
+      // cache back, never through a link.
+      checkEntries(root, this.database);
+      checkWritten(root, this.database);
+      if (work) {
+        appendDnfLogs(root, join(work, "log"));
+        storeDnfCache(root, join(work, "cache"));
+      }
+    } finally {
+      if (work) rmSync(work, { recursive: true, force: true });
+    }
     if (r.rc !== 0) {
       const text = r.stderr + "\n" + r.stdout;
       if (/Waiting for process|transaction lock|another copy is running|can't create transaction lock/i.test(text)) {

@@ -5,11 +5,12 @@
  * that a directory standing for the host ("outside") is exactly as before,
  * and the exit code and the one-line message. */
 import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test";
-import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkEntries, checkWritten, databaseDirProblem, forgetCheckedEntries, inTransaction, type DatabaseLayout } from "../../src/pkgmgr/common.ts";
 import { DpkgBackend } from "../../src/pkgmgr/dpkg.ts";
+import { seedDnfCache, storeDnfCache } from "../../src/pkgmgr/dnfcache.ts";
 import { PacmanBackend } from "../../src/pkgmgr/pacman.ts";
 import { coreutilsRoot, makeFakeRoot, removeRoot } from "../helpers/fakeroot.ts";
 import { fedoraRoot, removeFedoraRoot } from "../helpers/fedroot.ts";
@@ -547,5 +548,45 @@ describe("reads never follow a link out of the root or wait on a FIFO", () => {
     rmSync(join(r, "var/lib/dpkg/alternatives/sudo"));
     expect(Bun.spawnSync(["mkfifo", join(r, "var/lib/dpkg/alternatives/sudo")]).exitCode).toBe(0);
     expect(b.native.facts(spec)).toBeNull();
+  });
+});
+
+describe("dnf's private cache for a transaction (pkgmgr/dnfcache.ts): seeded from the root's and put back, never through a link", () => {
+  test("seed copies regular files with their mtimes, skips links, FIFOs and packages/; store replaces a planted link instead of writing through it, and skips a directory that became a link", () => {
+    const out = outside();
+    const root = makeFakeRoot({ packages: {} });
+    cleanup.push(root);
+    const cache = join(root, "var/cache/dnf");
+    mkdirSync(join(cache, "fedora-1/repodata"), { recursive: true });
+    mkdirSync(join(cache, "fedora-1/packages"), { recursive: true });
+    writeFileSync(join(cache, "fedora-1/repodata/repomd.xml"), "<repomd/>\n");
+    utimesSync(join(cache, "fedora-1/repodata/repomd.xml"), 1_700_000_000, 1_700_000_000);
+    writeFileSync(join(cache, "fedora-1/packages/x.rpm"), "rpm\n");
+    symlinkSync(join(out, "hostfile"), join(cache, "fedora-1/repodata/primary.xml.gz"));
+    Bun.spawnSync(["mkfifo", join(cache, "fifo")]);
+    const priv = mkdtempSync(join(tmpdir(), "pkgswitch-dnfwork-"));
+    cleanup.push(priv);
+    seedDnfCache(root, join(priv, "cache"));
+    expect(readFileSync(join(priv, "cache/fedora-1/repodata/repomd.xml"), "utf8")).toBe("<repomd/>\n");
+    expect(lstatSync(join(priv, "cache/fedora-1/repodata/repomd.xml")).mtimeMs).toBe(1_700_000_000_000);
+    expect(existsSync(join(priv, "cache/fedora-1/repodata/primary.xml.gz"))).toBe(false);
+    expect(existsSync(join(priv, "cache/fifo"))).toBe(false);
+    expect(existsSync(join(priv, "cache/fedora-1/packages"))).toBe(false);
+    // What dnf wrote in the private cache goes back; a link planted meanwhile
+    // in the root's cache is replaced, the host file it names is untouched.
+    writeFileSync(join(priv, "cache/expired_repos.json"), "[]");
+    writeFileSync(join(priv, "cache/fedora-1/repodata/primary.xml.gz"), "primary\n");
+    symlinkSync(join(out, "victim"), join(cache, "expired_repos.json"));
+    mkdirSync(join(priv, "cache/fedora-2/repodata"), { recursive: true });
+    writeFileSync(join(priv, "cache/fedora-2/repodata/repomd.xml"), "two\n");
+    symlinkSync(out, join(cache, "fedora-2"));
+    storeDnfCache(root, join(priv, "cache"));
+    expect(readFileSync(join(out, "victim"), "utf8")).toBe("data\n");
+    expect(readFileSync(join(out, "hostfile"), "utf8")).toBe('{"command":"HOST-SECRET"}\nHOST-SECRET\n');
+    expect(lstatSync(join(cache, "expired_repos.json")).isFile()).toBe(true);
+    expect(readFileSync(join(cache, "expired_repos.json"), "utf8")).toBe("[]");
+    expect(readFileSync(join(cache, "fedora-1/repodata/primary.xml.gz"), "utf8")).toBe("primary\n");
+    expect(lstatSync(join(cache, "fedora-2")).isSymbolicLink()).toBe(true);
+    expect(existsSync(join(out, "repodata"))).toBe(false);
   });
 });
