@@ -344,14 +344,16 @@ export class RpmBackend implements PackageBackend {
       // scriptlets ran (rpm's -wal, dnf's rpmdb_lock.pid, through their
       // directories) is checked at once, not only before the next tool: a
       // link planted there stops the operation here (exit 70, saying the
-      // transaction ran). Only then, with the root's directories resolved
-      // afresh (inTransaction forgot them), pkgswitch puts dnf's logs and
-      // cache back, never through a link.
-      checkEntries(root, this.database);
-      checkWritten(root, this.database);
-      if (work) {
-        appendDnfLogs(root, join(work, "log"));
-        storeDnfCache(root, join(work, "cache"));
+      // transaction ran). With the root's directories resolved afresh
+      // (inTransaction forgot them), pkgswitch appends dnf's logs, what ran,
+      // either way, and puts the cache back only when all is sound (a
+      // planted link stays for the operator to see); never through a link.
+      try {
+        checkEntries(root, this.database);
+        checkWritten(root, this.database);
+        if (work) storeDnfCache(root, join(work, "cache"));
+      } finally {
+        if (work) appendDnfLogs(root, join(work, "log"));
       }
     } finally {
       if (work) rmSync(work, { recursive: true, force: true });

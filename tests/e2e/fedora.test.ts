@@ -382,7 +382,7 @@ describe("a scriptlet that plants links where dnf writes after the transaction (
     expect(pkgswitch(["--root", r5, "enable", "coreutils", "--yes"], SLOW).code).toBe(0);
     // dnf ran with a private cache; pkgswitch put the metadata it fetched
     // back into the root's, for the next transaction.
-    const repo = readdirSync(join(r5, "var/cache/dnf")).find((n) => n.startsWith("fedora-"))!;
+    const repo = readdirSync(join(r5, "var/cache/dnf")).find((n) => /^fedora-[0-9a-f]+$/.test(n))!;
     expect(lstatSync(join(r5, "var/cache/dnf", repo, "repodata/repomd.xml")).isFile()).toBe(true);
     // Markers on the host, outside the root (temp files, never real host files).
     const cacheVictim = join(outside, "cache-victim");
