@@ -21,7 +21,7 @@ import { lockHoldersOf } from "./locks.ts";
 import { usrMergeAlias } from "./dpkg.ts";
 import { checkEntries, checkWritten, inTransaction, lastLine, type DatabaseLayout } from "./common.ts";
 import { rpmHookScript } from "./hooks.ts";
-import { appendDnfLogs, seedDnfCache, storeDnfCache } from "./dnfcache.ts";
+import { seedDnfCache, sweepStaleDnfTemp } from "./dnfcache.ts";
 import { readOsId } from "./osrelease.ts";
 import { nodeOs } from "../sys/index.ts";
 
@@ -329,8 +329,10 @@ export class RpmBackend implements PackageBackend {
     const holder = this.lockHolder();
     if (holder) throw new PkgswitchError(Exit.LOCKED, `rpm database is locked (${holder}); try again when the other package operation ends`);
     const root = this.opts.root;
+    // What a killed run left in the host's temp dir (its finally never ran).
+    sweepStaleDnfTemp();
     // For a root other than "/": dnf's cache and logs in a private dir
-    // (dnfcache.ts), seeded from the root's cache and put back after.
+    // (dnfcache.ts), seeded from the root's cache; nothing is written back.
     const work = root === "/" ? undefined : mkdtempSync(join(nodeOs().tmpdir(), "pkgswitch-dnfwork-"));
     let r: CommandResult;
     try {
@@ -344,17 +346,9 @@ export class RpmBackend implements PackageBackend {
       // scriptlets ran (rpm's -wal, dnf's rpmdb_lock.pid, through their
       // directories) is checked at once, not only before the next tool: a
       // link planted there stops the operation here (exit 70, saying the
-      // transaction ran). With the root's directories resolved afresh
-      // (inTransaction forgot them), pkgswitch appends dnf's logs, what ran,
-      // either way, and puts the cache back only when all is sound (a
-      // planted link stays for the operator to see); never through a link.
-      try {
-        checkEntries(root, this.database);
-        checkWritten(root, this.database);
-        if (work) storeDnfCache(root, join(work, "cache"));
-      } finally {
-        if (work) appendDnfLogs(root, join(work, "log"));
-      }
+      // transaction ran).
+      checkEntries(root, this.database);
+      checkWritten(root, this.database);
     } finally {
       if (work) rmSync(work, { recursive: true, force: true });
     }

@@ -5,12 +5,12 @@
  * that a directory standing for the host ("outside") is exactly as before,
  * and the exit code and the one-line message. */
 import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test";
-import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, readdirSync, realpathSync, truncateSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkEntries, checkWritten, databaseDirProblem, forgetCheckedEntries, inTransaction, type DatabaseLayout } from "../../src/pkgmgr/common.ts";
 import { DpkgBackend } from "../../src/pkgmgr/dpkg.ts";
-import { seedDnfCache, storeDnfCache } from "../../src/pkgmgr/dnfcache.ts";
+import { DNF_TEMP_PREFIX, seedDnfCache, seedFile, sweepStaleDnfTemp } from "../../src/pkgmgr/dnfcache.ts";
 import { PacmanBackend } from "../../src/pkgmgr/pacman.ts";
 import { coreutilsRoot, makeFakeRoot, removeRoot } from "../helpers/fakeroot.ts";
 import { fedoraRoot, removeFedoraRoot } from "../helpers/fedroot.ts";
@@ -551,42 +551,95 @@ describe("reads never follow a link out of the root or wait on a FIFO", () => {
   });
 });
 
-describe("dnf's private cache for a transaction (pkgmgr/dnfcache.ts): seeded from the root's and put back, never through a link", () => {
-  test("seed copies regular files with their mtimes, skips links, FIFOs and packages/; store replaces a planted link instead of writing through it, and skips a directory that became a link", () => {
-    const out = outside();
+describe("dnf's private cache for a transaction (pkgmgr/dnfcache.ts): seeded from the root's, never through a link, nothing written back", () => {
+  const seedRoot = () => {
     const root = makeFakeRoot({ packages: {} });
     cleanup.push(root);
-    const cache = join(root, "var/cache/dnf");
+    const priv = mkdtempSync(join(tmpdir(), "pkgswitch-dnfwork-"));
+    cleanup.push(priv);
+    return { root, cache: join(root, "var/cache/dnf"), priv };
+  };
+
+  test("seed copies regular files with their mtimes, skips links, FIFOs and packages/", () => {
+    const out = outside();
+    const { root, cache, priv } = seedRoot();
     mkdirSync(join(cache, "fedora-1/repodata"), { recursive: true });
     mkdirSync(join(cache, "fedora-1/packages"), { recursive: true });
     writeFileSync(join(cache, "fedora-1/repodata/repomd.xml"), "<repomd/>\n");
     utimesSync(join(cache, "fedora-1/repodata/repomd.xml"), 1_700_000_000, 1_700_000_000);
     writeFileSync(join(cache, "fedora-1/packages/x.rpm"), "rpm\n");
     symlinkSync(join(out, "hostfile"), join(cache, "fedora-1/repodata/primary.xml.gz"));
+    symlinkSync(out, join(cache, "fedora-2"));
     Bun.spawnSync(["mkfifo", join(cache, "fifo")]);
-    const priv = mkdtempSync(join(tmpdir(), "pkgswitch-dnfwork-"));
-    cleanup.push(priv);
     seedDnfCache(root, join(priv, "cache"));
     expect(readFileSync(join(priv, "cache/fedora-1/repodata/repomd.xml"), "utf8")).toBe("<repomd/>\n");
     expect(lstatSync(join(priv, "cache/fedora-1/repodata/repomd.xml")).mtimeMs).toBe(1_700_000_000_000);
     expect(existsSync(join(priv, "cache/fedora-1/repodata/primary.xml.gz"))).toBe(false);
+    expect(existsSync(join(priv, "cache/fedora-2"))).toBe(false);
     expect(existsSync(join(priv, "cache/fifo"))).toBe(false);
     expect(existsSync(join(priv, "cache/fedora-1/packages"))).toBe(false);
-    // What dnf wrote in the private cache goes back; a link planted meanwhile
-    // in the root's cache is replaced, the host file it names is untouched.
-    writeFileSync(join(priv, "cache/expired_repos.json"), "[]");
-    writeFileSync(join(priv, "cache/fedora-1/repodata/primary.xml.gz"), "primary\n");
-    symlinkSync(join(out, "victim"), join(cache, "expired_repos.json"));
-    mkdirSync(join(priv, "cache/fedora-2/repodata"), { recursive: true });
-    writeFileSync(join(priv, "cache/fedora-2/repodata/repomd.xml"), "two\n");
-    symlinkSync(out, join(cache, "fedora-2"));
-    storeDnfCache(root, join(priv, "cache"));
-    expect(readFileSync(join(out, "victim"), "utf8")).toBe("data\n");
-    expect(readFileSync(join(out, "hostfile"), "utf8")).toBe('{"command":"HOST-SECRET"}\nHOST-SECRET\n');
-    expect(lstatSync(join(cache, "expired_repos.json")).isFile()).toBe(true);
-    expect(readFileSync(join(cache, "expired_repos.json"), "utf8")).toBe("[]");
-    expect(readFileSync(join(cache, "fedora-1/repodata/primary.xml.gz"), "utf8")).toBe("primary\n");
-    expect(lstatSync(join(cache, "fedora-2")).isSymbolicLink()).toBe(true);
-    expect(existsSync(join(out, "repodata"))).toBe(false);
+  });
+
+  test("a repository directory swapped for a link to a host directory after the listing: its files are not read (the descriptor's real path is outside the root)", () => {
+    const out = outside();
+    const { root, cache, priv } = seedRoot();
+    mkdirSync(join(cache, "fedora-1/repodata"), { recursive: true });
+    writeFileSync(join(cache, "fedora-1/repodata/repomd.xml"), "<repomd/>\n");
+    mkdirSync(join(out, "repodata"));
+    writeFileSync(join(out, "repodata/repomd.xml"), "HOST-SECRET\n");
+    const inside = join(realpathSync(root), "var/cache/dnf") + "/";
+    mkdirSync(join(priv, "cache"));
+    // What the walk listed was a directory; what the open meets is a link
+    // (the outcome of the renameat2 race, set up without racing).
+    expect(readdirSync(cache, { withFileTypes: true }).find((e) => e.name === "fedora-1")!.isDirectory()).toBe(true);
+    renameSync(join(cache, "fedora-1"), join(root, "fedora-1.moved"));
+    symlinkSync(out, join(cache, "fedora-1"));
+    const dest = join(priv, "cache/repomd.xml");
+    expect(seedFile(join(cache, "fedora-1/repodata/repomd.xml"), dest, inside, 1 << 30)).toBe(0);
+    expect(existsSync(dest)).toBe(false);
+    // The same file through the root's own directory is copied.
+    rmSync(join(cache, "fedora-1"));
+    renameSync(join(root, "fedora-1.moved"), join(cache, "fedora-1"));
+    expect(seedFile(join(cache, "fedora-1/repodata/repomd.xml"), dest, inside, 1 << 30)).toBeGreaterThan(0);
+    expect(readFileSync(dest, "utf8")).toBe("<repomd/>\n");
+    // A link inside the root to elsewhere in the root is not the cache either.
+    rmSync(dest);
+    mkdirSync(join(root, "srv/cache/dnf"), { recursive: true });
+    writeFileSync(join(root, "srv/cache/dnf/repomd.xml"), "elsewhere\n");
+    symlinkSync(join(root, "srv/cache/dnf"), join(cache, "fedora-3"));
+    expect(seedFile(join(cache, "fedora-3/repomd.xml"), dest, inside, 1 << 30)).toBe(0);
+    expect(existsSync(dest)).toBe(false);
+  });
+
+  test("a sparse file is not copied (its holes would be written out in full); the budget counts allocated and apparent size", () => {
+    const { root, cache, priv } = seedRoot();
+    mkdirSync(join(cache, "fedora-1"), { recursive: true });
+    writeFileSync(join(cache, "fedora-1/sparse.solv"), "");
+    truncateSync(join(cache, "fedora-1/sparse.solv"), 64 * 1024 ** 2);
+    seedDnfCache(root, join(priv, "cache"));
+    expect(existsSync(join(priv, "cache/fedora-1/sparse.solv"))).toBe(false);
+    rmSync(join(priv, "cache"), { recursive: true });
+    writeFileSync(join(cache, "fedora-1/small.solv"), Buffer.alloc(100_000, 1));
+    writeFileSync(join(cache, "fedora-1/big.solv"), Buffer.alloc(300_000, 1));
+    seedDnfCache(root, join(priv, "cache"), { entries: 1000, bytes: 200_000 });
+    expect(readFileSync(join(priv, "cache/fedora-1/small.solv")).length).toBe(100_000);
+    expect(existsSync(join(priv, "cache/fedora-1/big.solv"))).toBe(false);
+  });
+
+  test("stale dnf temp dirs (ours, a directory, older than 24 h) are swept; fresh ones, links and other names are left", () => {
+    const tmp = mkdtempSync(join(tmpdir(), "pkgswitch-sweep-"));
+    cleanup.push(tmp);
+    const old = Date.now() / 1000 - 25 * 3600;
+    for (const n of ["pkgswitch-dnf-old", "pkgswitch-dnfwork-old", "pkgswitch-dnf-new", "other-old"]) {
+      mkdirSync(join(tmp, n, "cache"), { recursive: true });
+      writeFileSync(join(tmp, n, "cache/f"), "x");
+      if (n.endsWith("-old")) utimesSync(join(tmp, n), old, old);
+    }
+    const target = outside();
+    symlinkSync(target, join(tmp, `${DNF_TEMP_PREFIX}-link`));
+    Bun.spawnSync(["touch", "-h", "-d", "@" + Math.floor(old), join(tmp, `${DNF_TEMP_PREFIX}-link`)]);
+    sweepStaleDnfTemp(tmp);
+    expect(readdirSync(tmp).sort()).toEqual(["other-old", "pkgswitch-dnf-link", "pkgswitch-dnf-new"]);
+    expect(readFileSync(join(target, "victim"), "utf8")).toBe("data\n");
   });
 });
