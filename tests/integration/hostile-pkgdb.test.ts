@@ -13,7 +13,7 @@ import { DpkgBackend } from "../../src/pkgmgr/dpkg.ts";
 import { DNF_TEMP_PREFIX, seedDnfCache, seedFile, sweepStaleDnfTemp } from "../../src/pkgmgr/dnfcache.ts";
 import { PacmanBackend } from "../../src/pkgmgr/pacman.ts";
 import { coreutilsRoot, makeFakeRoot, removeRoot } from "../helpers/fakeroot.ts";
-import { fedoraRoot, removeFedoraRoot } from "../helpers/fedroot.ts";
+import { dnfIn, fedoraRoot, removeFedoraRoot } from "../helpers/fedroot.ts";
 import { archRoot, removeArchRoot } from "../helpers/archroot.ts";
 import { diffSnapshots, pkgswitch, snapshotTree, type RunResult } from "../helpers/cli.ts";
 
@@ -335,13 +335,17 @@ describe("dnf's cache: a transaction writes there by name, so no entry may be a 
       expect(d.code, d.stderr).toBe(0);
       rmSync(join(cache, "expired_repos.json"));
       expect(diffSnapshots(before, snapshotTree(out))).toEqual([]);
-      // dnf's own cache (files and per-repository directories) passes, run after run.
+      // dnf's own cache (files and per-repository directories, as the root's
+      // dnf leaves them) passes, run after run; pkgswitch writes nothing there.
+      expect(dnfIn(r, ["-q", "makecache"]).code).toBe(0);
+      const own = snapshotTree(cache);
+      expect(lstatSync(join(cache, "expired_repos.json")).isFile()).toBe(true);
       for (const args of [["install", "uutils-coreutils"], ["remove", "uutils-coreutils"]]) {
         const e = pkgswitch(["--root", r, "pkg", ...args, "--yes"]);
         clean(e);
         expect(e.code, `${args.join(" ")}: ${e.stderr}`).toBe(0);
       }
-      expect(lstatSync(join(cache, "expired_repos.json")).isFile()).toBe(true);
+      expect(diffSnapshots(own, snapshotTree(cache))).toEqual([]);
     } finally {
       removeFedoraRoot(r);
     }
