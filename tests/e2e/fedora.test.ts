@@ -391,8 +391,9 @@ describe("a scriptlet that plants links where dnf writes after the transaction (
 
   test("the host's files they point at are unchanged; exit 70 says the transaction ran; nothing is written back into the root's cache or logs", () => {
     expect(pkgswitch(["--root", r5, "enable", "coreutils", "--yes"], SLOW).code).toBe(0);
-    // dnf ran with a private cache: nothing of it is put into the root's.
-    expect(readdirSync(join(r5, "var/cache/dnf")).filter((n) => /^fedora-/.test(n))).toEqual([]);
+    // dnf ran with a private cache: nothing of it is put into the root,
+    // which had no /var/cache/dnf and still has none.
+    expect(existsSync(join(r5, "var/cache/dnf"))).toBe(false);
     // Markers on the host, outside the root (temp files, never real host files).
     const cacheVictim = join(outside, "cache-victim");
     const logVictim = join(outside, "log-victim");
@@ -421,7 +422,8 @@ describe("a scriptlet that plants links where dnf writes after the transaction (
     // dnf logged in a private dir, removed with it: the root's log does not
     // get the lines (the audit record has what ran).
     expect(readFileSync(logVictim, "utf8")).toBe("marker\n");
-    expect(existsSync(join(r5, "var/log/dnf.rpm.log")) && readFileSync(join(r5, "var/log/dnf.rpm.log"), "utf8")).not.toContain("Erase: uutils-coreutils-0.0.17-1.fc40.x86_64");
+    const rpmLog = join(r5, "var/log/dnf.rpm.log");
+    expect(existsSync(rpmLog) ? readFileSync(rpmLog, "utf8") : "").not.toContain("uutils-coreutils");
   });
 });
 
