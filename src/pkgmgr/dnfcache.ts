@@ -8,7 +8,7 @@
  * goes back into the root: writing there after the scriptlets ran is the
  * very thing a planted link turns against the host, and the root's cache is
  * only a cache (dnf fetches what it lacks). */
-import { closeSync, constants, fstatSync, futimesSync, lstatSync, mkdirSync, opendirSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, rmSync, writeSync, type Dirent } from "node:fs";
+import { closeSync, constants, fstatSync, futimesSync, lstatSync, mkdirSync, opendirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, realpathSync, rmSync, statfsSync, writeSync, type Dirent } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hostPath } from "../config/paths.ts";
@@ -47,6 +47,35 @@ export function fdRealPath(fd: number): string | null {
   }
 }
 
+/** The id of the mount an open descriptor is on (/proc/self/fdinfo), or
+ * null without /proc. The real path alone is not enough: a file reached
+ * through another mount namespace (/proc/PID/root/… of a process of the
+ * root's that bind-mounted something over the root's cache in its own
+ * namespace) reads as a path under the root; its mount is not the root's. */
+export function fdMountId(fd: number): number | null {
+  try {
+    const m = /^mnt_id:\s*(\d+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The mount id of the directory `dir`, or null. */
+function dirMountId(dir: string): number | null {
+  let fd: number;
+  try {
+    fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  } catch {
+    return null;
+  }
+  try {
+    return fdMountId(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Whether fdRealPath works here: it is the only check that a file opened
  * by name is inside the root, so without it nothing is seeded. */
 function procFdWorks(dir: string): boolean {
@@ -64,11 +93,12 @@ function procFdWorks(dir: string): boolean {
 }
 
 /** Copy the root's cache file `src` to the new private file `out` when it is
- * a regular file whose descriptor's real path is under `inside` (the root's
- * real /var/cache/dnf/) and which fits in `room` bytes, apparent and
- * allocated. Returns the bytes it counts (0: skipped), or -1 when writing
- * into the temp dir failed (ENOSPC): the caller stops seeding. */
-export function seedFile(src: string, out: string, inside: string, room: number): number {
+ * a regular file with one link, on the mount `mount` (the root's), whose
+ * descriptor's real path is under `inside` (the root's real
+ * /var/cache/dnf/), and which fits in `room` bytes, apparent and allocated.
+ * Returns the bytes it counts (0: skipped), or -1 when writing into the temp
+ * dir failed (ENOSPC): the caller stops seeding. */
+export function seedFile(src: string, out: string, inside: string, room: number, mount: number): number {
   let fd: number;
   try {
     fd = openSync(src, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -77,7 +107,9 @@ export function seedFile(src: string, out: string, inside: string, room: number)
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) return 0;
+    // A second name is a hard link: dnf makes none, and it could name a
+    // file of the host's on the same file system.
+    if (!st.isFile() || st.nlink !== 1) return 0;
     const allocated = st.blocks * 512;
     // Copying writes a file's holes out in full; dnf writes its cache
     // files whole, so a sparse one is not dnf's.
@@ -86,7 +118,7 @@ export function seedFile(src: string, out: string, inside: string, room: number)
     if (cost > room) return 0;
     // O_NOFOLLOW guards the last component only: a directory above it
     // swapped for a link shows in the descriptor's real path.
-    if (!fdRealPath(fd)?.startsWith(inside)) return 0;
+    if (!fdRealPath(fd)?.startsWith(inside) || fdMountId(fd) !== mount) return 0;
     let w: number;
     try {
       w = openSync(out, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
@@ -116,8 +148,10 @@ export function seedFile(src: string, out: string, inside: string, room: number)
  * scriptlet or another process of the root may swap one for a link at any
  * moment: so each file is opened without following a link (O_NOFOLLOW
  * covers the last component only) and copied only when the descriptor's
- * real path is under the root's real /var/cache/dnf/ — a file reached
- * through a swapped directory is skipped, never read. Links, FIFOs,
+ * real path is under the root's real /var/cache/dnf/ and it is on the
+ * root's own mount with one link — a file reached through a swapped
+ * directory, another mount namespace or a hard link is skipped, its bytes
+ * never copied. At most half the temp dir's free space is used. Links, FIFOs,
  * devices, sparse files, downloaded packages/ and what does not fit the
  * bounds are skipped; a write error in the temp dir (ENOSPC) ends the seed.
  * Best effort throughout: dnf fetches whatever is not there. */
@@ -130,6 +164,19 @@ export function seedDnfCache(root: string, dest: string, bounds = { entries: SEE
     return;
   }
   if (!procFdWorks(dest)) return;
+  // Files are taken only from the root's own mount (see fdMountId); a root
+  // whose cache is a mount of its own is not seeded.
+  const mount = dirMountId(root);
+  if (mount === null) return;
+  // At most half the temp dir's free space: the seed must not be what fills
+  // it (dnf, and the next operation, write there too).
+  let room = bounds.bytes;
+  try {
+    const fs = statfsSync(dest);
+    room = Math.min(room, Math.floor((Number(fs.bavail) * Number(fs.bsize)) / 2));
+  } catch {
+    return;
+  }
   let entries = 0;
   let bytes = 0;
   let full = false; // a write into the temp dir failed: stop
@@ -159,7 +206,7 @@ export function seedDnfCache(root: string, dest: string, bounds = { entries: SEE
       }
       // Anything else (a link, a FIFO, d_type unknown) is opened without
       // following a link and copied only when it is a regular file.
-      const n = seedFile(src, out, inside, bounds.bytes - bytes);
+      const n = seedFile(src, out, inside, room - bytes, mount);
       if (n < 0) full = true;
       else bytes += n;
     }

@@ -159,6 +159,23 @@ export const RPM_WORDING: ManagerWording = {
   manPages: ["rpm(8)", "dnf(8)"],
 };
 
+/** A new private dir in the host's temp dir for dnf. A full or read-only
+ * temp dir is the operator's to fix, said in one line (exit 70, as other
+ * lack of space), not a raw ENOSPC later read as a half-done switch. */
+function dnfTempDir(prefix: string): string {
+  const dir = nodeOs().tmpdir();
+  return inTempDir(dir, () => mkdtempSync(join(dir, prefix)));
+}
+
+function inTempDir<T>(dir: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    throw new PkgswitchError(Exit.PERMISSION, `cannot write dnf's temp files in ${dir} (${why}); it must be a writable directory with free space (or point TMPDIR elsewhere); then run the command again`);
+  }
+}
+
 export class RpmBackend implements PackageBackend {
   readonly kind = "rpm" as const;
   readonly wording = RPM_WORDING;
@@ -237,9 +254,9 @@ export class RpmBackend implements PackageBackend {
     checkEntries(this.opts.root, this.database);
     // The root's cache seeds a transaction's private one.
     if (!readOnly) checkWritten(this.opts.root, this.database);
-    const home = mkdtempSync(join(nodeOs().tmpdir(), "pkgswitch-dnf-"));
+    const home = dnfTempDir("pkgswitch-dnf-");
     try {
-      writeFileSync(join(home, ".rpmmacros"), `%_dbpath ${this.dbPath}\n`);
+      inTempDir(home, () => writeFileSync(join(home, ".rpmmacros"), `%_dbpath ${this.dbPath}\n`));
       const opts = ["--installroot", this.opts.root, "--setopt=exit_on_lock=True", "--setopt=install_weak_deps=False"];
       // The host's dnf plugins are the host's: for another root they would
       // act on the host (the "local" plugin copies packages to its /var/lib/dnf).
@@ -333,7 +350,7 @@ export class RpmBackend implements PackageBackend {
     sweepStaleDnfTemp();
     // For a root other than "/": dnf's cache and logs in a private dir
     // (dnfcache.ts), seeded from the root's cache; nothing is written back.
-    const work = root === "/" ? undefined : mkdtempSync(join(nodeOs().tmpdir(), "pkgswitch-dnfwork-"));
+    const work = root === "/" ? undefined : dnfTempDir("pkgswitch-dnfwork-");
     let r: CommandResult;
     try {
       if (work) {

@@ -5,17 +5,27 @@
  * that a directory standing for the host ("outside") is exactly as before,
  * and the exit code and the one-line message. */
 import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test";
-import { cpSync, existsSync, readdirSync, realpathSync, truncateSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { closeSync, constants, cpSync, existsSync, linkSync, openSync, readdirSync, realpathSync, truncateSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkEntries, checkWritten, databaseDirProblem, forgetCheckedEntries, inTransaction, type DatabaseLayout } from "../../src/pkgmgr/common.ts";
 import { DpkgBackend } from "../../src/pkgmgr/dpkg.ts";
-import { DNF_TEMP_PREFIX, seedDnfCache, seedFile, sweepStaleDnfTemp } from "../../src/pkgmgr/dnfcache.ts";
+import { DNF_TEMP_PREFIX, fdMountId, seedDnfCache, seedFile, sweepStaleDnfTemp } from "../../src/pkgmgr/dnfcache.ts";
 import { PacmanBackend } from "../../src/pkgmgr/pacman.ts";
 import { coreutilsRoot, makeFakeRoot, removeRoot } from "../helpers/fakeroot.ts";
 import { dnfIn, fedoraRoot, removeFedoraRoot } from "../helpers/fedroot.ts";
 import { archRoot, removeArchRoot } from "../helpers/archroot.ts";
 import { diffSnapshots, pkgswitch, snapshotTree, type RunResult } from "../helpers/cli.ts";
+
+/** The mount id of a directory, as the seed compares it. */
+function mountOf(dir: string): number {
+  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    return fdMountId(fd)!;
+  } finally {
+    closeSync(fd);
+  }
+}
 
 setDefaultTimeout(300_000);
 
@@ -161,6 +171,21 @@ describe("the package database reached through a link out of the root: refused b
     expect(e.code, e.stderr).toBe(0);
     expect(readFileSync(join(r, "srv/dpkg/diversions"), "utf8")).toContain("/bin/ls\n");
     expect(pkgswitch(["--root", r, "disable", "coreutils", "--yes"]).code).toBe(0);
+  });
+
+  test("rpm: a temp dir dnf cannot use is one line and exit 70 before any change (was a raw error read as a half-done operation)", () => {
+    const r = fedoraRoot();
+    try {
+      const before = snapshotTree(join(r, "usr/bin"));
+      const res = pkgswitch(["--root", r, "pkg", "install", "bash", "--yes"], { env: { TMPDIR: join(outside(), "missing") } });
+      clean(res);
+      expect(res.code, res.stderr).toBe(70);
+      expect(res.stderr).toMatch(/^error: cannot write dnf's temp files in \S+missing \(ENOENT\); it must be a writable directory with free space \(or point TMPDIR elsewhere\); then run the command again/);
+      expect(res.stderr.trim().split("\n")).toHaveLength(1);
+      expect(diffSnapshots(before, snapshotTree(join(r, "usr/bin")))).toEqual([]);
+    } finally {
+      removeFedoraRoot(r);
+    }
   });
 
   test("rpm: the database → an absolute path outside is refused (70); Fedora's relative link inside the root works", () => {
@@ -592,6 +617,7 @@ describe("dnf's private cache for a transaction (pkgmgr/dnfcache.ts): seeded fro
     mkdirSync(join(out, "repodata"));
     writeFileSync(join(out, "repodata/repomd.xml"), "HOST-SECRET\n");
     const inside = join(realpathSync(root), "var/cache/dnf") + "/";
+    const mount = mountOf(root);
     mkdirSync(join(priv, "cache"));
     // What the walk listed was a directory; what the open meets is a link
     // (the outcome of the renameat2 race, set up without racing).
@@ -599,20 +625,39 @@ describe("dnf's private cache for a transaction (pkgmgr/dnfcache.ts): seeded fro
     renameSync(join(cache, "fedora-1"), join(root, "fedora-1.moved"));
     symlinkSync(out, join(cache, "fedora-1"));
     const dest = join(priv, "cache/repomd.xml");
-    expect(seedFile(join(cache, "fedora-1/repodata/repomd.xml"), dest, inside, 1 << 30)).toBe(0);
+    expect(seedFile(join(cache, "fedora-1/repodata/repomd.xml"), dest, inside, 1 << 30, mount)).toBe(0);
     expect(existsSync(dest)).toBe(false);
     // The same file through the root's own directory is copied.
     rmSync(join(cache, "fedora-1"));
     renameSync(join(root, "fedora-1.moved"), join(cache, "fedora-1"));
-    expect(seedFile(join(cache, "fedora-1/repodata/repomd.xml"), dest, inside, 1 << 30)).toBeGreaterThan(0);
+    expect(seedFile(join(cache, "fedora-1/repodata/repomd.xml"), dest, inside, 1 << 30, mount)).toBeGreaterThan(0);
     expect(readFileSync(dest, "utf8")).toBe("<repomd/>\n");
     // A link inside the root to elsewhere in the root is not the cache either.
     rmSync(dest);
     mkdirSync(join(root, "srv/cache/dnf"), { recursive: true });
     writeFileSync(join(root, "srv/cache/dnf/repomd.xml"), "elsewhere\n");
     symlinkSync(join(root, "srv/cache/dnf"), join(cache, "fedora-3"));
-    expect(seedFile(join(cache, "fedora-3/repomd.xml"), dest, inside, 1 << 30)).toBe(0);
+    expect(seedFile(join(cache, "fedora-3/repomd.xml"), dest, inside, 1 << 30, mount)).toBe(0);
     expect(existsSync(dest)).toBe(false);
+  });
+
+  test("a hard-linked file and a file on another mount than the root's are not copied (a second name or another mount namespace can reach a host file)", () => {
+    const { root, cache, priv } = seedRoot();
+    mkdirSync(join(cache, "fedora-1"), { recursive: true });
+    writeFileSync(join(cache, "fedora-1/one.solv"), "one\n");
+    writeFileSync(join(root, "elsewhere"), "HOST-LIKE\n");
+    linkSync(join(root, "elsewhere"), join(cache, "fedora-1/two.solv"));
+    seedDnfCache(root, join(priv, "cache"));
+    expect(readFileSync(join(priv, "cache/fedora-1/one.solv"), "utf8")).toBe("one\n");
+    expect(existsSync(join(priv, "cache/fedora-1/two.solv"))).toBe(false);
+    // The mount is compared: the same file, checked against another mount id, is skipped.
+    const inside = join(realpathSync(root), "var/cache/dnf") + "/";
+    const dest = join(priv, "x.solv");
+    expect(seedFile(join(cache, "fedora-1/one.solv"), dest, inside, 1 << 30, mountOf(root) + 1)).toBe(0);
+    expect(existsSync(dest)).toBe(false);
+    expect(seedFile(join(cache, "fedora-1/one.solv"), dest, inside, 1 << 30, mountOf(root))).toBeGreaterThan(0);
+    // And fdMountId tells mounts apart (/proc is not /tmp's).
+    expect(mountOf("/proc")).not.toBe(mountOf(tmpdir()));
   });
 
   test("a sparse file is not copied (its holes would be written out in full); the budget counts allocated and apparent size", () => {
