@@ -61,36 +61,27 @@ export function fdMountId(fd: number): number | null {
   }
 }
 
-/** The mount id of the directory `dir`, or null. */
-function dirMountId(dir: string): number | null {
+/** `f` of a descriptor of the directory `dir`, or `none` when it cannot be opened. */
+function onDir<T>(dir: string, f: (fd: number) => T, none: T): T {
   let fd: number;
   try {
     fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   } catch {
-    return null;
+    return none;
   }
   try {
-    return fdMountId(fd);
+    return f(fd);
   } finally {
     closeSync(fd);
   }
 }
 
+/** The mount id of the directory `dir`, or null. */
+const dirMountId = (dir: string): number | null => onDir(dir, fdMountId, null);
+
 /** Whether fdRealPath works here: it is the only check that a file opened
  * by name is inside the root, so without it nothing is seeded. */
-function procFdWorks(dir: string): boolean {
-  let fd: number;
-  try {
-    fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  } catch {
-    return false;
-  }
-  try {
-    return fdRealPath(fd) !== null;
-  } finally {
-    closeSync(fd);
-  }
-}
+const procFdWorks = (dir: string): boolean => onDir(dir, (fd) => fdRealPath(fd) !== null, false);
 
 /** Copy the root's cache file `src` to the new private file `out` when it is
  * a regular file with one link, on the mount `mount` (the root's), whose
