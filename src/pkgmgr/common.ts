@@ -219,6 +219,11 @@ export function checkWritten(root: string, db: DatabaseLayout): void {
   scanEntries(root, db.written, WRITTEN_ENTRIES_MAX);
 }
 
+/** Whether readdir gave the entry's type (d_type is not DT_UNKNOWN). */
+function typeKnown(e: Dirent): boolean {
+  return e.isFile() || e.isDirectory() || e.isSymbolicLink() || e.isFIFO() || e.isSocket() || e.isBlockDevice() || e.isCharacterDevice();
+}
+
 /** One readdir pass (with entry types, no lstat each) per directory; throws
  * at the first entry that is neither a regular file nor a directory, or
  * when a directory tree holds more than `max` entries. */
@@ -239,23 +244,14 @@ function scanEntries(root: string, dirs: readonly EntryDir[], max: number): void
       for (const e of list) {
         if (level === 0 && names && !names.test(e.name)) continue;
         const path = `${host}/${e.name}`;
-        if (e.isFile()) continue;
-        if (e.isDirectory()) {
+        // DT_UNKNOWN (some file systems do not fill in d_type): ask lstat.
+        const t = typeKnown(e) ? e : lstatSync(path, { throwIfNoEntry: false });
+        if (!t || t.isFile()) continue;
+        if (t.isDirectory()) {
           if (level < depth) walk(path, level + 1);
           continue;
         }
-        let link = e.isSymbolicLink();
-        if (!link && !e.isFIFO() && !e.isSocket() && !e.isBlockDevice() && !e.isCharacterDevice()) {
-          // DT_UNKNOWN (some file systems do not fill in d_type): ask lstat.
-          const st = lstatSync(path, { throwIfNoEntry: false });
-          if (!st || st.isFile()) continue;
-          if (st.isDirectory()) {
-            if (level < depth) walk(path, level + 1);
-            continue;
-          }
-          link = st.isSymbolicLink();
-        }
-        throw notRegular(root, path, link);
+        throw notRegular(root, path, t.isSymbolicLink());
       }
     };
     walk(hostPath(root, dir), 0);

@@ -252,8 +252,6 @@ export class RpmBackend implements PackageBackend {
    * afterwards; `work` is the caller's. */
   private dnf(args: string[], readOnly: boolean, work?: string): CommandResult {
     checkEntries(this.opts.root, this.database);
-    // The root's cache seeds a transaction's private one.
-    if (!readOnly) checkWritten(this.opts.root, this.database);
     const home = dnfTempDir("pkgswitch-dnf-");
     try {
       inTempDir(home, () => writeFileSync(join(home, ".rpmmacros"), `%_dbpath ${this.dbPath}\n`));
@@ -350,14 +348,14 @@ export class RpmBackend implements PackageBackend {
     sweepStaleDnfTemp();
     // For a root other than "/": dnf's cache and logs in a private dir
     // (dnfcache.ts), seeded from the root's cache; nothing is written back.
+    // The root's cache, which seeds the private one: checked before every
+    // transaction (a no-op for "/"), here only, never remembered.
+    checkEntries(root, this.database);
+    checkWritten(root, this.database);
     const work = root === "/" ? undefined : dnfTempDir("pkgswitch-dnfwork-");
     let r: CommandResult;
     try {
-      if (work) {
-        checkEntries(root, this.database);
-        checkWritten(root, this.database);
-        seedDnfCache(root, join(work, "cache"));
-      }
+      if (work) seedDnfCache(root, join(work, "cache"));
       r = inTransaction(() => this.dnf(["-y", "-q", ...args], false, work));
       // What dnf and rpm still open by name under the root once the
       // scriptlets ran (rpm's -wal, dnf's rpmdb_lock.pid, through their
