@@ -59,7 +59,7 @@ function opCheckOptions(o: VerifyOptions): OpCheckOptions {
 
 /** Trusted key files that could not be used: unreadable is I/O (6); a
  * malformed one is a warning here, its signatures then fail as untrusted (4). */
-export function addTrustProblems(trust: TrustSet, report: Report): void {
+function addTrustProblems(trust: TrustSet, report: Report): void {
   for (const p of trust.problems) {
     if (p.io) report.fail("keys", VerifyExit.IO, p.message, { file: p.file });
     else report.warn("keys", `${p.message}; not trusted`, { file: p.file });
